@@ -1,0 +1,121 @@
+//! The embedded default store: sessions and users in process memory.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use super::{BackendError, Session, SessionBackend};
+use crate::claims::{MachinableClaims, SessionClaims};
+
+/// Sessions and users in process memory, for one-instance apps, tests and examples.
+///
+/// Cloning shares the store. Users are registered with [`MemoryBackend::set_user`]; the
+/// refresh route reads their current claims from here.
+pub struct MemoryBackend<C = MachinableClaims> {
+    inner: Arc<RwLock<State<C>>>,
+}
+
+struct State<C> {
+    sessions: HashMap<String, Session>,
+    users: HashMap<String, C>,
+}
+
+impl<C> MemoryBackend<C> {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryBackend {
+            inner: Arc::new(RwLock::new(State {
+                sessions: HashMap::new(),
+                users: HashMap::new(),
+            })),
+        }
+    }
+
+    /// Adds or replaces a user's current claims.
+    pub fn set_user(&self, user_id: impl Into<String>, claims: C) {
+        self.write().users.insert(user_id.into(), claims);
+    }
+
+    /// Removes a user; their sessions stop refreshing.
+    pub fn remove_user(&self, user_id: &str) {
+        self.write().users.remove(user_id);
+    }
+
+    /// How many sessions are stored.
+    pub fn session_count(&self) -> usize {
+        self.read().sessions.len()
+    }
+
+    // A poisoned lock only means another thread panicked mid-insert; the maps stay usable.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State<C>> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State<C>> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<C> Default for MemoryBackend<C> {
+    fn default() -> Self {
+        MemoryBackend::new()
+    }
+}
+
+impl<C> Clone for MemoryBackend<C> {
+    fn clone(&self) -> Self {
+        MemoryBackend {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<C> fmt::Debug for MemoryBackend<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.read();
+        f.debug_struct("MemoryBackend")
+            .field("sessions", &state.sessions.len())
+            .field("users", &state.users.len())
+            .finish()
+    }
+}
+
+impl<C: SessionClaims> SessionBackend for MemoryBackend<C> {
+    type Claims = C;
+
+    async fn create(&self, session: Session) -> Result<(), BackendError> {
+        self.write().sessions.insert(session.id.clone(), session);
+        Ok(())
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
+        Ok(self.read().sessions.get(id).cloned())
+    }
+
+    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
+        Ok(self.write().sessions.remove(id).is_some())
+    }
+
+    async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
+        let state = self.read();
+        let mut sessions: Vec<Session> = state
+            .sessions
+            .values()
+            .filter(|s| s.user_id == user_id)
+            .cloned()
+            .collect();
+        sessions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+        Ok(sessions)
+    }
+
+    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
+        if let Some(session) = self.write().sessions.get_mut(id) {
+            session.last_accessed = session.last_accessed.max(at);
+        }
+        Ok(())
+    }
+
+    async fn user_claims(&self, user_id: &str) -> Result<Option<C>, BackendError> {
+        Ok(self.read().users.get(user_id).cloned())
+    }
+}

@@ -1,0 +1,160 @@
+//! Reading `Authorization: Bearer <token>` (RFC 6750 §2.1, RFC 9110 §11).
+
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, Uri};
+
+use crate::error::AuthError;
+
+/// Tokens longer than this are refused before any decoding. Our own tokens are well under
+/// 2 KiB; the limit keeps a hostile 64 KiB header from costing base64 and JSON work.
+pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;
+
+/// Finds the Bearer token of a request.
+///
+/// `Ok(None)` means the request carried no Bearer credentials at all (no header, or another
+/// scheme such as `Basic`): RFC 6750 §3.1 answers that with a bare challenge.
+pub(crate) fn bearer_token<'a>(
+    headers: &'a HeaderMap,
+    uri: &Uri,
+) -> Result<Option<&'a str>, AuthError> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(AuthError::InvalidRequest(
+            "more than one Authorization header",
+        ));
+    }
+    // RFC 6750 §2.3 allows `access_token` in the query; we never accept it there, and a
+    // token in two places at once is a malformed request (§2).
+    if uri.query().is_some_and(query_has_access_token) {
+        return Err(AuthError::InvalidRequest(
+            "tokens are accepted only in the Authorization header",
+        ));
+    }
+    let Some(value) = first else {
+        return Ok(None);
+    };
+    parse_bearer(value.as_bytes())
+}
+
+fn query_has_access_token(query: &str) -> bool {
+    query
+        .split('&')
+        .any(|pair| pair.split('=').next() == Some("access_token"))
+}
+
+/// Parses one `Authorization` value. The scheme is case-insensitive; one or more spaces
+/// separate it from a token68.
+pub(crate) fn parse_bearer(value: &[u8]) -> Result<Option<&str>, AuthError> {
+    const SCHEME: &[u8] = b"bearer";
+    let trimmed = value.trim_ascii();
+    if trimmed.len() < SCHEME.len() || !trimmed[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+        return Ok(None);
+    }
+    let rest = &trimmed[SCHEME.len()..];
+    if rest.is_empty() {
+        return Err(AuthError::InvalidRequest("the Bearer credentials carry no token"));
+    }
+    if rest[0] != b' ' {
+        // `BearerX...` is another scheme, not a malformed Bearer.
+        return Ok(None);
+    }
+    let token = rest.trim_ascii_start();
+    if token.is_empty() {
+        return Err(AuthError::InvalidRequest("the Bearer credentials carry no token"));
+    }
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(AuthError::InvalidToken("the token is too long"));
+    }
+    if !is_token68(token) {
+        return Err(AuthError::InvalidToken("the token is malformed"));
+    }
+    // is_token68 admits only ASCII, so this cannot fail.
+    std::str::from_utf8(token)
+        .map(Some)
+        .map_err(|_| AuthError::InvalidToken("the token is malformed"))
+}
+
+/// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
+fn is_token68(token: &[u8]) -> bool {
+    let body_end = token
+        .iter()
+        .rposition(|&b| b != b'=')
+        .map_or(0, |i| i + 1);
+    body_end > 0
+        && token[..body_end]
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn parse(v: &str) -> Result<Option<&str>, AuthError> {
+        parse_bearer(v.as_bytes())
+    }
+
+    #[test]
+    fn scheme_is_case_insensitive() {
+        assert_eq!(parse("Bearer abc.def.ghi"), Ok(Some("abc.def.ghi")));
+        assert_eq!(parse("bearer abc"), Ok(Some("abc")));
+        assert_eq!(parse("BEARER   abc"), Ok(Some("abc")));
+    }
+
+    #[test]
+    fn other_schemes_are_no_credentials() {
+        assert_eq!(parse("Basic dXNlcjpwYXNz"), Ok(None));
+        assert_eq!(parse("Bearerabc"), Ok(None));
+        assert_eq!(parse("abc"), Ok(None));
+        assert_eq!(parse(""), Ok(None));
+    }
+
+    #[test]
+    fn empty_token_is_invalid_request() {
+        assert!(matches!(parse("Bearer"), Err(AuthError::InvalidRequest(_))));
+        assert!(matches!(parse("Bearer   "), Err(AuthError::InvalidRequest(_))));
+    }
+
+    #[test]
+    fn malformed_tokens_are_invalid_token() {
+        for bad in ["Bearer a b", "Bearer ===", "Bearer a\"b", "Bearer a,b"] {
+            assert!(matches!(parse(bad), Err(AuthError::InvalidToken(_))), "{bad}");
+        }
+        assert!(matches!(
+            parse_bearer(b"Bearer \xff\xfe"),
+            Err(AuthError::InvalidToken(_))
+        ));
+        let long = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1));
+        assert!(matches!(parse(&long), Err(AuthError::InvalidToken(_))));
+    }
+
+    #[test]
+    fn padding_is_allowed_at_the_end_only() {
+        assert_eq!(parse("Bearer abc=="), Ok(Some("abc==")));
+        assert!(parse("Bearer a=bc").is_err());
+    }
+
+    #[test]
+    fn duplicate_headers_and_query_tokens_are_invalid_requests() {
+        let mut headers = HeaderMap::new();
+        headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
+        headers.append(AUTHORIZATION, HeaderValue::from_static("Bearer b"));
+        let uri: Uri = "/x".parse().unwrap();
+        assert!(matches!(
+            bearer_token(&headers, &uri),
+            Err(AuthError::InvalidRequest(_))
+        ));
+
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer a"));
+        let uri: Uri = "/x?a=1&access_token=b".parse().unwrap();
+        assert!(matches!(
+            bearer_token(&headers, &uri),
+            Err(AuthError::InvalidRequest(_))
+        ));
+        let uri: Uri = "/x?not_access_token=b".parse().unwrap();
+        assert_eq!(bearer_token(&headers, &uri), Ok(Some("a")));
+    }
+}

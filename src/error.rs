@@ -1,0 +1,278 @@
+//! Why a request was refused, and how that becomes an RFC 6750 response.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{HeaderValue, Response, StatusCode};
+
+/// Why the layer (or the app, through [`AuthError::insufficient_scope`]) refused a request.
+///
+/// Every variant is a client-facing answer: rendering it gives a complete response with the
+/// status, the `WWW-Authenticate` challenge and a JSON body
+/// `{"error": "...", "error_description": "..."}`. Descriptions are fixed strings chosen by
+/// the crate: they never contain the token, a secret or a claim value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// The request carried no Bearer credentials: 401 with a bare challenge (RFC 6750 §3.1).
+    MissingCredentials,
+    /// The request is malformed, for example the token was sent twice: 400 `invalid_request`.
+    InvalidRequest(&'static str),
+    /// The token is malformed, expired, revoked, of the wrong kind or badly signed:
+    /// 401 `invalid_token`.
+    InvalidToken(&'static str),
+    /// The token is valid but lacks a permission: 403 `insufficient_scope`.
+    InsufficientScope(Cow<'static, str>),
+    /// The session store failed or timed out: 503, never 401, since the client did nothing wrong.
+    Unavailable,
+    /// The refresh route was called with another method than `POST`: 405 with `Allow: POST`.
+    MethodNotAllowed,
+}
+
+impl AuthError {
+    /// A 403 `insufficient_scope` naming the permission that was missing (`"write"`, say).
+    ///
+    /// ```
+    /// use tower_jwt_sessions::AuthError;
+    /// let err = AuthError::insufficient_scope("write");
+    /// assert_eq!(err.status(), http::StatusCode::FORBIDDEN);
+    /// ```
+    pub fn insufficient_scope(scope: impl Into<Cow<'static, str>>) -> Self {
+        AuthError::InsufficientScope(scope.into())
+    }
+
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        }
+    }
+
+    /// The RFC 6750 (or RFC 6749) error code, `None` for a bare challenge.
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            AuthError::MissingCredentials => None,
+            AuthError::InvalidRequest(_) => Some("invalid_request"),
+            AuthError::InvalidToken(_) => Some("invalid_token"),
+            AuthError::InsufficientScope(_) => Some("insufficient_scope"),
+            AuthError::Unavailable => Some("temporarily_unavailable"),
+            AuthError::MethodNotAllowed => Some("method_not_allowed"),
+        }
+    }
+
+    /// A short human-readable explanation, safe to show to the client.
+    pub fn description(&self) -> &str {
+        match self {
+            AuthError::MissingCredentials => "a Bearer token is required",
+            AuthError::InvalidRequest(d) | AuthError::InvalidToken(d) => d,
+            AuthError::InsufficientScope(_) => "the token lacks the permission this request needs",
+            AuthError::Unavailable => "the session store is unavailable, retry later",
+            AuthError::MethodNotAllowed => "this route only accepts POST",
+        }
+    }
+
+    /// Renders the error with the crate's default format; `realm` goes into the challenge.
+    pub fn to_response(&self, realm: Option<&str>) -> Response<Bytes> {
+        let code = self.code();
+        let description = self.description();
+        let mut body = serde_json::Map::new();
+        body.insert("error".into(), code.unwrap_or("unauthorized").into());
+        body.insert("error_description".into(), description.into());
+        if let AuthError::InsufficientScope(scope) = self {
+            body.insert("scope".into(), scope.as_ref().into());
+        }
+        let body = serde_json::to_vec(&body).unwrap_or_default();
+
+        let mut response = Response::new(Bytes::from(body));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        match self {
+            AuthError::MethodNotAllowed => {
+                headers.insert(ALLOW, HeaderValue::from_static("POST"));
+            }
+            AuthError::Unavailable => {
+                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            AuthError::InvalidRequest(_)
+            | AuthError::InvalidToken(_)
+            | AuthError::InsufficientScope(_)
+            | AuthError::MissingCredentials => {
+                if let Some(challenge) = self.challenge(realm) {
+                    headers.insert(WWW_AUTHENTICATE, challenge);
+                }
+            }
+        }
+        response
+    }
+
+    /// The `WWW-Authenticate` value: `Bearer` alone when no credentials were sent, with
+    /// `error` and `error_description` (each once, quoted) otherwise.
+    pub fn challenge(&self, realm: Option<&str>) -> Option<HeaderValue> {
+        let mut params: Vec<String> = Vec::with_capacity(4);
+        if let Some(realm) = realm {
+            params.push(format!("realm=\"{}\"", quote_safe(realm)));
+        }
+        match self {
+            AuthError::MissingCredentials => {}
+            AuthError::InvalidRequest(_)
+            | AuthError::InvalidToken(_)
+            | AuthError::InsufficientScope(_) => {
+                params.push(format!("error=\"{}\"", self.code().unwrap_or_default()));
+                params.push(format!(
+                    "error_description=\"{}\"",
+                    quote_safe(self.description())
+                ));
+                if let AuthError::InsufficientScope(scope) = self {
+                    params.push(format!("scope=\"{}\"", quote_safe(scope)));
+                }
+            }
+            AuthError::Unavailable | AuthError::MethodNotAllowed => return None,
+        }
+        let value = if params.is_empty() {
+            "Bearer".to_owned()
+        } else {
+            format!("Bearer {}", params.join(", "))
+        };
+        HeaderValue::from_str(&value).ok()
+    }
+}
+
+/// RFC 6750 §3 limits parameter values to printable ASCII without `"` and `\`.
+fn quote_safe(value: &str) -> Cow<'_, str> {
+    if value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        Cow::Borrowed(value)
+    } else {
+        Cow::Owned(
+            value
+                .chars()
+                .filter(|c| c.is_ascii() && !c.is_ascii_control() && *c != '"' && *c != '\\')
+                .collect(),
+        )
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.code() {
+            Some(code) => write!(f, "{code}: {}", self.description()),
+            None => f.write_str(self.description()),
+        }
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+/// Turns an [`AuthError`] into the response the client gets.
+///
+/// The default is [`AuthError::to_response`]; replace it with
+/// [`SessionsBuilder::error_renderer`](crate::SessionsBuilder::error_renderer) to change the
+/// body format. The renderer is called only for refusals, never on the success path.
+#[derive(Clone)]
+pub struct ErrorRenderer {
+    render: Arc<dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync>,
+}
+
+impl ErrorRenderer {
+    /// Wraps a rendering function.
+    pub fn new(render: impl Fn(&AuthError) -> Response<Bytes> + Send + Sync + 'static) -> Self {
+        ErrorRenderer {
+            render: Arc::new(render),
+        }
+    }
+
+    /// The crate's default rendering, with an optional realm in every challenge.
+    pub fn default_with_realm(realm: Option<String>) -> Self {
+        ErrorRenderer::new(move |err| err.to_response(realm.as_deref()))
+    }
+
+    /// Renders one error.
+    pub fn render(&self, err: &AuthError) -> Response<Bytes> {
+        (self.render)(err)
+    }
+}
+
+impl Default for ErrorRenderer {
+    fn default() -> Self {
+        ErrorRenderer::default_with_realm(None)
+    }
+}
+
+impl fmt::Debug for ErrorRenderer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ErrorRenderer").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_credentials_is_a_bare_challenge() {
+        let res = AuthError::MissingCredentials.to_response(None);
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(res.headers()[WWW_AUTHENTICATE], "Bearer");
+    }
+
+    #[test]
+    fn realm_only_challenge() {
+        let res = AuthError::MissingCredentials.to_response(Some("pet-demo"));
+        assert_eq!(res.headers()[WWW_AUTHENTICATE], "Bearer realm=\"pet-demo\"");
+    }
+
+    #[test]
+    fn invalid_token_carries_error_once() {
+        let res = AuthError::InvalidToken("the token has expired").to_response(None);
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        let value = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert_eq!(
+            value,
+            "Bearer error=\"invalid_token\", error_description=\"the token has expired\""
+        );
+        assert_eq!(value.matches("error=").count(), 1);
+        let body: serde_json::Value = serde_json::from_slice(res.body()).unwrap();
+        assert_eq!(body["error"], "invalid_token");
+        assert_eq!(body["error_description"], "the token has expired");
+    }
+
+    #[test]
+    fn scope_and_unavailable_and_405() {
+        let res = AuthError::insufficient_scope("write").to_response(None);
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+        assert!(
+            res.headers()[WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .contains("scope=\"write\"")
+        );
+        let res = AuthError::Unavailable.to_response(None);
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
+        assert_eq!(res.headers()[RETRY_AFTER], "1");
+        let res = AuthError::MethodNotAllowed.to_response(None);
+        assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(res.headers()[ALLOW], "POST");
+    }
+
+    #[test]
+    fn quotes_are_stripped_from_params() {
+        let v = AuthError::insufficient_scope("a\"b\\c")
+            .challenge(Some("r\"x"))
+            .unwrap();
+        let v = v.to_str().unwrap();
+        assert!(v.contains("realm=\"rx\""));
+        assert!(v.contains("scope=\"abc\""));
+    }
+}

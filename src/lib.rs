@@ -1,0 +1,89 @@
+//! JWT sessions for any tower server (axum, tonic, warp, hyper) in one [`Layer`](tower_layer::Layer).
+//!
+//! - Protected requests carry `Authorization: Bearer <access token>`; the layer verifies it
+//!   (algorithm fixed by you, `exp`/`nbf`/`iss`/`aud`, explicit `typ`) and puts the typed
+//!   [`Claims`] into the request extensions.
+//! - `POST /sessions/refresh/` is answered by the layer: a refresh token in, `{"access_token"}`
+//!   out, after checking its session through a moka cache in front of your [`SessionBackend`].
+//! - Your login handler calls [`Sessions::create`]; [`Sessions::revoke`] ends a session at once.
+//! - Every refusal is an RFC 6750 response (401 + `WWW-Authenticate`, 400, 403, 503); no token
+//!   or secret ever reaches `Debug` output or logs.
+//!
+//! ```
+//! use http::{Request, Response, StatusCode};
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_jwt_sessions::{Claims, Keys, MachinableClaims, MachinableUser, SessionMeta, Sessions};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?).build()?;
+//! let app = ServiceBuilder::new().layer(sessions.layer()).service(service_fn(
+//!     |req: Request<String>| async move {
+//!         let claims = req.extensions().get::<Claims<MachinableClaims>>().unwrap();
+//!         Ok::<_, std::convert::Infallible>(Response::new(claims.user.name.clone()))
+//!     },
+//! ));
+//!
+//! let user = MachinableUser { id: "u1".into(), name: "testUser".into(), active: true,
+//!                             read: true, write: true, kind: "project".into() };
+//! let issued = sessions.create("u1", &MachinableClaims::new("pet-demo", user), SessionMeta::default()).await?;
+//!
+//! let req = Request::get("/me")
+//!     .header("authorization", format!("Bearer {}", issued.access_token))
+//!     .body(String::new())?;
+//! assert_eq!(app.clone().oneshot(req).await?.status(), StatusCode::OK);
+//!
+//! let anonymous = Request::get("/me").body(String::new())?;
+//! assert_eq!(app.oneshot(anonymous).await?.status(), StatusCode::UNAUTHORIZED);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! Cargo features: `aws-lc-rs` (default crypto backend), `rust-crypto` (pure Rust instead),
+//! `tracing` (default; debug-level events for refusals).
+#![warn(missing_docs)]
+#![deny(unreachable_pub, unsafe_code)]
+
+macro_rules! debug_event {
+    ($($arg:tt)*) => {{
+        #[cfg(feature = "tracing")]
+        tracing::debug!($($arg)*);
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = format_args!($($arg)*);
+        }
+    }};
+}
+pub(crate) use debug_event;
+
+mod backend;
+mod bearer;
+mod body;
+mod cache;
+mod claims;
+mod clock;
+mod config;
+mod crypto;
+mod error;
+mod future;
+mod keys;
+mod layer;
+mod refresh;
+mod routes;
+mod service;
+mod sessions;
+mod token;
+
+pub use backend::{BackendError, MemoryBackend, Session, SessionBackend, SessionMeta};
+pub use body::ResponseBody;
+pub use claims::{Claims, MachinableClaims, MachinableUser, SessionClaims};
+pub use config::{
+    ConfigError, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL,
+    MAX_LEEWAY, SessionsBuilder,
+};
+pub use error::{AuthError, ErrorRenderer};
+pub use future::ResponseFuture;
+pub use jsonwebtoken::Algorithm;
+pub use keys::{Keys, MIN_HMAC_SECRET_LEN};
+pub use layer::SessionLayer;
+pub use service::SessionService;
+pub use sessions::{IssuedTokens, SessionError, Sessions};

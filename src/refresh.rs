@@ -1,0 +1,137 @@
+//! The refresh route: a refresh token in, a new access token out.
+//!
+//! verify the refresh token -> load its session through the cache -> check owner, generation,
+//! expiry and idleness -> read the user's current claims -> mint an access token -> record the
+//! use (debounced).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use http::{HeaderValue, Response, StatusCode};
+use serde::Serialize;
+
+use crate::backend::SessionBackend;
+use crate::cache::LoadError;
+use crate::claims::SessionClaims;
+use crate::clock::unix_now;
+use crate::error::AuthError;
+use crate::sessions::Shared;
+
+const SESSION_ENDED: AuthError = AuthError::InvalidToken("the session has ended");
+
+#[derive(Serialize)]
+struct RefreshResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+}
+
+/// Answers one refresh request. Never fails: every refusal is a rendered response.
+pub(crate) async fn respond<B: SessionBackend>(
+    shared: Arc<Shared<B>>,
+    token: Result<Option<String>, AuthError>,
+) -> Response<Bytes> {
+    match refresh(&shared, token).await {
+        Ok((access_token, expires_in)) => {
+            let body = RefreshResponse {
+                access_token: &access_token,
+                token_type: "Bearer",
+                expires_in,
+            };
+            let body = serde_json::to_vec(&body).unwrap_or_default();
+            let mut response = Response::new(Bytes::from(body));
+            *response.status_mut() = StatusCode::OK;
+            let headers = response.headers_mut();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            // RFC 6749 §5.1: token responses must not be cached.
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(err) => {
+            crate::debug_event!("refresh refused: {}", err);
+            shared.renderer.render(&err)
+        }
+    }
+}
+
+async fn refresh<B: SessionBackend>(
+    shared: &Shared<B>,
+    token: Result<Option<String>, AuthError>,
+) -> Result<(String, u64), AuthError> {
+    let token = token?.ok_or(AuthError::MissingCredentials)?;
+    let claims = shared.codec.verify_refresh(&token)?;
+
+    let entry = shared
+        .cache
+        .get_or_load(&claims.sid, &shared.backend)
+        .await
+        .map_err(|err| match &*err {
+            LoadError::NotFound => SESSION_ENDED,
+            LoadError::Backend(_err) => {
+                crate::debug_event!("session backend failed on load: {}", _err);
+                AuthError::Unavailable
+            }
+        })?;
+    let session = &entry.session;
+    if session.user_id != claims.sub {
+        return Err(SESSION_ENDED);
+    }
+    if session.generation != claims.generation {
+        return Err(AuthError::InvalidToken("the refresh token has been replaced"));
+    }
+    let now = unix_now();
+    if session.expires_at <= now {
+        return Err(AuthError::InvalidToken("the session has expired"));
+    }
+    if let Some(idle) = shared.idle_timeout {
+        if now.saturating_sub(entry.last_used()) > idle.as_secs() {
+            end_session(shared, &session.id).await?;
+            return Err(AuthError::InvalidToken(
+                "the session expired after inactivity",
+            ));
+        }
+    }
+
+    let user = shared
+        .backend
+        .user_claims(&session.user_id)
+        .await
+        .map_err(|_err| {
+            crate::debug_event!("session backend failed on user claims: {}", _err);
+            AuthError::Unavailable
+        })?;
+    let user = match user {
+        Some(user) if user.is_active() => user,
+        _ => {
+            end_session(shared, &session.id).await?;
+            return Err(AuthError::InvalidToken("the user is no longer active"));
+        }
+    };
+
+    // An access token never outlives its session.
+    let ttl = shared
+        .access_ttl
+        .min(Duration::from_secs(session.expires_at - now));
+    let access_token = shared
+        .codec
+        .mint_access(&session.user_id, &session.id, &user, now, ttl)
+        .map_err(|_| AuthError::Unavailable)?;
+
+    if entry.claim_touch(now, shared.touch_debounce) {
+        // Losing one `last_accessed` update is harmless; failing a good refresh is not.
+        if let Err(_err) = shared.backend.touch(&session.id, now).await {
+            crate::debug_event!("session backend failed on touch: {}", _err);
+        }
+    }
+    Ok((access_token, ttl.as_secs()))
+}
+
+async fn end_session<B: SessionBackend>(shared: &Shared<B>, id: &str) -> Result<(), AuthError> {
+    shared.revoke(id).await.map(|_| ()).map_err(|_err| {
+        crate::debug_event!("session backend failed on revoke: {}", _err);
+        AuthError::Unavailable
+    })
+}

@@ -1,0 +1,126 @@
+//! Which requests the layer answers itself, which it lets through, and which need a token.
+
+use http::Method;
+
+use crate::config::ConfigError;
+
+/// What the layer does with one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// The refresh route: answered by the layer, never reaches the app.
+    Refresh,
+    /// Declared public: passes through untouched.
+    Public,
+    /// Needs a valid access token (or none, in optional mode).
+    Protected,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PublicRoute {
+    method: Option<Method>,
+    path: String,
+    prefix: bool,
+}
+
+impl PublicRoute {
+    pub(crate) fn exact(method: Option<Method>, path: String) -> Self {
+        PublicRoute {
+            method,
+            path,
+            prefix: false,
+        }
+    }
+
+    pub(crate) fn prefix(path: String) -> Self {
+        PublicRoute {
+            method: None,
+            path,
+            prefix: true,
+        }
+    }
+
+    fn matches(&self, method: &Method, path: &str) -> bool {
+        if self.method.as_ref().is_some_and(|m| m != method) {
+            return false;
+        }
+        if self.prefix {
+            path.starts_with(&self.path)
+        } else {
+            path == self.path
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Routes {
+    refresh: String,
+    public: Vec<PublicRoute>,
+}
+
+/// `/a/b/` and `/a/b` are one route; `/` stays `/`.
+fn trim_slash(path: &str) -> &str {
+    if path.len() > 1 {
+        path.strip_suffix('/').unwrap_or(path)
+    } else {
+        path
+    }
+}
+
+impl Routes {
+    pub(crate) fn new(refresh: &str, public: Vec<PublicRoute>) -> Result<Self, ConfigError> {
+        if !refresh.starts_with('/') || public.iter().any(|r| !r.path.starts_with('/')) {
+            return Err(ConfigError::BadPath);
+        }
+        let public = public
+            .into_iter()
+            .map(|mut r| {
+                if !r.prefix {
+                    r.path = trim_slash(&r.path).to_owned();
+                }
+                r
+            })
+            .collect();
+        Ok(Routes {
+            refresh: trim_slash(refresh).to_owned(),
+            public,
+        })
+    }
+
+    pub(crate) fn classify(&self, method: &Method, path: &str) -> Route {
+        let path = trim_slash(path);
+        if path == self.refresh {
+            Route::Refresh
+        } else if self.public.iter().any(|r| r.matches(method, path)) {
+            Route::Public
+        } else {
+            Route::Protected
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify() {
+        let routes = Routes::new(
+            "/sessions/refresh/",
+            vec![
+                PublicRoute::exact(None, "/health".into()),
+                PublicRoute::exact(Some(Method::POST), "/sessions/".into()),
+                PublicRoute::prefix("/static/".into()),
+            ],
+        )
+        .unwrap();
+        assert_eq!(routes.classify(&Method::POST, "/sessions/refresh/"), Route::Refresh);
+        assert_eq!(routes.classify(&Method::GET, "/sessions/refresh"), Route::Refresh);
+        assert_eq!(routes.classify(&Method::GET, "/health"), Route::Public);
+        assert_eq!(routes.classify(&Method::GET, "/health/"), Route::Public);
+        assert_eq!(routes.classify(&Method::POST, "/sessions"), Route::Public);
+        assert_eq!(routes.classify(&Method::GET, "/sessions/"), Route::Protected);
+        assert_eq!(routes.classify(&Method::GET, "/static/app.js"), Route::Public);
+        assert_eq!(routes.classify(&Method::GET, "/healthz"), Route::Protected);
+        assert_eq!(routes.classify(&Method::GET, "/"), Route::Protected);
+    }
+}
