@@ -1,0 +1,241 @@
+//! The example server's routes, shared with the integration tests (`tests/server.rs`).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::json;
+use tower_jwt_sessions::{
+    AuthError, Claims, ConfigError, Keys, MachinableClaims, MachinableUser, SessionError,
+    SessionMeta, Sessions,
+};
+use tower::Layer;
+
+/// Every seeded user's password.
+pub const PASSWORD: &str = "testPassword";
+/// The project every seeded user belongs to.
+pub const PROJECT: &str = "pet-demo";
+
+struct User {
+    id: String,
+    password: String,
+    claims: MachinableClaims,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub sessions: Sessions,
+    users: Arc<HashMap<String, User>>,
+    pets: Arc<Mutex<Vec<serde_json::Value>>>,
+}
+
+fn seed_user(name: &str, id: &str, active: bool, read: bool, write: bool) -> (String, User) {
+    let user = MachinableUser {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        active,
+        read,
+        write,
+        kind: "project".to_owned(),
+    };
+    (
+        name.to_owned(),
+        User {
+            id: id.to_owned(),
+            password: PASSWORD.to_owned(),
+            claims: MachinableClaims::new(PROJECT, user),
+        },
+    )
+}
+
+/// The app with its seeded users: `testUser` (read, write), `readOnlyUser` (read),
+/// `inactiveUser` (inactive).
+pub fn app(secret: &[u8]) -> Result<(Router, Sessions), ConfigError> {
+    let sessions = Sessions::builder(Keys::hs256(secret)?)
+        .realm(PROJECT)
+        .public_path("/health")
+        .public_route(axum::http::Method::POST, "/sessions/")
+        .build()?;
+    let users: HashMap<String, User> = [
+        seed_user("testUser", "5c868d40a7748bb224833f4b", true, true, true),
+        seed_user("readOnlyUser", "5c868d40a7748bb224833f4c", true, true, false),
+        seed_user("inactiveUser", "5c868d40a7748bb224833f4d", false, true, true),
+    ]
+    .into_iter()
+    .collect();
+    // The refresh route reads each user's current claims from the backend.
+    for user in users.values() {
+        sessions.backend().set_user(user.id.clone(), user.claims.clone());
+    }
+    let state = AppState {
+        sessions: sessions.clone(),
+        users: Arc::new(users),
+        pets: Arc::new(Mutex::new(vec![json!({"id": 1, "name": "Rex"})])),
+    };
+    let router = Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/sessions/", post(login).get(list_sessions))
+        .route("/sessions", post(login).get(list_sessions))
+        .route("/sessions/{id}", delete(revoke_session))
+        .route("/me", get(me))
+        .route("/api/pets", get(list_pets).post(create_pet))
+        .with_state(state);
+    // The layer wraps the whole router rather than each route (`Router::layer`), so it sees
+    // every request before routing: `/sessions/refresh` can never be taken for
+    // `/sessions/{id}`, whose method rules would then add their own `Allow` header.
+    let app = Router::new().fallback_service(sessions.layer().layer(router));
+    Ok((app, sessions))
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}
+
+fn auth_error(sessions: &Sessions, err: &AuthError) -> Response {
+    sessions.error_response(err).map(Body::from)
+}
+
+fn session_error(err: SessionError) -> Response {
+    match err {
+        SessionError::UserInactive => error(StatusCode::FORBIDDEN, "the user is inactive"),
+        SessionError::Backend(_) => {
+            error(StatusCode::SERVICE_UNAVAILABLE, "the session store is unavailable")
+        }
+        _ => error(StatusCode::INTERNAL_SERVER_ERROR, "the session could not be created"),
+    }
+}
+
+fn basic_challenge(message: &str) -> Response {
+    let mut response = error(StatusCode::UNAUTHORIZED, message);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"pet-demo\", charset=\"UTF-8\""),
+    );
+    response
+}
+
+/// `user:password` from `Authorization: Basic ...`.
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    // Machinable's docs build the header with `echo "u:p" | base64`, which adds a newline.
+    let decoded = decoded.strip_suffix('\n').unwrap_or(&decoded);
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn login(
+    State(state): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some((name, password)) = basic_credentials(&headers) else {
+        return basic_challenge("HTTP Basic credentials are required");
+    };
+    let user = match state.users.get(&name) {
+        Some(user) if constant_time_eq(user.password.as_bytes(), password.as_bytes()) => user,
+        _ => return basic_challenge("invalid user name or password"),
+    };
+    if !user.claims.user.active {
+        return error(StatusCode::FORBIDDEN, "the user is inactive");
+    }
+    let meta = SessionMeta {
+        ip: peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    };
+    match state.sessions.create(&user.id, &user.claims, meta).await {
+        Ok(issued) => (
+            StatusCode::CREATED,
+            Json(json!({
+                "message": "Successfully logged in",
+                "access_token": issued.access_token,
+                "refresh_token": issued.refresh_token,
+                "session_id": issued.session_id,
+            })),
+        )
+            .into_response(),
+        Err(err) => session_error(err),
+    }
+}
+
+async fn list_sessions(
+    State(state): State<AppState>,
+    Extension(claims): Extension<Claims<MachinableClaims>>,
+) -> Response {
+    match state.sessions.list(claims.subject()).await {
+        Ok(items) => Json(json!({ "items": items })).into_response(),
+        Err(err) => session_error(err),
+    }
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    Extension(claims): Extension<Claims<MachinableClaims>>,
+    Path(id): Path<String>,
+) -> Response {
+    match state.sessions.revoke_for_user(claims.subject(), &id).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, "session not found"),
+        Err(err) => session_error(err),
+    }
+}
+
+async fn me(Extension(claims): Extension<Claims<MachinableClaims>>) -> Response {
+    Json(claims).into_response()
+}
+
+async fn list_pets(
+    State(state): State<AppState>,
+    Extension(claims): Extension<Claims<MachinableClaims>>,
+) -> Response {
+    if !claims.can_read() || !claims.in_project(PROJECT) {
+        return auth_error(&state.sessions, &AuthError::insufficient_scope("read"));
+    }
+    let pets = state.pets.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    Json(json!({ "items": pets })).into_response()
+}
+
+#[derive(Deserialize)]
+struct NewPet {
+    name: String,
+}
+
+async fn create_pet(
+    State(state): State<AppState>,
+    Extension(claims): Extension<Claims<MachinableClaims>>,
+    body: axum::body::Bytes,
+) -> Response {
+    if !claims.can_write() || !claims.in_project(PROJECT) {
+        return auth_error(&state.sessions, &AuthError::insufficient_scope("write"));
+    }
+    let pet: NewPet = match serde_json::from_slice(&body) {
+        Ok(pet) => pet,
+        Err(_) => return error(StatusCode::BAD_REQUEST, "expected {\"name\": \"...\"}"),
+    };
+    let mut pets = state.pets.lock().unwrap_or_else(|e| e.into_inner());
+    let pet = json!({ "id": pets.len() + 1, "name": pet.name });
+    pets.push(pet.clone());
+    (StatusCode::CREATED, Json(pet)).into_response()
+}
