@@ -53,7 +53,9 @@ pub(crate) fn parse_bearer(value: &[u8]) -> Result<Option<&str>, AuthError> {
     }
     let rest = &trimmed[SCHEME.len()..];
     if rest.is_empty() {
-        return Err(AuthError::InvalidRequest("the Bearer credentials carry no token"));
+        return Err(AuthError::InvalidRequest(
+            "the Bearer credentials carry no token",
+        ));
     }
     if rest[0] != b' ' {
         // `BearerX...` is another scheme, not a malformed Bearer.
@@ -61,7 +63,9 @@ pub(crate) fn parse_bearer(value: &[u8]) -> Result<Option<&str>, AuthError> {
     }
     let token = rest.trim_ascii_start();
     if token.is_empty() {
-        return Err(AuthError::InvalidRequest("the Bearer credentials carry no token"));
+        return Err(AuthError::InvalidRequest(
+            "the Bearer credentials carry no token",
+        ));
     }
     if token.len() > MAX_TOKEN_LEN {
         return Err(AuthError::InvalidToken("the token is too long"));
@@ -77,14 +81,11 @@ pub(crate) fn parse_bearer(value: &[u8]) -> Result<Option<&str>, AuthError> {
 
 /// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
 fn is_token68(token: &[u8]) -> bool {
-    let body_end = token
-        .iter()
-        .rposition(|&b| b != b'=')
-        .map_or(0, |i| i + 1);
+    let body_end = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
     body_end > 0
-        && token[..body_end]
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && token[..body_end].iter().all(|&b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 #[cfg(test)]
@@ -114,13 +115,19 @@ mod tests {
     #[test]
     fn empty_token_is_invalid_request() {
         assert!(matches!(parse("Bearer"), Err(AuthError::InvalidRequest(_))));
-        assert!(matches!(parse("Bearer   "), Err(AuthError::InvalidRequest(_))));
+        assert!(matches!(
+            parse("Bearer   "),
+            Err(AuthError::InvalidRequest(_))
+        ));
     }
 
     #[test]
     fn malformed_tokens_are_invalid_token() {
         for bad in ["Bearer a b", "Bearer ===", "Bearer a\"b", "Bearer a,b"] {
-            assert!(matches!(parse(bad), Err(AuthError::InvalidToken(_))), "{bad}");
+            assert!(
+                matches!(parse(bad), Err(AuthError::InvalidToken(_))),
+                "{bad}"
+            );
         }
         assert!(matches!(
             parse_bearer(b"Bearer \xff\xfe"),

@@ -59,16 +59,19 @@ impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::SecretTooShort { len, min } => {
-                write!(f, "the HMAC secret is {len} bytes; at least {min} are required")
+                write!(
+                    f,
+                    "the HMAC secret is {len} bytes; at least {min} are required"
+                )
             }
             ConfigError::WrongKeyFamily => {
                 f.write_str("the algorithm does not match the kind of key given")
             }
             ConfigError::BadKey => f.write_str("the key could not be parsed"),
             ConfigError::KeyMismatch => f.write_str("the private and public keys do not match"),
-            ConfigError::AccessOutlivesRefresh => f.write_str(
-                "the access-token lifetime must not exceed the refresh-token lifetime",
-            ),
+            ConfigError::AccessOutlivesRefresh => {
+                f.write_str("the access-token lifetime must not exceed the refresh-token lifetime")
+            }
             ConfigError::ZeroLifetime => f.write_str("token lifetimes must be positive"),
             ConfigError::LeewayTooLarge => write!(
                 f,
@@ -76,7 +79,9 @@ impl fmt::Display for ConfigError {
                 MAX_LEEWAY.as_secs()
             ),
             ConfigError::BadPath => f.write_str("route paths must start with '/'"),
-            ConfigError::ZeroCacheCapacity => f.write_str("the session cache capacity must be positive"),
+            ConfigError::ZeroCacheCapacity => {
+                f.write_str("the session cache capacity must be positive")
+            }
         }
     }
 }
@@ -216,7 +221,8 @@ impl<B> SessionsBuilder<B> {
 
     /// A path that needs no token for one method (`POST /sessions/` for the login).
     pub fn public_route(mut self, method: Method, path: impl Into<String>) -> Self {
-        self.public.push(PublicRoute::exact(Some(method), path.into()));
+        self.public
+            .push(PublicRoute::exact(Some(method), path.into()));
         self
     }
 

@@ -181,8 +181,10 @@ impl std::error::Error for AuthError {}
 /// body format. The renderer is called only for refusals, never on the success path.
 #[derive(Clone)]
 pub struct ErrorRenderer {
-    render: Arc<dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync>,
+    render: Arc<RenderFn>,
 }
+
+type RenderFn = dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync;
 
 impl ErrorRenderer {
     /// Wraps a rendering function.

@@ -80,19 +80,21 @@ async fn refresh<B: SessionBackend>(
         return Err(SESSION_ENDED);
     }
     if session.generation != claims.generation {
-        return Err(AuthError::InvalidToken("the refresh token has been replaced"));
+        return Err(AuthError::InvalidToken(
+            "the refresh token has been replaced",
+        ));
     }
     let now = unix_now();
     if session.expires_at <= now {
         return Err(AuthError::InvalidToken("the session has expired"));
     }
-    if let Some(idle) = shared.idle_timeout {
-        if now.saturating_sub(entry.last_used()) > idle.as_secs() {
-            end_session(shared, &session.id).await?;
-            return Err(AuthError::InvalidToken(
-                "the session expired after inactivity",
-            ));
-        }
+    if let Some(idle) = shared.idle_timeout
+        && now.saturating_sub(entry.last_used()) > idle.as_secs()
+    {
+        end_session(shared, &session.id).await?;
+        return Err(AuthError::InvalidToken(
+            "the session expired after inactivity",
+        ));
     }
 
     let user = shared

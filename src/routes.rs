@@ -113,13 +113,25 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!(routes.classify(&Method::POST, "/sessions/refresh/"), Route::Refresh);
-        assert_eq!(routes.classify(&Method::GET, "/sessions/refresh"), Route::Refresh);
+        assert_eq!(
+            routes.classify(&Method::POST, "/sessions/refresh/"),
+            Route::Refresh
+        );
+        assert_eq!(
+            routes.classify(&Method::GET, "/sessions/refresh"),
+            Route::Refresh
+        );
         assert_eq!(routes.classify(&Method::GET, "/health"), Route::Public);
         assert_eq!(routes.classify(&Method::GET, "/health/"), Route::Public);
         assert_eq!(routes.classify(&Method::POST, "/sessions"), Route::Public);
-        assert_eq!(routes.classify(&Method::GET, "/sessions/"), Route::Protected);
-        assert_eq!(routes.classify(&Method::GET, "/static/app.js"), Route::Public);
+        assert_eq!(
+            routes.classify(&Method::GET, "/sessions/"),
+            Route::Protected
+        );
+        assert_eq!(
+            routes.classify(&Method::GET, "/static/app.js"),
+            Route::Public
+        );
         assert_eq!(routes.classify(&Method::GET, "/healthz"), Route::Protected);
         assert_eq!(routes.classify(&Method::GET, "/"), Route::Protected);
     }

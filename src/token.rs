@@ -187,7 +187,10 @@ impl TokenCodec {
             ErrorKind::Json(_) => {
                 // The signature was good but the claims did not fit: most often a token of the
                 // other kind. Only this error path pays for the second header parse.
-                match jsonwebtoken::decode_header(token).ok().and_then(|h| kind_of(h.typ.as_deref())) {
+                match jsonwebtoken::decode_header(token)
+                    .ok()
+                    .and_then(|h| kind_of(h.typ.as_deref()))
+                {
                     Some(TokenUse::Refresh) if expected == TokenUse::Access => {
                         return WRONG_KIND_REFRESH;
                     }
@@ -305,8 +308,13 @@ mod tests {
         let access = codec
             .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60))
             .unwrap();
-        let refresh = codec.mint_refresh("u1", "s1", 0, now(), now() + 60).unwrap();
-        assert_eq!(codec.verify_refresh(&access).unwrap_err(), WRONG_KIND_ACCESS);
+        let refresh = codec
+            .mint_refresh("u1", "s1", 0, now(), now() + 60)
+            .unwrap();
+        assert_eq!(
+            codec.verify_refresh(&access).unwrap_err(),
+            WRONG_KIND_ACCESS
+        );
         assert_eq!(
             codec
                 .verify_access::<serde_json::Value>(&refresh)
@@ -355,7 +363,9 @@ mod tests {
             .mint_access("u", "s", &claims(), now(), Duration::from_secs(60))
             .unwrap();
         assert_eq!(
-            strict.verify_access::<serde_json::Value>(&token).unwrap_err(),
+            strict
+                .verify_access::<serde_json::Value>(&token)
+                .unwrap_err(),
             AuthError::InvalidToken("the token was issued by another issuer")
         );
         let plain = codec()

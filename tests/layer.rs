@@ -107,7 +107,9 @@ trait UserClaimsSync {
 impl UserClaimsSync for tower_jwt_sessions::MemoryBackend {
     fn user_claims_sync(&self, id: &str) -> MachinableClaims {
         use tower_jwt_sessions::SessionBackend;
-        futures_lite_block_on(self.user_claims(id)).unwrap().unwrap()
+        futures_lite_block_on(self.user_claims(id))
+            .unwrap()
+            .unwrap()
     }
 }
 
@@ -221,7 +223,9 @@ async fn missing_or_foreign_credentials_get_a_bare_challenge() {
 async fn bearer_without_token_is_invalid_request() {
     let h = Harness::new();
     h.get("/me", Some("Bearer")).await.assert_invalid_request();
-    h.get("/me", Some("Bearer    ")).await.assert_invalid_request();
+    h.get("/me", Some("Bearer    "))
+        .await
+        .assert_invalid_request();
 }
 
 #[tokio::test]
@@ -229,7 +233,12 @@ async fn garbage_tokens_are_invalid_token() {
     let h = Harness::new();
     let dots = ".".repeat(5000);
     let long = "a".repeat(64 * 1024);
-    let long_jws = format!("{}.{}.{}", "a".repeat(30000), "b".repeat(30000), "c".repeat(5000));
+    let long_jws = format!(
+        "{}.{}.{}",
+        "a".repeat(30000),
+        "b".repeat(30000),
+        "c".repeat(5000)
+    );
     for token in [
         "garbage",
         "..",
@@ -241,7 +250,9 @@ async fn garbage_tokens_are_invalid_token() {
         long_jws.as_str(),
         "eyJhbGciOiJIUzI1NiJ9.e30.",
     ] {
-        h.get("/me", Some(&bearer(token))).await.assert_invalid_token();
+        h.get("/me", Some(&bearer(token)))
+            .await
+            .assert_invalid_token();
     }
     let mut req = Request::get("/me").body(String::new()).unwrap();
     req.headers_mut().insert(
@@ -261,7 +272,9 @@ async fn alg_none_is_refused_in_every_case() {
         for signature in ["", "c2ln"] {
             let token = raw_token(&header, &payload, Some(signature), SECRET);
             let token = token.trim_end_matches('.');
-            h.get("/me", Some(&bearer(token))).await.assert_invalid_token();
+            h.get("/me", Some(&bearer(token)))
+                .await
+                .assert_invalid_token();
             let with_dot = format!("{token}.");
             h.get("/me", Some(&bearer(&with_dot)))
                 .await
@@ -276,7 +289,9 @@ async fn other_algorithms_keys_and_tampering_are_refused() {
     let claims = access_claims("u1", "s", now(), now() + 600);
     // HS512 with the right secret, where HS256 is configured.
     let hs512 = sign(&header(Algorithm::HS512, "at+jwt"), &claims, SECRET);
-    h.get("/me", Some(&bearer(&hs512))).await.assert_invalid_token();
+    h.get("/me", Some(&bearer(&hs512)))
+        .await
+        .assert_invalid_token();
     // RS256 header over an HMAC signature.
     let rs256 = raw_token(
         r#"{"alg":"RS256","typ":"at+jwt"}"#,
@@ -284,12 +299,17 @@ async fn other_algorithms_keys_and_tampering_are_refused() {
         None,
         SECRET,
     );
-    h.get("/me", Some(&bearer(&rs256))).await.assert_invalid_token();
+    h.get("/me", Some(&bearer(&rs256)))
+        .await
+        .assert_invalid_token();
     // Another secret.
     let forged = sign(&header(Algorithm::HS256, "at+jwt"), &claims, OTHER_SECRET);
     let reply = h.get("/me", Some(&bearer(&forged))).await;
     reply.assert_invalid_token();
-    assert_eq!(reply.json()["error_description"], "the token signature is invalid");
+    assert_eq!(
+        reply.json()["error_description"],
+        "the token signature is invalid"
+    );
     // A tampered payload under the original signature.
     let good = sign(&header(Algorithm::HS256, "at+jwt"), &claims, SECRET);
     let mut parts: Vec<&str> = good.split('.').collect();
@@ -302,7 +322,10 @@ async fn other_algorithms_keys_and_tampering_are_refused() {
         .await
         .assert_invalid_token();
     // The untouched token passes: the refusals above are about the changes.
-    assert_eq!(h.get("/me", Some(&bearer(&good))).await.status, StatusCode::OK);
+    assert_eq!(
+        h.get("/me", Some(&bearer(&good))).await.status,
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -319,12 +342,17 @@ async fn expired_and_not_yet_valid_tokens_are_refused() {
     let token = sign(&header(Algorithm::HS256, "at+jwt"), &future, SECRET);
     let reply = h.get("/me", Some(&bearer(&token))).await;
     reply.assert_invalid_token();
-    assert_eq!(reply.json()["error_description"], "the token is not valid yet");
+    assert_eq!(
+        reply.json()["error_description"],
+        "the token is not valid yet"
+    );
 
     let mut no_exp = access_claims("u1", "s", now(), now() + 600);
     no_exp.as_object_mut().unwrap().remove("exp");
     let token = sign(&header(Algorithm::HS256, "at+jwt"), &no_exp, SECRET);
-    h.get("/me", Some(&bearer(&token))).await.assert_invalid_token();
+    h.get("/me", Some(&bearer(&token)))
+        .await
+        .assert_invalid_token();
 }
 
 #[tokio::test]
@@ -348,10 +376,14 @@ async fn token_kinds_never_cross() {
     // A plain `JWT` typ (Machinable's tokens) is neither kind.
     let claims = access_claims("u1", &issued.session_id, now(), now() + 600);
     let token = sign(&header(Algorithm::HS256, "JWT"), &claims, SECRET);
-    h.get("/me", Some(&bearer(&token))).await.assert_invalid_token();
+    h.get("/me", Some(&bearer(&token)))
+        .await
+        .assert_invalid_token();
     // Access claims re-signed with the refresh typ: the token_use claim still says access.
     let token = sign(&header(Algorithm::HS256, "refresh+jwt"), &claims, SECRET);
-    h.get("/me", Some(&bearer(&token))).await.assert_invalid_token();
+    h.get("/me", Some(&bearer(&token)))
+        .await
+        .assert_invalid_token();
     h.refresh(&token).await.assert_invalid_token();
 }
 
@@ -433,7 +465,10 @@ async fn issuer_and_audience_are_required_when_configured() {
             .status,
         StatusCode::OK
     );
-    assert_eq!(strict.refresh(&issued.refresh_token).await.status, StatusCode::OK);
+    assert_eq!(
+        strict.refresh(&issued.refresh_token).await.status,
+        StatusCode::OK
+    );
 }
 
 // --- the refresh route ---------------------------------------------------------------------
@@ -479,23 +514,39 @@ async fn refresh_route_matches_without_slash_and_only_for_post() {
 #[tokio::test]
 async fn refresh_without_credentials_is_a_bare_challenge() {
     let h = Harness::new();
-    let req = Request::post("/sessions/refresh/").body(String::new()).unwrap();
+    let req = Request::post("/sessions/refresh/")
+        .body(String::new())
+        .unwrap();
     h.send(req).await.assert_bare_challenge();
     h.refresh("garbage").await.assert_invalid_token();
     let expired = json!({"sub": "u1", "sid": "s", "gen": 0, "iat": now() - 100,
         "exp": now() - 60, "token_use": "refresh"});
     let token = sign(&header(Algorithm::HS256, "refresh+jwt"), &expired, SECRET);
     h.refresh(&token).await.assert_invalid_token();
-    assert_eq!(h.backend.loads(), 0, "bad refresh tokens never reach the backend");
+    assert_eq!(
+        h.backend.loads(),
+        0,
+        "bad refresh tokens never reach the backend"
+    );
 }
 
 #[tokio::test]
 async fn revoked_session_is_refused_at_once_even_when_cached() {
     let h = Harness::new();
     let issued = h.login("u1").await;
-    assert_eq!(h.refresh(&issued.refresh_token).await.status, StatusCode::OK);
-    assert_eq!(h.refresh(&issued.refresh_token).await.status, StatusCode::OK);
-    assert_eq!(h.backend.loads(), 1, "the second refresh is served from the cache");
+    assert_eq!(
+        h.refresh(&issued.refresh_token).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.refresh(&issued.refresh_token).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.backend.loads(),
+        1,
+        "the second refresh is served from the cache"
+    );
     assert!(h.sessions.revoke(&issued.session_id).await.unwrap());
     let reply = h.refresh(&issued.refresh_token).await;
     reply.assert_invalid_token();
@@ -528,18 +579,27 @@ async fn a_forged_session_id_is_refused() {
 async fn inactive_or_deleted_users_end_their_sessions() {
     let h = Harness::new();
     let issued = h.login("u1").await;
-    h.backend.inner.set_user("u1", user("u1", false, true, true));
+    h.backend
+        .inner
+        .set_user("u1", user("u1", false, true, true));
     let reply = h.refresh(&issued.refresh_token).await;
     reply.assert_invalid_token();
-    assert_eq!(reply.json()["error_description"], "the user is no longer active");
+    assert_eq!(
+        reply.json()["error_description"],
+        "the user is no longer active"
+    );
     // The session is gone, even once the user is active again.
     h.backend.inner.set_user("u1", user("u1", true, true, true));
-    h.refresh(&issued.refresh_token).await.assert_invalid_token();
+    h.refresh(&issued.refresh_token)
+        .await
+        .assert_invalid_token();
     assert!(h.sessions.list("u1").await.unwrap().is_empty());
 
     let issued = h.login("u2").await;
     h.backend.inner.remove_user("u2");
-    h.refresh(&issued.refresh_token).await.assert_invalid_token();
+    h.refresh(&issued.refresh_token)
+        .await
+        .assert_invalid_token();
 }
 
 #[tokio::test]
@@ -603,7 +663,10 @@ async fn touch_is_debounced() {
     let h = Harness::with(builder().touch_debounce(Duration::ZERO));
     let issued = h.login("u1").await;
     for _ in 0..3 {
-        assert_eq!(h.refresh(&issued.refresh_token).await.status, StatusCode::OK);
+        assert_eq!(
+            h.refresh(&issued.refresh_token).await.status,
+            StatusCode::OK
+        );
     }
     // With no debounce at all, each refresh in a new second writes; within one second at
     // most one does.
@@ -612,9 +675,16 @@ async fn touch_is_debounced() {
     let h = Harness::new();
     let issued = h.login("u1").await;
     for _ in 0..20 {
-        assert_eq!(h.refresh(&issued.refresh_token).await.status, StatusCode::OK);
+        assert_eq!(
+            h.refresh(&issued.refresh_token).await.status,
+            StatusCode::OK
+        );
     }
-    assert_eq!(h.backend.touches(), 0, "a session created now needs no touch for 60 s");
+    assert_eq!(
+        h.backend.touches(),
+        0,
+        "a session created now needs no touch for 60 s"
+    );
 }
 
 #[tokio::test]
@@ -628,7 +698,10 @@ async fn backend_failure_is_503_and_never_cached() {
     assert!(reply.headers.get(WWW_AUTHENTICATE).is_none());
     assert_eq!(h.backend.loads(), 1);
     h.backend.set_fail(false);
-    assert_eq!(h.refresh(&issued.refresh_token).await.status, StatusCode::OK);
+    assert_eq!(
+        h.refresh(&issued.refresh_token).await.status,
+        StatusCode::OK
+    );
     assert_eq!(h.backend.loads(), 2, "the failure was not cached");
 }
 
@@ -647,11 +720,20 @@ async fn unknown_sessions_are_not_cached() {
 async fn cache_entries_expire_with_the_configured_ttl() {
     let h = Harness::with(builder().cache_ttl(Duration::from_millis(200)));
     let issued = h.login("u1").await;
-    assert_eq!(h.refresh(&issued.refresh_token).await.status, StatusCode::OK);
-    assert_eq!(h.refresh(&issued.refresh_token).await.status, StatusCode::OK);
+    assert_eq!(
+        h.refresh(&issued.refresh_token).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        h.refresh(&issued.refresh_token).await.status,
+        StatusCode::OK
+    );
     assert_eq!(h.backend.loads(), 1);
     tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(h.refresh(&issued.refresh_token).await.status, StatusCode::OK);
+    assert_eq!(
+        h.refresh(&issued.refresh_token).await.status,
+        StatusCode::OK
+    );
     assert_eq!(h.backend.loads(), 2);
 }
 
@@ -660,11 +742,16 @@ async fn a_revocation_outside_the_crate_is_seen_after_the_cache_ttl() {
     use tower_jwt_sessions::SessionBackend;
     let h = Harness::with(builder().cache_ttl(Duration::from_millis(200)));
     let issued = h.login("u1").await;
-    assert_eq!(h.refresh(&issued.refresh_token).await.status, StatusCode::OK);
+    assert_eq!(
+        h.refresh(&issued.refresh_token).await.status,
+        StatusCode::OK
+    );
     // Another instance deletes the row directly in the shared store.
     assert!(h.backend.inner.revoke(&issued.session_id).await.unwrap());
     tokio::time::sleep(Duration::from_millis(400)).await;
-    h.refresh(&issued.refresh_token).await.assert_invalid_token();
+    h.refresh(&issued.refresh_token)
+        .await
+        .assert_invalid_token();
 }
 
 // --- the session API -------------------------------------------------------------------------
@@ -679,9 +766,19 @@ async fn session_api_lists_and_revokes_only_own_sessions() {
     let ids: Vec<&str> = list.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&a.session_id.as_str()) && ids.contains(&b.session_id.as_str()));
-    assert!(!h.sessions.revoke_for_user("u1", &other.session_id).await.unwrap());
+    assert!(
+        !h.sessions
+            .revoke_for_user("u1", &other.session_id)
+            .await
+            .unwrap()
+    );
     assert_eq!(h.refresh(&other.refresh_token).await.status, StatusCode::OK);
-    assert!(h.sessions.revoke_for_user("u1", &a.session_id).await.unwrap());
+    assert!(
+        h.sessions
+            .revoke_for_user("u1", &a.session_id)
+            .await
+            .unwrap()
+    );
     h.refresh(&a.refresh_token).await.assert_invalid_token();
     assert_eq!(h.refresh(&b.refresh_token).await.status, StatusCode::OK);
 }
@@ -694,7 +791,10 @@ async fn create_refuses_inactive_users_and_reports_backend_failure() {
         .create("u9", &user("u9", false, true, true), SessionMeta::default())
         .await
         .unwrap_err();
-    assert!(matches!(err, tower_jwt_sessions::SessionError::UserInactive));
+    assert!(matches!(
+        err,
+        tower_jwt_sessions::SessionError::UserInactive
+    ));
     h.backend.set_fail(true);
     let err = h
         .sessions
@@ -726,7 +826,10 @@ async fn debug_output_holds_no_secret_token_or_claim() {
 #[tokio::test]
 async fn custom_error_renderer_replaces_the_body() {
     let renderer = tower_jwt_sessions::ErrorRenderer::new(|err| {
-        let mut res = Response::new(Bytes::from(format!("nope: {}", err.code().unwrap_or("none"))));
+        let mut res = Response::new(Bytes::from(format!(
+            "nope: {}",
+            err.code().unwrap_or("none")
+        )));
         *res.status_mut() = err.status();
         res
     });

@@ -13,11 +13,11 @@ use axum::{Extension, Json, Router};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
+use tower::Layer;
 use tower_jwt_sessions::{
     AuthError, Claims, ConfigError, Keys, MachinableClaims, MachinableUser, SessionError,
     SessionMeta, Sessions,
 };
-use tower::Layer;
 
 /// Every seeded user's password.
 pub const PASSWORD: &str = "testPassword";
@@ -66,14 +66,28 @@ pub fn app(secret: &[u8]) -> Result<(Router, Sessions), ConfigError> {
         .build()?;
     let users: HashMap<String, User> = [
         seed_user("testUser", "5c868d40a7748bb224833f4b", true, true, true),
-        seed_user("readOnlyUser", "5c868d40a7748bb224833f4c", true, true, false),
-        seed_user("inactiveUser", "5c868d40a7748bb224833f4d", false, true, true),
+        seed_user(
+            "readOnlyUser",
+            "5c868d40a7748bb224833f4c",
+            true,
+            true,
+            false,
+        ),
+        seed_user(
+            "inactiveUser",
+            "5c868d40a7748bb224833f4d",
+            false,
+            true,
+            true,
+        ),
     ]
     .into_iter()
     .collect();
     // The refresh route reads each user's current claims from the backend.
     for user in users.values() {
-        sessions.backend().set_user(user.id.clone(), user.claims.clone());
+        sessions
+            .backend()
+            .set_user(user.id.clone(), user.claims.clone());
     }
     let state = AppState {
         sessions: sessions.clone(),
@@ -106,10 +120,14 @@ fn auth_error(sessions: &Sessions, err: &AuthError) -> Response {
 fn session_error(err: SessionError) -> Response {
     match err {
         SessionError::UserInactive => error(StatusCode::FORBIDDEN, "the user is inactive"),
-        SessionError::Backend(_) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, "the session store is unavailable")
-        }
-        _ => error(StatusCode::INTERNAL_SERVER_ERROR, "the session could not be created"),
+        SessionError::Backend(_) => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the session store is unavailable",
+        ),
+        _ => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the session could not be created",
+        ),
     }
 }
 

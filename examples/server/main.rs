@@ -19,7 +19,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
             let mut secret = [0u8; 32];
             getrandom::fill(&mut secret)?;
-            secret.iter().map(|b| format!("{b:02x}")).collect::<String>().into_bytes()
+            secret
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+                .into_bytes()
         }
     };
     let (app, _sessions) = match app::app(&secret) {

@@ -126,15 +126,16 @@ pub trait SessionBackend: Send + Sync + 'static {
     fn create(&self, session: Session) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Loads one session; `Ok(None)` when it does not exist (never created, or revoked).
-    fn load(&self, id: &str)
-    -> impl Future<Output = Result<Option<Session>, BackendError>> + Send;
+    fn load(&self, id: &str) -> impl Future<Output = Result<Option<Session>, BackendError>> + Send;
 
     /// Deletes one session; `Ok(false)` when there was none.
     fn revoke(&self, id: &str) -> impl Future<Output = Result<bool, BackendError>> + Send;
 
     /// All live sessions of one user.
-    fn list(&self, user_id: &str)
-    -> impl Future<Output = Result<Vec<Session>, BackendError>> + Send;
+    fn list(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<Session>, BackendError>> + Send;
 
     /// Records that the session was used at `at` (seconds since the Unix epoch). The crate
     /// debounces calls: a burst of refreshes costs one write.

@@ -1,0 +1,415 @@
+//! The example server over real HTTP on an ephemeral port, driven by reqwest: every row of
+//! its contract and every bad input of the core issue.
+
+#[path = "../examples/server/app.rs"]
+#[allow(dead_code)]
+mod app;
+
+use std::net::SocketAddr;
+
+use base64::Engine;
+use reqwest::header::{HeaderValue, WWW_AUTHENTICATE};
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+
+const SECRET: &[u8] = b"server-test-secret-at-least-32-bytes";
+
+/// The refresh token printed on Machinable's API page: HS256 under Machinable's own secret,
+/// typ `JWT`, expired in 2019.
+const MACHINABLE_REFRESH: &str = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjE1NTI1ODExMTksInNlc3Npb25faWQiOiI1Yzg2OGQ3ZmE3NzQ4YmIyMjQ4MzNmNGMiLCJ1c2VyX2lkIjoiNWM4NjhkNDBhNzc0OGJiMjI0ODMzZjRiIn0.wWyb-nNff3RBw73D1hqN9k8U8_pKMHWGShMwA9YvSAc";
+
+struct Server {
+    base: String,
+    client: Client,
+}
+
+impl Server {
+    async fn start() -> Self {
+        let (app, _sessions) = app::app(SECRET).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        Server {
+            base: format!("http://{addr}"),
+            client: Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    async fn login(&self, user: &str) -> Value {
+        let res = self
+            .client
+            .post(self.url("/sessions/"))
+            .basic_auth(user, Some(app::PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::CREATED);
+        res.json().await.unwrap()
+    }
+
+    async fn refresh(&self, path: &str, token: &str) -> reqwest::Response {
+        // As on the original API page: a POST with a lower-case `authorization` header.
+        self.client
+            .post(self.url(path))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn assert_up(&self) {
+        let res = self.client.get(self.url("/health")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+}
+
+fn token_of(v: &Value, field: &str) -> String {
+    v[field].as_str().unwrap().to_owned()
+}
+
+async fn assert_invalid_token(res: reqwest::Response) {
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap().to_owned();
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_token");
+}
+
+#[tokio::test]
+async fn health_needs_no_token() {
+    let server = Server::start().await;
+    let res = server
+        .client
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn login_answers_like_machinable() {
+    let server = Server::start().await;
+    let body = server.login("testUser").await;
+    assert_eq!(body["message"], "Successfully logged in");
+    for field in ["access_token", "refresh_token", "session_id"] {
+        assert!(
+            body[field].as_str().is_some_and(|s| !s.is_empty()),
+            "{field}"
+        );
+    }
+
+    // Machinable's docs build the header with `echo "u:p" | base64`: a trailing newline.
+    let encoded = base64::engine::general_purpose::STANDARD.encode("testUser:testPassword\n");
+    let res = server
+        .client
+        .post(server.url("/sessions"))
+        .header("authorization", format!("Basic {encoded}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn bad_logins_are_401_with_a_basic_challenge_and_inactive_is_403() {
+    let server = Server::start().await;
+    for (user, password) in [("testUser", "wrong"), ("nobody", "testPassword")] {
+        let res = server
+            .client
+            .post(server.url("/sessions/"))
+            .basic_auth(user, Some(password))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            res.headers()[WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+    }
+    let res = server
+        .client
+        .post(server.url("/sessions/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        res.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+
+    let res = server
+        .client
+        .post(server.url("/sessions/"))
+        .basic_auth("inactiveUser", Some(app::PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn refresh_as_on_the_original_api_page() {
+    let server = Server::start().await;
+    let login = server.login("testUser").await;
+    let refresh = token_of(&login, "refresh_token");
+    for path in ["/sessions/refresh/", "/sessions/refresh"] {
+        let res = server.refresh(path, &refresh).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["content-type"], "application/json");
+        let body: Value = res.json().await.unwrap();
+        let access = token_of(&body, "access_token");
+        let me = server.get("/me", &access).await;
+        assert_eq!(me.status(), StatusCode::OK);
+    }
+    // The page's own token: signed with Machinable's secret and long expired.
+    assert_invalid_token(
+        server
+            .refresh("/sessions/refresh/", MACHINABLE_REFRESH)
+            .await,
+    )
+    .await;
+    let res = server
+        .client
+        .get(server.url("/sessions/refresh/"))
+        .bearer_auth(&refresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(res.headers()["allow"], "POST");
+}
+
+#[tokio::test]
+async fn me_returns_the_decoded_claims() {
+    let server = Server::start().await;
+    let login = server.login("testUser").await;
+    let res = server.get("/me", &token_of(&login, "access_token")).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let claims: Value = res.json().await.unwrap();
+    assert_eq!(claims["user"]["name"], "testUser");
+    assert_eq!(claims["user"]["type"], "project");
+    assert_eq!(claims["projects"], json!({"pet-demo": true}));
+    assert_eq!(claims["sid"], login["session_id"]);
+
+    let res = server.client.get(server.url("/me")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.headers()[WWW_AUTHENTICATE], "Bearer realm=\"pet-demo\"");
+}
+
+#[tokio::test]
+async fn pets_need_read_and_write() {
+    let server = Server::start().await;
+    let writer = token_of(&server.login("testUser").await, "access_token");
+    let reader = token_of(&server.login("readOnlyUser").await, "access_token");
+
+    assert_eq!(
+        server.get("/api/pets", &reader).await.status(),
+        StatusCode::OK
+    );
+    let res = server
+        .client
+        .post(server.url("/api/pets"))
+        .bearer_auth(&reader)
+        .json(&json!({"name": "Tom"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap().to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "insufficient_scope");
+
+    let res = server
+        .client
+        .post(server.url("/api/pets"))
+        .bearer_auth(&writer)
+        .json(&json!({"name": "Tom"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let list: Value = server.get("/api/pets", &writer).await.json().await.unwrap();
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "Tom")
+    );
+
+    let res = server
+        .client
+        .post(server.url("/api/pets"))
+        .bearer_auth(&writer)
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn sessions_list_and_revoke_are_per_user() {
+    let server = Server::start().await;
+    let mine = server.login("testUser").await;
+    let second = server.login("testUser").await;
+    let theirs = server.login("readOnlyUser").await;
+    let access = token_of(&mine, "access_token");
+
+    let list: Value = server
+        .get("/sessions/", &access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&mine["session_id"].as_str().unwrap()));
+    assert!(!ids.contains(&theirs["session_id"].as_str().unwrap()));
+
+    let delete = |id: &str| {
+        server
+            .client
+            .delete(server.url(&format!("/sessions/{id}")))
+            .bearer_auth(&access)
+            .send()
+    };
+    let res = delete(theirs["session_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let res = delete("0123456789abcdef0123456789abcdef").await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    let res = delete(second["session_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_invalid_token(
+        server
+            .refresh("/sessions/refresh/", &token_of(&second, "refresh_token"))
+            .await,
+    )
+    .await;
+    // The other sessions live on.
+    let res = server
+        .refresh("/sessions/refresh/", &token_of(&mine, "refresh_token"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = server
+        .refresh("/sessions/refresh/", &token_of(&theirs, "refresh_token"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_inputs_get_clear_4xx_and_the_server_stays_up() {
+    let server = Server::start().await;
+    let login = server.login("testUser").await;
+    let access = token_of(&login, "access_token");
+    let refresh = token_of(&login, "refresh_token");
+
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("wrong scheme", b"Token abc".to_vec()),
+        ("bearer without token", b"Bearer".to_vec()),
+        ("garbage", b"Bearer garbage".to_vec()),
+        ("dots", b"Bearer ..".to_vec()),
+        (
+            "thousands of dots",
+            format!("Bearer {}", ".".repeat(5000)).into_bytes(),
+        ),
+        (
+            "64 KiB",
+            format!("Bearer {}", "a".repeat(64 * 1024)).into_bytes(),
+        ),
+        ("non-ASCII", b"Bearer \xe2\x98\x83.\xff\xfe.abc".to_vec()),
+        (
+            "refresh as access",
+            format!("Bearer {refresh}").into_bytes(),
+        ),
+        (
+            "alg none",
+            b"Bearer eyJhbGciOiJub25lIiwidHlwIjoiYXQrand0In0.eyJzdWIiOiJ4In0.".to_vec(),
+        ),
+    ];
+    for (name, value) in &cases {
+        let res = server
+            .client
+            .get(server.url("/me"))
+            .header("authorization", HeaderValue::from_bytes(value).unwrap())
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        assert!(status.is_client_error(), "{name}: {status}");
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::BAD_REQUEST {
+            assert!(res.headers().contains_key(WWW_AUTHENTICATE), "{name}");
+        }
+    }
+    let res = server.client.get(server.url("/me")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_invalid_token(server.refresh("/sessions/refresh/", &access).await).await;
+    server.assert_up().await;
+    assert_eq!(server.get("/me", &access).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_refreshes_all_succeed() {
+    let server = Server::start().await;
+    let refresh = token_of(&server.login("testUser").await, "refresh_token");
+    let tasks: Vec<_> = (0..200)
+        .map(|_| {
+            let client = server.client.clone();
+            let url = server.url("/sessions/refresh/");
+            let token = refresh.clone();
+            tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+}
