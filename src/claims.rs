@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -49,8 +50,8 @@ pub(crate) enum Audience {
 /// The verified claims of an access token, inserted by the layer into the request extensions.
 ///
 /// It dereferences to your own claim type `C`, so `claims.user.write` reads as written. The
-/// registered claims have accessors. `Debug` shows no claim values: logs stay free of
-/// personal data.
+/// registered claims have accessors. Cloning is one reference-count increment (extractors
+/// clone). `Debug` shows no claim values: logs stay free of personal data.
 ///
 /// ```
 /// # use tower_jwt_sessions::{Claims, MachinableClaims};
@@ -59,8 +60,13 @@ pub(crate) enum Audience {
 ///     claims.user.write
 /// }
 /// ```
-#[derive(Clone, Serialize, Deserialize)]
 pub struct Claims<C> {
+    inner: Arc<AccessClaims<C>>,
+}
+
+/// The payload of an access token as it is on the wire.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct AccessClaims<C> {
     pub(crate) sub: String,
     pub(crate) sid: String,
     pub(crate) iat: u64,
@@ -77,39 +83,56 @@ pub struct Claims<C> {
 }
 
 impl<C> Claims<C> {
+    pub(crate) fn new(inner: AccessClaims<C>) -> Self {
+        Claims {
+            inner: Arc::new(inner),
+        }
+    }
+
+    pub(crate) fn from_arc(inner: Arc<AccessClaims<C>>) -> Self {
+        Claims { inner }
+    }
+
+    pub(crate) fn as_arc(&self) -> &Arc<AccessClaims<C>> {
+        &self.inner
+    }
+
     /// The user id (`sub`).
     pub fn subject(&self) -> &str {
-        &self.sub
+        &self.inner.sub
     }
 
     /// The session this token was minted for (`sid`).
     pub fn session_id(&self) -> &str {
-        &self.sid
+        &self.inner.sid
     }
 
     /// When the token was issued, in seconds since the Unix epoch (`iat`).
     pub fn issued_at(&self) -> u64 {
-        self.iat
+        self.inner.iat
     }
 
     /// When the token expires, in seconds since the Unix epoch (`exp`).
     pub fn expires_at(&self) -> u64 {
-        self.exp
+        self.inner.exp
     }
 
     /// The issuer, when the token has one (`iss`).
     pub fn issuer(&self) -> Option<&str> {
-        self.iss.as_deref()
+        self.inner.iss.as_deref()
     }
 
     /// The user's own claims.
     pub fn custom(&self) -> &C {
-        &self.custom
+        &self.inner.custom
     }
+}
 
-    /// Takes the user's own claims out.
-    pub fn into_custom(self) -> C {
-        self.custom
+impl<C> Clone for Claims<C> {
+    fn clone(&self) -> Self {
+        Claims {
+            inner: Arc::clone(&self.inner),
+        }
     }
 }
 
@@ -117,14 +140,21 @@ impl<C> Deref for Claims<C> {
     type Target = C;
 
     fn deref(&self) -> &C {
-        &self.custom
+        &self.inner.custom
+    }
+}
+
+/// Serializes as the token payload: registered claims and your own, side by side.
+impl<C: Serialize> Serialize for Claims<C> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.inner.serialize(serializer)
     }
 }
 
 impl<C> fmt::Debug for Claims<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Claims")
-            .field("exp", &self.exp)
+            .field("exp", &self.inner.exp)
             .finish_non_exhaustive()
     }
 }

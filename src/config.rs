@@ -13,6 +13,7 @@ use crate::keys::Keys;
 use crate::routes::{PublicRoute, Routes};
 use crate::sessions::{Sessions, Shared};
 use crate::token::TokenCodec;
+use crate::token_cache::TokenCache;
 
 /// Default access-token lifetime: 15 minutes, as Machinable.
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
@@ -22,6 +23,8 @@ pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
 /// The largest leeway accepted: more would keep expired tokens alive for long.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
+/// Default memory budget of the verified-token cache: 32 MiB.
+pub const DEFAULT_TOKEN_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Default refresh route.
 pub const DEFAULT_REFRESH_PATH: &str = "/sessions/refresh/";
 
@@ -118,6 +121,7 @@ pub struct SessionsBuilder<B = MemoryBackend> {
     cache_capacity: u64,
     cache_ttl: Duration,
     touch_debounce: Duration,
+    token_cache_bytes: u64,
     realm: Option<String>,
     renderer: Option<ErrorRenderer>,
 }
@@ -139,6 +143,7 @@ impl SessionsBuilder<MemoryBackend> {
             cache_capacity: 100_000,
             cache_ttl: Duration::from_secs(30),
             touch_debounce: Duration::from_secs(60),
+            token_cache_bytes: DEFAULT_TOKEN_CACHE_BYTES,
             realm: None,
             renderer: None,
         }
@@ -163,6 +168,7 @@ impl<B> SessionsBuilder<B> {
             cache_capacity: self.cache_capacity,
             cache_ttl: self.cache_ttl,
             touch_debounce: self.touch_debounce,
+            token_cache_bytes: self.token_cache_bytes,
             realm: self.realm,
             renderer: self.renderer,
         }
@@ -258,6 +264,16 @@ impl<B> SessionsBuilder<B> {
         self
     }
 
+    /// Memory budget, in bytes, of the verified-token cache; `0` turns it off. Default 32 MiB
+    /// (about 25 000 typical tokens).
+    ///
+    /// A token seen before is then accepted without a second signature check, until its own
+    /// `exp` and never longer. Keyed by the whole token: no other token can hit its entry.
+    pub fn token_cache_bytes(mut self, bytes: u64) -> Self {
+        self.token_cache_bytes = bytes;
+        self
+    }
+
     /// The realm named in every `WWW-Authenticate` challenge.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
@@ -302,6 +318,8 @@ impl<B> SessionsBuilder<B> {
             idle_timeout: self.idle_timeout,
             touch_debounce: self.touch_debounce,
             optional: self.optional,
+            token_cache: (self.token_cache_bytes > 0)
+                .then(|| TokenCache::new(self.token_cache_bytes)),
         };
         Ok(Sessions::from_shared(Arc::new(shared)))
     }

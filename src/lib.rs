@@ -72,13 +72,14 @@ mod routes;
 mod service;
 mod sessions;
 mod token;
+mod token_cache;
 
 pub use backend::{BackendError, MemoryBackend, Session, SessionBackend, SessionMeta};
 pub use body::ResponseBody;
 pub use claims::{Claims, MachinableClaims, MachinableUser, SessionClaims};
 pub use config::{
     ConfigError, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL,
-    MAX_LEEWAY, SessionsBuilder,
+    DEFAULT_TOKEN_CACHE_BYTES, MAX_LEEWAY, SessionsBuilder,
 };
 pub use error::{AuthError, ErrorRenderer};
 pub use future::ResponseFuture;

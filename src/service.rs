@@ -57,7 +57,7 @@ where
 {
     fn authenticate<T>(&self, req: &Request<T>) -> Result<Option<Claims<B::Claims>>, AuthError> {
         match bearer_token(req.headers(), req.uri())? {
-            Some(token) => self.shared.codec.verify_access(token).map(Some),
+            Some(token) => self.shared.verify_access(token).map(Some),
             None if self.shared.optional => Ok(None),
             None => Err(AuthError::MissingCredentials),
         }

@@ -18,6 +18,7 @@ use crate::keys::Keys;
 use crate::layer::SessionLayer;
 use crate::routes::Routes;
 use crate::token::TokenCodec;
+use crate::token_cache::TokenCache;
 
 /// Everything the layer and the handle share, behind one `Arc`.
 pub(crate) struct Shared<B> {
@@ -31,9 +32,24 @@ pub(crate) struct Shared<B> {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) touch_debounce: Duration,
     pub(crate) optional: bool,
+    pub(crate) token_cache: Option<TokenCache>,
 }
 
 impl<B: SessionBackend> Shared<B> {
+    /// The access-token check of every protected request: the cache first, then the full
+    /// verification, whose success (only) is cached.
+    pub(crate) fn verify_access(&self, token: &str) -> Result<Claims<B::Claims>, AuthError> {
+        let Some(cache) = &self.token_cache else {
+            return self.codec.verify_access(token);
+        };
+        if let Some(claims) = cache.get(token) {
+            return Ok(claims);
+        }
+        let claims = self.codec.verify_access(token)?;
+        cache.insert(token, &claims);
+        Ok(claims)
+    }
+
     /// Revokes in the store first, then in the cache, so that no reader can reload the row.
     pub(crate) async fn revoke(&self, session_id: &str) -> Result<bool, BackendError> {
         let existed = self.backend.revoke(session_id).await?;
@@ -195,10 +211,10 @@ impl<B: SessionBackend> Sessions<B> {
         Ok(sessions)
     }
 
-    /// Verifies an access token exactly as the layer does, for transports the layer does
-    /// not cover.
+    /// Verifies an access token exactly as the layer does (through the verified-token cache
+    /// when it is on), for transports the layer does not cover.
     pub fn verify_access(&self, token: &str) -> Result<Claims<B::Claims>, AuthError> {
-        self.shared.codec.verify_access(token)
+        self.shared.verify_access(token)
     }
 }
 

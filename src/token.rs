@@ -11,7 +11,7 @@ use jsonwebtoken::{Header, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::claims::{Audience, Claims, RefreshClaims, TokenUse};
+use crate::claims::{AccessClaims, Audience, Claims, RefreshClaims, TokenUse};
 use crate::error::AuthError;
 use crate::keys::Keys;
 
@@ -135,11 +135,11 @@ impl TokenCodec {
         &self,
         token: &str,
     ) -> Result<Claims<C>, AuthError> {
-        let claims: Claims<C> = self.verify(token, TokenUse::Access)?;
+        let claims: AccessClaims<C> = self.verify(token, TokenUse::Access)?;
         if claims.token_use != TokenUse::Access {
             return Err(WRONG_KIND_REFRESH);
         }
-        Ok(claims)
+        Ok(Claims::new(claims))
     }
 
     pub(crate) fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, AuthError> {

@@ -838,3 +838,30 @@ async fn custom_error_renderer_replaces_the_body() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.text(), "nope: invalid_token");
 }
+
+#[tokio::test]
+async fn a_cached_token_is_still_refused_once_expired() {
+    let h = Harness::with(
+        builder()
+            .access_ttl(Duration::from_secs(1))
+            .leeway(Duration::ZERO),
+    );
+    let issued = h.login("u1").await;
+    let auth = bearer(&issued.access_token);
+    assert_eq!(h.get("/me", Some(&auth)).await.status, StatusCode::OK);
+    assert_eq!(h.get("/me", Some(&auth)).await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let reply = h.get("/me", Some(&auth)).await;
+    reply.assert_invalid_token();
+    assert_eq!(reply.json()["error_description"], "the token has expired");
+}
+
+#[tokio::test]
+async fn the_token_cache_can_be_turned_off() {
+    let h = Harness::with(builder().token_cache_bytes(0));
+    let issued = h.login("u1").await;
+    let auth = bearer(&issued.access_token);
+    for _ in 0..3 {
+        assert_eq!(h.get("/me", Some(&auth)).await.text(), "user:u1");
+    }
+}

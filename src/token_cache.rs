@@ -1,0 +1,140 @@
+//! The verified-token cache: a token seen before is accepted without a second signature check.
+//!
+//! Keyed by the whole token string, so only the byte-identical token can hit its entry. An
+//! entry lives until the token's own `exp` (no leeway) and never longer; entries are bounded
+//! by an estimate of their memory. Only tokens that passed full verification are inserted.
+
+use std::any::Any;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use moka::Expiry;
+use moka::sync::Cache;
+
+use crate::claims::{AccessClaims, Claims};
+use crate::clock::unix_now;
+
+/// Claims are stored type-erased so that the cache needs no type parameter of the backend;
+/// the downcast on a hit is one type-id comparison.
+#[derive(Clone)]
+struct Entry {
+    exp: u64,
+    claims: Arc<dyn Any + Send + Sync>,
+}
+
+struct UntilExp;
+
+impl Expiry<Box<str>, Entry> for UntilExp {
+    fn expire_after_create(&self, _: &Box<str>, entry: &Entry, _: Instant) -> Option<Duration> {
+        let exp = UNIX_EPOCH + Duration::from_secs(entry.exp);
+        Some(
+            exp.duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO),
+        )
+    }
+}
+
+/// Estimated bytes an entry holds: the key, the decoded claims (about the payload's size,
+/// which is most of the token) and fixed overhead of the cache and the `Arc`s.
+fn weight(token: &str) -> u32 {
+    u32::try_from(token.len().saturating_mul(2).saturating_add(160)).unwrap_or(u32::MAX)
+}
+
+#[derive(Clone)]
+pub(crate) struct TokenCache {
+    cache: Cache<Box<str>, Entry>,
+}
+
+impl TokenCache {
+    pub(crate) fn new(max_bytes: u64) -> Self {
+        TokenCache {
+            cache: Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|token: &Box<str>, _: &Entry| weight(token))
+                .expire_after(UntilExp)
+                .build(),
+        }
+    }
+
+    pub(crate) fn get<C: Send + Sync + 'static>(&self, token: &str) -> Option<Claims<C>> {
+        let entry = self.cache.get(token)?;
+        // moka's clock may lag a little; the token's own `exp` is the law.
+        if entry.exp <= unix_now() {
+            return None;
+        }
+        entry
+            .claims
+            .downcast::<AccessClaims<C>>()
+            .ok()
+            .map(Claims::from_arc)
+    }
+
+    pub(crate) fn insert<C: Send + Sync + 'static>(&self, token: &str, claims: &Claims<C>) {
+        let exp = claims.expires_at();
+        if exp <= unix_now() {
+            return;
+        }
+        let claims: Arc<dyn Any + Send + Sync> = claims.as_arc().clone();
+        self.cache.insert(token.into(), Entry { exp, claims });
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::{AccessClaims, TokenUse};
+
+    fn claims(exp: u64) -> Claims<String> {
+        Claims::new(AccessClaims {
+            sub: "u".into(),
+            sid: "s".into(),
+            iat: unix_now(),
+            exp,
+            nbf: None,
+            iss: None,
+            aud: None,
+            token_use: TokenUse::Access,
+            custom: "custom".to_owned(),
+        })
+    }
+
+    #[test]
+    fn hits_only_the_identical_token() {
+        let cache = TokenCache::new(1 << 20);
+        cache.insert("a.b.c", &claims(unix_now() + 60));
+        assert_eq!(cache.get::<String>("a.b.c").unwrap().custom(), "custom");
+        assert!(cache.get::<String>("a.b.d").is_none());
+        assert!(cache.get::<String>("a.b.c ").is_none());
+        // Another claim type never sees the entry.
+        assert!(cache.get::<u32>("a.b.c").is_none());
+    }
+
+    #[test]
+    fn never_outlives_exp() {
+        let cache = TokenCache::new(1 << 20);
+        cache.insert("expired", &claims(unix_now()));
+        assert!(cache.get::<String>("expired").is_none());
+        assert_eq!(cache.len(), 0);
+        cache.insert("short", &claims(unix_now() + 1));
+        std::thread::sleep(Duration::from_millis(2100));
+        assert!(cache.get::<String>("short").is_none());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let cache = TokenCache::new(10_000);
+        let token = "x".repeat(500);
+        for i in 0..100 {
+            cache.insert(&format!("{token}{i}"), &claims(unix_now() + 60));
+        }
+        cache.cache.run_pending_tasks();
+        assert!(cache.cache.weighted_size() <= 10_000);
+        assert!(cache.len() < 100);
+    }
+}
