@@ -70,22 +70,12 @@ pub(crate) fn parse_bearer(value: &[u8]) -> Result<Option<&str>, AuthError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(AuthError::InvalidToken("the token is too long"));
     }
-    if !is_token68(token) {
-        return Err(AuthError::InvalidToken("the token is malformed"));
-    }
-    // is_token68 admits only ASCII, so this cannot fail.
+    // The character set is checked where the token is parsed as a JWS (base64url segments
+    // only, stricter than token68), and only when the verified-token cache misses: a token
+    // that hits is byte-identical to one that passed every check.
     std::str::from_utf8(token)
         .map(Some)
         .map_err(|_| AuthError::InvalidToken("the token is malformed"))
-}
-
-/// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
-fn is_token68(token: &[u8]) -> bool {
-    let body_end = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-    body_end > 0
-        && token[..body_end].iter().all(|&b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
-        })
 }
 
 #[cfg(test)]
@@ -123,24 +113,12 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_invalid_token() {
-        for bad in ["Bearer a b", "Bearer ===", "Bearer a\"b", "Bearer a,b"] {
-            assert!(
-                matches!(parse(bad), Err(AuthError::InvalidToken(_))),
-                "{bad}"
-            );
-        }
         assert!(matches!(
             parse_bearer(b"Bearer \xff\xfe"),
             Err(AuthError::InvalidToken(_))
         ));
         let long = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1));
         assert!(matches!(parse(&long), Err(AuthError::InvalidToken(_))));
-    }
-
-    #[test]
-    fn padding_is_allowed_at_the_end_only() {
-        assert_eq!(parse("Bearer abc=="), Ok(Some("abc==")));
-        assert!(parse("Bearer a=bc").is_err());
     }
 
     #[test]

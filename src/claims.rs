@@ -47,6 +47,15 @@ pub(crate) enum Audience {
     Many(Vec<String>),
 }
 
+impl Audience {
+    pub(crate) fn contains(&self, audience: &str) -> bool {
+        match self {
+            Audience::One(one) => one == audience,
+            Audience::Many(many) => many.iter().any(|a| a == audience),
+        }
+    }
+}
+
 /// The verified claims of an access token, inserted by the layer into the request extensions.
 ///
 /// It dereferences to your own claim type `C`, so `claims.user.write` reads as written. The
@@ -65,7 +74,7 @@ pub struct Claims<C> {
 }
 
 /// The payload of an access token as it is on the wire.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 pub(crate) struct AccessClaims<C> {
     pub(crate) sub: String,
     pub(crate) sid: String,
@@ -160,7 +169,7 @@ impl<C> fmt::Debug for Claims<C> {
 }
 
 /// The claims of a refresh token. Crate-private: only the refresh route reads them.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize)]
 pub(crate) struct RefreshClaims {
     pub(crate) sub: String,
     pub(crate) sid: String,

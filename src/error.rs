@@ -80,15 +80,16 @@ impl AuthError {
 
     /// Renders the error with the crate's default format; `realm` goes into the challenge.
     pub fn to_response(&self, realm: Option<&str>) -> Response<Bytes> {
-        let code = self.code();
-        let description = self.description();
-        let mut body = serde_json::Map::new();
-        body.insert("error".into(), code.unwrap_or("unauthorized").into());
-        body.insert("error_description".into(), description.into());
+        let mut body = String::with_capacity(160);
+        body.push_str("{\"error\":");
+        push_json_string(&mut body, self.code().unwrap_or("unauthorized"));
+        body.push_str(",\"error_description\":");
+        push_json_string(&mut body, self.description());
         if let AuthError::InsufficientScope(scope) = self {
-            body.insert("scope".into(), scope.as_ref().into());
+            body.push_str(",\"scope\":");
+            push_json_string(&mut body, scope);
         }
-        let body = serde_json::to_vec(&body).unwrap_or_default();
+        body.push('}');
 
         let mut response = Response::new(Bytes::from(body));
         *response.status_mut() = self.status();
@@ -117,32 +118,39 @@ impl AuthError {
     /// The `WWW-Authenticate` value: `Bearer` alone when no credentials were sent, with
     /// `error` and `error_description` (each once, quoted) otherwise.
     pub fn challenge(&self, realm: Option<&str>) -> Option<HeaderValue> {
-        let mut params: Vec<String> = Vec::with_capacity(4);
-        if let Some(realm) = realm {
-            params.push(format!("realm=\"{}\"", quote_safe(realm)));
+        if matches!(self, AuthError::Unavailable | AuthError::MethodNotAllowed) {
+            return None;
         }
-        match self {
-            AuthError::MissingCredentials => {}
-            AuthError::InvalidRequest(_)
-            | AuthError::InvalidToken(_)
-            | AuthError::InsufficientScope(_) => {
-                params.push(format!("error=\"{}\"", self.code().unwrap_or_default()));
-                params.push(format!(
-                    "error_description=\"{}\"",
-                    quote_safe(self.description())
-                ));
-                if let AuthError::InsufficientScope(scope) = self {
-                    params.push(format!("scope=\"{}\"", quote_safe(scope)));
-                }
-            }
-            AuthError::Unavailable | AuthError::MethodNotAllowed => return None,
+        if realm.is_none() && *self == AuthError::MissingCredentials {
+            return Some(HeaderValue::from_static("Bearer"));
         }
-        let value = if params.is_empty() {
-            "Bearer".to_owned()
-        } else {
-            format!("Bearer {}", params.join(", "))
+        let mut value = String::with_capacity(128);
+        value.push_str("Bearer");
+        let mut param = |name: &str, v: &str| {
+            value.push_str(if value.len() == 6 { " " } else { ", " });
+            value.push_str(name);
+            value.push_str("=\"");
+            value.push_str(&quote_safe(v));
+            value.push('"');
         };
+        if let Some(realm) = realm {
+            param("realm", realm);
+        }
+        if let Some(code) = self.code() {
+            param("error", code);
+            param("error_description", self.description());
+        }
+        if let AuthError::InsufficientScope(scope) = self {
+            param("scope", scope);
+        }
         HeaderValue::from_str(&value).ok()
+    }
+}
+
+fn push_json_string(out: &mut String, value: &str) {
+    match serde_json::to_string(value) {
+        Ok(quoted) => out.push_str(&quoted),
+        Err(_) => out.push_str("\"\""),
     }
 }
 

@@ -65,6 +65,7 @@ mod config;
 mod crypto;
 mod error;
 mod future;
+mod jws;
 mod keys;
 mod layer;
 mod refresh;

@@ -5,6 +5,7 @@
 //! by an estimate of their memory. Only tokens that passed full verification are inserted.
 
 use std::any::Any;
+use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -40,9 +41,45 @@ fn weight(token: &str) -> u32 {
     u32::try_from(token.len().saturating_mul(2).saturating_add(160)).unwrap_or(u32::MAX)
 }
 
+/// Hashes only the last 32 bytes of a key (inside the signature, plus the `str` terminator),
+/// with a keyed SipHash. Equality still compares whole tokens, so this only speeds up the
+/// lookup: only verified tokens are ever stored, and their signature bytes are unpredictable
+/// without the key, so no one can crowd a bucket on purpose.
+#[derive(Clone, Default)]
+struct TailHash(RandomState);
+
+struct TailHasher(DefaultHasher);
+
+impl BuildHasher for TailHash {
+    type Hasher = TailHasher;
+
+    fn build_hasher(&self) -> TailHasher {
+        TailHasher(self.0.build_hasher())
+    }
+}
+
+impl Hasher for TailHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.write(&bytes[bytes.len().saturating_sub(32)..]);
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.0.write_u8(byte);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0.finish()
+    }
+}
+
+#[allow(clippy::borrowed_box)] // moka hands the key over as `&K`.
+fn weigh(token: &Box<str>, _: &Entry) -> u32 {
+    weight(token)
+}
+
 #[derive(Clone)]
 pub(crate) struct TokenCache {
-    cache: Cache<Box<str>, Entry>,
+    cache: Cache<Box<str>, Entry, TailHash>,
 }
 
 impl TokenCache {
@@ -50,9 +87,9 @@ impl TokenCache {
         TokenCache {
             cache: Cache::builder()
                 .max_capacity(max_bytes)
-                .weigher(|token: &Box<str>, _: &Entry| weight(token))
+                .weigher(weigh)
                 .expire_after(UntilExp)
-                .build(),
+                .build_with_hasher(TailHash::default()),
         }
     }
 

@@ -1,0 +1,148 @@
+//! The access path: one request through the layer around a trivial service, against the
+//! bare service and the floor (a minimal hand-written layer around `jsonwebtoken::decode`),
+//! all in the same run. `python3 benches/report.py` prints the ratios.
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use common::*;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use tower::{Layer, Service};
+use tower_jwt_sessions::{SessionMeta, Sessions};
+
+fn request(auth: Option<&HeaderValue>) -> Request<()> {
+    let mut req = Request::get("/me").body(()).unwrap();
+    if let Some(auth) = auth {
+        req.headers_mut().insert(AUTHORIZATION, auth.clone());
+    }
+    req
+}
+
+/// The floor: what the thinnest correct hand-written layer does per request.
+fn floor(
+    inner: &mut Hello,
+    key: &DecodingKey,
+    validation: &Validation,
+    auth: &HeaderValue,
+) -> http::StatusCode {
+    let mut req = request(Some(auth));
+    let value = req.headers().get(AUTHORIZATION).unwrap().to_str().unwrap();
+    let token = value.strip_prefix("Bearer ").unwrap();
+    match jsonwebtoken::decode::<PlainClaims>(token, key, validation) {
+        Ok(data) => {
+            req.extensions_mut().insert(data.claims);
+            now(inner.call(req)).unwrap().status()
+        }
+        Err(_) => http::StatusCode::UNAUTHORIZED,
+    }
+}
+
+fn bench_alg(c: &mut Criterion, alg: Algorithm, rt: &tokio::runtime::Runtime) {
+    let name = format!("{alg:?}");
+    let (keys, decoding) = keys(alg);
+    let mut validation = Validation::new(alg);
+    validation.leeway = 5;
+    validation.validate_nbf = true;
+
+    let mk = |cache: bool| {
+        let sessions = Sessions::builder(keys.clone())
+            .token_cache_bytes(if cache { 32 << 20 } else { 0 })
+            .build()
+            .unwrap();
+        let issued = rt
+            .block_on(sessions.create("u1", &user(), SessionMeta::default()))
+            .unwrap();
+        (sessions, issued.access_token)
+    };
+    let (uncached, token) = mk(false);
+    let auth = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+    let (cached, cached_token) = mk(true);
+    let cached_auth = HeaderValue::from_str(&format!("Bearer {cached_token}")).unwrap();
+
+    let mut group = c.benchmark_group(format!("access/{name}"));
+    let mut inner = Hello;
+    group.bench_function("floor", |b| {
+        b.iter(|| floor(&mut inner, &decoding, &validation, black_box(&auth)))
+    });
+    let mut svc = uncached.layer().layer(Hello);
+    group.bench_function("layer", |b| {
+        b.iter(|| {
+            now(svc.call(request(Some(black_box(&auth)))))
+                .unwrap()
+                .status()
+        })
+    });
+    let mut svc = cached.layer().layer(Hello);
+    group.bench_function("layer_cached", |b| {
+        b.iter(|| {
+            now(svc.call(request(Some(black_box(&cached_auth)))))
+                .unwrap()
+                .status()
+        })
+    });
+    group.finish();
+}
+
+fn access(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+
+    let mut group = c.benchmark_group("access/base");
+    let mut inner = Hello;
+    group.bench_function("bare", |b| {
+        b.iter(|| now(inner.call(request(None))).unwrap().status())
+    });
+    let (keys, decoding) = keys(Algorithm::HS256);
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 5;
+    validation.validate_nbf = true;
+    let sessions = Sessions::builder(keys).build().unwrap();
+    let issued = rt
+        .block_on(sessions.create("u1", &user(), SessionMeta::default()))
+        .unwrap();
+    // Same token, last signature character changed: a bad signature.
+    let mut forged = issued.access_token.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    let forged = HeaderValue::from_str(&format!("Bearer {forged}")).unwrap();
+    let mut svc = sessions.layer().layer(Hello);
+    group.bench_function("layer_rejected_bad_signature", |b| {
+        b.iter(|| {
+            now(svc.call(request(Some(black_box(&forged)))))
+                .unwrap()
+                .status()
+        })
+    });
+    group.bench_function("floor_rejected_bad_signature", |b| {
+        b.iter(|| floor(&mut inner, &decoding, &validation, black_box(&forged)))
+    });
+    group.bench_function("layer_no_token", |b| {
+        b.iter(|| now(svc.call(request(None))).unwrap().status())
+    });
+    group.finish();
+
+    for alg in [
+        Algorithm::HS256,
+        Algorithm::RS256,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ] {
+        bench_alg(c, alg, &rt);
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40);
+    targets = access
+}
+criterion_main!(benches);

@@ -1,0 +1,200 @@
+//! The refresh route: warm and cold session cache over the in-memory backend, against the
+//! floor (decode the refresh token + encode one access token), and 200 concurrent refreshes
+//! of one cold session, which must cost exactly one backend load.
+
+mod common;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request};
+use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tower::{Layer, Service, ServiceExt};
+use tower_jwt_sessions::{
+    BackendError, MachinableClaims, MemoryBackend, Session, SessionBackend, SessionMeta, Sessions,
+};
+
+/// The in-memory backend, counting loads.
+#[derive(Clone, Default)]
+struct Counting {
+    inner: MemoryBackend,
+    loads: Arc<AtomicUsize>,
+}
+
+impl SessionBackend for Counting {
+    type Claims = MachinableClaims;
+    async fn create(&self, s: Session) -> Result<(), BackendError> {
+        self.inner.create(s).await
+    }
+    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
+        self.loads.fetch_add(1, Ordering::SeqCst);
+        self.inner.load(id).await
+    }
+    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
+        self.inner.revoke(id).await
+    }
+    async fn list(&self, u: &str) -> Result<Vec<Session>, BackendError> {
+        self.inner.list(u).await
+    }
+    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
+        self.inner.touch(id, at).await
+    }
+    async fn user_claims(&self, u: &str) -> Result<Option<MachinableClaims>, BackendError> {
+        self.inner.user_claims(u).await
+    }
+}
+
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct PlainRefresh {
+    sub: String,
+    sid: String,
+    #[serde(rename = "gen")]
+    generation: u64,
+    iat: u64,
+    exp: u64,
+    token_use: String,
+}
+
+#[derive(Serialize)]
+struct PlainAccess<'a> {
+    sub: &'a str,
+    sid: &'a str,
+    iat: u64,
+    exp: u64,
+    token_use: &'static str,
+    #[serde(flatten)]
+    user: &'a MachinableClaims,
+}
+
+fn refresh_request(auth: &HeaderValue) -> Request<()> {
+    let mut req = Request::post("/sessions/refresh/").body(()).unwrap();
+    req.headers_mut().insert(AUTHORIZATION, auth.clone());
+    req
+}
+
+fn refresh(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let backend = Counting::default();
+    backend.inner.set_user("u1", user());
+    let sessions = Sessions::builder(keys(Algorithm::HS256).0)
+        .backend(backend.clone())
+        .build()
+        .unwrap();
+    let svc = sessions.layer().layer(Hello);
+    let issued = rt
+        .block_on(sessions.create("u1", &user(), SessionMeta::default()))
+        .unwrap();
+    let auth = HeaderValue::from_str(&format!("Bearer {}", issued.refresh_token)).unwrap();
+
+    let mut group = c.benchmark_group("refresh");
+
+    // The floor: decode the refresh token, encode one access token.
+    let decoding = jsonwebtoken::DecodingKey::from_secret(SECRET);
+    let encoding = EncodingKey::from_secret(SECRET);
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.leeway = 5;
+    validation.validate_nbf = true;
+    let mut header = Header::new(Algorithm::HS256);
+    header.typ = Some("at+jwt".into());
+    let claims = user();
+    let token = issued.refresh_token.clone();
+    group.bench_function("floor", |b| {
+        b.iter(|| {
+            let data =
+                jsonwebtoken::decode::<PlainRefresh>(black_box(&token), &decoding, &validation)
+                    .unwrap();
+            let access = PlainAccess {
+                sub: &data.claims.sub,
+                sid: &data.claims.sid,
+                iat: data.claims.iat,
+                exp: data.claims.iat + 900,
+                token_use: "access",
+                user: &claims,
+            };
+            jsonwebtoken::encode(&header, &access, &encoding).unwrap()
+        })
+    });
+
+    group.bench_function("warm", |b| {
+        let mut svc = svc.clone();
+        b.iter(|| {
+            let res = rt
+                .block_on(svc.call(refresh_request(black_box(&auth))))
+                .unwrap();
+            assert_eq!(res.status(), 200);
+        })
+    });
+
+    group.bench_function("cold", |b| {
+        let mut svc = svc.clone();
+        b.iter_batched(
+            || {
+                let issued = rt
+                    .block_on(sessions.create("u1", &user(), SessionMeta::default()))
+                    .unwrap();
+                HeaderValue::from_str(&format!("Bearer {}", issued.refresh_token)).unwrap()
+            },
+            |auth| {
+                let res = rt.block_on(svc.call(refresh_request(&auth))).unwrap();
+                assert_eq!(res.status(), 200);
+            },
+            BatchSize::SmallInput,
+        )
+    });
+
+    // 200 concurrent refreshes of one cold session, each iteration a new session.
+    const N: usize = 200;
+    group.sample_size(10);
+    group.bench_function("concurrent_cold_200", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let issued = rt
+                    .block_on(sessions.create("u1", &user(), SessionMeta::default()))
+                    .unwrap();
+                let auth =
+                    HeaderValue::from_str(&format!("Bearer {}", issued.refresh_token)).unwrap();
+                let before = backend.loads.load(Ordering::SeqCst);
+                let start = Instant::now();
+                rt.block_on(async {
+                    let tasks: Vec<_> = (0..N)
+                        .map(|_| {
+                            let svc = svc.clone();
+                            let req = refresh_request(&auth);
+                            tokio::spawn(async move { svc.oneshot(req).await.unwrap().status() })
+                        })
+                        .collect();
+                    for task in tasks {
+                        assert_eq!(task.await.unwrap(), 200);
+                    }
+                });
+                total += start.elapsed();
+                let loads = backend.loads.load(Ordering::SeqCst) - before;
+                assert_eq!(loads, 1, "{N} concurrent cold refreshes must load once");
+            }
+            total
+        })
+    });
+    group.finish();
+    eprintln!("concurrent_cold_200: every iteration made exactly 1 backend load for {N} refreshes");
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(40);
+    targets = refresh
+}
+criterion_main!(benches);

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Prints the criterion results of this run as a table of ratios to the floors.
+
+Usage: python3 benches/report.py [criterion dir, default target/criterion]
+"""
+import json
+import os
+import sys
+
+root = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
+results = {}
+for dirpath, dirnames, filenames in os.walk(root):
+    if os.path.basename(dirpath) == "new" and "estimates.json" in filenames:
+        with open(os.path.join(dirpath, "benchmark.json")) as f:
+            bench = json.load(f)
+        with open(os.path.join(dirpath, "estimates.json")) as f:
+            est = json.load(f)
+        results[bench["full_id"]] = est["median"]["point_estimate"]
+
+
+def fmt(ns):
+    return f"{ns / 1000:.3f} us" if ns >= 1000 else f"{ns:.0f} ns"
+
+
+def row(name, ns, floor_name):
+    floor = results.get(floor_name)
+    ratio = f"{ns / floor:.2f} x {floor_name}" if floor else ""
+    print(f"| {name} | {fmt(ns)} | {ratio} |")
+
+
+print("| benchmark | median | ratio |")
+print("|---|---|---|")
+hs_floor = "access/HS256/floor"
+for name in sorted(results):
+    ns = results[name]
+    if name.startswith("access/") and name.endswith("/layer"):
+        row(name, ns, name.replace("/layer", "/floor"))
+    elif name.startswith("access/") and name.endswith("/layer_cached"):
+        row(name, ns, hs_floor)
+    elif name == "access/base/layer_rejected_bad_signature":
+        row(name, ns, "access/HS256/layer")
+    elif name.startswith("refresh/") and name != "refresh/floor":
+        row(name, ns, "refresh/floor")
+    elif name.startswith("access/") and name.endswith("/floor") and name != hs_floor:
+        row(name, ns, hs_floor)
+    else:
+        row(name, ns, None)
