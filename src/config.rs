@@ -265,7 +265,7 @@ impl<B> SessionsBuilder<B> {
     }
 
     /// Memory budget, in bytes, of the verified-token cache; `0` turns it off. Default 32 MiB
-    /// (about 25 000 typical tokens).
+    /// (about 25 000 tokens of 420 bytes, measured at about 1.3 KiB each all-in).
     ///
     /// A token seen before is then accepted without a second signature check, until its own
     /// `exp` and never longer. Keyed by the whole token: no other token can hit its entry.

@@ -35,10 +35,10 @@ impl Expiry<Box<str>, Entry> for UntilExp {
     }
 }
 
-/// Estimated bytes an entry holds: the key, the decoded claims (about the payload's size,
-/// which is most of the token) and fixed overhead of the cache and the `Arc`s.
+/// Estimated bytes an entry holds: the key, the decoded claims and moka's bookkeeping.
+/// `benches/cache.rs` measured 1341 bytes all-in for a 421-byte Machinable token.
 fn weight(token: &str) -> u32 {
-    u32::try_from(token.len().saturating_mul(2).saturating_add(160)).unwrap_or(u32::MAX)
+    u32::try_from(token.len().saturating_mul(3).saturating_add(100)).unwrap_or(u32::MAX)
 }
 
 /// Hashes only the last 32 bytes of a key (inside the signature, plus the `str` terminator),

@@ -1,0 +1,140 @@
+//! Memory and allocations, counted by a global allocator: bytes per cached session, bytes
+//! per cached verified token, heap allocations per accepted request on the access path.
+//! Prints its figures; run with `cargo bench --bench cache`.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+
+use common::*;
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request};
+use jsonwebtoken::Algorithm;
+use tower::{Layer, Service};
+use tower_jwt_sessions::{SessionMeta, Sessions};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::SeqCst)
+}
+
+fn allocs() -> usize {
+    ALLOCS.load(Ordering::SeqCst)
+}
+
+fn request(auth: &HeaderValue) -> Request<()> {
+    let mut req = Request::get("/me").body(()).unwrap();
+    req.headers_mut().insert(AUTHORIZATION, auth.clone());
+    req
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; any other argument is a filter we ignore.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    const N: usize = 10_000;
+
+    // --- bytes per cached session ---------------------------------------------------------
+    let sessions = Sessions::builder(keys(Algorithm::HS256).0).build().unwrap();
+    sessions.backend().set_user("u1", user());
+    let issued: Vec<_> = (0..N)
+        .map(|_| {
+            rt.block_on(sessions.create("u1", &user(), SessionMeta::default()))
+                .unwrap()
+        })
+        .collect();
+    let auths: Vec<HeaderValue> = issued
+        .iter()
+        .map(|i| HeaderValue::from_str(&format!("Bearer {}", i.refresh_token)).unwrap())
+        .collect();
+    let mut svc = sessions.layer().layer(Hello);
+    let before = live();
+    for auth in &auths {
+        let mut req = Request::post("/sessions/refresh/").body(()).unwrap();
+        req.headers_mut().insert(AUTHORIZATION, auth.clone());
+        let res = rt.block_on(svc.call(req)).unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let per_session = (live() - before) as f64 / N as f64;
+    println!("bytes per cached session (all-in, {N} sessions): {per_session:.0}");
+
+    // --- bytes per cached verified token ------------------------------------------------------
+    let tokens: Vec<String> = issued.iter().map(|i| i.access_token.clone()).collect();
+    let token_len = tokens.iter().map(String::len).sum::<usize>() / N;
+    let before = live();
+    for token in &tokens {
+        sessions.verify_access(token).unwrap();
+    }
+    let per_token = (live() - before) as f64 / N as f64;
+    println!(
+        "bytes per cached verified token (all-in, {N} tokens of {token_len} bytes): {per_token:.0}"
+    );
+
+    // --- allocations per accepted request -----------------------------------------------------
+    let auth = HeaderValue::from_str(&format!("Bearer {}", tokens[0])).unwrap();
+    let count = |f: &mut dyn FnMut()| {
+        f(); // warm
+        let before = allocs();
+        for _ in 0..1000 {
+            f();
+        }
+        (allocs() - before) as f64 / 1000.0
+    };
+    let mut bare = Hello;
+    let baseline = count(&mut || {
+        now(bare.call(request(&auth))).unwrap();
+    });
+    let cached = count(&mut || {
+        now(svc.call(request(&auth))).unwrap();
+    });
+    let uncached_sessions = Sessions::builder(keys(Algorithm::HS256).0)
+        .token_cache_bytes(0)
+        .build()
+        .unwrap();
+    let issued = rt
+        .block_on(uncached_sessions.create("u1", &user(), SessionMeta::default()))
+        .unwrap();
+    let auth2 = HeaderValue::from_str(&format!("Bearer {}", issued.access_token)).unwrap();
+    let mut uncached_svc = uncached_sessions.layer().layer(Hello);
+    let uncached = count(&mut || {
+        now(uncached_svc.call(request(&auth2))).unwrap();
+    });
+    println!("allocations per request, bare service (request + response): {baseline:.1}");
+    println!(
+        "allocations per accepted request added by the layer, token cached: {:.1}",
+        cached - baseline
+    );
+    println!(
+        "allocations per accepted request added by the layer, no token cache: {:.1}",
+        uncached - baseline
+    );
+}
