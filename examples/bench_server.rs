@@ -1,0 +1,41 @@
+//! An axum hello-world for `benches/whole_stack.sh`: `MODE=plain` (no auth), `MODE=layer`
+//! (the session layer, verified-token cache on) or `MODE=layer-nocache` (every request pays
+//! a full signature check, as a never-seen token would). With a layer, an access token is
+//! written to `TOKEN_FILE`.
+
+use axum::Router;
+use axum::routing::get;
+use tower_jwt_sessions::{Keys, MachinableClaims, MachinableUser, SessionMeta, Sessions};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr = std::env::var("APP_ADDR").unwrap_or_else(|_| "127.0.0.1:3999".to_owned());
+    let mode = std::env::var("MODE").unwrap_or_else(|_| "layer".to_owned());
+    let router = Router::new().route("/", get(|| async { "hello" }));
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    if mode == "plain" {
+        axum::serve(listener, router).await?;
+        return Ok(());
+    }
+    let cache = if mode == "layer-nocache" { 0 } else { 32 << 20 };
+    let sessions = Sessions::builder(Keys::hs256(b"whole-stack-benchmark-secret-32-bytes!")?)
+        .token_cache_bytes(cache)
+        .build()?;
+    let claims = MachinableClaims::new(
+        "pet-demo",
+        MachinableUser {
+            id: "u1".into(),
+            name: "bench".into(),
+            active: true,
+            read: true,
+            write: true,
+            kind: "project".into(),
+        },
+    );
+    let issued = sessions.create("u1", &claims, SessionMeta::default()).await?;
+    if let Ok(path) = std::env::var("TOKEN_FILE") {
+        std::fs::write(path, &issued.access_token)?;
+    }
+    axum::serve(listener, router.layer(sessions.layer())).await?;
+    Ok(())
+}
