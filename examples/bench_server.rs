@@ -32,7 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             kind: "project".into(),
         },
     );
-    let issued = sessions.create("u1", &claims, SessionMeta::default()).await?;
+    let issued = sessions
+        .create("u1", &claims, SessionMeta::default())
+        .await?;
     if let Ok(path) = std::env::var("TOKEN_FILE") {
         std::fs::write(path, &issued.access_token)?;
     }

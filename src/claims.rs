@@ -7,6 +7,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
+
+use crate::error::{AuthError, ErrorRenderer};
 use serde::{Deserialize, Serialize};
 
 /// The user's own claim type, carried in every access token beside the registered claims.
@@ -71,6 +73,9 @@ impl Audience {
 /// ```
 pub struct Claims<C> {
     inner: Arc<AccessClaims<C>>,
+    /// How refusals made from these claims (a missing scope) are rendered: the layer's own
+    /// renderer, carried along so that extractors answer exactly as the layer does.
+    renderer: Option<ErrorRenderer>,
 }
 
 /// The payload of an access token as it is on the wire.
@@ -93,13 +98,27 @@ pub(crate) struct AccessClaims<C> {
 
 impl<C> Claims<C> {
     pub(crate) fn new(inner: AccessClaims<C>) -> Self {
-        Claims {
-            inner: Arc::new(inner),
-        }
+        Claims::from_arc(Arc::new(inner))
     }
 
     pub(crate) fn from_arc(inner: Arc<AccessClaims<C>>) -> Self {
-        Claims { inner }
+        Claims {
+            inner,
+            renderer: None,
+        }
+    }
+
+    pub(crate) fn with_renderer(mut self, renderer: &ErrorRenderer) -> Self {
+        self.renderer = Some(renderer.clone());
+        self
+    }
+
+    /// Renders a refusal the way the layer that verified these claims does.
+    pub(crate) fn render(&self, err: &AuthError) -> http::Response<bytes::Bytes> {
+        match &self.renderer {
+            Some(renderer) => renderer.render(err),
+            None => err.to_response(None),
+        }
     }
 
     pub(crate) fn as_arc(&self) -> &Arc<AccessClaims<C>> {
@@ -141,6 +160,7 @@ impl<C> Clone for Claims<C> {
     fn clone(&self) -> Self {
         Claims {
             inner: Arc::clone(&self.inner),
+            renderer: self.renderer.clone(),
         }
     }
 }

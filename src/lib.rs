@@ -39,7 +39,8 @@
 //! ```
 //!
 //! Cargo features: `aws-lc-rs` (default crypto backend), `rust-crypto` (pure Rust instead),
-//! `tracing` (default; debug-level events for refusals).
+//! `tracing` (default; debug-level events for refusals), `axum` (extractors in the `axum`
+//! module).
 #![warn(missing_docs)]
 #![deny(unreachable_pub, unsafe_code)]
 
@@ -55,6 +56,8 @@ macro_rules! debug_event {
 }
 pub(crate) use debug_event;
 
+#[cfg(feature = "axum")]
+pub mod axum;
 mod backend;
 mod bearer;
 mod body;
@@ -70,6 +73,7 @@ mod keys;
 mod layer;
 mod refresh;
 mod routes;
+mod scope;
 mod service;
 mod sessions;
 mod token;
@@ -87,5 +91,6 @@ pub use future::ResponseFuture;
 pub use jsonwebtoken::Algorithm;
 pub use keys::{Keys, MIN_HMAC_SECRET_LEN};
 pub use layer::SessionLayer;
+pub use scope::{Scope, scopes};
 pub use service::SessionService;
 pub use sessions::{IssuedTokens, SessionError, Sessions};

@@ -12,11 +12,17 @@ use crate::backend::SessionBackend;
 use crate::bearer::bearer_token;
 use crate::body::ResponseBody;
 use crate::claims::Claims;
-use crate::error::AuthError;
+use crate::error::{AuthError, ErrorRenderer};
 use crate::future::ResponseFuture;
 use crate::refresh;
 use crate::routes::Route;
 use crate::sessions::Shared;
+
+/// Left in the extensions of requests that passed the layer without claims (public routes,
+/// anonymous requests in optional mode), so that an extractor can tell "no token" from "the
+/// layer is not installed".
+#[derive(Clone)]
+pub(crate) struct LayerMark(pub(crate) ErrorRenderer);
 
 /// Guards an inner service with JWT sessions; made by [`SessionLayer`](crate::SessionLayer).
 ///
@@ -85,7 +91,10 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         match self.shared.routes.classify(req.method(), req.uri().path()) {
-            Route::Public => {}
+            Route::Public => {
+                req.extensions_mut()
+                    .insert(LayerMark(self.shared.renderer.clone()));
+            }
             Route::Refresh => {
                 if req.method() != Method::POST {
                     return self.refuse(&AuthError::MethodNotAllowed);
@@ -96,9 +105,13 @@ where
             }
             Route::Protected => match self.authenticate(&req) {
                 Ok(Some(claims)) => {
-                    req.extensions_mut().insert(claims);
+                    req.extensions_mut()
+                        .insert(claims.with_renderer(&self.shared.renderer));
                 }
-                Ok(None) => {}
+                Ok(None) => {
+                    req.extensions_mut()
+                        .insert(LayerMark(self.shared.renderer.clone()));
+                }
                 Err(err) => return self.refuse(&err),
             },
         }

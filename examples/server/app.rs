@@ -14,6 +14,8 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 use tower::Layer;
+use tower_jwt_sessions::axum::Require;
+use tower_jwt_sessions::scopes::{Read, Write};
 use tower_jwt_sessions::{
     AuthError, Claims, ConfigError, Keys, MachinableClaims, MachinableUser, SessionError,
     SessionMeta, Sessions,
@@ -200,7 +202,7 @@ async fn login(
 
 async fn list_sessions(
     State(state): State<AppState>,
-    Extension(claims): Extension<Claims<MachinableClaims>>,
+    claims: Claims<MachinableClaims>,
 ) -> Response {
     match state.sessions.list(claims.subject()).await {
         Ok(items) => Json(json!({ "items": items })).into_response(),
@@ -210,7 +212,7 @@ async fn list_sessions(
 
 async fn revoke_session(
     State(state): State<AppState>,
-    Extension(claims): Extension<Claims<MachinableClaims>>,
+    claims: Claims<MachinableClaims>,
     Path(id): Path<String>,
 ) -> Response {
     match state.sessions.revoke_for_user(claims.subject(), &id).await {
@@ -220,16 +222,13 @@ async fn revoke_session(
     }
 }
 
-async fn me(Extension(claims): Extension<Claims<MachinableClaims>>) -> Response {
+async fn me(claims: Claims<MachinableClaims>) -> Response {
     Json(claims).into_response()
 }
 
-async fn list_pets(
-    State(state): State<AppState>,
-    Extension(claims): Extension<Claims<MachinableClaims>>,
-) -> Response {
-    if !claims.can_read() || !claims.in_project(PROJECT) {
-        return auth_error(&state.sessions, &AuthError::insufficient_scope("read"));
+async fn list_pets(State(state): State<AppState>, claims: Require<Read>) -> Response {
+    if !claims.in_project(PROJECT) {
+        return auth_error(&state.sessions, &AuthError::insufficient_scope(PROJECT));
     }
     let pets = state.pets.lock().unwrap_or_else(|e| e.into_inner()).clone();
     Json(json!({ "items": pets })).into_response()
@@ -242,11 +241,11 @@ struct NewPet {
 
 async fn create_pet(
     State(state): State<AppState>,
-    Extension(claims): Extension<Claims<MachinableClaims>>,
+    claims: Require<Write>,
     body: axum::body::Bytes,
 ) -> Response {
-    if !claims.can_write() || !claims.in_project(PROJECT) {
-        return auth_error(&state.sessions, &AuthError::insufficient_scope("write"));
+    if !claims.in_project(PROJECT) {
+        return auth_error(&state.sessions, &AuthError::insufficient_scope(PROJECT));
     }
     let pet: NewPet = match serde_json::from_slice(&body) {
         Ok(pet) => pet,
