@@ -68,6 +68,7 @@ mod config;
 mod crypto;
 mod error;
 mod future;
+mod grpc;
 mod jws;
 mod keys;
 mod layer;

@@ -14,6 +14,7 @@ use crate::body::ResponseBody;
 use crate::claims::Claims;
 use crate::error::{AuthError, ErrorRenderer};
 use crate::future::ResponseFuture;
+use crate::grpc;
 use crate::refresh;
 use crate::routes::Route;
 use crate::sessions::Shared;
@@ -22,7 +23,9 @@ use crate::sessions::Shared;
 /// anonymous requests in optional mode), so that an extractor can tell "no token" from "the
 /// layer is not installed".
 #[derive(Clone)]
-pub(crate) struct LayerMark(pub(crate) ErrorRenderer);
+pub(crate) struct LayerMark(
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))] pub(crate) ErrorRenderer,
+);
 
 /// Guards an inner service with JWT sessions; made by [`SessionLayer`](crate::SessionLayer).
 ///
@@ -31,6 +34,9 @@ pub(crate) struct LayerMark(pub(crate) ErrorRenderer);
 ///   inner service's error type is kept.
 /// - `POST` on the refresh route is answered here and never reaches the inner service.
 /// - Public routes pass through untouched.
+/// - gRPC requests (`content-type: application/grpc*`) are refused the gRPC way: HTTP 200
+///   with `grpc-status` 16 (`UNAUTHENTICATED`), 7 (`PERMISSION_DENIED`) or 14
+///   (`UNAVAILABLE`) and a `grpc-message`.
 pub struct SessionService<S, B> {
     inner: S,
     shared: Arc<Shared<B>>,
@@ -69,8 +75,11 @@ where
         }
     }
 
-    fn refuse<F>(&self, err: &AuthError) -> ResponseFuture<F> {
+    fn refuse<F>(&self, err: &AuthError, headers: &http::HeaderMap) -> ResponseFuture<F> {
         crate::debug_event!("request refused: {}", err);
+        if grpc::is_grpc(headers) {
+            return ResponseFuture::answered(grpc::response(err));
+        }
         ResponseFuture::answered(self.shared.renderer.render(err))
     }
 }
@@ -97,7 +106,7 @@ where
             }
             Route::Refresh => {
                 if req.method() != Method::POST {
-                    return self.refuse(&AuthError::MethodNotAllowed);
+                    return self.refuse(&AuthError::MethodNotAllowed, req.headers());
                 }
                 let token = bearer_token(req.headers(), req.uri()).map(|t| t.map(str::to_owned));
                 let shared = Arc::clone(&self.shared);
@@ -112,7 +121,7 @@ where
                     req.extensions_mut()
                         .insert(LayerMark(self.shared.renderer.clone()));
                 }
-                Err(err) => return self.refuse(&err),
+                Err(err) => return self.refuse(&err, req.headers()),
             },
         }
         // The ready service is the one we were polled with; keep it and leave a clone behind.

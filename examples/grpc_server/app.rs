@@ -1,0 +1,25 @@
+//! The gRPC example's server, shared with `tests/grpc.rs`: the standard gRPC health service
+//! behind the session layer.
+
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+use tower_jwt_sessions::{ConfigError, Keys, Sessions};
+
+/// The sessions: the same configuration as the HTTP example, so that its access tokens are
+/// accepted here when both share `APP_SECRET`.
+pub fn sessions(secret: &[u8]) -> Result<Sessions, ConfigError> {
+    Sessions::builder(Keys::hs256(secret)?).build()
+}
+
+/// Serves `grpc.health.v1.Health` on `listener`; every call needs a valid access token.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    sessions: Sessions,
+) -> Result<(), tonic::transport::Error> {
+    let (_reporter, health) = tonic_health::server::health_reporter();
+    Server::builder()
+        .layer(sessions.layer())
+        .add_service(health)
+        .serve_with_incoming(TcpIncoming::from(listener))
+        .await
+}

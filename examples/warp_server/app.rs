@@ -1,0 +1,35 @@
+//! The warp example's server, shared with `tests/warp.rs`: a warp filter tree turned into a
+//! tower service, wrapped by the session layer, served by hyper-util.
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tower::Layer;
+use tower_jwt_sessions::{Claims, ConfigError, Keys, MachinableClaims, Sessions};
+use warp::Filter;
+
+/// The same configuration as the HTTP example, so tokens are interchangeable.
+pub fn sessions(secret: &[u8]) -> Result<Sessions, ConfigError> {
+    Sessions::builder(Keys::hs256(secret)?).build()
+}
+
+/// Accepts connections on `listener` until the task is dropped.
+pub async fn serve(listener: tokio::net::TcpListener, sessions: Sessions) -> std::io::Result<()> {
+    // `GET /me`: the claims the layer put into the request extensions, as JSON.
+    let me = warp::path("me")
+        .and(warp::path::end())
+        .and(warp::get())
+        .and(warp::ext::get::<Claims<MachinableClaims>>())
+        .map(|claims: Claims<MachinableClaims>| warp::reply::json(&claims));
+    let service = sessions.layer().layer(warp::service(me));
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let service = TowerToHyperService::new(service.clone());
+        tokio::spawn(async move {
+            // A client that hangs up mid-request is not our error.
+            let _ = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
