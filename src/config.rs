@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use http::Method;
 
-use crate::backend::{MemoryBackend, SessionBackend};
+use crate::backend::{Guarded, MemoryBackend, SessionBackend};
 use crate::cache::SessionCache;
 use crate::error::ErrorRenderer;
 use crate::keys::Keys;
@@ -25,6 +25,11 @@ pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
 pub const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
 /// Default memory budget of the verified-token cache: 32 MiB.
 pub const DEFAULT_TOKEN_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// Default limit of session-backend calls in flight.
+pub const DEFAULT_MAX_BACKEND_CALLS: usize = 512;
+/// Default timeout of one session-backend call (feature `tokio`).
+#[cfg(feature = "tokio")]
+pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default refresh route.
 pub const DEFAULT_REFRESH_PATH: &str = "/sessions/refresh/";
 
@@ -56,6 +61,8 @@ pub enum ConfigError {
     BadPath,
     /// A cache capacity of zero.
     ZeroCacheCapacity,
+    /// A limit of zero backend calls in flight.
+    ZeroBackendCalls,
 }
 
 impl fmt::Display for ConfigError {
@@ -84,6 +91,9 @@ impl fmt::Display for ConfigError {
             ConfigError::BadPath => f.write_str("route paths must start with '/'"),
             ConfigError::ZeroCacheCapacity => {
                 f.write_str("the session cache capacity must be positive")
+            }
+            ConfigError::ZeroBackendCalls => {
+                f.write_str("at least one session backend call must be allowed in flight")
             }
         }
     }
@@ -122,6 +132,9 @@ pub struct SessionsBuilder<B = MemoryBackend> {
     cache_ttl: Duration,
     touch_debounce: Duration,
     token_cache_bytes: u64,
+    max_backend_calls: usize,
+    #[cfg(feature = "tokio")]
+    backend_timeout: Option<Duration>,
     realm: Option<String>,
     renderer: Option<ErrorRenderer>,
 }
@@ -144,6 +157,9 @@ impl SessionsBuilder<MemoryBackend> {
             cache_ttl: Duration::from_secs(30),
             touch_debounce: Duration::from_secs(60),
             token_cache_bytes: DEFAULT_TOKEN_CACHE_BYTES,
+            max_backend_calls: DEFAULT_MAX_BACKEND_CALLS,
+            #[cfg(feature = "tokio")]
+            backend_timeout: Some(DEFAULT_BACKEND_TIMEOUT),
             realm: None,
             renderer: None,
         }
@@ -169,6 +185,9 @@ impl<B> SessionsBuilder<B> {
             cache_ttl: self.cache_ttl,
             touch_debounce: self.touch_debounce,
             token_cache_bytes: self.token_cache_bytes,
+            max_backend_calls: self.max_backend_calls,
+            #[cfg(feature = "tokio")]
+            backend_timeout: self.backend_timeout,
             realm: self.realm,
             renderer: self.renderer,
         }
@@ -274,6 +293,23 @@ impl<B> SessionsBuilder<B> {
         self
     }
 
+    /// Most session-backend calls in flight at once; one more is refused at once with 503
+    /// (`Retry-After`) instead of waiting. Concurrent loads of one session count once (they
+    /// coalesce). Default 512.
+    pub fn max_backend_calls(mut self, max: usize) -> Self {
+        self.max_backend_calls = max;
+        self
+    }
+
+    /// Longest wait for one session-backend call; past it the request gets 503 (`Retry-After`)
+    /// and nothing is cached. Default 2 seconds; `None` waits for ever. Needs a tokio runtime
+    /// (feature `tokio`, on by default); elsewhere the store's own timeouts apply.
+    #[cfg(feature = "tokio")]
+    pub fn backend_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.backend_timeout = timeout;
+        self
+    }
+
     /// The realm named in every `WWW-Authenticate` challenge.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
@@ -303,6 +339,9 @@ impl<B> SessionsBuilder<B> {
         if self.cache_capacity == 0 {
             return Err(ConfigError::ZeroCacheCapacity);
         }
+        if self.max_backend_calls == 0 {
+            return Err(ConfigError::ZeroBackendCalls);
+        }
         let routes = Routes::new(&self.refresh_path, self.public)?;
         let renderer = self
             .renderer
@@ -310,7 +349,12 @@ impl<B> SessionsBuilder<B> {
         let shared = Shared {
             codec: TokenCodec::new(self.keys, self.leeway, self.issuer, self.audience),
             cache: SessionCache::new(self.cache_capacity, self.cache_ttl),
-            backend: self.backend,
+            backend: Guarded::new(
+                self.backend,
+                self.max_backend_calls,
+                #[cfg(feature = "tokio")]
+                self.backend_timeout,
+            ),
             routes,
             renderer,
             access_ttl: self.access_ttl,

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::Response;
 use serde::Serialize;
 
-use crate::backend::{BackendError, MemoryBackend, Session, SessionBackend, SessionMeta};
+use crate::backend::{BackendError, Guarded, MemoryBackend, Session, SessionBackend, SessionMeta};
 use crate::cache::SessionCache;
 use crate::claims::{Claims, SessionClaims};
 use crate::clock::unix_now;
@@ -22,7 +22,7 @@ use crate::token_cache::TokenCache;
 
 /// Everything the layer and the handle share, behind one `Arc`.
 pub(crate) struct Shared<B> {
-    pub(crate) backend: B,
+    pub(crate) backend: Guarded<B>,
     pub(crate) codec: TokenCodec,
     pub(crate) cache: SessionCache,
     pub(crate) routes: Routes,
@@ -109,7 +109,7 @@ impl<B> Sessions<B> {
 
     /// The session store.
     pub fn backend(&self) -> &B {
-        &self.shared.backend
+        &self.shared.backend.inner
     }
 
     /// Renders a refusal the way the layer does (for example an

@@ -7,7 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::claims::SessionClaims;
 
+mod guarded;
 mod memory;
+
+pub(crate) use guarded::Guarded;
 
 pub use memory::MemoryBackend;
 

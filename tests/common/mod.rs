@@ -93,6 +93,7 @@ pub struct CountingBackend {
     pub touches: Arc<AtomicUsize>,
     pub claims_reads: Arc<AtomicUsize>,
     pub fail: Arc<AtomicBool>,
+    pub fail_touch: Arc<AtomicBool>,
     pub delay: Arc<std::sync::Mutex<Option<Duration>>>,
 }
 
@@ -152,6 +153,9 @@ impl SessionBackend for CountingBackend {
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
         self.touches.fetch_add(1, Ordering::SeqCst);
         self.gate().await?;
+        if self.fail_touch.load(Ordering::SeqCst) {
+            return Err(BackendError::new("injected touch failure"));
+        }
         self.inner.touch(id, at).await
     }
 
