@@ -47,6 +47,13 @@ pub fn raw_token(header: &str, payload: &str, signature: Option<&str>, secret: &
     format!("{message}.{signature}")
 }
 
+/// Header and payload given as raw bytes (which need not be UTF-8 or JSON), HS256-signed.
+pub fn raw_token_bytes(header: &[u8], payload: &[u8], secret: &[u8]) -> String {
+    let message = format!("{}.{}", b64(header), b64(payload));
+    let signature = hmac_sha256(secret, message.as_bytes());
+    format!("{message}.{signature}")
+}
+
 /// HS256 signature via jsonwebtoken's own signer, base64url.
 pub fn hmac_sha256(secret: &[u8], message: &[u8]) -> String {
     jsonwebtoken::crypto::sign(
@@ -83,6 +90,10 @@ pub fn access_claims(sub: &str, sid: &str, iat: u64, exp: u64) -> serde_json::Va
     o.insert("exp".into(), exp.into());
     o.insert("token_use".into(), "access".into());
     v
+}
+
+pub fn key_file(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 /// A backend that counts calls and can be told to fail or to stall.
