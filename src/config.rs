@@ -27,8 +27,7 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
 pub const DEFAULT_TOKEN_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Default limit of session-backend calls in flight.
 pub const DEFAULT_MAX_BACKEND_CALLS: usize = 512;
-/// Default timeout of one session-backend call (feature `tokio`).
-#[cfg(feature = "tokio")]
+/// Default timeout of one session-backend call.
 pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default refresh route.
 pub const DEFAULT_REFRESH_PATH: &str = "/sessions/refresh/";
@@ -133,7 +132,6 @@ pub struct SessionsBuilder<B = MemoryBackend> {
     touch_debounce: Duration,
     token_cache_bytes: u64,
     max_backend_calls: usize,
-    #[cfg(feature = "tokio")]
     backend_timeout: Option<Duration>,
     realm: Option<String>,
     renderer: Option<ErrorRenderer>,
@@ -158,7 +156,6 @@ impl SessionsBuilder<MemoryBackend> {
             touch_debounce: Duration::from_secs(60),
             token_cache_bytes: DEFAULT_TOKEN_CACHE_BYTES,
             max_backend_calls: DEFAULT_MAX_BACKEND_CALLS,
-            #[cfg(feature = "tokio")]
             backend_timeout: Some(DEFAULT_BACKEND_TIMEOUT),
             realm: None,
             renderer: None,
@@ -186,7 +183,6 @@ impl<B> SessionsBuilder<B> {
             touch_debounce: self.touch_debounce,
             token_cache_bytes: self.token_cache_bytes,
             max_backend_calls: self.max_backend_calls,
-            #[cfg(feature = "tokio")]
             backend_timeout: self.backend_timeout,
             realm: self.realm,
             renderer: self.renderer,
@@ -302,9 +298,8 @@ impl<B> SessionsBuilder<B> {
     }
 
     /// Longest wait for one session-backend call; past it the request gets 503 (`Retry-After`)
-    /// and nothing is cached. Default 2 seconds; `None` waits for ever. Needs a tokio runtime
-    /// (feature `tokio`, on by default); elsewhere the store's own timeouts apply.
-    #[cfg(feature = "tokio")]
+    /// and nothing is cached. Default 2 seconds; `None` waits for ever. Works under any
+    /// executor (a small timer thread wakes the waiting task).
     pub fn backend_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.backend_timeout = timeout;
         self
@@ -349,12 +344,7 @@ impl<B> SessionsBuilder<B> {
         let shared = Shared {
             codec: TokenCodec::new(self.keys, self.leeway, self.issuer, self.audience),
             cache: SessionCache::new(self.cache_capacity, self.cache_ttl),
-            backend: Guarded::new(
-                self.backend,
-                self.max_backend_calls,
-                #[cfg(feature = "tokio")]
-                self.backend_timeout,
-            ),
+            backend: Guarded::new(self.backend, self.max_backend_calls, self.backend_timeout),
             routes,
             renderer,
             access_ttl: self.access_ttl,

@@ -83,12 +83,10 @@ mod token_cache;
 pub use backend::{BackendError, MemoryBackend, Session, SessionBackend, SessionMeta};
 pub use body::ResponseBody;
 pub use claims::{Claims, MachinableClaims, MachinableUser, SessionClaims};
-#[cfg(feature = "tokio")]
-pub use config::DEFAULT_BACKEND_TIMEOUT;
 pub use config::{
-    ConfigError, DEFAULT_ACCESS_TTL, DEFAULT_LEEWAY, DEFAULT_MAX_BACKEND_CALLS,
-    DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL, DEFAULT_TOKEN_CACHE_BYTES, MAX_LEEWAY,
-    SessionsBuilder,
+    ConfigError, DEFAULT_ACCESS_TTL, DEFAULT_BACKEND_TIMEOUT, DEFAULT_LEEWAY,
+    DEFAULT_MAX_BACKEND_CALLS, DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL,
+    DEFAULT_TOKEN_CACHE_BYTES, MAX_LEEWAY, SessionsBuilder,
 };
 pub use error::{AuthError, ErrorRenderer};
 pub use future::ResponseFuture;

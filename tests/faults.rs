@@ -202,3 +202,72 @@ async fn session_api_reports_backend_faults() {
     backend.set_fail(false);
     assert!(sessions.revoke(&issued.session_id).await.unwrap());
 }
+
+/// A store whose loads never finish, and which needs no timer of its own.
+#[derive(Clone, Default)]
+struct Stalling(tower_jwt_sessions::MemoryBackend);
+
+impl tower_jwt_sessions::SessionBackend for Stalling {
+    type Claims = tower_jwt_sessions::MachinableClaims;
+    async fn create(
+        &self,
+        s: tower_jwt_sessions::Session,
+    ) -> Result<(), tower_jwt_sessions::BackendError> {
+        self.0.create(s).await
+    }
+    async fn load(
+        &self,
+        _: &str,
+    ) -> Result<Option<tower_jwt_sessions::Session>, tower_jwt_sessions::BackendError> {
+        std::future::pending().await
+    }
+    async fn revoke(&self, id: &str) -> Result<bool, tower_jwt_sessions::BackendError> {
+        self.0.revoke(id).await
+    }
+    async fn list(
+        &self,
+        u: &str,
+    ) -> Result<Vec<tower_jwt_sessions::Session>, tower_jwt_sessions::BackendError> {
+        self.0.list(u).await
+    }
+    async fn touch(&self, id: &str, at: u64) -> Result<(), tower_jwt_sessions::BackendError> {
+        self.0.touch(id, at).await
+    }
+    async fn user_claims(
+        &self,
+        u: &str,
+    ) -> Result<Option<tower_jwt_sessions::MachinableClaims>, tower_jwt_sessions::BackendError>
+    {
+        self.0.user_claims(u).await
+    }
+}
+
+/// The fuzzer's first find: tokio's timer panics on a runtime built without `enable_time`.
+/// Our timeout needs no runtime timer at all.
+#[test]
+fn timeouts_work_on_a_runtime_without_timers() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .backend(Stalling::default())
+        .backend_timeout(Some(Duration::from_millis(100)))
+        .build()
+        .unwrap();
+    let issued = rt
+        .block_on(sessions.create("u1", &user("u1", true, true, true), SessionMeta::default()))
+        .unwrap();
+    let app = sessions
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    let req = Request::post("/sessions/refresh/")
+        .header(AUTHORIZATION, format!("Bearer {}", issued.refresh_token))
+        .body(String::new())
+        .unwrap();
+    let start = Instant::now();
+    let res = rt.block_on(app.oneshot(req)).unwrap().map(|_| ());
+    assert_503(&res);
+    assert!(start.elapsed() < Duration::from_secs(2));
+}

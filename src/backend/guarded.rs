@@ -1,19 +1,18 @@
-//! Every backend call the crate makes goes through here: at most `max_in_flight` at once and,
-//! with the `tokio` feature, each bounded by a timeout. A stalled store then costs a quick
-//! 503 instead of a pile of waiting requests.
+//! Every backend call the crate makes goes through here: at most `max_in_flight` at once,
+//! each bounded by a timeout. A stalled store then costs a quick 503 instead of a pile of
+//! waiting requests.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-#[cfg(feature = "tokio")]
 use std::time::Duration;
 
+use super::timer;
 use super::{BackendError, Session, SessionBackend};
 
 pub(crate) struct Guarded<B> {
     pub(crate) inner: B,
     in_flight: AtomicUsize,
     max_in_flight: usize,
-    #[cfg(feature = "tokio")]
     timeout: Option<Duration>,
 }
 
@@ -27,16 +26,11 @@ impl Drop for Slot<'_> {
 }
 
 impl<B> Guarded<B> {
-    pub(crate) fn new(
-        inner: B,
-        max_in_flight: usize,
-        #[cfg(feature = "tokio")] timeout: Option<Duration>,
-    ) -> Self {
+    pub(crate) fn new(inner: B, max_in_flight: usize, timeout: Option<Duration>) -> Self {
         Guarded {
             inner,
             in_flight: AtomicUsize::new(0),
             max_in_flight,
-            #[cfg(feature = "tokio")]
             timeout,
         }
     }
@@ -53,17 +47,12 @@ impl<B> Guarded<B> {
             ));
         }
         let _slot = Slot(&self.in_flight);
-        #[cfg(feature = "tokio")]
-        if let Some(timeout) = self.timeout {
-            // Only inside a tokio runtime; elsewhere the store's own timeouts apply.
-            if tokio::runtime::Handle::try_current().is_ok() {
-                return match tokio::time::timeout(timeout, call).await {
-                    Ok(result) => result,
-                    Err(_) => Err(BackendError::new("session backend call timed out")),
-                };
-            }
+        match self.timeout {
+            Some(timeout) => timer::timeout(timeout, call)
+                .await
+                .unwrap_or_else(|()| Err(BackendError::new("session backend call timed out"))),
+            None => call.await,
         }
-        call.await
     }
 }
 

@@ -9,6 +9,7 @@ use crate::claims::SessionClaims;
 
 mod guarded;
 mod memory;
+mod timer;
 
 pub(crate) use guarded::Guarded;
 
