@@ -5,34 +5,15 @@
 //! `testPassword`.
 
 mod app;
+#[path = "../common/env.rs"]
+mod env;
 
 use std::net::SocketAddr;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = std::env::var("APP_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
-    let secret = match std::env::var("APP_SECRET") {
-        Ok(secret) => secret.into_bytes(),
-        Err(_) => {
-            eprintln!(
-                "warning: APP_SECRET is not set; using a random secret, so tokens die with this process"
-            );
-            let mut secret = [0u8; 32];
-            getrandom::fill(&mut secret)?;
-            secret
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-                .into_bytes()
-        }
-    };
-    let (app, _sessions) = match app::app(&secret) {
-        Ok(app) => app,
-        Err(err) => {
-            eprintln!("error: {err}");
-            std::process::exit(2);
-        }
-    };
+    let addr = env::addr("127.0.0.1:3000");
+    let (app, _sessions) = env::or_exit(app::app(&env::secret()?));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
     axum::serve(
