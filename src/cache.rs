@@ -98,9 +98,6 @@ impl SessionCache {
         id: &str,
         backend: &B,
     ) -> Result<Arc<CachedSession>, Arc<LoadError>> {
-        if self.revoked.contains_key(id) {
-            return Err(Arc::new(LoadError::NotFound));
-        }
         let entry = self
             .sessions
             .try_get_with_by_ref(id, async {
@@ -113,6 +110,8 @@ impl SessionCache {
                 }
             })
             .await?;
+        // After the lookup, not before: this also catches an entry that a load begun before
+        // the revocation inserted after it.
         if self.revoked.contains_key(id) {
             self.sessions.invalidate(id).await;
             return Err(Arc::new(LoadError::NotFound));
