@@ -81,7 +81,7 @@ async fn refresh<B: SessionBackend>(
     if let Some(idle) = shared.idle_timeout
         && now.saturating_sub(entry.last_used()) > idle.as_secs()
     {
-        end_session(shared, &session.id).await?;
+        end_session(shared, &session.id).await;
         return Err(AuthError::InvalidToken(
             "the session expired after inactivity",
         ));
@@ -98,7 +98,7 @@ async fn refresh<B: SessionBackend>(
     let user = match user {
         Some(user) if user.is_active() => user,
         _ => {
-            end_session(shared, &session.id).await?;
+            end_session(shared, &session.id).await;
             return Err(AuthError::InvalidToken("the user is no longer active"));
         }
     };
@@ -121,9 +121,10 @@ async fn refresh<B: SessionBackend>(
     Ok((access_token, ttl.as_secs()))
 }
 
-async fn end_session<B: SessionBackend>(shared: &Shared<B>, id: &str) -> Result<(), AuthError> {
-    shared.revoke(id).await.map(|_| ()).map_err(|_err| {
+/// Ends a session whose refresh is refused for good (idle, user gone). The refusal stands even
+/// if the store fails to delete the row: the same check refuses the next attempt too.
+async fn end_session<B: SessionBackend>(shared: &Shared<B>, id: &str) {
+    if let Err(_err) = shared.revoke(id).await {
         crate::debug_event!("session backend failed on revoke: {}", _err);
-        AuthError::Unavailable
-    })
+    }
 }

@@ -800,3 +800,21 @@ async fn the_token_cache_can_be_turned_off() {
         assert_eq!(h.get("/me", Some(&auth)).await.text(), "user:u1");
     }
 }
+
+#[tokio::test]
+async fn idle_sessions_end() {
+    let h = Harness::with(builder().idle_timeout(Duration::from_secs(1)));
+    let issued = h.login("u1").await;
+    assert_eq!(
+        h.refresh(&issued.refresh_token).await.status,
+        StatusCode::OK
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let reply = h.refresh(&issued.refresh_token).await;
+    reply.assert_invalid_token();
+    assert_eq!(
+        reply.json()["error_description"],
+        "the session expired after inactivity"
+    );
+    assert!(h.sessions.list("u1").await.unwrap().is_empty());
+}
