@@ -119,6 +119,12 @@ impl SessionCache {
         Ok(entry)
     }
 
+    /// Drops a cached copy that is out of date (its generation moved on); the next lookup
+    /// loads it again.
+    pub(crate) async fn forget(&self, id: &str) {
+        self.sessions.invalidate(id).await;
+    }
+
     /// Forgets a session at once, and keeps forgetting it for a while.
     pub(crate) async fn invalidate(&self, id: &str) {
         self.revoked.insert(id.to_owned(), ()).await;

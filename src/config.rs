@@ -62,6 +62,8 @@ pub enum ConfigError {
     ZeroCacheCapacity,
     /// A limit of zero backend calls in flight.
     ZeroBackendCalls,
+    /// Rotation was asked of a backend without [`SessionBackend::rotate`].
+    RotationUnsupported,
 }
 
 impl fmt::Display for ConfigError {
@@ -93,6 +95,9 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::ZeroBackendCalls => {
                 f.write_str("at least one session backend call must be allowed in flight")
+            }
+            ConfigError::RotationUnsupported => {
+                f.write_str("refresh-token rotation needs a session backend that implements rotate")
             }
         }
     }
@@ -133,6 +138,7 @@ pub struct SessionsBuilder<B = MemoryBackend> {
     token_cache_bytes: u64,
     max_backend_calls: usize,
     backend_timeout: Option<Duration>,
+    rotation: Option<Duration>,
     realm: Option<String>,
     renderer: Option<ErrorRenderer>,
 }
@@ -157,6 +163,7 @@ impl SessionsBuilder<MemoryBackend> {
             token_cache_bytes: DEFAULT_TOKEN_CACHE_BYTES,
             max_backend_calls: DEFAULT_MAX_BACKEND_CALLS,
             backend_timeout: Some(DEFAULT_BACKEND_TIMEOUT),
+            rotation: None,
             realm: None,
             renderer: None,
         }
@@ -184,6 +191,7 @@ impl<B> SessionsBuilder<B> {
             token_cache_bytes: self.token_cache_bytes,
             max_backend_calls: self.max_backend_calls,
             backend_timeout: self.backend_timeout,
+            rotation: self.rotation,
             realm: self.realm,
             renderer: self.renderer,
         }
@@ -305,6 +313,16 @@ impl<B> SessionsBuilder<B> {
         self
     }
 
+    /// Refresh-token rotation (RFC 9700 §4.14.2): every refresh also answers a new
+    /// `refresh_token` and retires the one used. Presenting a retired token later is taken as
+    /// theft and ends the whole session, except within `grace` of its retirement, when a second
+    /// tab refreshing at the same moment gets the current tokens instead. Off by default;
+    /// needs a backend with [`SessionBackend::rotate`].
+    pub fn rotate_refresh_tokens(mut self, grace: Duration) -> Self {
+        self.rotation = Some(grace);
+        self
+    }
+
     /// The realm named in every `WWW-Authenticate` challenge.
     pub fn realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Some(realm.into());
@@ -337,6 +355,9 @@ impl<B> SessionsBuilder<B> {
         if self.max_backend_calls == 0 {
             return Err(ConfigError::ZeroBackendCalls);
         }
+        if self.rotation.is_some() && !B::SUPPORTS_ROTATION {
+            return Err(ConfigError::RotationUnsupported);
+        }
         let routes = Routes::new(&self.refresh_path, self.public)?;
         let renderer = self
             .renderer
@@ -352,6 +373,7 @@ impl<B> SessionsBuilder<B> {
             idle_timeout: self.idle_timeout,
             touch_debounce: self.touch_debounce,
             optional: self.optional,
+            rotation: self.rotation,
             token_cache: (self.token_cache_bytes > 0)
                 .then(|| TokenCache::new(self.token_cache_bytes)),
         };

@@ -16,6 +16,7 @@ use crate::cache::LoadError;
 use crate::claims::SessionClaims;
 use crate::clock::unix_now;
 use crate::error::AuthError;
+use crate::rotation;
 use crate::sessions::Shared;
 
 const SESSION_ENDED: AuthError = AuthError::InvalidToken("the session has ended");
@@ -26,10 +27,15 @@ pub(crate) async fn respond<B: SessionBackend>(
     token: Result<Option<String>, AuthError>,
 ) -> Response<Bytes> {
     match refresh(&shared, token).await {
-        Ok((access_token, expires_in)) => {
+        Ok(refreshed) => {
             // A JWS is base64url and dots: nothing in it needs JSON escaping.
+            let rotated = match &refreshed.refresh_token {
+                Some(token) => format!(r#","refresh_token":"{token}""#),
+                None => String::new(),
+            };
             let body = format!(
-                r#"{{"access_token":"{access_token}","token_type":"Bearer","expires_in":{expires_in}}}"#
+                r#"{{"access_token":"{}"{rotated},"token_type":"Bearer","expires_in":{}}}"#,
+                refreshed.access_token, refreshed.expires_in
             );
             let mut response = Response::new(Bytes::from(body));
             *response.status_mut() = StatusCode::OK;
@@ -50,7 +56,7 @@ pub(crate) async fn respond<B: SessionBackend>(
 async fn refresh<B: SessionBackend>(
     shared: &Shared<B>,
     token: Result<Option<String>, AuthError>,
-) -> Result<(String, u64), AuthError> {
+) -> Result<Refreshed, AuthError> {
     let token = token?.ok_or(AuthError::MissingCredentials)?;
     let claims = shared.codec.verify_refresh(&token)?;
 
@@ -69,7 +75,7 @@ async fn refresh<B: SessionBackend>(
     if session.user_id != claims.sub {
         return Err(SESSION_ENDED);
     }
-    if session.generation != claims.generation {
+    if shared.rotation.is_none() && session.generation != claims.generation {
         return Err(AuthError::InvalidToken(
             "the refresh token has been replaced",
         ));
@@ -103,6 +109,13 @@ async fn refresh<B: SessionBackend>(
         }
     };
 
+    let next_generation = match shared.rotation {
+        Some(grace) => {
+            Some(rotation::settle(shared, session, claims.generation, grace, now).await?)
+        }
+        None => None,
+    };
+
     // An access token never outlives its session.
     let ttl = shared
         .access_ttl
@@ -112,13 +125,40 @@ async fn refresh<B: SessionBackend>(
         .mint_access(&session.user_id, &session.id, &user, now, ttl)
         .map_err(|_| AuthError::Unavailable)?;
 
+    let refresh_token = match next_generation {
+        Some(generation) => Some(
+            shared
+                .codec
+                .mint_refresh(
+                    &session.user_id,
+                    &session.id,
+                    generation,
+                    now,
+                    session.expires_at,
+                )
+                .map_err(|_| AuthError::Unavailable)?,
+        ),
+        None => None,
+    };
+
     if entry.claim_touch(now, shared.touch_debounce) {
         // Losing one `last_accessed` update is harmless; failing a good refresh is not.
         if let Err(_err) = shared.backend.touch(&session.id, now).await {
             crate::debug_event!("session backend failed on touch: {}", _err);
         }
     }
-    Ok((access_token, ttl.as_secs()))
+    Ok(Refreshed {
+        access_token,
+        refresh_token,
+        expires_in: ttl.as_secs(),
+    })
+}
+
+struct Refreshed {
+    access_token: String,
+    /// Only with rotation.
+    refresh_token: Option<String>,
+    expires_in: u64,
 }
 
 /// Ends a session whose refresh is refused for good (idle, user gone). The refusal stands even

@@ -33,6 +33,8 @@ pub(crate) struct Shared<B> {
     pub(crate) touch_debounce: Duration,
     pub(crate) optional: bool,
     pub(crate) token_cache: Option<TokenCache>,
+    /// Refresh-token rotation, with its grace window for a second tab; `None` when off.
+    pub(crate) rotation: Option<Duration>,
 }
 
 impl<B: SessionBackend> Shared<B> {
@@ -140,6 +142,7 @@ impl<B: SessionBackend> Sessions<B> {
             expires_at: now.saturating_add(shared.refresh_ttl.as_secs()),
             last_accessed: now,
             generation: 0,
+            rotated_at: 0,
             meta,
         };
         let access_token = shared

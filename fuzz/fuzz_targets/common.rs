@@ -45,6 +45,7 @@ impl SessionBackend for EveryoneBackend {
             expires_at: 4_102_444_800,
             last_accessed: 0,
             generation: 0,
+            rotated_at: 0,
             meta: Default::default(),
         }))
     }

@@ -82,4 +82,10 @@ impl<B: SessionBackend> SessionBackend for Guarded<B> {
     async fn user_claims(&self, user_id: &str) -> Result<Option<B::Claims>, BackendError> {
         self.call(self.inner.user_claims(user_id)).await
     }
+
+    const SUPPORTS_ROTATION: bool = B::SUPPORTS_ROTATION;
+
+    async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
+        self.call(self.inner.rotate(id, from, to, at)).await
+    }
 }

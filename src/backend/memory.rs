@@ -118,4 +118,17 @@ impl<C: SessionClaims> SessionBackend for MemoryBackend<C> {
     async fn user_claims(&self, user_id: &str) -> Result<Option<C>, BackendError> {
         Ok(self.read().users.get(user_id).cloned())
     }
+
+    const SUPPORTS_ROTATION: bool = true;
+
+    async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
+        match self.write().sessions.get_mut(id) {
+            Some(session) if session.generation == from => {
+                session.generation = to;
+                session.rotated_at = at;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
 }

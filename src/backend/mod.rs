@@ -29,9 +29,12 @@ pub struct Session {
     pub expires_at: u64,
     /// Last time the session was used to refresh, seconds since the Unix epoch.
     pub last_accessed: u64,
-    /// Refresh-token generation. Refresh tokens carry it; rotation will bump it so that an
-    /// old token no longer matches.
+    /// Refresh-token generation. Refresh tokens carry it; rotation bumps it, so that an old
+    /// token no longer matches.
     pub generation: u64,
+    /// When the generation was last bumped, seconds since the Unix epoch (0: never).
+    #[serde(default)]
+    pub rotated_at: u64,
     /// Where the session came from, for the user's list of sessions.
     #[serde(flatten)]
     pub meta: SessionMeta,
@@ -151,4 +154,28 @@ pub trait SessionBackend: Send + Sync + 'static {
         &self,
         user_id: &str,
     ) -> impl Future<Output = Result<Option<Self::Claims>, BackendError>> + Send;
+
+    /// Whether [`rotate`](Self::rotate) is implemented. Refresh-token rotation
+    /// ([`SessionsBuilder::rotate_refresh_tokens`](crate::SessionsBuilder::rotate_refresh_tokens))
+    /// refuses to build without it.
+    const SUPPORTS_ROTATION: bool = false;
+
+    /// Atomically sets the session's generation from `from` to `to` and `rotated_at` to `at`;
+    /// `Ok(false)` when the generation was not `from` (another refresh won the race) or the
+    /// session is gone. Must be a compare-and-swap in the store (`UPDATE ... WHERE generation
+    /// = $from`, a Redis transaction), since instances race for it.
+    fn rotate(
+        &self,
+        id: &str,
+        from: u64,
+        to: u64,
+        at: u64,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        let _ = (id, from, to, at);
+        async {
+            Err(BackendError::new(
+                "this session backend does not implement rotate",
+            ))
+        }
+    }
 }
