@@ -14,6 +14,8 @@ use moka::future::Cache;
 
 use crate::backend::{BackendError, Session, SessionBackend};
 use crate::clock::unix_now;
+use crate::config::MAX_LEEWAY;
+use crate::revoked::RevokedSet;
 
 /// A session as cached, with the time of its last recorded use.
 #[derive(Debug)]
@@ -75,22 +77,29 @@ impl Expiry<String, Arc<CachedSession>> for SessionExpiry {
 #[derive(Clone)]
 pub(crate) struct SessionCache {
     sessions: Cache<String, Arc<CachedSession>>,
-    revoked: Cache<String, ()>,
+    revoked: Arc<RevokedSet>,
 }
 
 impl SessionCache {
-    pub(crate) fn new(capacity: u64, ttl: Duration) -> Self {
+    /// `access_ttl` bounds how long a revocation must be remembered for access tokens.
+    pub(crate) fn new(capacity: u64, ttl: Duration, access_ttl: Duration) -> Self {
         SessionCache {
             sessions: Cache::builder()
                 .max_capacity(capacity)
                 .expire_after(SessionExpiry { ttl })
                 .build(),
-            // Outlives any entry a racing load could insert after the revocation.
-            revoked: Cache::builder()
-                .max_capacity(capacity)
-                .time_to_live(ttl * 2 + Duration::from_secs(60))
-                .build(),
+            // Outlives any entry a racing load could insert after the revocation, and every
+            // access token minted for the session before it.
+            revoked: Arc::new(RevokedSet::new(
+                (ttl * 2 + Duration::from_secs(60)).max(access_ttl + MAX_LEEWAY),
+                usize::try_from(capacity).unwrap_or(usize::MAX),
+            )),
         }
+    }
+
+    /// Whether this process revoked the session lately: its access tokens are refused at once.
+    pub(crate) fn is_revoked(&self, id: &str) -> bool {
+        self.revoked.contains(id)
     }
 
     pub(crate) async fn get_or_load<B: SessionBackend>(
@@ -112,7 +121,7 @@ impl SessionCache {
             .await?;
         // After the lookup, not before: this also catches an entry that a load begun before
         // the revocation inserted after it.
-        if self.revoked.contains_key(id) {
+        if self.revoked.contains(id) {
             self.sessions.invalidate(id).await;
             return Err(Arc::new(LoadError::NotFound));
         }
@@ -127,7 +136,7 @@ impl SessionCache {
 
     /// Forgets a session at once, and keeps forgetting it for a while.
     pub(crate) async fn invalidate(&self, id: &str) {
-        self.revoked.insert(id.to_owned(), ()).await;
+        self.revoked.insert(id);
         self.sessions.invalidate(id).await;
     }
 }

@@ -364,7 +364,7 @@ impl<B> SessionsBuilder<B> {
             .unwrap_or_else(|| ErrorRenderer::default_with_realm(self.realm));
         let shared = Shared {
             codec: TokenCodec::new(self.keys, self.leeway, self.issuer, self.audience),
-            cache: SessionCache::new(self.cache_capacity, self.cache_ttl),
+            cache: SessionCache::new(self.cache_capacity, self.cache_ttl, self.access_ttl),
             backend: Guarded::new(self.backend, self.max_backend_calls, self.backend_timeout),
             routes,
             renderer,

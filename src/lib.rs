@@ -73,6 +73,7 @@ mod jws;
 mod keys;
 mod layer;
 mod refresh;
+mod revoked;
 mod rotation;
 mod routes;
 mod scope;

@@ -38,17 +38,24 @@ pub(crate) struct Shared<B> {
 }
 
 impl<B: SessionBackend> Shared<B> {
-    /// The access-token check of every protected request: the cache first, then the full
-    /// verification, whose success (only) is cached.
+    /// The access-token check of every protected request: the token cache first, then the
+    /// full verification, whose success (only) is cached; either way, a session this process
+    /// revoked stops its access tokens at once.
     pub(crate) fn verify_access(&self, token: &str) -> Result<Claims<B::Claims>, AuthError> {
-        let Some(cache) = &self.token_cache else {
-            return self.codec.verify_access(token);
+        let claims: Claims<B::Claims> = match &self.token_cache {
+            Some(cache) => match cache.get(token) {
+                Some(claims) => claims,
+                None => {
+                    let claims: Claims<B::Claims> = self.codec.verify_access(token)?;
+                    cache.insert(token, &claims);
+                    claims
+                }
+            },
+            None => self.codec.verify_access(token)?,
         };
-        if let Some(claims) = cache.get(token) {
-            return Ok(claims);
+        if self.cache.is_revoked(claims.session_id()) {
+            return Err(AuthError::InvalidToken("the session has ended"));
         }
-        let claims = self.codec.verify_access(token)?;
-        cache.insert(token, &claims);
         Ok(claims)
     }
 

@@ -818,3 +818,20 @@ async fn idle_sessions_end() {
     );
     assert!(h.sessions.list("u1").await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn revoking_a_session_stops_its_access_tokens_at_once() {
+    let h = Harness::new();
+    let issued = h.login("u1").await;
+    let other = h.login("u1").await;
+    let auth = bearer(&issued.access_token);
+    // Verified once, so it sits in the verified-token cache too.
+    assert_eq!(h.get("/me", Some(&auth)).await.status, StatusCode::OK);
+    assert!(h.sessions.revoke(&issued.session_id).await.unwrap());
+    let reply = h.get("/me", Some(&auth)).await;
+    reply.assert_invalid_token();
+    assert_eq!(reply.json()["error_description"], "the session has ended");
+    // The user's other session is untouched.
+    let reply = h.get("/me", Some(&bearer(&other.access_token))).await;
+    assert_eq!(reply.status, StatusCode::OK);
+}
