@@ -87,7 +87,7 @@ async fn refresh<B: SessionBackend>(
     if let Some(idle) = shared.idle_timeout
         && now.saturating_sub(entry.last_used()) > idle.as_secs()
     {
-        end_session(shared, &session.id).await;
+        shared.end_session(&session.id).await;
         return Err(AuthError::InvalidToken(
             "the session expired after inactivity",
         ));
@@ -104,7 +104,7 @@ async fn refresh<B: SessionBackend>(
     let user = match user {
         Some(user) if user.is_active() => user,
         _ => {
-            end_session(shared, &session.id).await;
+            shared.end_session(&session.id).await;
             return Err(AuthError::InvalidToken("the user is no longer active"));
         }
     };
@@ -159,12 +159,4 @@ struct Refreshed {
     /// Only with rotation.
     refresh_token: Option<String>,
     expires_in: u64,
-}
-
-/// Ends a session whose refresh is refused for good (idle, user gone). The refusal stands even
-/// if the store fails to delete the row: the same check refuses the next attempt too.
-async fn end_session<B: SessionBackend>(shared: &Shared<B>, id: &str) {
-    if let Err(_err) = shared.revoke(id).await {
-        crate::debug_event!("session backend failed on revoke: {}", _err);
-    }
 }

@@ -54,9 +54,7 @@ pub(crate) async fn settle<B: SessionBackend>(
         {
             return Ok(current.generation);
         } else if presented < current.generation {
-            if let Err(_err) = shared.revoke(&current.id).await {
-                crate::debug_event!("session backend failed on revoke: {}", _err);
-            }
+            shared.end_session(&current.id).await;
             return Err(REUSED);
         }
         if fresh {

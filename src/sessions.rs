@@ -59,6 +59,16 @@ impl<B: SessionBackend> Shared<B> {
         Ok(claims)
     }
 
+    /// Ends a session whose refresh is refused for good (idle, user gone, token reused). The
+    /// refusal stands even if the store fails to delete the row: the same check refuses the
+    /// next attempt too, and this process already forgets the session.
+    pub(crate) async fn end_session(&self, session_id: &str) {
+        if let Err(_err) = self.backend.revoke(session_id).await {
+            crate::debug_event!("session backend failed on revoke: {}", _err);
+        }
+        self.cache.invalidate(session_id).await;
+    }
+
     /// Revokes in the store first, then in the cache, so that no reader can reload the row.
     pub(crate) async fn revoke(&self, session_id: &str) -> Result<bool, BackendError> {
         let existed = self.backend.revoke(session_id).await?;

@@ -71,7 +71,14 @@ impl Harness {
     }
 
     async fn login(&self, user_id: &str) -> IssuedTokens {
-        let claims = self.backend.inner.user_claims_sync(user_id);
+        use tower_jwt_sessions::SessionBackend;
+        let claims = self
+            .backend
+            .inner
+            .user_claims(user_id)
+            .await
+            .unwrap()
+            .unwrap();
         self.sessions
             .create(user_id, &claims, SessionMeta::default())
             .await
@@ -97,30 +104,6 @@ impl Harness {
             .body(String::new())
             .unwrap();
         self.send(req).await
-    }
-}
-
-trait UserClaimsSync {
-    fn user_claims_sync(&self, id: &str) -> MachinableClaims;
-}
-
-impl UserClaimsSync for tower_jwt_sessions::MemoryBackend {
-    fn user_claims_sync(&self, id: &str) -> MachinableClaims {
-        use tower_jwt_sessions::SessionBackend;
-        futures_lite_block_on(self.user_claims(id))
-            .unwrap()
-            .unwrap()
-    }
-}
-
-/// The in-memory backend's futures complete on first poll.
-fn futures_lite_block_on<F: std::future::Future>(f: F) -> F::Output {
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    let mut f = std::pin::pin!(f);
-    match f.as_mut().poll(&mut cx) {
-        std::task::Poll::Ready(v) => v,
-        std::task::Poll::Pending => panic!("in-memory backend future was pending"),
     }
 }
 

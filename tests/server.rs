@@ -134,35 +134,21 @@ async fn login_answers_like_machinable() {
 #[tokio::test]
 async fn bad_logins_are_401_with_a_basic_challenge_and_inactive_is_403() {
     let server = Server::start().await;
-    for (user, password) in [("testUser", "wrong"), ("nobody", "testPassword")] {
-        let res = server
-            .client
-            .post(server.url("/sessions/"))
-            .basic_auth(user, Some(password))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-        assert!(
-            res.headers()[WWW_AUTHENTICATE]
-                .to_str()
-                .unwrap()
-                .starts_with("Basic")
-        );
+    let bad = [
+        Some(("testUser", "wrong")),
+        Some(("nobody", "testPassword")),
+        None,
+    ];
+    for credentials in bad {
+        let mut req = server.client.post(server.url("/sessions/"));
+        if let Some((user, password)) = credentials {
+            req = req.basic_auth(user, Some(password));
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{credentials:?}");
+        let challenge = res.headers()[WWW_AUTHENTICATE].to_str().unwrap().to_owned();
+        assert!(challenge.starts_with("Basic"), "{challenge}");
     }
-    let res = server
-        .client
-        .post(server.url("/sessions/"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        res.headers()[WWW_AUTHENTICATE]
-            .to_str()
-            .unwrap()
-            .starts_with("Basic")
-    );
 
     let res = server
         .client
