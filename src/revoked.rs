@@ -1,5 +1,6 @@
 //! Sessions this process revoked lately. Every protected request asks it, so it is a plain
-//! map behind a read lock (tens of nanoseconds), not a cache with its own bookkeeping.
+//! map behind a read lock (one hash, and none while it is empty), not a cache with its own
+//! bookkeeping.
 
 use std::collections::HashMap;
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
