@@ -41,8 +41,8 @@
 //! Cargo features: `aws-lc-rs` (default crypto backend), `rust-crypto` (pure Rust instead),
 //! `tracing` (default; debug-level events for refusals), `axum` (extractors in the `axum`
 //! module).
-#![warn(missing_docs)]
-#![deny(unreachable_pub, unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(unreachable_pub)]
 
 macro_rules! debug_event {
     ($($arg:tt)*) => {{
@@ -57,44 +57,35 @@ macro_rules! debug_event {
 pub(crate) use debug_event;
 
 #[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
-mod backend;
-mod bearer;
-mod body;
-mod cache;
-mod claims;
 mod clock;
-mod config;
-mod crypto;
 mod error;
-mod future;
-mod grpc;
-mod jws;
 mod keys;
-mod layer;
+mod machinable;
 mod refresh;
-mod revoked;
-mod rotation;
 mod routes;
 mod scope;
 mod service;
 mod sessions;
+mod shared;
+mod store;
 mod token;
-mod token_cache;
 
-pub use backend::{BackendError, MemoryBackend, Session, SessionBackend, SessionMeta};
-pub use body::ResponseBody;
-pub use claims::{Claims, MachinableClaims, MachinableUser, SessionClaims};
-pub use config::{
-    ConfigError, DEFAULT_ACCESS_TTL, DEFAULT_BACKEND_TIMEOUT, DEFAULT_LEEWAY,
-    DEFAULT_MAX_BACKEND_CALLS, DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL,
-    DEFAULT_TOKEN_CACHE_BYTES, MAX_LEEWAY, SessionsBuilder,
-};
-pub use error::{AuthError, ErrorRenderer};
-pub use future::ResponseFuture;
+pub use error::{AuthError, ConfigError, ErrorRenderer};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{Keys, MIN_HMAC_SECRET_LEN};
-pub use layer::SessionLayer;
-pub use scope::{Scope, scopes};
-pub use service::SessionService;
-pub use sessions::{IssuedTokens, SessionError, Sessions};
+pub use machinable::{MachinableClaims, MachinableUser, scopes};
+pub use scope::Scope;
+pub use service::{ResponseBody, ResponseFuture, SessionLayer, SessionService};
+pub use sessions::{
+    DEFAULT_ACCESS_TTL, DEFAULT_BACKEND_TIMEOUT, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL,
+    DEFAULT_LEEWAY, DEFAULT_MAX_BACKEND_CALLS, DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL,
+    DEFAULT_TOKEN_CACHE_BYTES, DEFAULT_TOUCH_DEBOUNCE, IssuedTokens, MAX_LEEWAY, SessionError,
+    Sessions, SessionsBuilder,
+};
+pub use store::MemoryBackend;
+pub use token::Claims;
+pub use tower_jwt_sessions_core::{
+    BackendError, RotatingStore, Session, SessionMeta, SessionStore, UserClaims, Users,
+};

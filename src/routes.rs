@@ -2,7 +2,7 @@
 
 use http::Method;
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
 
 /// What the layer does with one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

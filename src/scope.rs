@@ -1,6 +1,6 @@
 //! Permissions a handler can require of the claims: 403 `insufficient_scope` when missing.
 
-use crate::claims::{Claims, MachinableClaims};
+use crate::token::Claims;
 use crate::error::AuthError;
 
 /// A permission, named in the 403 answer, that some claims have and others lack.
@@ -41,35 +41,6 @@ impl<C> Claims<C> {
             Ok(())
         } else {
             Err(AuthError::insufficient_scope(P::NAME))
-        }
-    }
-}
-
-/// Machinable's permissions: `read` allows `GET`, `write` allows `POST`/`PUT`/`DELETE`.
-pub mod scopes {
-    use super::*;
-
-    /// The user is active and may read.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Read;
-
-    /// The user is active and may write.
-    #[derive(Debug, Clone, Copy)]
-    pub struct Write;
-
-    impl Scope for Read {
-        type Claims = MachinableClaims;
-        const NAME: &'static str = "read";
-        fn allows(claims: &MachinableClaims) -> bool {
-            claims.can_read()
-        }
-    }
-
-    impl Scope for Write {
-        type Claims = MachinableClaims;
-        const NAME: &'static str = "write";
-        fn allows(claims: &MachinableClaims) -> bool {
-            claims.can_write()
         }
     }
 }

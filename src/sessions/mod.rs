@@ -2,80 +2,28 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::Response;
 use serde::Serialize;
 
-use crate::backend::{BackendError, Guarded, MemoryBackend, Session, SessionBackend, SessionMeta};
-use crate::cache::SessionCache;
-use crate::claims::{Claims, SessionClaims};
+use tower_jwt_sessions_core::{BackendError, Session, SessionMeta, SessionStore, UserClaims, Users};
+
 use crate::clock::unix_now;
-use crate::config::SessionsBuilder;
-use crate::error::{AuthError, ErrorRenderer};
+use crate::error::AuthError;
 use crate::keys::Keys;
-use crate::layer::SessionLayer;
-use crate::routes::Routes;
-use crate::token::TokenCodec;
-use crate::token_cache::TokenCache;
+use crate::service::SessionLayer;
+use crate::shared::Shared;
+use crate::store::MemoryBackend;
+use crate::token::Claims;
 
-/// Everything the layer and the handle share, behind one `Arc`.
-pub(crate) struct Shared<B> {
-    pub(crate) backend: Guarded<B>,
-    pub(crate) codec: TokenCodec,
-    pub(crate) cache: SessionCache,
-    pub(crate) routes: Routes,
-    pub(crate) renderer: ErrorRenderer,
-    pub(crate) access_ttl: Duration,
-    pub(crate) refresh_ttl: Duration,
-    pub(crate) idle_timeout: Option<Duration>,
-    pub(crate) touch_debounce: Duration,
-    pub(crate) optional: bool,
-    pub(crate) token_cache: Option<TokenCache>,
-    /// Refresh-token rotation, with its grace window for a second tab; `None` when off.
-    pub(crate) rotation: Option<Duration>,
-}
+mod builder;
 
-impl<B: SessionBackend> Shared<B> {
-    /// The access-token check of every protected request: the token cache first, then the
-    /// full verification, whose success (only) is cached; either way, a session this process
-    /// revoked stops its access tokens at once.
-    pub(crate) fn verify_access(&self, token: &str) -> Result<Claims<B::Claims>, AuthError> {
-        let claims: Claims<B::Claims> = match &self.token_cache {
-            Some(cache) => match cache.get(token) {
-                Some(claims) => claims,
-                None => {
-                    let claims: Claims<B::Claims> = self.codec.verify_access(token)?;
-                    cache.insert(token, &claims);
-                    claims
-                }
-            },
-            None => self.codec.verify_access(token)?,
-        };
-        if self.cache.is_revoked(claims.session_id()) {
-            return Err(AuthError::InvalidToken("the session has ended"));
-        }
-        Ok(claims)
-    }
-
-    /// Ends a session whose refresh is refused for good (idle, user gone, token reused). The
-    /// refusal stands even if the store fails to delete the row: the same check refuses the
-    /// next attempt too, and this process already forgets the session.
-    pub(crate) async fn end_session(&self, session_id: &str) {
-        if let Err(_err) = self.backend.revoke(session_id).await {
-            crate::debug_event!("session backend failed on revoke: {}", _err);
-        }
-        self.cache.invalidate(session_id).await;
-    }
-
-    /// Revokes in the store first, then in the cache, so that no reader can reload the row.
-    pub(crate) async fn revoke(&self, session_id: &str) -> Result<bool, BackendError> {
-        let existed = self.backend.revoke(session_id).await?;
-        self.cache.invalidate(session_id).await;
-        Ok(existed)
-    }
-}
+pub use builder::{
+    DEFAULT_ACCESS_TTL, DEFAULT_BACKEND_TIMEOUT, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL,
+    DEFAULT_LEEWAY, DEFAULT_MAX_BACKEND_CALLS, DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL,
+    DEFAULT_TOKEN_CACHE_BYTES, DEFAULT_TOUCH_DEBOUNCE, MAX_LEEWAY, SessionsBuilder,
+};
 
 /// JWT sessions for one app: the session API for login handlers, and the [`layer`](Self::layer)
 /// that guards routes and answers the refresh route.
@@ -92,7 +40,7 @@ impl<B: SessionBackend> Shared<B> {
 ///     id: "u1".into(), name: "testUser".into(), active: true,
 ///     read: true, write: true, kind: "project".into(),
 /// });
-/// sessions.backend().set_user("u1", claims.clone());
+/// sessions.users().set_user("u1", claims.clone());
 ///
 /// // In the login handler, once the password checked out:
 /// let issued = sessions.create("u1", &claims, SessionMeta::default()).await?;
@@ -104,31 +52,37 @@ impl<B: SessionBackend> Shared<B> {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap() }
 /// ```
-pub struct Sessions<B = MemoryBackend> {
-    shared: Arc<Shared<B>>,
+pub struct Sessions<S = MemoryBackend, U = MemoryBackend> {
+    shared: Arc<Shared<S, U>>,
 }
 
-impl Sessions<MemoryBackend> {
-    /// Starts a configuration with these keys and every default: in-memory backend,
-    /// 15-minute access tokens, 3-day sessions, refresh route `/sessions/refresh/`.
-    pub fn builder(keys: Keys) -> SessionsBuilder<MemoryBackend> {
+impl Sessions {
+    /// Starts a configuration with these keys and every default: one [`MemoryBackend`] as
+    /// store and user directory, 15-minute access tokens, 3-day sessions, refresh route
+    /// `/sessions/refresh/`.
+    pub fn builder(keys: Keys) -> SessionsBuilder {
         SessionsBuilder::new(keys)
     }
 }
 
-impl<B> Sessions<B> {
-    pub(crate) fn from_shared(shared: Arc<Shared<B>>) -> Self {
+impl<S, U> Sessions<S, U> {
+    pub(crate) fn from_shared(shared: Arc<Shared<S, U>>) -> Self {
         Sessions { shared }
     }
 
     /// The layer that guards routes and answers the refresh route.
-    pub fn layer(&self) -> SessionLayer<B> {
+    pub fn layer(&self) -> SessionLayer<S, U> {
         SessionLayer::from_shared(Arc::clone(&self.shared))
     }
 
     /// The session store.
-    pub fn backend(&self) -> &B {
-        &self.shared.backend.inner
+    pub fn store(&self) -> &S {
+        self.shared.store.rows()
+    }
+
+    /// The user directory.
+    pub fn users(&self) -> &U {
+        &self.shared.users
     }
 
     /// Renders a refusal the way the layer does (for example an
@@ -138,13 +92,13 @@ impl<B> Sessions<B> {
     }
 }
 
-impl<B: SessionBackend> Sessions<B> {
+impl<S: SessionStore, U: Users> Sessions<S, U> {
     /// Starts a session for a user whose credentials the app has checked, and mints its
     /// first pair of tokens.
     pub async fn create(
         &self,
         user_id: &str,
-        claims: &B::Claims,
+        claims: &U::Claims,
         meta: SessionMeta,
     ) -> Result<IssuedTokens, SessionError> {
         if !claims.is_active() {
@@ -156,7 +110,7 @@ impl<B: SessionBackend> Sessions<B> {
             id: new_session_id()?,
             user_id: user_id.to_owned(),
             created_at: now,
-            expires_at: now.saturating_add(shared.refresh_ttl.as_secs()),
+            expires_at: now.saturating_add(shared.policy.refresh_ttl.as_secs()),
             last_accessed: now,
             generation: 0,
             rotated_at: 0,
@@ -164,7 +118,7 @@ impl<B: SessionBackend> Sessions<B> {
         };
         let access_token = shared
             .codec
-            .mint_access(user_id, &session.id, claims, now, shared.access_ttl)
+            .mint_access(user_id, &session.id, claims, now, shared.policy.access_ttl)
             .map_err(|_| SessionError::Signing)?;
         let refresh_token = shared
             .codec
@@ -178,7 +132,7 @@ impl<B: SessionBackend> Sessions<B> {
             .map_err(|_| SessionError::Signing)?;
         let session_id = session.id.clone();
         shared
-            .backend
+            .store
             .create(session)
             .await
             .map_err(SessionError::Backend)?;
@@ -186,7 +140,7 @@ impl<B: SessionBackend> Sessions<B> {
             access_token,
             refresh_token,
             session_id,
-            expires_in: shared.access_ttl.as_secs(),
+            expires_in: shared.policy.access_ttl.as_secs(),
         })
     }
 
@@ -194,6 +148,7 @@ impl<B: SessionBackend> Sessions<B> {
     /// immediately. `Ok(false)` when there was no such session.
     pub async fn revoke(&self, session_id: &str) -> Result<bool, SessionError> {
         self.shared
+            .store
             .revoke(session_id)
             .await
             .map_err(SessionError::Backend)
@@ -208,8 +163,8 @@ impl<B: SessionBackend> Sessions<B> {
     ) -> Result<bool, SessionError> {
         let session = self
             .shared
-            .backend
-            .load(session_id)
+            .store
+            .load_fresh(session_id)
             .await
             .map_err(SessionError::Backend)?;
         match session {
@@ -223,7 +178,7 @@ impl<B: SessionBackend> Sessions<B> {
         let now = unix_now();
         let mut sessions = self
             .shared
-            .backend
+            .store
             .list(user_id)
             .await
             .map_err(SessionError::Backend)?;
@@ -233,12 +188,12 @@ impl<B: SessionBackend> Sessions<B> {
 
     /// Verifies an access token exactly as the layer does (through the verified-token cache
     /// when it is on), for transports the layer does not cover.
-    pub fn verify_access(&self, token: &str) -> Result<Claims<B::Claims>, AuthError> {
+    pub fn verify_access(&self, token: &str) -> Result<Claims<U::Claims>, AuthError> {
         self.shared.verify_access(token)
     }
 }
 
-impl<B> Clone for Sessions<B> {
+impl<S, U> Clone for Sessions<S, U> {
     fn clone(&self) -> Self {
         Sessions {
             shared: Arc::clone(&self.shared),
@@ -246,11 +201,11 @@ impl<B> Clone for Sessions<B> {
     }
 }
 
-impl<B> fmt::Debug for Sessions<B> {
+impl<S, U> fmt::Debug for Sessions<S, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sessions")
-            .field("access_ttl", &self.shared.access_ttl)
-            .field("refresh_ttl", &self.shared.refresh_ttl)
+            .field("access_ttl", &self.shared.policy.access_ttl)
+            .field("refresh_ttl", &self.shared.policy.refresh_ttl)
             .field("routes", &self.shared.routes)
             .finish_non_exhaustive()
     }

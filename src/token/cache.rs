@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use moka::Expiry;
 use moka::sync::Cache;
 
-use crate::claims::{AccessClaims, Claims};
+use super::{AccessClaims, Claims};
 use crate::clock::unix_now;
 
 /// Claims are stored type-erased so that the cache needs no type parameter of the backend;
@@ -125,7 +125,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::{AccessClaims, TokenUse};
+    use crate::token::TokenUse;
 
     fn claims(exp: u64) -> Claims<String> {
         Claims::new(AccessClaims {

@@ -14,9 +14,9 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::claims::TokenUse;
+use super::wire::TokenUse;
 use crate::error::AuthError;
-use crate::token::kind_of;
+use crate::error::refusals::{ALGORITHM_REFUSED, BAD_SIGNATURE, CRITICAL_HEADER, MALFORMED, NOT_JWS};
 
 /// The protected header fields we act on. Unknown fields (`kid`, `jku`, `x5u`, ...) are
 /// ignored: never fetched, never used to choose a key.
@@ -38,22 +38,19 @@ pub(crate) struct Jws<'t> {
     pub(crate) kind: Option<TokenUse>,
 }
 
-const MALFORMED: AuthError = AuthError::InvalidToken("the token is malformed");
-
 /// Splits a token into its three segments and reads its header. Refuses anything that is not
 /// exactly three non-empty unpadded base64url segments (this also stops `a.b.c.d...`,
 /// CVE-2025-30204), an algorithm other than `expected`, and any `crit` header.
 pub(crate) fn parse(token: &str, expected: Algorithm) -> Result<Jws<'_>, AuthError> {
-    let not_jws = AuthError::InvalidToken("the token is not a compact JWS");
-    let (message, signature) = token.rsplit_once('.').ok_or(not_jws.clone())?;
-    let (header, payload) = message.split_once('.').ok_or(not_jws.clone())?;
+    let (message, signature) = token.rsplit_once('.').ok_or(NOT_JWS)?;
+    let (header, payload) = message.split_once('.').ok_or(NOT_JWS)?;
     for part in [header, payload, signature] {
         if part.is_empty()
             || !part
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
-            return Err(not_jws);
+            return Err(NOT_JWS);
         }
     }
     let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| MALFORMED)?;
@@ -61,21 +58,17 @@ pub(crate) fn parse(token: &str, expected: Algorithm) -> Result<Jws<'_>, AuthErr
     // Exact, case-sensitive JWA names (RFC 7518 §3.1): `none`, `hs256` and unknown names
     // fail to parse and are refused like any other algorithm.
     if header.alg.parse::<Algorithm>().ok() != Some(expected) {
-        return Err(AuthError::InvalidToken(
-            "the token algorithm is not accepted",
-        ));
+        return Err(ALGORITHM_REFUSED);
     }
     if header.crit.is_some() {
         // RFC 7515 §4.1.11: we understand no extension, so any `crit` is fatal.
-        return Err(AuthError::InvalidToken(
-            "the token has critical header parameters",
-        ));
+        return Err(CRITICAL_HEADER);
     }
     Ok(Jws {
         message,
         payload,
         signature,
-        kind: kind_of(header.typ.as_deref()),
+        kind: header.typ.as_deref().and_then(TokenUse::from_typ),
     })
 }
 
@@ -90,7 +83,7 @@ impl Jws<'_> {
             jsonwebtoken::crypto::verify(self.signature, self.message.as_bytes(), key, algorithm)
                 .unwrap_or(false);
         if !valid {
-            return Err(AuthError::InvalidToken("the token signature is invalid"));
+            return Err(BAD_SIGNATURE);
         }
         URL_SAFE_NO_PAD.decode(self.payload).map_err(|_| MALFORMED)
     }
@@ -131,9 +124,7 @@ mod tests {
             let t = token(&format!(r#"{{"alg":"{alg}"}}"#));
             assert_eq!(
                 parse(&t, Algorithm::HS256).err(),
-                Some(AuthError::InvalidToken(
-                    "the token algorithm is not accepted"
-                )),
+                Some(ALGORITHM_REFUSED),
                 "{alg}"
             );
         }

@@ -4,13 +4,17 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
-use super::{BackendError, Session, SessionBackend};
-use crate::claims::{MachinableClaims, SessionClaims};
+use tower_jwt_sessions_core::{
+    BackendError, RotatingStore, Session, SessionStore, UserClaims, Users,
+};
+
+use crate::machinable::MachinableClaims;
 
 /// Sessions and users in process memory, for one-instance apps, tests and examples.
 ///
-/// Cloning shares the store. Users are registered with [`MemoryBackend::set_user`]; the
-/// refresh route reads their current claims from here.
+/// It is both a [`SessionStore`] (and [`RotatingStore`]) and a [`Users`] directory, so one
+/// value serves both sides of the builder. Cloning shares the store. Users are registered
+/// with [`MemoryBackend::set_user`]; the refresh route reads their current claims from here.
 pub struct MemoryBackend<C = MachinableClaims> {
     inner: Arc<RwLock<State<C>>>,
 }
@@ -80,9 +84,7 @@ impl<C> fmt::Debug for MemoryBackend<C> {
     }
 }
 
-impl<C: SessionClaims> SessionBackend for MemoryBackend<C> {
-    type Claims = C;
-
+impl<C: Send + Sync + 'static> SessionStore for MemoryBackend<C> {
     async fn create(&self, session: Session) -> Result<(), BackendError> {
         self.write().sessions.insert(session.id.clone(), session);
         Ok(())
@@ -114,13 +116,9 @@ impl<C: SessionClaims> SessionBackend for MemoryBackend<C> {
         }
         Ok(())
     }
+}
 
-    async fn user_claims(&self, user_id: &str) -> Result<Option<C>, BackendError> {
-        Ok(self.read().users.get(user_id).cloned())
-    }
-
-    const SUPPORTS_ROTATION: bool = true;
-
+impl<C: Send + Sync + 'static> RotatingStore for MemoryBackend<C> {
     async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
         match self.write().sessions.get_mut(id) {
             Some(session) if session.generation == from => {
@@ -130,5 +128,13 @@ impl<C: SessionClaims> SessionBackend for MemoryBackend<C> {
             }
             _ => Ok(false),
         }
+    }
+}
+
+impl<C: UserClaims> Users for MemoryBackend<C> {
+    type Claims = C;
+
+    async fn claims(&self, user_id: &str) -> Result<Option<C>, BackendError> {
+        Ok(self.read().users.get(user_id).cloned())
     }
 }

@@ -1,8 +1,14 @@
 //! Why a request was refused, and how that becomes an RFC 6750 response.
 
+mod config;
+pub(crate) mod refusals;
+mod render;
+
+pub use config::ConfigError;
+pub use render::ErrorRenderer;
+
 use std::borrow::Cow;
 use std::fmt;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -181,49 +187,6 @@ impl fmt::Display for AuthError {
 }
 
 impl std::error::Error for AuthError {}
-
-/// Turns an [`AuthError`] into the response the client gets.
-///
-/// The default is [`AuthError::to_response`]; replace it with
-/// [`SessionsBuilder::error_renderer`](crate::SessionsBuilder::error_renderer) to change the
-/// body format. The renderer is called only for refusals, never on the success path.
-#[derive(Clone)]
-pub struct ErrorRenderer {
-    render: Arc<RenderFn>,
-}
-
-type RenderFn = dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync;
-
-impl ErrorRenderer {
-    /// Wraps a rendering function.
-    pub fn new(render: impl Fn(&AuthError) -> Response<Bytes> + Send + Sync + 'static) -> Self {
-        ErrorRenderer {
-            render: Arc::new(render),
-        }
-    }
-
-    /// The crate's default rendering, with an optional realm in every challenge.
-    pub fn default_with_realm(realm: Option<String>) -> Self {
-        ErrorRenderer::new(move |err| err.to_response(realm.as_deref()))
-    }
-
-    /// Renders one error.
-    pub fn render(&self, err: &AuthError) -> Response<Bytes> {
-        (self.render)(err)
-    }
-}
-
-impl Default for ErrorRenderer {
-    fn default() -> Self {
-        ErrorRenderer::default_with_realm(None)
-    }
-}
-
-impl fmt::Debug for ErrorRenderer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ErrorRenderer").finish_non_exhaustive()
-    }
-}
 
 #[cfg(test)]
 mod tests {

@@ -8,16 +8,25 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use tower_service::Service;
 
-use crate::backend::SessionBackend;
-use crate::bearer::bearer_token;
-use crate::body::ResponseBody;
-use crate::claims::Claims;
+use tower_jwt_sessions_core::{SessionStore, Users};
+
 use crate::error::{AuthError, ErrorRenderer};
-use crate::future::ResponseFuture;
-use crate::grpc;
 use crate::refresh;
 use crate::routes::Route;
-use crate::sessions::Shared;
+use crate::shared::Shared;
+use crate::token::Claims;
+
+mod bearer;
+mod body;
+mod future;
+mod grpc;
+mod layer;
+
+pub use body::ResponseBody;
+pub use future::ResponseFuture;
+pub use layer::SessionLayer;
+
+use bearer::bearer_token;
 
 /// Left in the extensions of requests that passed the layer without claims (public routes,
 /// anonymous requests in optional mode), so that an extractor can tell "no token" from "the
@@ -37,40 +46,41 @@ pub(crate) struct LayerMark(
 /// - gRPC requests (`content-type: application/grpc*`) are refused the gRPC way: HTTP 200
 ///   with `grpc-status` 16 (`UNAUTHENTICATED`), 7 (`PERMISSION_DENIED`) or 14
 ///   (`UNAVAILABLE`) and a `grpc-message`.
-pub struct SessionService<S, B> {
-    inner: S,
-    shared: Arc<Shared<B>>,
+pub struct SessionService<T, S, U> {
+    inner: T,
+    shared: Arc<Shared<S, U>>,
 }
 
-impl<S, B> SessionService<S, B> {
-    pub(crate) fn from_shared(inner: S, shared: Arc<Shared<B>>) -> Self {
+impl<T, S, U> SessionService<T, S, U> {
+    pub(crate) fn from_shared(inner: T, shared: Arc<Shared<S, U>>) -> Self {
         SessionService { inner, shared }
     }
 
     /// The inner service.
-    pub fn get_ref(&self) -> &S {
+    pub fn get_ref(&self) -> &T {
         &self.inner
     }
 
     /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut S {
+    pub fn get_mut(&mut self) -> &mut T {
         &mut self.inner
     }
 
     /// Unwraps the inner service.
-    pub fn into_inner(self) -> S {
+    pub fn into_inner(self) -> T {
         self.inner
     }
 }
 
-impl<S, B> SessionService<S, B>
+impl<T, S, U> SessionService<T, S, U>
 where
-    B: SessionBackend,
+    S: SessionStore,
+    U: Users,
 {
-    fn authenticate<T>(&self, req: &Request<T>) -> Result<Option<Claims<B::Claims>>, AuthError> {
+    fn authenticate<B>(&self, req: &Request<B>) -> Result<Option<Claims<U::Claims>>, AuthError> {
         match bearer_token(req.headers(), req.uri())? {
             Some(token) => self.shared.verify_access(token).map(Some),
-            None if self.shared.optional => Ok(None),
+            None if self.shared.policy.optional => Ok(None),
             None => Err(AuthError::MissingCredentials),
         }
     }
@@ -82,17 +92,39 @@ where
         }
         ResponseFuture::answered(self.shared.renderer.render(err))
     }
+
+    /// The refresh route: the credential is read and verified here, so that a bad one is
+    /// refused without boxing a future; only a verified token reaches the store.
+    fn refresh<B, F>(&self, req: &Request<B>) -> ResponseFuture<F> {
+        if req.method() != Method::POST {
+            return self.refuse(&AuthError::MethodNotAllowed, req.headers());
+        }
+        let claims = bearer_token(req.headers(), req.uri())
+            .and_then(|token| token.ok_or(AuthError::MissingCredentials))
+            .and_then(|token| self.shared.codec.verify_refresh(token));
+        match claims {
+            Ok(claims) => ResponseFuture::refresh(Box::pin(refresh::respond(
+                Arc::clone(&self.shared),
+                claims,
+            ))),
+            Err(err) => {
+                crate::debug_event!("refresh refused: {}", err);
+                ResponseFuture::answered(self.shared.renderer.render(&err))
+            }
+        }
+    }
 }
 
-impl<S, B, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<S, B>
+impl<T, S, U, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<T, S, U>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    B: SessionBackend,
+    T: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    S: SessionStore,
+    U: Users,
     ResBody: http_body::Body<Data = Bytes>,
 {
     type Response = Response<ResponseBody<ResBody>>;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Future>;
+    type Error = T::Error;
+    type Future = ResponseFuture<T::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -104,14 +136,7 @@ where
                 req.extensions_mut()
                     .insert(LayerMark(self.shared.renderer.clone()));
             }
-            Route::Refresh => {
-                if req.method() != Method::POST {
-                    return self.refuse(&AuthError::MethodNotAllowed, req.headers());
-                }
-                let token = bearer_token(req.headers(), req.uri()).map(|t| t.map(str::to_owned));
-                let shared = Arc::clone(&self.shared);
-                return ResponseFuture::refresh(Box::pin(refresh::respond(shared, token)));
-            }
+            Route::Refresh => return self.refresh(&req),
             Route::Protected => match self.authenticate(&req) {
                 Ok(Some(claims)) => {
                     req.extensions_mut()
@@ -131,7 +156,7 @@ where
     }
 }
 
-impl<S: Clone, B> Clone for SessionService<S, B> {
+impl<T: Clone, S, U> Clone for SessionService<T, S, U> {
     fn clone(&self) -> Self {
         SessionService {
             inner: self.inner.clone(),
@@ -140,7 +165,7 @@ impl<S: Clone, B> Clone for SessionService<S, B> {
     }
 }
 
-impl<S: fmt::Debug, B> fmt::Debug for SessionService<S, B> {
+impl<T: fmt::Debug, S, U> fmt::Debug for SessionService<T, S, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionService")
             .field("inner", &self.inner)

@@ -4,7 +4,9 @@ use std::fmt;
 
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
 
-use crate::config::ConfigError;
+use crate::error::ConfigError;
+
+mod provider;
 
 /// HMAC secrets shorter than this are refused: RFC 7518 §3.2 asks for a key at least as long
 /// as the hash output (32 bytes for HS256).
@@ -109,7 +111,7 @@ impl Keys {
         encoding: EncodingKey,
         decoding: DecodingKey,
     ) -> Result<Self, ConfigError> {
-        crate::crypto::ensure_provider();
+        provider::ensure_provider();
         let probe = jsonwebtoken::encode(
             &Header::new(algorithm),
             &serde_json::json!({ "exp": u64::MAX / 2 }),

@@ -4,6 +4,9 @@ use http::header::AUTHORIZATION;
 use http::{HeaderMap, Uri};
 
 use crate::error::AuthError;
+use crate::error::refusals::{
+    DUPLICATE_AUTHORIZATION, EMPTY_BEARER, MALFORMED, TOKEN_IN_QUERY, TOKEN_TOO_LONG,
+};
 
 /// Tokens longer than this are refused before any decoding. Our own tokens are well under
 /// 2 KiB; the limit keeps a hostile 64 KiB header from costing base64 and JSON work.
@@ -20,16 +23,12 @@ pub(crate) fn bearer_token<'a>(
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let first = values.next();
     if values.next().is_some() {
-        return Err(AuthError::InvalidRequest(
-            "more than one Authorization header",
-        ));
+        return Err(DUPLICATE_AUTHORIZATION);
     }
     // RFC 6750 §2.3 allows `access_token` in the query; we never accept it there, and a
     // token in two places at once is a malformed request (§2).
     if uri.query().is_some_and(query_has_access_token) {
-        return Err(AuthError::InvalidRequest(
-            "tokens are accepted only in the Authorization header",
-        ));
+        return Err(TOKEN_IN_QUERY);
     }
     let Some(value) = first else {
         return Ok(None);
@@ -53,9 +52,7 @@ pub(crate) fn parse_bearer(value: &[u8]) -> Result<Option<&str>, AuthError> {
     }
     let rest = &trimmed[SCHEME.len()..];
     if rest.is_empty() {
-        return Err(AuthError::InvalidRequest(
-            "the Bearer credentials carry no token",
-        ));
+        return Err(EMPTY_BEARER);
     }
     if rest[0] != b' ' {
         // `BearerX...` is another scheme, not a malformed Bearer.
@@ -63,19 +60,17 @@ pub(crate) fn parse_bearer(value: &[u8]) -> Result<Option<&str>, AuthError> {
     }
     let token = rest.trim_ascii_start();
     if token.is_empty() {
-        return Err(AuthError::InvalidRequest(
-            "the Bearer credentials carry no token",
-        ));
+        return Err(EMPTY_BEARER);
     }
     if token.len() > MAX_TOKEN_LEN {
-        return Err(AuthError::InvalidToken("the token is too long"));
+        return Err(TOKEN_TOO_LONG);
     }
     // The character set is checked where the token is parsed as a JWS (base64url segments
     // only, stricter than token68), and only when the verified-token cache misses: a token
     // that hits is byte-identical to one that passed every check.
     std::str::from_utf8(token)
         .map(Some)
-        .map_err(|_| AuthError::InvalidToken("the token is malformed"))
+        .map_err(|_| MALFORMED)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::Response;
 use pin_project_lite::pin_project;
 
-use crate::body::ResponseBody;
+use super::body::ResponseBody;
 
 /// The refresh route's work: boxed because it awaits the user's backend, whose futures
 /// cannot be named. Only refreshes pay for the box; the access path never does.

@@ -5,30 +5,30 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use crate::service::SessionService;
-use crate::sessions::Shared;
+use super::SessionService;
+use crate::shared::Shared;
 
 /// Wraps a service in [`SessionService`]; made by [`Sessions::layer`](crate::Sessions::layer).
 #[must_use]
-pub struct SessionLayer<B> {
-    shared: Arc<Shared<B>>,
+pub struct SessionLayer<S, U> {
+    shared: Arc<Shared<S, U>>,
 }
 
-impl<B> SessionLayer<B> {
-    pub(crate) fn from_shared(shared: Arc<Shared<B>>) -> Self {
+impl<S, U> SessionLayer<S, U> {
+    pub(crate) fn from_shared(shared: Arc<Shared<S, U>>) -> Self {
         SessionLayer { shared }
     }
 }
 
-impl<S, B> Layer<S> for SessionLayer<B> {
-    type Service = SessionService<S, B>;
+impl<T, S, U> Layer<T> for SessionLayer<S, U> {
+    type Service = SessionService<T, S, U>;
 
-    fn layer(&self, inner: S) -> Self::Service {
+    fn layer(&self, inner: T) -> Self::Service {
         SessionService::from_shared(inner, Arc::clone(&self.shared))
     }
 }
 
-impl<B> Clone for SessionLayer<B> {
+impl<S, U> Clone for SessionLayer<S, U> {
     fn clone(&self) -> Self {
         SessionLayer {
             shared: Arc::clone(&self.shared),
@@ -36,7 +36,7 @@ impl<B> Clone for SessionLayer<B> {
     }
 }
 
-impl<B> fmt::Debug for SessionLayer<B> {
+impl<S, U> fmt::Debug for SessionLayer<S, U> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SessionLayer").finish_non_exhaustive()
     }

@@ -10,19 +10,17 @@
 
 use std::time::Duration;
 
-use crate::backend::{Session, SessionBackend};
-use crate::error::AuthError;
-use crate::sessions::Shared;
+use tower_jwt_sessions_core::{Session, SessionStore};
 
-const REUSED: AuthError =
-    AuthError::InvalidToken("a retired refresh token was used again; the session has ended");
-const REPLACED: AuthError = AuthError::InvalidToken("the refresh token has been replaced");
+use crate::error::AuthError;
+use crate::error::refusals::{SESSION_ENDED, TOKEN_REPLACED, TOKEN_REUSED};
+use crate::store::Store;
 
 /// Settles the generation for a refresh with a token of generation `presented`, given the
 /// session as this instance last saw it. Returns the generation of the refresh token to hand
 /// out.
-pub(crate) async fn settle<B: SessionBackend>(
-    shared: &Shared<B>,
+pub(super) async fn settle<S: SessionStore>(
+    store: &Store<S>,
     seen: &Session,
     presented: u64,
     grace: Duration,
@@ -33,42 +31,29 @@ pub(crate) async fn settle<B: SessionBackend>(
     // read the store itself, once.
     for fresh in [false, true] {
         if presented == current.generation {
-            let next = presented + 1;
-            match shared
-                .backend
-                .rotate(&current.id, presented, next, now)
-                .await
-            {
-                Ok(true) => {
-                    shared.cache.forget(&current.id).await;
-                    return Ok(next);
-                }
+            // A generation at the top of u64 cannot be bumped: refuse it as replaced.
+            let next = presented.checked_add(1).ok_or(TOKEN_REPLACED)?;
+            match store.rotate(&current.id, presented, next, now).await {
+                Ok(true) => return Ok(next),
                 Ok(false) => {}
-                Err(_err) => {
-                    crate::debug_event!("session backend failed on rotate: {}", _err);
-                    return Err(AuthError::Unavailable);
-                }
+                Err(_) => return Err(AuthError::Unavailable),
             }
-        } else if presented + 1 == current.generation
+        } else if presented.checked_add(1) == Some(current.generation)
             && now < current.rotated_at.saturating_add(grace.as_secs())
         {
             return Ok(current.generation);
         } else if presented < current.generation {
-            shared.end_session(&current.id).await;
-            return Err(REUSED);
+            store.end(&current.id).await;
+            return Err(TOKEN_REUSED);
         }
         if fresh {
             break;
         }
-        shared.cache.forget(&current.id).await;
-        current = match shared.backend.load(&current.id).await {
+        current = match store.load_fresh(&current.id).await {
             Ok(Some(session)) if session.user_id == seen.user_id => session,
-            Ok(_) => return Err(AuthError::InvalidToken("the session has ended")),
-            Err(_err) => {
-                crate::debug_event!("session backend failed on load: {}", _err);
-                return Err(AuthError::Unavailable);
-            }
+            Ok(_) => return Err(SESSION_ENDED),
+            Err(_) => return Err(AuthError::Unavailable),
         };
     }
-    Err(REPLACED)
+    Err(TOKEN_REPLACED)
 }

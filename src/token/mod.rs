@@ -8,18 +8,26 @@ use std::time::Duration;
 
 use jsonwebtoken::Header;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::claims::{AccessClaims, Audience, Claims, RefreshClaims, TokenUse};
 use crate::clock::unix_now;
 use crate::error::AuthError;
-use crate::jws;
+use crate::error::refusals::{
+    ACCESS_AS_REFRESH, CLAIMS_MALFORMED, EXPIRED, MISSING_CLAIM, NOT_YET_VALID,
+    NO_ACCEPTED_TYP, OTHER_AUDIENCE, OTHER_ISSUER, REFRESH_AS_ACCESS,
+};
 use crate::keys::Keys;
 
-/// `typ` of access tokens (RFC 9068 §2.1).
-pub(crate) const ACCESS_TYP: &str = "at+jwt";
-/// `typ` of refresh tokens. No RFC names one; what matters is that it differs from `at+jwt`.
-pub(crate) const REFRESH_TYP: &str = "refresh+jwt";
+mod cache;
+mod claims;
+mod jws;
+mod wire;
+
+pub use claims::Claims;
+pub(crate) use cache::TokenCache;
+pub(crate) use wire::{AccessClaims, RefreshClaims, TokenUse};
+
+use wire::{ACCESS_TYP, AccessOut, Audience, REFRESH_TYP, Registered};
 
 /// Signing failed: only possible with a broken key, so a server fault, never the client's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,21 +40,6 @@ pub(crate) struct TokenCodec {
     refresh_header: Header,
     issuer: Option<String>,
     audience: Option<String>,
-}
-
-#[derive(Serialize)]
-struct AccessOut<'a, C> {
-    sub: &'a str,
-    sid: &'a str,
-    iat: u64,
-    exp: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    iss: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    aud: Option<&'a str>,
-    token_use: TokenUse,
-    #[serde(flatten)]
-    custom: &'a C,
 }
 
 impl TokenCodec {
@@ -158,9 +151,9 @@ impl TokenCodec {
         let jws = jws::parse(token, self.keys.algorithm)?;
         match jws.kind {
             Some(kind) if kind == expected => {}
-            Some(TokenUse::Refresh) => return Err(WRONG_KIND_REFRESH),
-            Some(TokenUse::Access) => return Err(WRONG_KIND_ACCESS),
-            None => return Err(AuthError::InvalidToken("the token has no accepted typ")),
+            Some(TokenUse::Refresh) => return Err(REFRESH_AS_ACCESS),
+            Some(TokenUse::Access) => return Err(ACCESS_AS_REFRESH),
+            None => return Err(NO_ACCEPTED_TYP),
         }
         jws.verify(&self.keys.decoding, self.keys.algorithm)
     }
@@ -170,45 +163,39 @@ impl TokenCodec {
         let claims: Registered = serde_json::from_slice(payload).map_err(|_| CLAIMS_MALFORMED)?;
         if claims.token_use != expected {
             return Err(match claims.token_use {
-                TokenUse::Refresh => WRONG_KIND_REFRESH,
-                TokenUse::Access => WRONG_KIND_ACCESS,
+                TokenUse::Refresh => REFRESH_AS_ACCESS,
+                TokenUse::Access => ACCESS_AS_REFRESH,
             });
         }
         let now = unix_now();
         if claims.exp.saturating_add(self.leeway) < now {
-            return Err(AuthError::InvalidToken("the token has expired"));
+            return Err(EXPIRED);
         }
         if claims
             .nbf
             .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
         {
-            return Err(AuthError::InvalidToken("the token is not valid yet"));
+            return Err(NOT_YET_VALID);
         }
         if let Some(expected) = &self.issuer {
             match &claims.iss {
                 Some(iss) if iss == expected => {}
                 Some(_) => {
-                    return Err(AuthError::InvalidToken(
-                        "the token was issued by another issuer",
-                    ));
+                    return Err(OTHER_ISSUER);
                 }
-                None => return Err(AuthError::InvalidToken("the token lacks a required claim")),
+                None => return Err(MISSING_CLAIM),
             }
         }
         match (&self.audience, &claims.aud) {
             (_, None) if self.audience.is_some() => {
-                return Err(AuthError::InvalidToken("the token lacks a required claim"));
+                return Err(MISSING_CLAIM);
             }
             (Some(expected), Some(aud)) if !aud.contains(expected) => {
-                return Err(AuthError::InvalidToken(
-                    "the token is meant for another audience",
-                ));
+                return Err(OTHER_AUDIENCE);
             }
             // RFC 7519 §4.1.3: a token naming audiences must name us; we are none.
             (None, Some(_)) => {
-                return Err(AuthError::InvalidToken(
-                    "the token is meant for another audience",
-                ));
+                return Err(OTHER_AUDIENCE);
             }
             _ => {}
         }
@@ -216,52 +203,10 @@ impl TokenCodec {
     }
 }
 
-/// The registered claims of both kinds, parsed from the payload in one pass. Unknown fields
-/// (the user's own) are skipped; a duplicated known field is an error.
-#[derive(Deserialize)]
-struct Registered {
-    sub: String,
-    sid: String,
-    iat: u64,
-    exp: u64,
-    #[serde(default)]
-    nbf: Option<u64>,
-    #[serde(default)]
-    iss: Option<String>,
-    #[serde(default)]
-    aud: Option<Audience>,
-    token_use: TokenUse,
-    #[serde(default, rename = "gen")]
-    generation: Option<u64>,
-}
-
-const CLAIMS_MALFORMED: AuthError = AuthError::InvalidToken("the token claims are malformed");
-const WRONG_KIND_REFRESH: AuthError =
-    AuthError::InvalidToken("a refresh token cannot be used as an access token");
-const WRONG_KIND_ACCESS: AuthError =
-    AuthError::InvalidToken("an access token cannot be used as a refresh token");
-
-/// `typ` compared case-insensitively, with or without the `application/` prefix
-/// (RFC 7515 §4.1.9).
-pub(crate) fn kind_of(typ: Option<&str>) -> Option<TokenUse> {
-    let typ = typ?;
-    let typ = match typ.get(..12) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
-        _ => typ,
-    };
-    if typ.eq_ignore_ascii_case(ACCESS_TYP) {
-        Some(TokenUse::Access)
-    } else if typ.eq_ignore_ascii_case(REFRESH_TYP) {
-        Some(TokenUse::Refresh)
-    } else {
-        None
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::MachinableClaims;
+    use crate::machinable::MachinableClaims;
 
     fn codec() -> TokenCodec {
         TokenCodec::new(
@@ -279,15 +224,6 @@ mod tests {
     fn claims() -> serde_json::Value {
         serde_json::json!({"projects": {"pet-demo": true}, "user": {"id": "u1", "name": "n",
             "active": true, "read": true, "write": false, "type": "project"}})
-    }
-
-    #[test]
-    fn typ_matching() {
-        assert_eq!(kind_of(Some("at+jwt")), Some(TokenUse::Access));
-        assert_eq!(kind_of(Some("Application/AT+JWT")), Some(TokenUse::Access));
-        assert_eq!(kind_of(Some("refresh+jwt")), Some(TokenUse::Refresh));
-        assert_eq!(kind_of(Some("JWT")), None);
-        assert_eq!(kind_of(None), None);
     }
 
     #[test]
@@ -314,19 +250,19 @@ mod tests {
             .unwrap();
         assert_eq!(
             codec.verify_refresh(&access).unwrap_err(),
-            WRONG_KIND_ACCESS
+            ACCESS_AS_REFRESH
         );
         assert_eq!(
             codec
                 .verify_access::<serde_json::Value>(&refresh)
                 .unwrap_err(),
-            WRONG_KIND_REFRESH
+            REFRESH_AS_ACCESS
         );
         assert_eq!(
             codec
                 .verify_access::<MachinableClaims>(&refresh)
                 .unwrap_err(),
-            WRONG_KIND_REFRESH
+            REFRESH_AS_ACCESS
         );
         assert!(codec.verify_refresh(&refresh).is_ok());
     }
@@ -341,7 +277,7 @@ mod tests {
         let outside = codec.mint_refresh("u", "s", 0, t - 100, t - 30).unwrap();
         assert_eq!(
             codec.verify_refresh(&outside).unwrap_err(),
-            AuthError::InvalidToken("the token has expired")
+            EXPIRED
         );
     }
 
@@ -367,7 +303,7 @@ mod tests {
             strict
                 .verify_access::<serde_json::Value>(&token)
                 .unwrap_err(),
-            AuthError::InvalidToken("the token was issued by another issuer")
+            OTHER_ISSUER
         );
         let plain = codec()
             .mint_access("u", "s", &claims(), now(), Duration::from_secs(60))

@@ -1,0 +1,95 @@
+//! Where sessions live: [`SessionStore`], and rotation as the optional [`RotatingStore`].
+
+use std::future::Future;
+
+use crate::{BackendError, Session};
+
+/// Keeps session rows: Postgres, Redis, or anything async.
+///
+/// Implement it with `async fn`s. The crate generates session ids, signs tokens, caches
+/// loads and debounces `touch`, so a store only keeps rows; it knows nothing of users or
+/// their permissions (that is [`Users`](crate::Users)). Every method separates "not there"
+/// (`Ok(None)`, `Ok(false)`) from "the store failed" (`Err`): the first ends a session with a
+/// 401, the second is a 503.
+///
+/// A store may keep a row past its `expires_at` or drop it then: the crate checks the expiry
+/// itself. [`suite::check_store`](crate::suite::check_store) (feature `test-suite`) checks
+/// the whole contract in one line.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::Mutex;
+/// use tower_jwt_sessions_core::{BackendError, Session, SessionStore};
+///
+/// #[derive(Default)]
+/// struct MyStore(Mutex<HashMap<String, Session>>);
+///
+/// impl SessionStore for MyStore {
+///     async fn create(&self, session: Session) -> Result<(), BackendError> {
+///         self.0.lock().unwrap().insert(session.id.clone(), session);
+///         Ok(())
+///     }
+///     async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
+///         Ok(self.0.lock().unwrap().get(id).cloned())
+///     }
+///     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
+///         Ok(self.0.lock().unwrap().remove(id).is_some())
+///     }
+///     async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
+///         let rows = self.0.lock().unwrap();
+///         Ok(rows.values().filter(|s| s.user_id == user_id).cloned().collect())
+///     }
+///     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
+///         if let Some(s) = self.0.lock().unwrap().get_mut(id) {
+///             s.last_accessed = s.last_accessed.max(at);
+///         }
+///         Ok(())
+///     }
+/// }
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// let store = MyStore::default();
+/// assert_eq!(store.load("nope").await.unwrap(), None);
+/// assert!(!store.revoke("nope").await.unwrap());
+/// # });
+/// ```
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session.
+    fn create(&self, session: Session) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Loads one session; `Ok(None)` when it does not exist (never created, or revoked).
+    fn load(&self, id: &str) -> impl Future<Output = Result<Option<Session>, BackendError>> + Send;
+
+    /// Deletes one session; `Ok(false)` when there was none.
+    fn revoke(&self, id: &str) -> impl Future<Output = Result<bool, BackendError>> + Send;
+
+    /// The sessions of one user, oldest first. Expired rows may be included; the crate
+    /// filters them.
+    fn list(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<Session>, BackendError>> + Send;
+
+    /// Records that the session was used at `at` (seconds since the Unix epoch); a missing
+    /// session is not an error. `last_accessed` never moves back. The crate debounces calls:
+    /// a burst of refreshes costs one write.
+    fn touch(&self, id: &str, at: u64) -> impl Future<Output = Result<(), BackendError>> + Send;
+}
+
+/// A store that can rotate refresh tokens: an atomic compare-and-swap of a session's
+/// generation. Refresh-token rotation (`SessionsBuilder::rotate_refresh_tokens` in
+/// tower-jwt-sessions) is only offered for stores that implement it.
+///
+/// [`suite::check_rotation`](crate::suite::check_rotation) checks it, racing swaps included.
+pub trait RotatingStore: SessionStore {
+    /// Atomically sets the session's generation from `from` to `to` and `rotated_at` to `at`;
+    /// `Ok(false)` when the generation was not `from` (another refresh won the race) or the
+    /// session is gone. Must be a compare-and-swap in the store (`UPDATE ... WHERE generation
+    /// = $from`, a Lua script in Redis), since instances race for it.
+    fn rotate(
+        &self,
+        id: &str,
+        from: u64,
+        to: u64,
+        at: u64,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
+}

@@ -1,0 +1,80 @@
+//! A configuration that cannot work, refused before the first request.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A configuration that cannot work, refused by
+/// [`SessionsBuilder::build`](crate::SessionsBuilder::build) or a [`Keys`](crate::Keys)
+/// constructor instead of failing on a request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The HMAC secret is shorter than the hash output.
+    SecretTooShort {
+        /// Length given, in bytes.
+        len: usize,
+        /// Minimum length, in bytes.
+        min: usize,
+    },
+    /// The algorithm does not belong to the constructor's key family (HS256 with a PEM key).
+    WrongKeyFamily,
+    /// The key could not be parsed.
+    BadKey,
+    /// The private and public keys do not belong together.
+    KeyMismatch,
+    /// The access-token lifetime is longer than the refresh-token lifetime.
+    AccessOutlivesRefresh,
+    /// A lifetime of zero.
+    ZeroLifetime,
+    /// A leeway over the largest one accepted.
+    LeewayTooLarge {
+        /// The largest leeway accepted ([`MAX_LEEWAY`](crate::MAX_LEEWAY)).
+        max: Duration,
+    },
+    /// A route path that does not start with `/`.
+    BadPath,
+    /// A cache capacity or memory budget of zero (turn a cache off with `None` instead).
+    ZeroCacheCapacity,
+    /// A limit of zero backend calls in flight.
+    ZeroBackendCalls,
+    /// Rotation was turned on, then the store was replaced by one that is not a
+    /// [`RotatingStore`](crate::RotatingStore): call `rotate_refresh_tokens` after `store`.
+    RotationUnsupported,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::SecretTooShort { len, min } => {
+                write!(
+                    f,
+                    "the HMAC secret is {len} bytes; at least {min} are required"
+                )
+            }
+            ConfigError::WrongKeyFamily => {
+                f.write_str("the algorithm does not match the kind of key given")
+            }
+            ConfigError::BadKey => f.write_str("the key could not be parsed"),
+            ConfigError::KeyMismatch => f.write_str("the private and public keys do not match"),
+            ConfigError::AccessOutlivesRefresh => {
+                f.write_str("the access-token lifetime must not exceed the refresh-token lifetime")
+            }
+            ConfigError::ZeroLifetime => f.write_str("token lifetimes must be positive"),
+            ConfigError::LeewayTooLarge { max } => {
+                write!(f, "the leeway must be at most {} seconds", max.as_secs())
+            }
+            ConfigError::BadPath => f.write_str("route paths must start with '/'"),
+            ConfigError::ZeroCacheCapacity => {
+                f.write_str("cache sizes must be positive; turn a cache off with None")
+            }
+            ConfigError::ZeroBackendCalls => {
+                f.write_str("at least one session backend call must be allowed in flight")
+            }
+            ConfigError::RotationUnsupported => f.write_str(
+                "refresh-token rotation needs a RotatingStore; call rotate_refresh_tokens after store",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}

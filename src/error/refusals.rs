@@ -1,0 +1,53 @@
+//! Every refusal the crate makes, named once. Descriptions are fixed strings: they never
+//! carry a token, a secret or a claim value. Tests compare against these names.
+
+use super::AuthError;
+
+// --- the request ---------------------------------------------------------------------------
+pub(crate) const DUPLICATE_AUTHORIZATION: AuthError =
+    AuthError::InvalidRequest("more than one Authorization header");
+pub(crate) const TOKEN_IN_QUERY: AuthError =
+    AuthError::InvalidRequest("tokens are accepted only in the Authorization header");
+pub(crate) const EMPTY_BEARER: AuthError =
+    AuthError::InvalidRequest("the Bearer credentials carry no token");
+
+// --- the token's shape and header ----------------------------------------------------------
+pub(crate) const TOKEN_TOO_LONG: AuthError = AuthError::InvalidToken("the token is too long");
+pub(crate) const NOT_JWS: AuthError = AuthError::InvalidToken("the token is not a compact JWS");
+pub(crate) const MALFORMED: AuthError = AuthError::InvalidToken("the token is malformed");
+pub(crate) const ALGORITHM_REFUSED: AuthError =
+    AuthError::InvalidToken("the token algorithm is not accepted");
+pub(crate) const CRITICAL_HEADER: AuthError =
+    AuthError::InvalidToken("the token has critical header parameters");
+pub(crate) const NO_ACCEPTED_TYP: AuthError =
+    AuthError::InvalidToken("the token has no accepted typ");
+pub(crate) const BAD_SIGNATURE: AuthError =
+    AuthError::InvalidToken("the token signature is invalid");
+
+// --- the token's claims --------------------------------------------------------------------
+pub(crate) const CLAIMS_MALFORMED: AuthError =
+    AuthError::InvalidToken("the token claims are malformed");
+pub(crate) const REFRESH_AS_ACCESS: AuthError =
+    AuthError::InvalidToken("a refresh token cannot be used as an access token");
+pub(crate) const ACCESS_AS_REFRESH: AuthError =
+    AuthError::InvalidToken("an access token cannot be used as a refresh token");
+pub(crate) const EXPIRED: AuthError = AuthError::InvalidToken("the token has expired");
+pub(crate) const NOT_YET_VALID: AuthError = AuthError::InvalidToken("the token is not valid yet");
+pub(crate) const OTHER_ISSUER: AuthError =
+    AuthError::InvalidToken("the token was issued by another issuer");
+pub(crate) const OTHER_AUDIENCE: AuthError =
+    AuthError::InvalidToken("the token is meant for another audience");
+pub(crate) const MISSING_CLAIM: AuthError =
+    AuthError::InvalidToken("the token lacks a required claim");
+
+// --- the session behind the token ----------------------------------------------------------
+pub(crate) const SESSION_ENDED: AuthError = AuthError::InvalidToken("the session has ended");
+pub(crate) const SESSION_EXPIRED: AuthError = AuthError::InvalidToken("the session has expired");
+pub(crate) const SESSION_IDLE: AuthError =
+    AuthError::InvalidToken("the session expired after inactivity");
+pub(crate) const USER_INACTIVE: AuthError =
+    AuthError::InvalidToken("the user is no longer active");
+pub(crate) const TOKEN_REPLACED: AuthError =
+    AuthError::InvalidToken("the refresh token has been replaced");
+pub(crate) const TOKEN_REUSED: AuthError =
+    AuthError::InvalidToken("a retired refresh token was used again; the session has ended");

@@ -1,0 +1,152 @@
+//! The refresh route: a verified refresh token in, a new access token out.
+//!
+//! The service has already read and verified the refresh token. Here: load its session
+//! through the store's cache -> check owner, generation, expiry and idleness -> read the
+//! user's current claims -> settle the rotation (when on) -> mint -> record the use
+//! (debounced).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use http::{HeaderValue, Response, StatusCode};
+use tower_jwt_sessions_core::{SessionStore, UserClaims, Users};
+
+use crate::clock::unix_now;
+use crate::error::AuthError;
+use crate::error::refusals::{
+    SESSION_ENDED, SESSION_EXPIRED, SESSION_IDLE, TOKEN_REPLACED, USER_INACTIVE,
+};
+use crate::shared::Shared;
+use crate::store::LoadError;
+use crate::token::RefreshClaims;
+
+mod rotation;
+
+/// Answers one refresh request whose token verified. Never fails: every refusal is a
+/// rendered response.
+pub(crate) async fn respond<S: SessionStore, U: Users>(
+    shared: Arc<Shared<S, U>>,
+    claims: RefreshClaims,
+) -> Response<Bytes> {
+    match refresh(&shared, claims).await {
+        Ok(refreshed) => refreshed.into_response(),
+        Err(err) => {
+            crate::debug_event!("refresh refused: {}", err);
+            shared.renderer.render(&err)
+        }
+    }
+}
+
+async fn refresh<S: SessionStore, U: Users>(
+    shared: &Shared<S, U>,
+    claims: RefreshClaims,
+) -> Result<Refreshed, AuthError> {
+    let policy = &shared.policy;
+    let entry = shared
+        .store
+        .load(&claims.sid)
+        .await
+        .map_err(|err| match &*err {
+            LoadError::NotFound => SESSION_ENDED,
+            LoadError::Backend => AuthError::Unavailable,
+        })?;
+    let session = &entry.session;
+    if session.user_id != claims.sub {
+        return Err(SESSION_ENDED);
+    }
+    if policy.rotation.is_none() && session.generation != claims.generation {
+        return Err(TOKEN_REPLACED);
+    }
+    let now = unix_now();
+    if session.expires_at <= now {
+        return Err(SESSION_EXPIRED);
+    }
+    if let Some(idle) = policy.idle_timeout
+        && now.saturating_sub(entry.last_used()) > idle.as_secs()
+    {
+        shared.store.end(&session.id).await;
+        return Err(SESSION_IDLE);
+    }
+
+    let user = shared
+        .user_claims(&session.user_id)
+        .await
+        .map_err(|_| AuthError::Unavailable)?;
+    let user = match user {
+        Some(user) if user.is_active() => user,
+        _ => {
+            shared.store.end(&session.id).await;
+            return Err(USER_INACTIVE);
+        }
+    };
+
+    let next_generation = match policy.rotation {
+        Some(grace) => Some(
+            rotation::settle(&shared.store, session, claims.generation, grace, now).await?,
+        ),
+        None => None,
+    };
+
+    // An access token never outlives its session.
+    let ttl = policy
+        .access_ttl
+        .min(Duration::from_secs(session.expires_at - now));
+    let access_token = shared
+        .codec
+        .mint_access(&session.user_id, &session.id, &user, now, ttl)
+        .map_err(|_| AuthError::Unavailable)?;
+    let refresh_token = match next_generation {
+        Some(generation) => Some(
+            shared
+                .codec
+                .mint_refresh(
+                    &session.user_id,
+                    &session.id,
+                    generation,
+                    now,
+                    session.expires_at,
+                )
+                .map_err(|_| AuthError::Unavailable)?,
+        ),
+        None => None,
+    };
+
+    shared.store.touch(&entry, now, policy.touch_debounce).await;
+    Ok(Refreshed {
+        access_token,
+        refresh_token,
+        expires_in: ttl.as_secs(),
+    })
+}
+
+struct Refreshed {
+    access_token: String,
+    /// Only with rotation.
+    refresh_token: Option<String>,
+    expires_in: u64,
+}
+
+impl Refreshed {
+    /// The token response (RFC 6749 §5.1), written by hand: a JWS is base64url and dots, so
+    /// nothing in it needs JSON escaping.
+    fn into_response(self) -> Response<Bytes> {
+        let rotated = match &self.refresh_token {
+            Some(token) => format!(r#","refresh_token":"{token}""#),
+            None => String::new(),
+        };
+        let body = format!(
+            r#"{{"access_token":"{}"{rotated},"token_type":"Bearer","expires_in":{}}}"#,
+            self.access_token, self.expires_in
+        );
+        let mut response = Response::new(Bytes::from(body));
+        *response.status_mut() = StatusCode::OK;
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        // RFC 6749 §5.1: token responses must not be cached.
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+        response
+    }
+}

@@ -1,0 +1,124 @@
+//! The verified claims of an access token, as handlers read them.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::wire::AccessClaims;
+use crate::error::{AuthError, ErrorRenderer};
+
+
+/// The verified claims of an access token, inserted by the layer into the request extensions.
+///
+/// It dereferences to your own claim type `C`, so `claims.user.write` reads as written. The
+/// registered claims have accessors. Cloning is one reference-count increment (extractors
+/// clone). `Debug` shows no claim values: logs stay free of personal data.
+///
+/// ```
+/// # use tower_jwt_sessions::{Claims, MachinableClaims};
+/// fn handler(req: http::Request<()>) -> bool {
+///     let claims = req.extensions().get::<Claims<MachinableClaims>>().unwrap();
+///     claims.user.write
+/// }
+/// ```
+pub struct Claims<C> {
+    inner: Arc<AccessClaims<C>>,
+    /// How refusals made from these claims (a missing scope) are rendered: the layer's own
+    /// renderer, carried along so that extractors answer exactly as the layer does.
+    renderer: Option<ErrorRenderer>,
+}
+
+impl<C> Claims<C> {
+    pub(crate) fn new(inner: AccessClaims<C>) -> Self {
+        Claims::from_arc(Arc::new(inner))
+    }
+
+    pub(crate) fn from_arc(inner: Arc<AccessClaims<C>>) -> Self {
+        Claims {
+            inner,
+            renderer: None,
+        }
+    }
+
+    pub(crate) fn with_renderer(mut self, renderer: &ErrorRenderer) -> Self {
+        self.renderer = Some(renderer.clone());
+        self
+    }
+
+    /// Renders a refusal the way the layer that verified these claims does.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn render(&self, err: &AuthError) -> http::Response<bytes::Bytes> {
+        match &self.renderer {
+            Some(renderer) => renderer.render(err),
+            None => err.to_response(None),
+        }
+    }
+
+    pub(crate) fn as_arc(&self) -> &Arc<AccessClaims<C>> {
+        &self.inner
+    }
+
+    /// The user id (`sub`).
+    pub fn subject(&self) -> &str {
+        &self.inner.sub
+    }
+
+    /// The session this token was minted for (`sid`).
+    pub fn session_id(&self) -> &str {
+        &self.inner.sid
+    }
+
+    /// When the token was issued, in seconds since the Unix epoch (`iat`).
+    pub fn issued_at(&self) -> u64 {
+        self.inner.iat
+    }
+
+    /// When the token expires, in seconds since the Unix epoch (`exp`).
+    pub fn expires_at(&self) -> u64 {
+        self.inner.exp
+    }
+
+    /// The issuer, when the token has one (`iss`).
+    pub fn issuer(&self) -> Option<&str> {
+        self.inner.iss.as_deref()
+    }
+
+    /// The user's own claims.
+    pub fn custom(&self) -> &C {
+        &self.inner.custom
+    }
+}
+
+impl<C> Clone for Claims<C> {
+    fn clone(&self) -> Self {
+        Claims {
+            inner: Arc::clone(&self.inner),
+            renderer: self.renderer.clone(),
+        }
+    }
+}
+
+impl<C> Deref for Claims<C> {
+    type Target = C;
+
+    fn deref(&self) -> &C {
+        &self.inner.custom
+    }
+}
+
+/// Serializes as the token payload: registered claims and your own, side by side.
+impl<C: Serialize> Serialize for Claims<C> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.inner.serialize(serializer)
+    }
+}
+
+impl<C> fmt::Debug for Claims<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("exp", &self.inner.exp)
+            .finish_non_exhaustive()
+    }
+}
