@@ -51,7 +51,7 @@ fn bench_alg(c: &mut Criterion, alg: Algorithm, rt: &tokio::runtime::Runtime) {
 
     let mk = |cache: bool| {
         let sessions = Sessions::builder(keys.clone())
-            .token_cache_bytes(if cache { 32 << 20 } else { 0 })
+            .token_cache_bytes(cache.then_some(32 << 20))
             .build()
             .unwrap();
         let issued = rt

@@ -68,7 +68,7 @@ fn main() {
 
     // --- bytes per cached session ---------------------------------------------------------
     let sessions = Sessions::builder(keys(Algorithm::HS256).0).build().unwrap();
-    sessions.backend().set_user("u1", user());
+    sessions.users().set_user("u1", user());
     let issued: Vec<_> = (0..N)
         .map(|_| {
             rt.block_on(sessions.create("u1", &user(), SessionMeta::default()))
@@ -120,7 +120,7 @@ fn main() {
         now(svc.call(request(&auth))).unwrap();
     });
     let uncached_sessions = Sessions::builder(keys(Algorithm::HS256).0)
-        .token_cache_bytes(0)
+        .token_cache_bytes(None)
         .build()
         .unwrap();
     let issued = rt

@@ -17,18 +17,17 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tower::{Layer, Service, ServiceExt};
 use tower_jwt_sessions::{
-    BackendError, MachinableClaims, MemoryBackend, Session, SessionBackend, SessionMeta, Sessions,
+    BackendError, MachinableClaims, MemoryBackend, Session, SessionMeta, SessionStore, Sessions,
 };
 
-/// The in-memory backend, counting loads.
+/// The in-memory store, counting loads; its `inner` is also the user directory.
 #[derive(Clone, Default)]
 struct Counting {
     inner: MemoryBackend,
     loads: Arc<AtomicUsize>,
 }
 
-impl SessionBackend for Counting {
-    type Claims = MachinableClaims;
+impl SessionStore for Counting {
     async fn create(&self, s: Session) -> Result<(), BackendError> {
         self.inner.create(s).await
     }
@@ -44,9 +43,6 @@ impl SessionBackend for Counting {
     }
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
         self.inner.touch(id, at).await
-    }
-    async fn user_claims(&self, u: &str) -> Result<Option<MachinableClaims>, BackendError> {
-        self.inner.user_claims(u).await
     }
 }
 
@@ -87,7 +83,8 @@ fn refresh(c: &mut Criterion) {
     let backend = Counting::default();
     backend.inner.set_user("u1", user());
     let sessions = Sessions::builder(keys(Algorithm::HS256).0)
-        .backend(backend.clone())
+        .store(backend.clone())
+        .users(backend.inner.clone())
         .build()
         .unwrap();
     let svc = sessions.layer().layer(Hello);
@@ -162,7 +159,8 @@ fn refresh(c: &mut Criterion) {
     let backend = Counting::default();
     backend.inner.set_user("u1", user());
     let sessions = Sessions::builder(keys(Algorithm::HS256).0)
-        .backend(backend.clone())
+        .store(backend.clone())
+        .users(backend.inner.clone())
         .build()
         .unwrap();
     let svc = sessions.layer().layer(Hello);

@@ -43,7 +43,7 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::request::Parts;
 
-use crate::claims::Claims;
+use crate::token::Claims;
 use crate::error::AuthError;
 use crate::scope::Scope;
 use crate::service::LayerMark;

@@ -12,7 +12,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{Keys, SessionBackend, SessionMeta, Sessions};
+use tower_jwt_sessions::{Keys, SessionMeta, SessionStore, Sessions, Users};
 
 const INVALID_TOKEN: &str = "invalid_token";
 
@@ -22,7 +22,7 @@ struct Reply {
     body: Value,
 }
 
-async fn send<B: SessionBackend>(sessions: &Sessions<B>, req: Request<String>) -> Reply {
+async fn send<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, req: Request<String>) -> Reply {
     let app = sessions
         .layer()
         .layer(tower::service_fn(|_: Request<String>| async {
@@ -46,7 +46,7 @@ async fn send<B: SessionBackend>(sessions: &Sessions<B>, req: Request<String>) -
     }
 }
 
-async fn get<B: SessionBackend>(sessions: &Sessions<B>, token: &str) -> Reply {
+async fn get<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
     let req = Request::get("/me")
         .header(AUTHORIZATION, format!("Bearer {token}"))
         .body(String::new())
@@ -54,7 +54,7 @@ async fn get<B: SessionBackend>(sessions: &Sessions<B>, token: &str) -> Reply {
     send(sessions, req).await
 }
 
-async fn refresh<B: SessionBackend>(sessions: &Sessions<B>, token: &str) -> Reply {
+async fn refresh<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
     let req = Request::post("/sessions/refresh/")
         .header(AUTHORIZATION, format!("Bearer {token}"))
         .body(String::new())
@@ -364,7 +364,7 @@ async fn crit_kid_jku_x5u_and_embedded_jwk() {
 async fn token_kinds_never_cross_even_re_signed() {
     let sessions = hs256();
     sessions
-        .backend()
+        .users()
         .set_user("u1", user("u1", true, true, true));
     let issued = sessions
         .create("u1", &user("u1", true, true, true), SessionMeta::default())
@@ -495,7 +495,7 @@ async fn tokens_twice_several_headers_and_oversized_headers() {
 async fn session_setup() -> (Sessions, tower_jwt_sessions::IssuedTokens) {
     let sessions = hs256();
     sessions
-        .backend()
+        .users()
         .set_user("u1", user("u1", true, true, true));
     let issued = sessions
         .create("u1", &user("u1", true, true, true), SessionMeta::default())
@@ -516,7 +516,7 @@ async fn refresh_tokens_of_revoked_sessions_deleted_and_inactive_users() {
     );
 
     let (sessions, issued) = session_setup().await;
-    sessions.backend().remove_user("u1");
+    sessions.users().remove_user("u1");
     assert_refused(
         &refresh(&sessions, &issued.refresh_token).await,
         INVALID_TOKEN,
@@ -525,7 +525,7 @@ async fn refresh_tokens_of_revoked_sessions_deleted_and_inactive_users() {
 
     let (sessions, issued) = session_setup().await;
     sessions
-        .backend()
+        .users()
         .set_user("u1", user("u1", false, true, true));
     assert_refused(
         &refresh(&sessions, &issued.refresh_token).await,

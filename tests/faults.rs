@@ -50,7 +50,7 @@ fn setup(
     builder: SessionsBuilder<CountingBackend>,
 ) -> (Sessions<CountingBackend>, CountingBackend) {
     let sessions = builder.build().unwrap();
-    let backend = sessions.backend().clone();
+    let backend = sessions.store().clone();
     backend.inner.set_user("u1", user("u1", true, true, true));
     (sessions, backend)
 }
@@ -207,8 +207,7 @@ async fn session_api_reports_backend_faults() {
 #[derive(Clone, Default)]
 struct Stalling(tower_jwt_sessions::MemoryBackend);
 
-impl tower_jwt_sessions::SessionBackend for Stalling {
-    type Claims = tower_jwt_sessions::MachinableClaims;
+impl tower_jwt_sessions::SessionStore for Stalling {
     async fn create(
         &self,
         s: tower_jwt_sessions::Session,
@@ -233,12 +232,16 @@ impl tower_jwt_sessions::SessionBackend for Stalling {
     async fn touch(&self, id: &str, at: u64) -> Result<(), tower_jwt_sessions::BackendError> {
         self.0.touch(id, at).await
     }
-    async fn user_claims(
+}
+
+impl tower_jwt_sessions::Users for Stalling {
+    type Claims = tower_jwt_sessions::MachinableClaims;
+    async fn claims(
         &self,
         u: &str,
     ) -> Result<Option<tower_jwt_sessions::MachinableClaims>, tower_jwt_sessions::BackendError>
     {
-        self.0.user_claims(u).await
+        self.0.claims(u).await
     }
 }
 

@@ -20,7 +20,7 @@ async fn a_bare_hyper_server_gets_claims_and_refresh() {
         .build()
         .unwrap();
     sessions
-        .backend()
+        .users()
         .set_user("u1", user("u1", true, true, true));
     let app = tower::service_fn(|req: Request<Incoming>| async move {
         let claims = req.extensions().get::<Claims<MachinableClaims>>().cloned();

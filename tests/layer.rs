@@ -45,7 +45,7 @@ impl Harness {
 
     fn with(builder: SessionsBuilder<CountingBackend>) -> Self {
         let sessions = builder.build().unwrap();
-        let backend = sessions.backend().clone();
+        let backend = sessions.store().clone();
         backend.inner.set_user("u1", user("u1", true, true, true));
         backend.inner.set_user("u2", user("u2", true, true, false));
         Harness {
@@ -71,11 +71,11 @@ impl Harness {
     }
 
     async fn login(&self, user_id: &str) -> IssuedTokens {
-        use tower_jwt_sessions::SessionBackend;
+        use tower_jwt_sessions::Users;
         let claims = self
             .backend
             .inner
-            .user_claims(user_id)
+            .claims(user_id)
             .await
             .unwrap()
             .unwrap();
@@ -657,7 +657,7 @@ async fn cache_entries_expire_with_the_configured_ttl() {
 
 #[tokio::test]
 async fn a_revocation_outside_the_crate_is_seen_after_the_cache_ttl() {
-    use tower_jwt_sessions::SessionBackend;
+    use tower_jwt_sessions::SessionStore;
     let h = Harness::with(builder().cache_ttl(Duration::from_millis(200)));
     let issued = h.login("u1").await;
     assert_eq!(
@@ -776,7 +776,7 @@ async fn a_cached_token_is_still_refused_once_expired() {
 
 #[tokio::test]
 async fn the_token_cache_can_be_turned_off() {
-    let h = Harness::with(builder().token_cache_bytes(0));
+    let h = Harness::with(builder().token_cache_bytes(None));
     let issued = h.login("u1").await;
     let auth = bearer(&issued.access_token);
     for _ in 0..3 {
@@ -786,7 +786,7 @@ async fn the_token_cache_can_be_turned_off() {
 
 #[tokio::test]
 async fn idle_sessions_end() {
-    let h = Harness::with(builder().idle_timeout(Duration::from_secs(1)));
+    let h = Harness::with(builder().idle_timeout(Some(Duration::from_secs(1))));
     let issued = h.login("u1").await;
     assert_eq!(
         h.refresh(&issued.refresh_token).await.status,

@@ -29,7 +29,7 @@ impl World {
             .build()
             .unwrap();
         sessions
-            .backend()
+            .users()
             .set_user("u1", user("u1", true, true, true));
         let issued = rt
             .block_on(sessions.create("u1", &user("u1", true, true, true), SessionMeta::default()))

@@ -13,7 +13,7 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{ConfigError, Keys, MemoryBackend, SessionBackend, SessionMeta, Sessions};
+use tower_jwt_sessions::{ConfigError, Keys, MemoryBackend, SessionMeta, SessionStore, Sessions};
 
 fn sessions(backend: &MemoryBackend, grace: Duration) -> Sessions {
     Sessions::builder(Keys::hs256(SECRET).unwrap())
@@ -163,9 +163,11 @@ async fn instances_with_stale_caches_agree() {
 
 #[tokio::test]
 async fn rotation_needs_a_backend_that_can_rotate() {
+    // `rotate_refresh_tokens` is offered only for a `RotatingStore`, so this order is the
+    // one left to refuse: rotation turned on, then a store that cannot rotate.
     let err = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(CountingBackend::default())
         .rotate_refresh_tokens(Duration::from_secs(10))
+        .backend(CountingBackend::default())
         .build()
         .unwrap_err();
     assert_eq!(err, ConfigError::RotationUnsupported);

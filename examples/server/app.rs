@@ -88,7 +88,7 @@ pub fn app(secret: &[u8]) -> Result<(Router, Sessions), ConfigError> {
     // The refresh route reads each user's current claims from the backend.
     for user in users.values() {
         sessions
-            .backend()
+            .users()
             .set_user(user.id.clone(), user.claims.clone());
     }
     let state = AppState {

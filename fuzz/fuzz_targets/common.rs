@@ -9,13 +9,14 @@ use http::header::AUTHORIZATION;
 use http::{HeaderValue, Method, Request, Response};
 use tower::{Layer, ServiceExt};
 use tower_jwt_sessions::{
-    BackendError, Keys, MachinableClaims, MachinableUser, Session, SessionBackend,
-    SessionLayer, Sessions,
+    BackendError, Keys, MachinableClaims, MachinableUser, Session, SessionLayer, SessionStore,
+    Sessions, Users,
 };
 
 /// The secret the committed corpus tokens are signed with.
 pub const SECRET: &[u8] = b"fuzzing-secret-of-at-least-32-bytes!!!!";
 
+#[derive(Clone)]
 pub struct EveryoneBackend;
 
 fn claims() -> MachinableClaims {
@@ -32,8 +33,7 @@ fn claims() -> MachinableClaims {
     )
 }
 
-impl SessionBackend for EveryoneBackend {
-    type Claims = MachinableClaims;
+impl SessionStore for EveryoneBackend {
     async fn create(&self, _: Session) -> Result<(), BackendError> {
         Ok(())
     }
@@ -58,7 +58,11 @@ impl SessionBackend for EveryoneBackend {
     async fn touch(&self, _: &str, _: u64) -> Result<(), BackendError> {
         Ok(())
     }
-    async fn user_claims(&self, _: &str) -> Result<Option<MachinableClaims>, BackendError> {
+}
+
+impl Users for EveryoneBackend {
+    type Claims = MachinableClaims;
+    async fn claims(&self, _: &str) -> Result<Option<MachinableClaims>, BackendError> {
         Ok(Some(claims()))
     }
 }

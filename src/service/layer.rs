@@ -10,7 +10,7 @@ use crate::shared::Shared;
 
 /// Wraps a service in [`SessionService`]; made by [`Sessions::layer`](crate::Sessions::layer).
 #[must_use]
-pub struct SessionLayer<S, U> {
+pub struct SessionLayer<S, U = S> {
     shared: Arc<Shared<S, U>>,
 }
 

@@ -46,7 +46,7 @@ pub(crate) struct LayerMark(
 /// - gRPC requests (`content-type: application/grpc*`) are refused the gRPC way: HTTP 200
 ///   with `grpc-status` 16 (`UNAUTHENTICATED`), 7 (`PERMISSION_DENIED`) or 14
 ///   (`UNAVAILABLE`) and a `grpc-message`.
-pub struct SessionService<T, S, U> {
+pub struct SessionService<T, S, U = S> {
     inner: T,
     shared: Arc<Shared<S, U>>,
 }

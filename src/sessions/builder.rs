@@ -57,7 +57,7 @@ pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
 /// # Ok::<(), tower_jwt_sessions::ConfigError>(())
 /// ```
 #[must_use]
-pub struct SessionsBuilder<S = MemoryBackend, U = MemoryBackend> {
+pub struct SessionsBuilder<S = MemoryBackend, U = S> {
     store: S,
     users: U,
     /// The store's compare-and-swap, known only while the store's type says it has one.

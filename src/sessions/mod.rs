@@ -52,7 +52,7 @@ pub use builder::{
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap() }
 /// ```
-pub struct Sessions<S = MemoryBackend, U = MemoryBackend> {
+pub struct Sessions<S = MemoryBackend, U = S> {
     shared: Arc<Shared<S, U>>,
 }
 

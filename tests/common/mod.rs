@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tower_jwt_sessions::{
-    BackendError, MachinableClaims, MachinableUser, MemoryBackend, Session, SessionBackend,
+    BackendError, MachinableClaims, MachinableUser, MemoryBackend, Session, SessionStore, Users,
 };
 
 pub const SECRET: &[u8] = b"integration-test-secret-of-32-bytes!!";
@@ -96,7 +96,8 @@ pub fn key_file(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
-/// A backend that counts calls and can be told to fail or to stall.
+/// A store and user directory that counts calls and can be told to fail or to stall. It
+/// cannot rotate (it is no `RotatingStore`).
 #[derive(Clone, Default)]
 pub struct CountingBackend {
     pub inner: MemoryBackend,
@@ -137,9 +138,7 @@ impl CountingBackend {
     }
 }
 
-impl SessionBackend for CountingBackend {
-    type Claims = MachinableClaims;
-
+impl SessionStore for CountingBackend {
     async fn create(&self, session: Session) -> Result<(), BackendError> {
         self.gate().await?;
         self.inner.create(session).await
@@ -170,9 +169,14 @@ impl SessionBackend for CountingBackend {
         self.inner.touch(id, at).await
     }
 
-    async fn user_claims(&self, user_id: &str) -> Result<Option<MachinableClaims>, BackendError> {
+}
+
+impl Users for CountingBackend {
+    type Claims = MachinableClaims;
+
+    async fn claims(&self, user_id: &str) -> Result<Option<MachinableClaims>, BackendError> {
         self.claims_reads.fetch_add(1, Ordering::SeqCst);
         self.gate().await?;
-        self.inner.user_claims(user_id).await
+        self.inner.claims(user_id).await
     }
 }

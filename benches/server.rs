@@ -1,4 +1,5 @@
-//! An axum hello-world for `benches/whole_stack.sh`: `MODE=plain` (no auth), `MODE=layer`
+//! The fixture server of `benches/whole_stack.sh` (built as the example `bench_server`): an
+//! axum hello-world, `MODE=plain` (no auth), `MODE=layer`
 //! (the session layer, verified-token cache on) or `MODE=layer-nocache` (every request pays
 //! a full signature check, as a never-seen token would). With a layer, an access token is
 //! written to `TOKEN_FILE`.
@@ -17,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         axum::serve(listener, router).await?;
         return Ok(());
     }
-    let cache = if mode == "layer-nocache" { 0 } else { 32 << 20 };
+    let cache = (mode != "layer-nocache").then_some(32 << 20);
     let sessions = Sessions::builder(Keys::hs256(b"whole-stack-benchmark-secret-32-bytes!")?)
         .token_cache_bytes(cache)
         .build()?;
