@@ -43,10 +43,10 @@ use bytes::Bytes;
 use http::StatusCode;
 use http::request::Parts;
 
-use crate::token::Claims;
 use crate::error::AuthError;
 use crate::scope::Scope;
 use crate::service::LayerMark;
+use crate::token::Claims;
 
 const LAYER_MISSING: &str = "tower-jwt-sessions: no claims in the request extensions and the \
 SessionLayer did not see this request. Add `sessions.layer()` around this route (or the whole \

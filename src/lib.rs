@@ -4,7 +4,7 @@
 //!   (algorithm fixed by you, `exp`/`nbf`/`iss`/`aud`, explicit `typ`) and puts the typed
 //!   [`Claims`] into the request extensions.
 //! - `POST /sessions/refresh/` is answered by the layer: a refresh token in, `{"access_token"}`
-//!   out, after checking its session through a moka cache in front of your [`SessionBackend`].
+//!   out, after checking its session through a moka cache in front of your [`SessionStore`].
 //! - Your login handler calls [`Sessions::create`]; [`Sessions::revoke`] ends a session at once.
 //! - Every refusal is an RFC 6750 response (401 + `WWW-Authenticate`, 400, 403, 503); no token
 //!   or secret ever reaches `Debug` output or logs.
@@ -38,9 +38,139 @@
 //! # }).unwrap();
 //! ```
 //!
-//! Cargo features: `aws-lc-rs` (default crypto backend), `rust-crypto` (pure Rust instead),
-//! `tracing` (default; debug-level events for refusals), `axum` (extractors in the `axum`
-//! module).
+//! # Your own store and user directory
+//!
+//! Session rows and users are two separate doors: a [`SessionStore`] keeps sessions (it
+//! knows nothing of users), a [`Users`] directory gives a user's *current* claims at every
+//! refresh. [`MemoryBackend`] is both; anything else plugs in with
+//! [`store`](SessionsBuilder::store) and [`users`](SessionsBuilder::users). Store authors
+//! need only the contract crate, `tower-jwt-sessions-core`, whose `suite` (feature
+//! `test-suite`) checks a store in one line.
+//!
+//! ```
+//! use std::collections::HashMap;
+//! use std::sync::Mutex;
+//! use tower_jwt_sessions::{
+//!     BackendError, Keys, MachinableClaims, MachinableUser, Session, SessionMeta, SessionStore,
+//!     Sessions, Users,
+//! };
+//!
+//! /// Session rows only.
+//! #[derive(Default)]
+//! struct Rows(Mutex<HashMap<String, Session>>);
+//!
+//! impl SessionStore for Rows {
+//!     async fn create(&self, session: Session) -> Result<(), BackendError> {
+//!         self.0.lock().unwrap().insert(session.id.clone(), session);
+//!         Ok(())
+//!     }
+//!     async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
+//!         Ok(self.0.lock().unwrap().get(id).cloned())
+//!     }
+//!     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
+//!         Ok(self.0.lock().unwrap().remove(id).is_some())
+//!     }
+//!     async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
+//!         let rows = self.0.lock().unwrap();
+//!         Ok(rows.values().filter(|s| s.user_id == user_id).cloned().collect())
+//!     }
+//!     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
+//!         if let Some(s) = self.0.lock().unwrap().get_mut(id) {
+//!             s.last_accessed = s.last_accessed.max(at);
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! /// User claims only: the app's own user table.
+//! struct Directory(HashMap<String, MachinableClaims>);
+//!
+//! impl Users for Directory {
+//!     type Claims = MachinableClaims;
+//!     async fn claims(&self, user_id: &str) -> Result<Option<MachinableClaims>, BackendError> {
+//!         Ok(self.0.get(user_id).cloned())
+//!     }
+//! }
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let user = MachinableClaims::new("pet-demo", MachinableUser { id: "u1".into(),
+//!     name: "testUser".into(), active: true, read: true, write: true, kind: "project".into() });
+//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
+//!     .store(Rows::default())
+//!     .users(Directory(HashMap::from([("u1".to_owned(), user.clone())])))
+//!     .build()?;
+//! let issued = sessions.create("u1", &user, SessionMeta::default()).await?;
+//! assert_eq!(sessions.list("u1").await?.len(), 1);
+//! assert!(sessions.revoke(&issued.session_id).await?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
+//!
+//! A store failure (`Err(BackendError)`) is a server fault: 503 with `Retry-After`, never a
+//! 401, and the client keeps its tokens. "Not there" (`Ok(None)`, `Ok(false)`) ends the
+//! session with a 401. Refresh-token rotation
+//! ([`rotate_refresh_tokens`](SessionsBuilder::rotate_refresh_tokens)) is offered for stores
+//! that also implement [`RotatingStore`], a compare-and-swap of the session's generation.
+//!
+//! # Security model
+//!
+//! - **Algorithms are fixed by the keys**, never by the token's `alg` (RFC 8725 §3.1). `none`
+//!   does not exist in the accepted set; an HMAC secret is only built by [`Keys::hmac`],
+//!   public keys only by the RSA/EC/Ed constructors, so the RS256→HS256 key-confusion attack
+//!   has no way in.
+//! - **Access and refresh tokens are mutually exclusive** (RFC 8725 §3.12): access tokens
+//!   carry `typ: at+jwt` (RFC 9068) and `token_use: "access"`, refresh tokens
+//!   `typ: refresh+jwt` and `token_use: "refresh"`. Both are checked, so even a token
+//!   re-signed with the other `typ` fails on its claims.
+//! - **Only compact JWS**: exactly three non-empty base64url segments, at most 8 KiB;
+//!   anything else is refused before decoding. A `crit` header is refused (we understand no
+//!   extension); `jku`, `x5u`, `jwk` and `kid` are never fetched or used to pick a key.
+//! - **`exp` is required, `nbf` is honoured**, both with a 5-second leeway by default
+//!   (jsonwebtoken defaults to 60 s and ignores `nbf`; we set both deliberately), at most
+//!   [`MAX_LEEWAY`]. `iss` and `aud` are required when configured.
+//! - **Sessions**: the refresh token names its session (`sid`), user (`sub`) and generation
+//!   (`gen`); all three must match the stored row. Revoking through the crate removes the
+//!   cached row at once and leaves a marker that stops a load already in flight from
+//!   bringing it back. A deactivated or deleted user ends the session at the next refresh.
+//! - **Revocation stops access tokens too**, not only refresh tokens: access tokens carry
+//!   `sid`, and every protected request checks it against the sessions this process revoked
+//!   (remembered for the access-token lifetime plus the largest leeway).
+//! - **Refresh-token rotation** (opt-in, RFC 9700 §4.14.2): each session has a generation,
+//!   swapped by a compare-and-swap in the store at every refresh. A retired token presented
+//!   again is treated as stolen and ends the whole session, unless it was retired less than
+//!   `grace` ago, when the second tab gets the current tokens without a second swap. Racing
+//!   refreshes rotate exactly once; an instance whose cache is behind reads the store before
+//!   deciding.
+//! - **Errors never leak**: descriptions are fixed strings; `Debug` of [`Keys`], [`Claims`],
+//!   [`IssuedTokens`], [`Sessions`] shows no key material, token or claim value; `tracing`
+//!   events (feature `tracing`) are at debug level and carry only the description.
+//! - **Server faults are 503**, never 401. Every store and user-directory call goes through
+//!   one guard: a timeout ([`DEFAULT_BACKEND_TIMEOUT`]) and a limit of calls in flight
+//!   ([`DEFAULT_MAX_BACKEND_CALLS`]), past which a request is refused at once with 503 and
+//!   `Retry-After: 1` instead of queueing. The timeout runs on a small timer thread of its
+//!   own and works under any executor.
+//! - **Configuration mistakes are [`ConfigError`]s** from `build()` or the [`Keys`]
+//!   constructors, never a panic on the first request: HMAC secrets under
+//!   [`MIN_HMAC_SECRET_LEN`] bytes, an algorithm of the wrong key family, an unparsable or
+//!   mismatched key pair (a probe token is signed and verified), an access lifetime longer
+//!   than the refresh lifetime, zero lifetimes or cache sizes, a leeway over [`MAX_LEEWAY`],
+//!   a path without a leading `/`.
+//! - **Known limits, by design for now**: a revocation made in *another* process stops that
+//!   session's refresh token within the session-cache TTL ([`DEFAULT_CACHE_TTL`]) and its
+//!   access tokens only at their `exp`, until a shared store broadcasts revocations; RFC
+//!   9068's `jti` and `client_id` are not minted.
+//!
+//! Machinable's bugs we do not copy: a header without a space panicked (here: 401/400), bad
+//! logins were 404 (the example answers 401 with `WWW-Authenticate: Basic`), revoked
+//! sessions were 404 on refresh (here: 401 `invalid_token`), inactive users were never
+//! checked (here: at every refresh), a missing permission was 401 (here: 403
+//! `insufficient_scope`).
+//!
+//! # Cargo features
+//!
+//! `aws-lc-rs` (default crypto backend), `rust-crypto` (pure Rust instead), `tracing`
+//! (default; debug-level events for refusals and store failures), `axum` (extractors in the
+//! `axum` module).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 

@@ -1,7 +1,7 @@
 //! Permissions a handler can require of the claims: 403 `insufficient_scope` when missing.
 
-use crate::token::Claims;
 use crate::error::AuthError;
+use crate::token::Claims;
 
 /// A permission, named in the 403 answer, that some claims have and others lack.
 ///

@@ -72,13 +72,7 @@ impl Harness {
 
     async fn login(&self, user_id: &str) -> IssuedTokens {
         use tower_jwt_sessions::Users;
-        let claims = self
-            .backend
-            .inner
-            .claims(user_id)
-            .await
-            .unwrap()
-            .unwrap();
+        let claims = self.backend.inner.claims(user_id).await.unwrap().unwrap();
         self.sessions
             .create(user_id, &claims, SessionMeta::default())
             .await

@@ -60,12 +60,18 @@ pub async fn check_store<S: SessionStore>(store: &S) {
 
     let unknown = unique("session");
     assert_eq!(
-        store.load(&unknown).await.expect("load of an unknown id is Ok(None), not an error"),
+        store
+            .load(&unknown)
+            .await
+            .expect("load of an unknown id is Ok(None), not an error"),
         None,
         "load of an unknown id is Ok(None)"
     );
     assert!(
-        !store.revoke(&unknown).await.expect("revoke of an unknown id is Ok(false), not an error"),
+        !store
+            .revoke(&unknown)
+            .await
+            .expect("revoke of an unknown id is Ok(false), not an error"),
         "revoke of an unknown id is Ok(false)"
     );
     store
@@ -73,7 +79,11 @@ pub async fn check_store<S: SessionStore>(store: &S) {
         .await
         .expect("touch of an unknown id is Ok(()), not an error");
     assert!(
-        store.list(&user).await.expect("list of a user without sessions is Ok").is_empty(),
+        store
+            .list(&user)
+            .await
+            .expect("list of a user without sessions is Ok")
+            .is_empty(),
         "list of a user without sessions is empty"
     );
 
@@ -88,7 +98,11 @@ pub async fn check_store<S: SessionStore>(store: &S) {
         store.create(s.clone()).await.expect("create succeeds");
     }
     assert_eq!(
-        store.load(&second.id).await.expect("load succeeds").as_ref(),
+        store
+            .load(&second.id)
+            .await
+            .expect("load succeeds")
+            .as_ref(),
         Some(&second),
         "load returns the row as created, every field and the meta included"
     );
@@ -101,28 +115,79 @@ pub async fn check_store<S: SessionStore>(store: &S) {
         "list returns exactly the user's sessions, oldest first"
     );
 
-    store.touch(&first.id, now + 5).await.expect("touch succeeds");
-    store.touch(&first.id, now - 100).await.expect("touch succeeds");
-    let touched = store.load(&first.id).await.expect("load succeeds").expect("row still there");
-    assert_eq!(touched.last_accessed, now + 5, "touch moves last_accessed forward, never back");
-    assert_eq!(touched.generation, first.generation, "touch changes nothing else");
+    store
+        .touch(&first.id, now + 5)
+        .await
+        .expect("touch succeeds");
+    store
+        .touch(&first.id, now - 100)
+        .await
+        .expect("touch succeeds");
+    let touched = store
+        .load(&first.id)
+        .await
+        .expect("load succeeds")
+        .expect("row still there");
+    assert_eq!(
+        touched.last_accessed,
+        now + 5,
+        "touch moves last_accessed forward, never back"
+    );
+    assert_eq!(
+        touched.generation, first.generation,
+        "touch changes nothing else"
+    );
 
-    assert!(store.revoke(&first.id).await.expect("revoke succeeds"), "revoke of a live row is Ok(true)");
-    assert_eq!(store.load(&first.id).await.expect("load succeeds"), None, "a revoked row is gone");
-    assert!(!store.revoke(&first.id).await.expect("revoke succeeds"), "a second revoke is Ok(false)");
-    let ids: Vec<String> = store.list(&user).await.expect("list succeeds").into_iter().map(|s| s.id).collect();
-    assert_eq!(ids, [second.id.clone()], "list no longer shows a revoked row");
     assert!(
-        store.load(&foreign.id).await.expect("load succeeds").is_some(),
+        store.revoke(&first.id).await.expect("revoke succeeds"),
+        "revoke of a live row is Ok(true)"
+    );
+    assert_eq!(
+        store.load(&first.id).await.expect("load succeeds"),
+        None,
+        "a revoked row is gone"
+    );
+    assert!(
+        !store.revoke(&first.id).await.expect("revoke succeeds"),
+        "a second revoke is Ok(false)"
+    );
+    let ids: Vec<String> = store
+        .list(&user)
+        .await
+        .expect("list succeeds")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [second.id.clone()],
+        "list no longer shows a revoked row"
+    );
+    assert!(
+        store
+            .load(&foreign.id)
+            .await
+            .expect("load succeeds")
+            .is_some(),
         "revoking one user's session leaves another's"
     );
 
     // A row whose expiry passed (a clock jump, a slow write) is never an error: the store
     // keeps it or drops it, and the crate checks `expires_at` itself.
     let expired = session(&user, now - 100, now - 1);
-    store.create(expired.clone()).await.expect("create of an already expired row succeeds");
-    if let Some(row) = store.load(&expired.id).await.expect("load of an expired row is not an error") {
-        assert_eq!(row.expires_at, expired.expires_at, "an expired row, if kept, keeps its expiry");
+    store
+        .create(expired.clone())
+        .await
+        .expect("create of an already expired row succeeds");
+    if let Some(row) = store
+        .load(&expired.id)
+        .await
+        .expect("load of an expired row is not an error")
+    {
+        assert_eq!(
+            row.expires_at, expired.expires_at,
+            "an expired row, if kept, keeps its expiry"
+        );
     }
 
     for s in [&second, &foreign, &expired] {
@@ -135,35 +200,70 @@ pub async fn check_rotation<S: RotatingStore>(store: &S) {
     let now = unix_now();
     let user = unique("user");
     assert!(
-        !store.rotate(&unique("session"), 0, 1, now).await.expect("rotate of an unknown id is Ok(false), not an error"),
+        !store
+            .rotate(&unique("session"), 0, 1, now)
+            .await
+            .expect("rotate of an unknown id is Ok(false), not an error"),
         "rotate of an unknown id is Ok(false)"
     );
 
     let row = session(&user, now, now + 3600);
     store.create(row.clone()).await.expect("create succeeds");
-    assert!(store.rotate(&row.id, 0, 1, now + 1).await.expect("rotate succeeds"), "rotate from the current generation swaps");
-    let rotated = store.load(&row.id).await.expect("load succeeds").expect("row still there");
-    assert_eq!((rotated.generation, rotated.rotated_at), (1, now + 1), "rotate sets generation and rotated_at");
-    assert_eq!(rotated.expires_at, row.expires_at, "rotate changes nothing else");
     assert!(
-        !store.rotate(&row.id, 0, 1, now + 2).await.expect("rotate succeeds"),
+        store
+            .rotate(&row.id, 0, 1, now + 1)
+            .await
+            .expect("rotate succeeds"),
+        "rotate from the current generation swaps"
+    );
+    let rotated = store
+        .load(&row.id)
+        .await
+        .expect("load succeeds")
+        .expect("row still there");
+    assert_eq!(
+        (rotated.generation, rotated.rotated_at),
+        (1, now + 1),
+        "rotate sets generation and rotated_at"
+    );
+    assert_eq!(
+        rotated.expires_at, row.expires_at,
+        "rotate changes nothing else"
+    );
+    assert!(
+        !store
+            .rotate(&row.id, 0, 1, now + 2)
+            .await
+            .expect("rotate succeeds"),
         "rotate from a generation that is no longer current is Ok(false)"
     );
 
-    let racers = (0..16).map(|_| store.rotate(&row.id, 1, 2, now + 3)).collect();
+    let racers = (0..16)
+        .map(|_| store.rotate(&row.id, 1, 2, now + 3))
+        .collect();
     let wins = join_all(racers)
         .await
         .into_iter()
         .map(|won| won.expect("racing rotates succeed"))
         .filter(|won| *won)
         .count();
-    assert_eq!(wins, 1, "of 16 racing rotates from one generation exactly one wins");
-    let after = store.load(&row.id).await.expect("load succeeds").expect("row still there");
+    assert_eq!(
+        wins, 1,
+        "of 16 racing rotates from one generation exactly one wins"
+    );
+    let after = store
+        .load(&row.id)
+        .await
+        .expect("load succeeds")
+        .expect("row still there");
     assert_eq!(after.generation, 2, "the winner's generation is stored");
 
     assert!(store.revoke(&row.id).await.expect("revoke succeeds"));
     assert!(
-        !store.rotate(&row.id, 2, 3, now + 4).await.expect("rotate of a revoked row is not an error"),
+        !store
+            .rotate(&row.id, 2, 3, now + 4)
+            .await
+            .expect("rotate of a revoked row is not an error"),
         "rotate of a revoked row is Ok(false)"
     );
 }
@@ -191,7 +291,11 @@ fn unix_now() -> u64 {
 fn unique(kind: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut hasher = RandomState::new().build_hasher();
-    hasher.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    hasher.write_u128(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
     hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
     hasher.write_u32(std::process::id());
     format!("suite-{kind}-{:016x}", hasher.finish())

@@ -45,8 +45,7 @@ pub(crate) const SESSION_ENDED: AuthError = AuthError::InvalidToken("the session
 pub(crate) const SESSION_EXPIRED: AuthError = AuthError::InvalidToken("the session has expired");
 pub(crate) const SESSION_IDLE: AuthError =
     AuthError::InvalidToken("the session expired after inactivity");
-pub(crate) const USER_INACTIVE: AuthError =
-    AuthError::InvalidToken("the user is no longer active");
+pub(crate) const USER_INACTIVE: AuthError = AuthError::InvalidToken("the user is no longer active");
 pub(crate) const TOKEN_REPLACED: AuthError =
     AuthError::InvalidToken("the refresh token has been replaced");
 pub(crate) const TOKEN_REUSED: AuthError =

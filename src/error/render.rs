@@ -50,4 +50,3 @@ impl fmt::Debug for ErrorRenderer {
         f.debug_struct("ErrorRenderer").finish_non_exhaustive()
     }
 }
-

@@ -83,9 +83,9 @@ async fn refresh<S: SessionStore, U: Users>(
     };
 
     let next_generation = match policy.rotation {
-        Some(grace) => Some(
-            rotation::settle(&shared.store, session, claims.generation, grace, now).await?,
-        ),
+        Some(grace) => {
+            Some(rotation::settle(&shared.store, session, claims.generation, grace, now).await?)
+        }
         None => None,
     };
 

@@ -219,7 +219,9 @@ impl<S, U> SessionsBuilder<S, U> {
 
     /// Every path under a prefix needs no token (`/static/`).
     pub fn public_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.settings.public.push(PublicRoute::prefix(prefix.into()));
+        self.settings
+            .public
+            .push(PublicRoute::prefix(prefix.into()));
         self
     }
 
@@ -417,7 +419,12 @@ mod tests {
             Some(ConfigError::ZeroCacheCapacity)
         );
         assert!(Sessions::builder(keys()).build().is_ok());
-        assert!(Sessions::builder(keys()).token_cache_bytes(None).build().is_ok());
+        assert!(
+            Sessions::builder(keys())
+                .token_cache_bytes(None)
+                .build()
+                .is_ok()
+        );
     }
 
     #[test]

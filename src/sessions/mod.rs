@@ -7,7 +7,9 @@ use bytes::Bytes;
 use http::Response;
 use serde::Serialize;
 
-use tower_jwt_sessions_core::{BackendError, Session, SessionMeta, SessionStore, UserClaims, Users};
+use tower_jwt_sessions_core::{
+    BackendError, Session, SessionMeta, SessionStore, UserClaims, Users,
+};
 
 use crate::clock::unix_now;
 use crate::error::AuthError;

@@ -24,13 +24,14 @@ use session_cache::SessionCache;
 
 /// The store's compare-and-swap, boxed: only stores that implement [`RotatingStore`] get
 /// one, and only refreshes with rotation on pay for the box.
-pub(crate) type RotateFn<S> = for<'a> fn(
-    &'a S,
-    &'a str,
-    u64,
-    u64,
-    u64,
-) -> Pin<Box<dyn Future<Output = Result<bool, BackendError>> + Send + 'a>>;
+pub(crate) type RotateFn<S> =
+    for<'a> fn(
+        &'a S,
+        &'a str,
+        u64,
+        u64,
+        u64,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, BackendError>> + Send + 'a>>;
 
 fn rotate_boxed<'a, S: RotatingStore>(
     store: &'a S,

@@ -9,7 +9,6 @@ use serde::Serialize;
 use super::wire::AccessClaims;
 use crate::error::{AuthError, ErrorRenderer};
 
-
 /// The verified claims of an access token, inserted by the layer into the request extensions.
 ///
 /// It dereferences to your own claim type `C`, so `claims.user.write` reads as written. The

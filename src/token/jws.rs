@@ -16,7 +16,9 @@ use serde::de::IgnoredAny;
 
 use super::wire::TokenUse;
 use crate::error::AuthError;
-use crate::error::refusals::{ALGORITHM_REFUSED, BAD_SIGNATURE, CRITICAL_HEADER, MALFORMED, NOT_JWS};
+use crate::error::refusals::{
+    ALGORITHM_REFUSED, BAD_SIGNATURE, CRITICAL_HEADER, MALFORMED, NOT_JWS,
+};
 
 /// The protected header fields we act on. Unknown fields (`kid`, `jku`, `x5u`, ...) are
 /// ignored: never fetched, never used to choose a key.

@@ -7,14 +7,14 @@
 use std::time::Duration;
 
 use jsonwebtoken::Header;
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::clock::unix_now;
 use crate::error::AuthError;
 use crate::error::refusals::{
-    ACCESS_AS_REFRESH, CLAIMS_MALFORMED, EXPIRED, MISSING_CLAIM, NOT_YET_VALID,
-    NO_ACCEPTED_TYP, OTHER_AUDIENCE, OTHER_ISSUER, REFRESH_AS_ACCESS,
+    ACCESS_AS_REFRESH, CLAIMS_MALFORMED, EXPIRED, MISSING_CLAIM, NO_ACCEPTED_TYP, NOT_YET_VALID,
+    OTHER_AUDIENCE, OTHER_ISSUER, REFRESH_AS_ACCESS,
 };
 use crate::keys::Keys;
 
@@ -23,8 +23,8 @@ mod claims;
 mod jws;
 mod wire;
 
-pub use claims::Claims;
 pub(crate) use cache::TokenCache;
+pub use claims::Claims;
 pub(crate) use wire::{AccessClaims, RefreshClaims, TokenUse};
 
 use wire::{ACCESS_TYP, AccessOut, Audience, REFRESH_TYP, Registered};
@@ -275,10 +275,7 @@ mod tests {
         let inside = codec.mint_refresh("u", "s", 0, t - 100, t - 3).unwrap();
         assert!(codec.verify_refresh(&inside).is_ok());
         let outside = codec.mint_refresh("u", "s", 0, t - 100, t - 30).unwrap();
-        assert_eq!(
-            codec.verify_refresh(&outside).unwrap_err(),
-            EXPIRED
-        );
+        assert_eq!(codec.verify_refresh(&outside).unwrap_err(), EXPIRED);
     }
 
     #[test]

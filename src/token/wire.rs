@@ -128,7 +128,10 @@ mod tests {
     #[test]
     fn typ_matching() {
         assert_eq!(TokenUse::from_typ("at+jwt"), Some(TokenUse::Access));
-        assert_eq!(TokenUse::from_typ("Application/AT+JWT"), Some(TokenUse::Access));
+        assert_eq!(
+            TokenUse::from_typ("Application/AT+JWT"),
+            Some(TokenUse::Access)
+        );
         assert_eq!(TokenUse::from_typ("refresh+jwt"), Some(TokenUse::Refresh));
         assert_eq!(TokenUse::from_typ("JWT"), None);
         assert_eq!(TokenUse::from_typ(""), None);

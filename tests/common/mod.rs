@@ -168,7 +168,6 @@ impl SessionStore for CountingBackend {
         }
         self.inner.touch(id, at).await
     }
-
 }
 
 impl Users for CountingBackend {

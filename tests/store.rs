@@ -1,0 +1,74 @@
+//! The store contract: the in-memory store passes the conformance suite every store runs,
+//! and the suite catches a store that breaks the contract.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Mutex;
+
+use tower_jwt_sessions::{BackendError, MachinableClaims, MemoryBackend, Session, SessionStore};
+use tower_jwt_sessions_core::suite;
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_store_contract() {
+    suite::check_store(&MemoryBackend::<MachinableClaims>::new()).await;
+}
+
+#[tokio::test]
+async fn the_memory_store_rotates_by_compare_and_swap() {
+    suite::check_rotation(&MemoryBackend::<MachinableClaims>::new()).await;
+}
+
+/// Forgets to delete on revoke: the row (and its refresh token) would live on.
+#[derive(Default)]
+struct Undeleting(Mutex<HashMap<String, Session>>);
+
+impl SessionStore for Undeleting {
+    async fn create(&self, session: Session) -> Result<(), BackendError> {
+        self.0.lock().unwrap().insert(session.id.clone(), session);
+        Ok(())
+    }
+    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
+        Ok(self.0.lock().unwrap().get(id).cloned())
+    }
+    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
+        Ok(self.0.lock().unwrap().contains_key(id))
+    }
+    async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
+        let mut rows: Vec<Session> = self
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|s| s.user_id == user_id)
+            .cloned()
+            .collect();
+        rows.sort_by_key(|s| s.created_at);
+        Ok(rows)
+    }
+    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
+        if let Some(s) = self.0.lock().unwrap().get_mut(id) {
+            s.last_accessed = s.last_accessed.max(at);
+        }
+        Ok(())
+    }
+}
+
+#[test]
+fn the_suite_fails_a_store_that_does_not_delete_on_revoke() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        rt.block_on(suite::check_store(&Undeleting::default()))
+    }));
+    let message = outcome.expect_err("a broken store must fail the suite");
+    let message = message
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| message.downcast_ref::<&str>().copied())
+        .unwrap_or_default();
+    assert!(
+        message.contains("a revoked row is gone"),
+        "unexpected failure: {message}"
+    );
+}
