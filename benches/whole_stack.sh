@@ -11,7 +11,7 @@ PORT=${PORT:-3999}
 ADDR=127.0.0.1:$PORT
 
 if ! command -v wrk >/dev/null; then
-  echo "installing wrk" >&2
+  echo "installing wrk (not found on this machine)" >&2
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 

@@ -12,6 +12,7 @@ TARGETS=("$@")
 [ ${#TARGETS[@]} -eq 0 ] && TARGETS=(access refresh)
 
 if ! command -v cargo-fuzz >/dev/null; then
+  echo "installing cargo-fuzz (not found on this machine)" >&2
   cargo install cargo-fuzz --locked
 fi
 export RUSTC_BOOTSTRAP=1

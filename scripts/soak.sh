@@ -15,6 +15,7 @@ SECRET=soak-test-secret-of-at-least-32-bytes!!
 
 for tool in wrk curl; do
   if ! command -v $tool >/dev/null; then
+    echo "installing $tool (not found on this machine)" >&2
     apt-get update -qq && apt-get install -y -qq $tool >/dev/null
   fi
 done

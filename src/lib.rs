@@ -38,6 +38,30 @@
 //! # }).unwrap();
 //! ```
 //!
+//! # Configuration
+//!
+//! Every knob is a method of [`SessionsBuilder`]; every default a named constant. Options
+//! that can be off take an `Option` (`None`: off).
+//!
+//! | builder method | default | meaning |
+//! |---|---|---|
+//! | [`Keys::hs256`] / [`Keys::hmac`] / `rsa_pem` / `ec_pem` / `ed_pem` | — | the one algorithm accepted; secrets under 32 bytes and mismatched key pairs are refused |
+//! | `.store(s)` / `.users(u)` / `.backend(b)` | one [`MemoryBackend`] | the session store, the user directory, or one value that is both |
+//! | `.access_ttl(d)` | [`DEFAULT_ACCESS_TTL`] (15 min) | access-token lifetime (never past the session's end) |
+//! | `.refresh_ttl(d)` | [`DEFAULT_REFRESH_TTL`] (3 days) | refresh-token and session lifetime; must be >= `access_ttl` |
+//! | `.idle_timeout(Some(d))` | off | end sessions unused for this long |
+//! | `.leeway(d)` | [`DEFAULT_LEEWAY`] (5 s) | clock skew allowed on `exp` and `nbf`, at most [`MAX_LEEWAY`] |
+//! | `.issuer(s)` / `.audience(s)` | none | written into every token and required on every token |
+//! | `.refresh_path(p)` | [`DEFAULT_REFRESH_PATH`] | matched with and without the trailing slash |
+//! | `.public_path(p)` / `.public_route(m, p)` / `.public_prefix(p)` | none | requests that need no token |
+//! | `.optional(true)` | off | no token: passes without claims; a bad token is still 401 |
+//! | `.cache_capacity(n)` / `.cache_ttl(d)` | [`DEFAULT_CACHE_CAPACITY`] / [`DEFAULT_CACHE_TTL`] | session cache; the TTL bounds how late a revocation made *outside* this process is seen |
+//! | `.token_cache_bytes(Some(n))` | [`DEFAULT_TOKEN_CACHE_BYTES`] | verified-token cache budget; `None` turns it off |
+//! | `.backend_timeout(Some(d))` / `.max_backend_calls(n)` | [`DEFAULT_BACKEND_TIMEOUT`] / [`DEFAULT_MAX_BACKEND_CALLS`] | each store call's timeout, and the calls in flight before refusing with 503 |
+//! | `.touch_debounce(d)` | [`DEFAULT_TOUCH_DEBOUNCE`] | at most one `last_accessed` write per session per window |
+//! | `.rotate_refresh_tokens(grace)` | off | every refresh also answers a new `refresh_token`; a retired one used again ends the session, except within `grace` (a second tab); for a [`RotatingStore`] |
+//! | `.realm(r)` / `.error_renderer(r)` | none / RFC 6750 JSON | how refusals look |
+//!
 //! # Your own store and user directory
 //!
 //! Session rows and users are two separate doors: a [`SessionStore`] keeps sessions (it

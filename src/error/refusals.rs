@@ -50,3 +50,55 @@ pub(crate) const TOKEN_REPLACED: AuthError =
     AuthError::InvalidToken("the refresh token has been replaced");
 pub(crate) const TOKEN_REUSED: AuthError =
     AuthError::InvalidToken("a retired refresh token was used again; the session has ended");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: [AuthError; 27] = [
+        DUPLICATE_AUTHORIZATION,
+        TOKEN_IN_QUERY,
+        EMPTY_BEARER,
+        TOKEN_TOO_LONG,
+        NOT_JWS,
+        MALFORMED,
+        ALGORITHM_REFUSED,
+        CRITICAL_HEADER,
+        NO_ACCEPTED_TYP,
+        BAD_SIGNATURE,
+        CLAIMS_MALFORMED,
+        REFRESH_AS_ACCESS,
+        ACCESS_AS_REFRESH,
+        EXPIRED,
+        NOT_YET_VALID,
+        OTHER_ISSUER,
+        OTHER_AUDIENCE,
+        MISSING_CLAIM,
+        SESSION_ENDED,
+        SESSION_EXPIRED,
+        SESSION_IDLE,
+        USER_INACTIVE,
+        TOKEN_REPLACED,
+        TOKEN_REUSED,
+        // Not refusals of this table, but their descriptions must not collide either.
+        AuthError::MissingCredentials,
+        AuthError::Unavailable,
+        AuthError::MethodNotAllowed,
+    ];
+
+    #[test]
+    fn each_refusal_says_one_thing_in_a_header_safe_way() {
+        let mut seen = std::collections::HashSet::new();
+        for err in &ALL {
+            let description = err.description();
+            assert!(seen.insert(description), "said twice: {description}");
+            // Goes verbatim into `WWW-Authenticate` and `grpc-message`.
+            assert!(
+                description
+                    .bytes()
+                    .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'),
+                "{description}"
+            );
+        }
+    }
+}

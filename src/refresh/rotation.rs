@@ -49,7 +49,7 @@ pub(super) async fn settle<S: SessionStore>(
         if fresh {
             break;
         }
-        current = match store.load_fresh(&current.id).await {
+        current = match store.reload(&current.id).await {
             Ok(Some(session)) if session.user_id == seen.user_id => session,
             Ok(_) => return Err(SESSION_ENDED),
             Err(_) => return Err(AuthError::Unavailable),

@@ -166,7 +166,7 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
         let session = self
             .shared
             .store
-            .load_fresh(session_id)
+            .read(session_id)
             .await
             .map_err(SessionError::Backend)?;
         match session {

@@ -117,11 +117,16 @@ impl<S: SessionStore> Store<S> {
         Ok(entry)
     }
 
-    /// The session as the store has it now, past the cache (whose copy is dropped).
-    pub(crate) async fn load_fresh(&self, id: &str) -> Result<Option<Session>, BackendError> {
-        self.cache.invalidate(id).await;
+    /// The session as the store has it now, past the cache; the cache is left as it is.
+    pub(crate) async fn read(&self, id: &str) -> Result<Option<Session>, BackendError> {
         let session = self.guard.call("load", self.rows.load(id)).await?;
         Ok(session.filter(|_| !self.revoked.contains(id)))
+    }
+
+    /// Reads the store past the cache and drops the cached copy, which proved out of date.
+    pub(crate) async fn reload(&self, id: &str) -> Result<Option<Session>, BackendError> {
+        self.cache.invalidate(id).await;
+        self.read(id).await
     }
 
     pub(crate) async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
