@@ -97,7 +97,7 @@ fn main() {
     let token_len = tokens.iter().map(String::len).sum::<usize>() / N;
     let before = live();
     for token in &tokens {
-        sessions.verify_access(token).unwrap();
+        rt.block_on(sessions.verify_access(token)).unwrap();
     }
     let per_token = (live() - before) as f64 / N as f64;
     println!(

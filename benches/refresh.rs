@@ -38,8 +38,8 @@ impl SessionStore for Counting {
     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
         self.inner.revoke(id).await
     }
-    async fn list(&self, u: &str) -> Result<Vec<Session>, BackendError> {
-        self.inner.list(u).await
+    async fn list(&self, u: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
+        self.inner.list(u, limit).await
     }
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
         self.inner.touch(id, at).await

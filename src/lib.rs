@@ -59,6 +59,7 @@
 //! | `.token_cache_bytes(Some(n))` | [`DEFAULT_TOKEN_CACHE_BYTES`] | verified-token cache budget; `None` turns it off |
 //! | `.backend_timeout(Some(d))` / `.max_backend_calls(n)` | [`DEFAULT_BACKEND_TIMEOUT`] / [`DEFAULT_MAX_BACKEND_CALLS`] | each store call's timeout, and the calls in flight before refusing with 503 |
 //! | `.touch_debounce(d)` | [`DEFAULT_TOUCH_DEBOUNCE`] | at most one `last_accessed` write per session per window |
+//! | `.user_claims_ttl(Some(d))` | [`DEFAULT_USER_CLAIMS_TTL`] | one read of a user's claims serves every refresh of that user within it; `None` reads at every refresh |
 //! | `.rotate_refresh_tokens(grace)` | off | every refresh also answers a new `refresh_token`; a retired one used again ends the session, except within `grace` (a second tab); for a [`RotatingStore`] |
 //! | `.realm(r)` / `.error_renderer(r)` | none / RFC 6750 JSON | how refusals look |
 //!
@@ -94,9 +95,13 @@
 //!     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
 //!         Ok(self.0.lock().unwrap().remove(id).is_some())
 //!     }
-//!     async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
+//!     async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
 //!         let rows = self.0.lock().unwrap();
-//!         Ok(rows.values().filter(|s| s.user_id == user_id).cloned().collect())
+//!         let mut mine: Vec<Session> =
+//!             rows.values().filter(|s| s.user_id == user_id).cloned().collect();
+//!         mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+//!         mine.truncate(limit);
+//!         Ok(mine)
 //!     }
 //!     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
 //!         if let Some(s) = self.0.lock().unwrap().get_mut(id) {
@@ -225,6 +230,7 @@ mod sessions;
 mod shared;
 mod store;
 mod token;
+mod users;
 
 pub use error::{AuthError, ConfigError, ErrorRenderer};
 pub use jsonwebtoken::Algorithm;
@@ -235,8 +241,9 @@ pub use service::{ResponseBody, ResponseFuture, SessionLayer, SessionService};
 pub use sessions::{
     DEFAULT_ACCESS_TTL, DEFAULT_BACKEND_TIMEOUT, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL,
     DEFAULT_LEEWAY, DEFAULT_MAX_BACKEND_CALLS, DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL,
-    DEFAULT_TOKEN_CACHE_BYTES, DEFAULT_TOUCH_DEBOUNCE, IssuedTokens, MAX_LEEWAY, SessionError,
-    Sessions, SessionsBuilder,
+    DEFAULT_REVOCATION_BUDGET, DEFAULT_TOKEN_CACHE_BYTES, DEFAULT_TOUCH_DEBOUNCE,
+    DEFAULT_USER_CLAIMS_TTL, IssuedTokens, MAX_LEEWAY, MAX_LIFETIME, MAX_LISTED_SESSIONS,
+    MAX_META_LEN, SessionError, Sessions, SessionsBuilder,
 };
 pub use store::MemoryBackend;
 pub use token::Claims;

@@ -44,7 +44,12 @@ impl PublicRoute {
             return false;
         }
         if self.prefix {
-            path.starts_with(&self.path)
+            // Whole segments: `/static` covers `/static` and `/static/app.js`, never
+            // `/staticfoo`. The prefix is stored without its trailing slash.
+            self.path == "/"
+                || path
+                    .strip_prefix(self.path.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
         } else {
             path == self.path
         }
@@ -74,9 +79,7 @@ impl Routes {
         let public = public
             .into_iter()
             .map(|mut r| {
-                if !r.prefix {
-                    r.path = trim_slash(&r.path).to_owned();
-                }
+                r.path = trim_slash(&r.path).to_owned();
                 r
             })
             .collect();
@@ -133,6 +136,17 @@ mod tests {
             Route::Public
         );
         assert_eq!(routes.classify(&Method::GET, "/healthz"), Route::Protected);
+        // A prefix matches whole segments, with or without its trailing slash.
+        assert_eq!(routes.classify(&Method::GET, "/static"), Route::Public);
+        assert_eq!(routes.classify(&Method::GET, "/static/"), Route::Public);
+        assert_eq!(
+            routes.classify(&Method::GET, "/staticfoo"),
+            Route::Protected
+        );
+        assert_eq!(
+            routes.classify(&Method::GET, "/static-admin/x"),
+            Route::Protected
+        );
         assert_eq!(routes.classify(&Method::GET, "/"), Route::Protected);
     }
 }

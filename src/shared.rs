@@ -3,13 +3,14 @@
 
 use std::time::Duration;
 
-use tower_jwt_sessions_core::{BackendError, Users};
+use tower_jwt_sessions_core::{SessionStore, Users};
 
 use crate::error::refusals::SESSION_ENDED;
 use crate::error::{AuthError, ErrorRenderer};
 use crate::routes::Routes;
-use crate::store::Store;
+use crate::store::{LoadError, Store, Verdict};
 use crate::token::{Claims, TokenCache, TokenCodec};
+use crate::users::UserCache;
 
 /// The lifetimes and switches the request paths read; set by the builder.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub(crate) struct Policy {
 pub(crate) struct Shared<S, U> {
     pub(crate) store: Store<S>,
     pub(crate) users: U,
+    /// Coalesces reads of one user's claims for a short window; `None`: read every time.
+    pub(crate) user_cache: Option<UserCache>,
     pub(crate) codec: TokenCodec,
     pub(crate) token_cache: Option<TokenCache>,
     pub(crate) routes: Routes,
@@ -33,11 +36,20 @@ pub(crate) struct Shared<S, U> {
     pub(crate) policy: Policy,
 }
 
+/// An access token that verified.
+pub(crate) enum Access<C> {
+    /// Its session is not among those this process revoked: let it in.
+    Granted(Claims<C>),
+    /// The revoked set ran out of room lately, so it cannot vouch for the session: check
+    /// the session itself ([`Shared::check_session`]) before letting it in.
+    CheckSession(Claims<C>),
+}
+
 impl<S, U: Users> Shared<S, U> {
     /// The access-token check of every protected request: the token cache first, then the
     /// full verification, whose success (only) is cached; either way, a session this process
     /// revoked stops its access tokens at once.
-    pub(crate) fn verify_access(&self, token: &str) -> Result<Claims<U::Claims>, AuthError> {
+    pub(crate) fn verify_access(&self, token: &str) -> Result<Access<U::Claims>, AuthError> {
         let claims: Claims<U::Claims> = match &self.token_cache {
             Some(cache) => match cache.get(token) {
                 Some(claims) => claims,
@@ -49,20 +61,53 @@ impl<S, U: Users> Shared<S, U> {
             },
             None => self.codec.verify_access(token)?,
         };
-        if self.store.is_revoked(claims.session_id()) {
-            return Err(SESSION_ENDED);
+        match self.store.check_revoked(claims.session_id()) {
+            Verdict::Live => Ok(Access::Granted(claims)),
+            Verdict::Revoked => Err(SESSION_ENDED),
+            Verdict::Unknown => Ok(Access::CheckSession(claims)),
         }
-        Ok(claims)
     }
 
-    /// The user's current claims, through the same guard as every store call.
-    pub(crate) async fn user_claims(
-        &self,
-        user_id: &str,
-    ) -> Result<Option<U::Claims>, BackendError> {
-        self.store
+    /// The user's current claims (as of the user-claims window), through the same guard as
+    /// every store call; a failed read is a server fault.
+    pub(crate) async fn user_claims(&self, user_id: &str) -> Result<Option<U::Claims>, AuthError> {
+        let read = self
+            .store
             .guard()
-            .call("user claims", self.users.claims(user_id))
-            .await
+            .call("user claims", self.users.claims(user_id));
+        match &self.user_cache {
+            Some(cache) => cache.get_or_read(user_id, read).await.map_err(|_| ()),
+            None => read.await.map_err(|_| ()),
+        }
+        .map_err(|()| AuthError::Unavailable)
+    }
+}
+
+impl<S: SessionStore, U: Users> Shared<S, U> {
+    /// Whether the access token's session still exists, asked of the session cache and the
+    /// store: the fallback while the revoked set cannot vouch for it.
+    pub(crate) async fn check_session(&self, claims: &Claims<U::Claims>) -> Result<(), AuthError> {
+        match self.store.load(claims.session_id()).await {
+            Ok(entry) if entry.session.user_id == claims.subject() => Ok(()),
+            Ok(_) => Err(SESSION_ENDED),
+            Err(err) => match *err {
+                LoadError::NotFound => Err(SESSION_ENDED),
+                LoadError::Backend => Err(AuthError::Unavailable),
+            },
+        }
+    }
+
+    /// [`verify_access`](Self::verify_access) with its fallback awaited.
+    pub(crate) async fn verify_access_fully(
+        &self,
+        token: &str,
+    ) -> Result<Claims<U::Claims>, AuthError> {
+        match self.verify_access(token)? {
+            Access::Granted(claims) => Ok(claims),
+            Access::CheckSession(claims) => {
+                self.check_session(&claims).await?;
+                Ok(claims)
+            }
+        }
     }
 }

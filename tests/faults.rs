@@ -84,7 +84,8 @@ async fn a_failing_backend_is_503_then_recovers_with_nothing_cached() {
 
 #[tokio::test]
 async fn a_failure_reading_user_claims_is_503_not_401() {
-    let (sessions, backend) = setup(builder());
+    // Every refresh reads the directory (no shared window), so the fault is met at once.
+    let (sessions, backend) = setup(builder().user_claims_ttl(None));
     let issued = login(&sessions).await;
     // Warm the session cache so that only the user-claims read hits the failing store.
     assert_eq!(
@@ -226,8 +227,9 @@ impl tower_jwt_sessions::SessionStore for Stalling {
     async fn list(
         &self,
         u: &str,
+        limit: usize,
     ) -> Result<Vec<tower_jwt_sessions::Session>, tower_jwt_sessions::BackendError> {
-        self.0.list(u).await
+        self.0.list(u, limit).await
     }
     async fn touch(&self, id: &str, at: u64) -> Result<(), tower_jwt_sessions::BackendError> {
         self.0.touch(id, at).await

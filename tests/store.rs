@@ -33,7 +33,7 @@ impl SessionStore for Undeleting {
     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
         Ok(self.0.lock().unwrap().contains_key(id))
     }
-    async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
+    async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
         let mut rows: Vec<Session> = self
             .0
             .lock()
@@ -42,7 +42,8 @@ impl SessionStore for Undeleting {
             .filter(|s| s.user_id == user_id)
             .cloned()
             .collect();
-        rows.sort_by_key(|s| s.created_at);
+        rows.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        rows.truncate(limit);
         Ok(rows)
     }
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {

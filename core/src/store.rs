@@ -35,9 +35,13 @@ use crate::{BackendError, Session};
 ///     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
 ///         Ok(self.0.lock().unwrap().remove(id).is_some())
 ///     }
-///     async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
+///     async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
 ///         let rows = self.0.lock().unwrap();
-///         Ok(rows.values().filter(|s| s.user_id == user_id).cloned().collect())
+///         let mut mine: Vec<Session> =
+///             rows.values().filter(|s| s.user_id == user_id).cloned().collect();
+///         mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+///         mine.truncate(limit);
+///         Ok(mine)
 ///     }
 ///     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
 ///         if let Some(s) = self.0.lock().unwrap().get_mut(id) {
@@ -62,11 +66,13 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Deletes one session; `Ok(false)` when there was none.
     fn revoke(&self, id: &str) -> impl Future<Output = Result<bool, BackendError>> + Send;
 
-    /// The sessions of one user, oldest first. Expired rows may be included; the crate
-    /// filters them.
+    /// The sessions of one user, newest (`created_at`) first, at most `limit` of them, so
+    /// that a user with many sessions never makes a huge answer. Expired rows may be
+    /// included; the crate filters them.
     fn list(
         &self,
         user_id: &str,
+        limit: usize,
     ) -> impl Future<Output = Result<Vec<Session>, BackendError>> + Send;
 
     /// Records that the session was used at `at` (seconds since the Unix epoch); a missing

@@ -21,10 +21,11 @@
 //! #     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
 //! #         Ok(self.0.lock().unwrap().remove(id).is_some())
 //! #     }
-//! #     async fn list(&self, u: &str) -> Result<Vec<Session>, BackendError> {
+//! #     async fn list(&self, u: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
 //! #         let mut v: Vec<Session> = self.0.lock().unwrap().values()
 //! #             .filter(|s| s.user_id == u).cloned().collect();
-//! #         v.sort_by_key(|s| s.created_at);
+//! #         v.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+//! #         v.truncate(limit);
 //! #         Ok(v)
 //! #     }
 //! #     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
@@ -80,7 +81,7 @@ pub async fn check_store<S: SessionStore>(store: &S) {
         .expect("touch of an unknown id is Ok(()), not an error");
     assert!(
         store
-            .list(&user)
+            .list(&user, 10)
             .await
             .expect("list of a user without sessions is Ok")
             .is_empty(),
@@ -107,12 +108,24 @@ pub async fn check_store<S: SessionStore>(store: &S) {
         "load returns the row as created, every field and the meta included"
     );
 
-    let listed = store.list(&user).await.expect("list succeeds");
+    let listed = store.list(&user, 10).await.expect("list succeeds");
     let ids: Vec<&str> = listed.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(
         ids,
-        [first.id.as_str(), second.id.as_str()],
-        "list returns exactly the user's sessions, oldest first"
+        [second.id.as_str(), first.id.as_str()],
+        "list returns exactly the user's sessions, newest first"
+    );
+    let newest: Vec<String> = store
+        .list(&user, 1)
+        .await
+        .expect("list succeeds")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        newest,
+        [second.id.clone()],
+        "list returns at most `limit` sessions, the newest"
     );
 
     store
@@ -152,7 +165,7 @@ pub async fn check_store<S: SessionStore>(store: &S) {
         "a second revoke is Ok(false)"
     );
     let ids: Vec<String> = store
-        .list(&user)
+        .list(&user, 10)
         .await
         .expect("list succeeds")
         .into_iter()

@@ -28,8 +28,27 @@ pub const PROJECT: &str = "pet-demo";
 
 struct User {
     id: String,
-    password: String,
+    /// A keyed digest of the password, never the password: compared in constant time, and
+    /// always of the same length, so that timing tells nothing of the password's length.
+    password_digest: String,
     claims: MachinableClaims,
+}
+
+/// HMAC-SHA256 of a password under a per-process key (an example's stand-in for a real
+/// password hash such as argon2): fixed-length, so the comparison below is constant-time.
+fn password_digest(password: &str) -> String {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).expect("the OS gives randomness");
+        key
+    });
+    jsonwebtoken::crypto::sign(
+        password.as_bytes(),
+        &jsonwebtoken::EncodingKey::from_secret(key),
+        jsonwebtoken::Algorithm::HS256,
+    )
+    .expect("HMAC signing cannot fail")
 }
 
 #[derive(Clone)]
@@ -52,7 +71,7 @@ fn seed_user(name: &str, id: &str, active: bool, read: bool, write: bool) -> (St
         name.to_owned(),
         User {
             id: id.to_owned(),
-            password: PASSWORD.to_owned(),
+            password_digest: password_digest(PASSWORD),
             claims: MachinableClaims::new(PROJECT, user),
         },
     )
@@ -171,8 +190,12 @@ async fn login(
     let Some((name, password)) = basic_credentials(&headers) else {
         return basic_challenge("HTTP Basic credentials are required");
     };
-    let user = match state.users.get(&name) {
-        Some(user) if constant_time_eq(user.password.as_bytes(), password.as_bytes()) => user,
+    // An unknown user costs the same digest and comparison as a known one.
+    let digest = password_digest(&password);
+    let known = state.users.get(&name);
+    let expected = known.map_or(digest.as_str(), |user| user.password_digest.as_str());
+    let user = match known {
+        Some(user) if constant_time_eq(expected.as_bytes(), digest.as_bytes()) => user,
         _ => return basic_challenge("invalid user name or password"),
     };
     if !user.claims.user.active {
@@ -188,6 +211,11 @@ async fn login(
     match state.sessions.create(&user.id, &user.claims, meta).await {
         Ok(issued) => (
             StatusCode::CREATED,
+            // RFC 6749 §5.1: an answer carrying tokens must not be cached.
+            [
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (header::PRAGMA, HeaderValue::from_static("no-cache")),
+            ],
             Json(json!({
                 "message": "Successfully logged in",
                 "access_token": issued.access_token,

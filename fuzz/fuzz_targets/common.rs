@@ -52,7 +52,7 @@ impl SessionStore for EveryoneBackend {
     async fn revoke(&self, _: &str) -> Result<bool, BackendError> {
         Ok(true)
     }
-    async fn list(&self, _: &str) -> Result<Vec<Session>, BackendError> {
+    async fn list(&self, _: &str, _: usize) -> Result<Vec<Session>, BackendError> {
         Ok(Vec::new())
     }
     async fn touch(&self, _: &str, _: u64) -> Result<(), BackendError> {

@@ -26,6 +26,19 @@ pub enum ConfigError {
     AccessOutlivesRefresh,
     /// A lifetime of zero.
     ZeroLifetime,
+    /// A lifetime over the longest one accepted.
+    LifetimeTooLong {
+        /// The longest lifetime accepted ([`MAX_LIFETIME`](crate::MAX_LIFETIME)).
+        max: Duration,
+    },
+    /// A setting compared with token dates, which count in whole seconds, has a fraction of
+    /// a second.
+    FractionalSeconds {
+        /// The builder method of the setting.
+        setting: &'static str,
+    },
+    /// An idle timeout shorter than the touch debounce, which would end sessions in use.
+    IdleShorterThanDebounce,
     /// A leeway over the largest one accepted.
     LeewayTooLarge {
         /// The largest leeway accepted ([`MAX_LEEWAY`](crate::MAX_LEEWAY)).
@@ -60,6 +73,18 @@ impl fmt::Display for ConfigError {
                 f.write_str("the access-token lifetime must not exceed the refresh-token lifetime")
             }
             ConfigError::ZeroLifetime => f.write_str("token lifetimes must be positive"),
+            ConfigError::LifetimeTooLong { max } => write!(
+                f,
+                "token lifetimes must be at most {} days",
+                max.as_secs() / 86_400
+            ),
+            ConfigError::FractionalSeconds { setting } => write!(
+                f,
+                "{setting} counts in whole seconds, as token dates do; give it without a fraction"
+            ),
+            ConfigError::IdleShorterThanDebounce => f.write_str(
+                "the idle timeout must be at least the touch debounce, or sessions in use would end",
+            ),
             ConfigError::LeewayTooLarge { max } => {
                 write!(f, "the leeway must be at most {} seconds", max.as_secs())
             }

@@ -33,6 +33,10 @@ pub(crate) const ACCESS_AS_REFRESH: AuthError =
     AuthError::InvalidToken("an access token cannot be used as a refresh token");
 pub(crate) const EXPIRED: AuthError = AuthError::InvalidToken("the token has expired");
 pub(crate) const NOT_YET_VALID: AuthError = AuthError::InvalidToken("the token is not valid yet");
+pub(crate) const ISSUED_IN_FUTURE: AuthError =
+    AuthError::InvalidToken("the token was issued in the future");
+pub(crate) const DATE_OUT_OF_RANGE: AuthError =
+    AuthError::InvalidToken("the token has a date out of range");
 pub(crate) const OTHER_ISSUER: AuthError =
     AuthError::InvalidToken("the token was issued by another issuer");
 pub(crate) const OTHER_AUDIENCE: AuthError =
@@ -55,7 +59,7 @@ pub(crate) const TOKEN_REUSED: AuthError =
 mod tests {
     use super::*;
 
-    const ALL: [AuthError; 27] = [
+    const ALL: [AuthError; 29] = [
         DUPLICATE_AUTHORIZATION,
         TOKEN_IN_QUERY,
         EMPTY_BEARER,
@@ -71,6 +75,8 @@ mod tests {
         ACCESS_AS_REFRESH,
         EXPIRED,
         NOT_YET_VALID,
+        ISSUED_IN_FUTURE,
+        DATE_OUT_OF_RANGE,
         OTHER_ISSUER,
         OTHER_AUDIENCE,
         MISSING_CLAIM,

@@ -70,10 +70,7 @@ async fn refresh<S: SessionStore, U: Users>(
         return Err(SESSION_IDLE);
     }
 
-    let user = shared
-        .user_claims(&session.user_id)
-        .await
-        .map_err(|_| AuthError::Unavailable)?;
+    let user = shared.user_claims(&session.user_id).await?;
     let user = match user {
         Some(user) if user.is_active() => user,
         _ => {

@@ -5,33 +5,41 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http::Response;
+use http::{Request, Response};
 use pin_project_lite::pin_project;
+use tower_service::Service;
 
 use super::body::ResponseBody;
 
-/// The refresh route's work: boxed because it awaits the user's backend, whose futures
-/// cannot be named. Only refreshes pay for the box; the access path never does.
+/// The refresh route's work: boxed because it awaits the user's store, whose futures
+/// cannot be named. Only refreshes pay for the box; the access path does not.
 pub(crate) type RefreshFuture = Pin<Box<dyn Future<Output = Response<Bytes>> + Send>>;
 
+/// The check of an access token's session in the store, only while the revoked set is over
+/// its budget (rare; boxed for the same reason). `Err` is the rendered refusal.
+pub(crate) type CheckFuture = Pin<Box<dyn Future<Output = Result<(), Response<Bytes>>> + Send>>;
+
 pin_project! {
-    /// Response future of [`SessionService`](crate::SessionService).
-    pub struct ResponseFuture<F> {
+    /// Response future of [`SessionService`](crate::SessionService): the inner service's
+    /// future `F`, a refusal or refresh answer of the layer, or, rarely, a session check
+    /// that then calls the inner service `S` with the request.
+    pub struct ResponseFuture<F, S, ReqBody> {
         #[pin]
-        kind: Kind<F>,
+        kind: Kind<F, S, ReqBody>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F> {
+    enum Kind<F, S, ReqBody> {
         Inner { #[pin] future: F },
         Answered { response: Option<Response<Bytes>> },
         Refresh { future: RefreshFuture },
+        Checking { check: CheckFuture, then: Option<(S, Request<ReqBody>)> },
     }
 }
 
-impl<F> ResponseFuture<F> {
+impl<F, S, ReqBody> ResponseFuture<F, S, ReqBody> {
     pub(crate) fn inner(future: F) -> Self {
         ResponseFuture {
             kind: Kind::Inner { future },
@@ -51,39 +59,67 @@ impl<F> ResponseFuture<F> {
             kind: Kind::Refresh { future },
         }
     }
+
+    /// Calls `service` (already polled ready) with `request` once `check` passes.
+    pub(crate) fn checking(check: CheckFuture, service: S, request: Request<ReqBody>) -> Self {
+        ResponseFuture {
+            kind: Kind::Checking {
+                check,
+                then: Some((service, request)),
+            },
+        }
+    }
 }
 
-impl<F, B, E> Future for ResponseFuture<F>
+/// Polling again after completion is a caller bug; answer an empty 500 rather than panic
+/// inside a server.
+fn polled_after_completion() -> Response<Bytes> {
+    let mut response = Response::new(Bytes::new());
+    *response.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
+    response
+}
+
+impl<F, S, ReqBody, B, E> Future for ResponseFuture<F, S, ReqBody>
 where
+    S: Service<Request<ReqBody>, Future = F>,
     F: Future<Output = Result<Response<B>, E>>,
 {
     type Output = Result<Response<ResponseBody<B>>, E>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { future } => {
-                let response = ready!(future.poll(cx))?;
-                Poll::Ready(Ok(response.map(ResponseBody::inner)))
-            }
-            KindProj::Answered { response } => {
-                // Polling again after completion is a caller bug; answer an empty 500 rather
-                // than panic inside a server.
-                let response = response.take().unwrap_or_else(|| {
-                    let mut r = Response::new(Bytes::new());
-                    *r.status_mut() = http::StatusCode::INTERNAL_SERVER_ERROR;
-                    r
-                });
-                Poll::Ready(Ok(response.map(ResponseBody::full)))
-            }
-            KindProj::Refresh { future } => {
-                let response = ready!(future.as_mut().poll(cx));
-                Poll::Ready(Ok(response.map(ResponseBody::full)))
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut kind = self.as_mut().project().kind;
+            match kind.as_mut().project() {
+                KindProj::Inner { future } => {
+                    let response = ready!(future.poll(cx))?;
+                    return Poll::Ready(Ok(response.map(ResponseBody::inner)));
+                }
+                KindProj::Answered { response } => {
+                    let response = response.take().unwrap_or_else(polled_after_completion);
+                    return Poll::Ready(Ok(response.map(ResponseBody::full)));
+                }
+                KindProj::Refresh { future } => {
+                    let response = ready!(future.as_mut().poll(cx));
+                    return Poll::Ready(Ok(response.map(ResponseBody::full)));
+                }
+                KindProj::Checking { check, then } => {
+                    if let Err(refusal) = ready!(check.as_mut().poll(cx)) {
+                        return Poll::Ready(Ok(refusal.map(ResponseBody::full)));
+                    }
+                    let Some((mut service, request)) = then.take() else {
+                        let response = polled_after_completion();
+                        return Poll::Ready(Ok(response.map(ResponseBody::full)));
+                    };
+                    kind.set(Kind::Inner {
+                        future: service.call(request),
+                    });
+                }
             }
         }
     }
 }
 
-impl<F> std::fmt::Debug for ResponseFuture<F> {
+impl<F, S, ReqBody> std::fmt::Debug for ResponseFuture<F, S, ReqBody> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }

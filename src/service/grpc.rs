@@ -3,7 +3,7 @@
 //! HTTP 200 with `grpc-status` and `grpc-message` headers.
 
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Response};
 
 use crate::error::AuthError;
@@ -39,6 +39,8 @@ pub(crate) fn response(err: &AuthError) -> Response<Bytes> {
     let mut response = Response::new(Bytes::new());
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+    // A refusal is about this request and this token: no cache may keep it.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert("grpc-status", HeaderValue::from_static(status_code(err)));
     if let Ok(message) = HeaderValue::from_str(&percent_encode(&err.to_string())) {
         headers.insert("grpc-message", message);
@@ -68,6 +70,7 @@ mod tests {
         let res = response(&AuthError::InvalidToken("the token has expired"));
         assert_eq!(res.status(), 200);
         assert_eq!(res.headers()["grpc-status"], "16");
+        assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
         assert_eq!(
             res.headers()["grpc-message"],
             "invalid_token: the token has expired"

@@ -13,7 +13,7 @@ use tower_jwt_sessions_core::{SessionStore, Users};
 use crate::error::{AuthError, ErrorRenderer};
 use crate::refresh;
 use crate::routes::Route;
-use crate::shared::Shared;
+use crate::shared::{Access, Shared};
 use crate::token::Claims;
 
 mod bearer;
@@ -27,6 +27,7 @@ pub use future::ResponseFuture;
 pub use layer::SessionLayer;
 
 use bearer::bearer_token;
+use future::CheckFuture;
 
 /// Left in the extensions of requests that passed the layer without claims (public routes,
 /// anonymous requests in optional mode), so that an extractor can tell "no token" from "the
@@ -77,7 +78,7 @@ where
     S: SessionStore,
     U: Users,
 {
-    fn authenticate<B>(&self, req: &Request<B>) -> Result<Option<Claims<U::Claims>>, AuthError> {
+    fn authenticate<B>(&self, req: &Request<B>) -> Result<Option<Access<U::Claims>>, AuthError> {
         match bearer_token(req.headers(), req.uri())? {
             Some(token) => self.shared.verify_access(token).map(Some),
             None if self.shared.policy.optional => Ok(None),
@@ -85,17 +86,45 @@ where
         }
     }
 
-    fn refuse<F>(&self, err: &AuthError, headers: &http::HeaderMap) -> ResponseFuture<F> {
+    fn render(&self, err: &AuthError, grpc: bool) -> Response<Bytes> {
         crate::debug_event!("request refused: {}", err);
-        if grpc::is_grpc(headers) {
-            return ResponseFuture::answered(grpc::response(err));
+        if grpc {
+            grpc::response(err)
+        } else {
+            self.shared.renderer.render(err)
         }
-        ResponseFuture::answered(self.shared.renderer.render(err))
+    }
+
+    fn refuse<F, X, B>(
+        &self,
+        err: &AuthError,
+        headers: &http::HeaderMap,
+    ) -> ResponseFuture<F, X, B> {
+        ResponseFuture::answered(self.render(err, grpc::is_grpc(headers)))
+    }
+
+    /// The session check of the fallback path, refusing as the layer would have.
+    fn check_session(&self, claims: Claims<U::Claims>, grpc: bool) -> CheckFuture {
+        let service = self.clone_shared();
+        Box::pin(async move {
+            match service.shared.check_session(&claims).await {
+                Ok(()) => Ok(()),
+                Err(err) => Err(service.render(&err, grpc)),
+            }
+        })
+    }
+
+    /// A handle on the shared state alone, for futures that outlive this call.
+    fn clone_shared(&self) -> SessionService<(), S, U> {
+        SessionService {
+            inner: (),
+            shared: Arc::clone(&self.shared),
+        }
     }
 
     /// The refresh route: the credential is read and verified here, so that a bad one is
     /// refused without boxing a future; only a verified token reaches the store.
-    fn refresh<B, F>(&self, req: &Request<B>) -> ResponseFuture<F> {
+    fn refresh<B, F, X, B2>(&self, req: &Request<B>) -> ResponseFuture<F, X, B2> {
         if req.method() != Method::POST {
             return self.refuse(&AuthError::MethodNotAllowed, req.headers());
         }
@@ -124,35 +153,47 @@ where
 {
     type Response = Response<ResponseBody<ResBody>>;
     type Error = T::Error;
-    type Future = ResponseFuture<T::Future>;
+    type Future = ResponseFuture<T::Future, T, ReqBody>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        match self.shared.routes.classify(req.method(), req.uri().path()) {
+        let check = match self.shared.routes.classify(req.method(), req.uri().path()) {
             Route::Public => {
                 req.extensions_mut()
                     .insert(LayerMark(self.shared.renderer.clone()));
+                None
             }
             Route::Refresh => return self.refresh(&req),
             Route::Protected => match self.authenticate(&req) {
-                Ok(Some(claims)) => {
+                Ok(Some(Access::Granted(claims))) => {
                     req.extensions_mut()
                         .insert(claims.with_renderer(&self.shared.renderer));
+                    None
+                }
+                Ok(Some(Access::CheckSession(claims))) => {
+                    let check = self.check_session(claims.clone(), grpc::is_grpc(req.headers()));
+                    req.extensions_mut()
+                        .insert(claims.with_renderer(&self.shared.renderer));
+                    Some(check)
                 }
                 Ok(None) => {
                     req.extensions_mut()
                         .insert(LayerMark(self.shared.renderer.clone()));
+                    None
                 }
                 Err(err) => return self.refuse(&err, req.headers()),
             },
-        }
+        };
         // The ready service is the one we were polled with; keep it and leave a clone behind.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::inner(inner.call(req))
+        match check {
+            Some(check) => ResponseFuture::checking(check, inner, req),
+            None => ResponseFuture::inner(inner.call(req)),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ use crate::routes::{PublicRoute, Routes};
 use crate::shared::{Policy, Shared};
 use crate::store::{MemoryBackend, RotateFn, Store, StoreConfig, rotate_fn};
 use crate::token::{TokenCache, TokenCodec};
+use crate::users::UserCache;
 
 /// Default access-token lifetime: 15 minutes, as Machinable.
 pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
@@ -26,16 +27,24 @@ pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
 /// The largest leeway accepted: more would keep expired tokens alive for long.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
+/// The longest access or refresh lifetime accepted: 100 years keeps every date a token
+/// carries far inside what any clock arithmetic handles.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 /// Default refresh route.
 pub const DEFAULT_REFRESH_PATH: &str = "/sessions/refresh/";
 /// Default number of sessions kept in the session cache.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 100_000;
 /// Default time a cached session is trusted without asking the store again.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Default window in which reads of one user's claims are shared by every refresh.
+pub const DEFAULT_USER_CLAIMS_TTL: Duration = Duration::from_secs(1);
 /// Default least time between two `touch` writes of one session.
 pub const DEFAULT_TOUCH_DEBOUNCE: Duration = Duration::from_secs(60);
 /// Default memory budget of the verified-token cache: 32 MiB.
 pub const DEFAULT_TOKEN_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+/// Default number of revocations remembered at once for access tokens (about 15 MiB). Past
+/// it, nothing is forgotten: access tokens are checked against their session instead.
+pub const DEFAULT_REVOCATION_BUDGET: usize = 100_000;
 /// Default limit of store calls in flight.
 pub const DEFAULT_MAX_BACKEND_CALLS: usize = 512;
 /// Default timeout of one store call.
@@ -80,12 +89,36 @@ struct Settings {
     cache_capacity: u64,
     cache_ttl: Duration,
     touch_debounce: Duration,
+    user_claims_ttl: Option<Duration>,
     token_cache_bytes: Option<u64>,
+    revocation_budget: usize,
     max_backend_calls: usize,
     backend_timeout: Option<Duration>,
     rotation: Option<Duration>,
     realm: Option<String>,
     renderer: Option<ErrorRenderer>,
+}
+
+impl Settings {
+    /// Settings compared with token dates count in whole seconds, as JWTs do; a fraction
+    /// would be silently dropped (a 500 ms grace would be no grace), so it is refused.
+    fn check_seconds(&self) -> Result<(), ConfigError> {
+        let whole = [
+            ("access_ttl", Some(self.access_ttl)),
+            ("refresh_ttl", Some(self.refresh_ttl)),
+            ("leeway", Some(self.leeway)),
+            ("idle_timeout", self.idle_timeout),
+            ("touch_debounce", Some(self.touch_debounce)),
+            ("rotate_refresh_tokens", self.rotation),
+        ];
+        match whole
+            .into_iter()
+            .find(|(_, d)| d.is_some_and(|d| d.subsec_nanos() != 0))
+        {
+            Some((setting, _)) => Err(ConfigError::FractionalSeconds { setting }),
+            None => Ok(()),
+        }
+    }
 }
 
 impl SessionsBuilder {
@@ -109,7 +142,9 @@ impl SessionsBuilder {
                 cache_capacity: DEFAULT_CACHE_CAPACITY,
                 cache_ttl: DEFAULT_CACHE_TTL,
                 touch_debounce: DEFAULT_TOUCH_DEBOUNCE,
+                user_claims_ttl: Some(DEFAULT_USER_CLAIMS_TTL),
                 token_cache_bytes: Some(DEFAULT_TOKEN_CACHE_BYTES),
+                revocation_budget: DEFAULT_REVOCATION_BUDGET,
                 max_backend_calls: DEFAULT_MAX_BACKEND_CALLS,
                 backend_timeout: Some(DEFAULT_BACKEND_TIMEOUT),
                 rotation: None,
@@ -217,7 +252,8 @@ impl<S, U> SessionsBuilder<S, U> {
         self
     }
 
-    /// Every path under a prefix needs no token (`/static/`).
+    /// Every path under a prefix needs no token: `/static` (or `/static/`) covers `/static`
+    /// and `/static/app.js`, never `/staticfoo`.
     pub fn public_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.settings
             .public
@@ -251,6 +287,15 @@ impl<S, U> SessionsBuilder<S, U> {
         self
     }
 
+    /// How long one read of a user's claims serves every refresh of that user; `None` reads
+    /// the directory at every refresh. Default 1 second: a burst of refreshes (or one client
+    /// hammering the refresh route) costs one read, and a permission change or deactivation
+    /// reaches the next access token within this window.
+    pub fn user_claims_ttl(mut self, ttl: Option<Duration>) -> Self {
+        self.settings.user_claims_ttl = ttl;
+        self
+    }
+
     /// Memory budget, in bytes, of the verified-token cache; `None` turns it off. Default
     /// 32 MiB (about 25 000 tokens of 420 bytes, measured at about 1.3 KiB each all-in).
     ///
@@ -258,6 +303,16 @@ impl<S, U> SessionsBuilder<S, U> {
     /// `exp` and never longer. Keyed by the whole token: no other token can hit its entry.
     pub fn token_cache_bytes(mut self, bytes: Option<u64>) -> Self {
         self.settings.token_cache_bytes = bytes;
+        self
+    }
+
+    /// Most revocations this process remembers at once, so that the revoked sessions'
+    /// access tokens stop at once (about 150 bytes each). Default 100 000. A revocation past
+    /// the budget is never dropped: until it would have expired, an access token whose
+    /// session is not among those remembered is checked against the session itself (the
+    /// session cache, then the store), which is slower but never lets a revoked token in.
+    pub fn revocation_budget(mut self, budget: usize) -> Self {
+        self.settings.revocation_budget = budget;
         self
     }
 
@@ -310,13 +365,27 @@ impl<S: SessionStore, U: Users> SessionsBuilder<S, U> {
         if settings.access_ttl.is_zero() || settings.refresh_ttl.is_zero() {
             return Err(ConfigError::ZeroLifetime);
         }
+        if settings.refresh_ttl > MAX_LIFETIME || settings.access_ttl > MAX_LIFETIME {
+            return Err(ConfigError::LifetimeTooLong { max: MAX_LIFETIME });
+        }
+        settings.check_seconds()?;
+        if let Some(idle) = settings.idle_timeout
+            && idle < settings.touch_debounce
+        {
+            // Uses are recorded once per debounce window: a shorter idle timeout would end
+            // sessions that are in use.
+            return Err(ConfigError::IdleShorterThanDebounce);
+        }
         if settings.access_ttl > settings.refresh_ttl {
             return Err(ConfigError::AccessOutlivesRefresh);
         }
         if settings.leeway > MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge { max: MAX_LEEWAY });
         }
-        if settings.cache_capacity == 0 || settings.token_cache_bytes == Some(0) {
+        if settings.cache_capacity == 0
+            || settings.token_cache_bytes == Some(0)
+            || settings.revocation_budget == 0
+        {
             return Err(ConfigError::ZeroCacheCapacity);
         }
         if settings.max_backend_calls == 0 {
@@ -341,10 +410,15 @@ impl<S: SessionStore, U: Users> SessionsBuilder<S, U> {
                 .saturating_mul(2)
                 .saturating_add(Duration::from_secs(60))
                 .max(settings.access_ttl.saturating_add(MAX_LEEWAY)),
+            revocation_budget: settings.revocation_budget,
         };
         let shared = Shared {
             store: Store::new(self.store, self.rotate, store),
             users: self.users,
+            user_cache: settings
+                .user_claims_ttl
+                .filter(|ttl| !ttl.is_zero())
+                .map(|ttl| UserCache::new(ttl, settings.cache_capacity)),
             codec: TokenCodec::new(
                 settings.keys,
                 settings.leeway,
@@ -428,12 +502,51 @@ mod tests {
     }
 
     #[test]
-    fn huge_durations_are_not_a_panic() {
-        let built = Sessions::builder(keys())
-            .cache_ttl(Duration::MAX)
-            .refresh_ttl(Duration::MAX)
-            .access_ttl(Duration::MAX)
-            .build();
-        assert!(built.is_ok());
+    fn huge_and_fractional_durations_are_config_errors_not_panics() {
+        // Each of these once panicked or was silently truncated.
+        assert!(
+            Sessions::builder(keys())
+                .cache_ttl(Duration::MAX)
+                .build()
+                .is_ok()
+        );
+        assert_eq!(
+            Sessions::builder(keys())
+                .refresh_ttl(Duration::MAX)
+                .access_ttl(Duration::MAX)
+                .build()
+                .err(),
+            Some(ConfigError::LifetimeTooLong { max: MAX_LIFETIME })
+        );
+        assert_eq!(
+            Sessions::builder(keys())
+                .rotate_refresh_tokens(Duration::from_millis(500))
+                .build()
+                .err(),
+            Some(ConfigError::FractionalSeconds {
+                setting: "rotate_refresh_tokens"
+            })
+        );
+        assert_eq!(
+            Sessions::builder(keys())
+                .leeway(Duration::from_millis(1500))
+                .build()
+                .err(),
+            Some(ConfigError::FractionalSeconds { setting: "leeway" })
+        );
+        assert_eq!(
+            Sessions::builder(keys())
+                .idle_timeout(Some(Duration::from_secs(30)))
+                .build()
+                .err(),
+            Some(ConfigError::IdleShorterThanDebounce)
+        );
+        assert!(
+            Sessions::builder(keys())
+                .idle_timeout(Some(Duration::from_secs(30)))
+                .touch_debounce(Duration::from_secs(10))
+                .build()
+                .is_ok()
+        );
     }
 }

@@ -24,7 +24,8 @@ mod builder;
 pub use builder::{
     DEFAULT_ACCESS_TTL, DEFAULT_BACKEND_TIMEOUT, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL,
     DEFAULT_LEEWAY, DEFAULT_MAX_BACKEND_CALLS, DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL,
-    DEFAULT_TOKEN_CACHE_BYTES, DEFAULT_TOUCH_DEBOUNCE, MAX_LEEWAY, SessionsBuilder,
+    DEFAULT_REVOCATION_BUDGET, DEFAULT_TOKEN_CACHE_BYTES, DEFAULT_TOUCH_DEBOUNCE,
+    DEFAULT_USER_CLAIMS_TTL, MAX_LEEWAY, MAX_LIFETIME, SessionsBuilder,
 };
 
 /// JWT sessions for one app: the session API for login handlers, and the [`layer`](Self::layer)
@@ -49,7 +50,7 @@ pub use builder::{
 /// assert_eq!(sessions.list("u1").await?.len(), 1);
 ///
 /// // The access token verifies; after revocation the refresh token no longer works.
-/// assert_eq!(sessions.verify_access(&issued.access_token)?.subject(), "u1");
+/// assert_eq!(sessions.verify_access(&issued.access_token).await?.subject(), "u1");
 /// assert!(sessions.revoke(&issued.session_id).await?);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap() }
@@ -116,7 +117,7 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
             last_accessed: now,
             generation: 0,
             rotated_at: 0,
-            meta,
+            meta: bounded(meta),
         };
         let access_token = shared
             .codec
@@ -175,13 +176,13 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
         }
     }
 
-    /// The live sessions of one user.
+    /// The live sessions of one user, newest first, at most [`MAX_LISTED_SESSIONS`].
     pub async fn list(&self, user_id: &str) -> Result<Vec<Session>, SessionError> {
         let now = unix_now();
         let mut sessions = self
             .shared
             .store
-            .list(user_id)
+            .list(user_id, MAX_LISTED_SESSIONS)
             .await
             .map_err(SessionError::Backend)?;
         sessions.retain(|s| s.expires_at > now);
@@ -189,9 +190,10 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
     }
 
     /// Verifies an access token exactly as the layer does (through the verified-token cache
-    /// when it is on), for transports the layer does not cover.
-    pub fn verify_access(&self, token: &str) -> Result<Claims<U::Claims>, AuthError> {
-        self.shared.verify_access(token)
+    /// when it is on, and the session itself when the revoked set is over its budget), for
+    /// transports the layer does not cover.
+    pub async fn verify_access(&self, token: &str) -> Result<Claims<U::Claims>, AuthError> {
+        self.shared.verify_access_fully(token).await
     }
 }
 
@@ -273,6 +275,31 @@ impl std::error::Error for SessionError {
     }
 }
 
+/// The longest `ip` or `user_agent` kept with a session, in bytes; longer ones are cut (at a
+/// character boundary). A client chooses these strings: without a bound, a 400 KiB
+/// `User-Agent` per login would be kept, cached and listed.
+pub const MAX_META_LEN: usize = 512;
+
+/// The most sessions [`Sessions::list`] answers, the newest.
+pub const MAX_LISTED_SESSIONS: usize = 100;
+
+fn bounded(meta: SessionMeta) -> SessionMeta {
+    fn cut(mut value: String) -> String {
+        if value.len() > MAX_META_LEN {
+            let mut end = MAX_META_LEN;
+            while !value.is_char_boundary(end) {
+                end -= 1;
+            }
+            value.truncate(end);
+        }
+        value
+    }
+    SessionMeta {
+        ip: meta.ip.map(cut),
+        user_agent: meta.user_agent.map(cut),
+    }
+}
+
 /// 128 random bits, hex-encoded: unguessable, so one user cannot name another's session.
 fn new_session_id() -> Result<String, SessionError> {
     let mut bytes = [0u8; 16];
@@ -296,6 +323,19 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn meta_is_cut_at_a_char_boundary() {
+        let long = "é".repeat(MAX_META_LEN);
+        let meta = bounded(SessionMeta {
+            ip: Some("203.0.113.7".into()),
+            user_agent: Some(long),
+        });
+        assert_eq!(meta.ip.as_deref(), Some("203.0.113.7"));
+        let agent = meta.user_agent.unwrap();
+        assert!(agent.len() <= MAX_META_LEN && agent.len() >= MAX_META_LEN - 1);
+        assert!(agent.chars().all(|c| c == 'é'));
     }
 
     #[test]

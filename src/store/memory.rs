@@ -1,6 +1,6 @@
 //! The embedded default store: sessions and users in process memory.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
@@ -8,6 +8,7 @@ use tower_jwt_sessions_core::{
     BackendError, RotatingStore, Session, SessionStore, UserClaims, Users,
 };
 
+use crate::clock::unix_now;
 use crate::machinable::MachinableClaims;
 
 /// Sessions and users in process memory, for one-instance apps, tests and examples.
@@ -15,13 +16,57 @@ use crate::machinable::MachinableClaims;
 /// It is both a [`SessionStore`] (and [`RotatingStore`]) and a [`Users`] directory, so one
 /// value serves both sides of the builder. Cloning shares the store. Users are registered
 /// with [`MemoryBackend::set_user`]; the refresh route reads their current claims from here.
+///
+/// Expired sessions are purged as new ones are created, so memory follows the live sessions;
+/// every operation costs a hash lookup or a walk of one ordered index, never a scan of all
+/// sessions.
 pub struct MemoryBackend<C = MachinableClaims> {
     inner: Arc<RwLock<State<C>>>,
 }
 
 struct State<C> {
     sessions: HashMap<String, Session>,
+    /// `(expires_at, id)`: the expired ones come first.
+    by_expiry: BTreeSet<(u64, String)>,
+    /// Per user, `(created_at, id)`: the newest come last.
+    by_user: HashMap<String, BTreeSet<(u64, String)>>,
     users: HashMap<String, C>,
+}
+
+impl<C> State<C> {
+    fn insert(&mut self, session: Session) {
+        self.remove(&session.id);
+        self.by_expiry
+            .insert((session.expires_at, session.id.clone()));
+        self.by_user
+            .entry(session.user_id.clone())
+            .or_default()
+            .insert((session.created_at, session.id.clone()));
+        self.sessions.insert(session.id.clone(), session);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Session> {
+        let session = self.sessions.remove(id)?;
+        self.by_expiry
+            .remove(&(session.expires_at, session.id.clone()));
+        if let Some(mine) = self.by_user.get_mut(&session.user_id) {
+            mine.remove(&(session.created_at, session.id.clone()));
+            if mine.is_empty() {
+                self.by_user.remove(&session.user_id);
+            }
+        }
+        Some(session)
+    }
+
+    /// Drops every session whose expiry has passed: the cost is the number dropped.
+    fn purge_expired(&mut self, now: u64) {
+        while let Some((expires_at, id)) = self.by_expiry.first().cloned() {
+            if expires_at > now {
+                break;
+            }
+            self.remove(&id);
+        }
+    }
 }
 
 impl<C> MemoryBackend<C> {
@@ -30,6 +75,8 @@ impl<C> MemoryBackend<C> {
         MemoryBackend {
             inner: Arc::new(RwLock::new(State {
                 sessions: HashMap::new(),
+                by_expiry: BTreeSet::new(),
+                by_user: HashMap::new(),
                 users: HashMap::new(),
             })),
         }
@@ -86,7 +133,9 @@ impl<C> fmt::Debug for MemoryBackend<C> {
 
 impl<C: Send + Sync + 'static> SessionStore for MemoryBackend<C> {
     async fn create(&self, session: Session) -> Result<(), BackendError> {
-        self.write().sessions.insert(session.id.clone(), session);
+        let mut state = self.write();
+        state.purge_expired(unix_now());
+        state.insert(session);
         Ok(())
     }
 
@@ -95,19 +144,20 @@ impl<C: Send + Sync + 'static> SessionStore for MemoryBackend<C> {
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
-        Ok(self.write().sessions.remove(id).is_some())
+        Ok(self.write().remove(id).is_some())
     }
 
-    async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
+    async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
         let state = self.read();
-        let mut sessions: Vec<Session> = state
-            .sessions
-            .values()
-            .filter(|s| s.user_id == user_id)
-            .cloned()
-            .collect();
-        sessions.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-        Ok(sessions)
+        let Some(mine) = state.by_user.get(user_id) else {
+            return Ok(Vec::new());
+        };
+        Ok(mine
+            .iter()
+            .rev()
+            .take(limit)
+            .filter_map(|(_, id)| state.sessions.get(id).cloned())
+            .collect())
     }
 
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
@@ -136,5 +186,58 @@ impl<C: UserClaims> Users for MemoryBackend<C> {
 
     async fn claims(&self, user_id: &str) -> Result<Option<C>, BackendError> {
         Ok(self.read().users.get(user_id).cloned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::machinable::MachinableClaims;
+
+    fn session(id: &str, user_id: &str, created_at: u64, expires_at: u64) -> Session {
+        Session {
+            id: id.into(),
+            user_id: user_id.into(),
+            created_at,
+            expires_at,
+            last_accessed: created_at,
+            generation: 0,
+            rotated_at: 0,
+            meta: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn expired_sessions_are_purged_as_new_ones_arrive() {
+        let store = MemoryBackend::<MachinableClaims>::new();
+        let now = unix_now();
+        for i in 0..100 {
+            store
+                .create(session(&format!("old{i}"), "u1", now - 100, now - 1))
+                .await
+                .unwrap();
+        }
+        // Created already expired, each purged by the next create; the last by this one.
+        store
+            .create(session("live", "u1", now, now + 60))
+            .await
+            .unwrap();
+        assert_eq!(store.session_count(), 1);
+        let state = store.read();
+        assert_eq!(state.by_expiry.len(), 1);
+        assert_eq!(state.by_user["u1"].len(), 1);
+    }
+
+    #[tokio::test]
+    async fn revoking_the_last_session_of_a_user_leaves_no_index_behind() {
+        let store = MemoryBackend::<MachinableClaims>::new();
+        let now = unix_now();
+        store
+            .create(session("a", "u1", now, now + 60))
+            .await
+            .unwrap();
+        assert!(store.revoke("a").await.unwrap());
+        let state = store.read();
+        assert!(state.by_user.is_empty() && state.by_expiry.is_empty());
     }
 }

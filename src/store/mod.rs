@@ -5,7 +5,8 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use tower_jwt_sessions_core::{BackendError, RotatingStore, Session, SessionStore};
 
@@ -17,6 +18,7 @@ mod timer;
 
 pub(crate) use guard::Guard;
 pub use memory::MemoryBackend;
+pub(crate) use revoked::Verdict;
 pub(crate) use session_cache::{CachedSession, LoadError};
 
 use revoked::RevokedSet;
@@ -57,6 +59,8 @@ pub(crate) struct StoreConfig {
     /// How long a revocation must be remembered: past any cache entry a racing load could
     /// insert, and past every access token minted before it.
     pub(crate) remember_revocations: Duration,
+    /// Most revocations remembered at once; past it, sessions are checked in the store.
+    pub(crate) revocation_budget: usize,
 }
 
 pub(crate) struct Store<S> {
@@ -65,6 +69,11 @@ pub(crate) struct Store<S> {
     guard: Guard,
     cache: SessionCache,
     revoked: RevokedSet,
+    /// The time base of `unrecorded_at`.
+    started: Instant,
+    /// Nanoseconds after `started` of the latest revocation the revoked set had no room
+    /// for (0: none): a cached row loaded before it may predate that revocation.
+    unrecorded_at: AtomicU64,
 }
 
 impl<S> Store<S> {
@@ -74,10 +83,9 @@ impl<S> Store<S> {
             rotate,
             guard: Guard::new(config.max_in_flight, config.timeout),
             cache: SessionCache::new(config.cache_capacity, config.cache_ttl),
-            revoked: RevokedSet::new(
-                config.remember_revocations,
-                usize::try_from(config.cache_capacity).unwrap_or(usize::MAX),
-            ),
+            revoked: RevokedSet::new(config.remember_revocations, config.revocation_budget),
+            started: Instant::now(),
+            unrecorded_at: AtomicU64::new(0),
         }
     }
 
@@ -91,10 +99,21 @@ impl<S> Store<S> {
         &self.guard
     }
 
-    /// Whether this process revoked the session lately: its access tokens are refused at once.
-    pub(crate) fn is_revoked(&self, id: &str) -> bool {
-        self.revoked.contains(id)
+    /// Whether this process revoked the session lately: its access tokens are refused at
+    /// once. `Unknown` when the revoked set ran out of room lately: ask [`Store::load`].
+    pub(crate) fn check_revoked(&self, id: &str) -> Verdict {
+        self.revoked.check(id)
     }
+
+    /// Whether a row loaded at `loaded_at` may predate a revocation the set could not record.
+    fn may_predate_unrecorded(&self, loaded_at: Instant) -> bool {
+        let unrecorded = self.unrecorded_at.load(Ordering::Acquire);
+        unrecorded != 0 && nanos_since(self.started, loaded_at) <= unrecorded
+    }
+}
+
+fn nanos_since(start: Instant, at: Instant) -> u64 {
+    u64::try_from(at.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl<S: SessionStore> Store<S> {
@@ -104,23 +123,36 @@ impl<S: SessionStore> Store<S> {
 
     /// The session through the cache: one store load for any number of concurrent callers.
     pub(crate) async fn load(&self, id: &str) -> Result<Arc<CachedSession>, Arc<LoadError>> {
-        let entry = self
-            .cache
-            .get_or_load(id, self.guard.call("load", self.rows.load(id)))
-            .await?;
-        // After the lookup, not before: this also catches an entry that a load begun before
-        // the revocation inserted after it.
-        if self.revoked.contains(id) {
-            self.cache.invalidate(id).await;
-            return Err(Arc::new(LoadError::NotFound));
+        for _ in 0..2 {
+            let entry = self
+                .cache
+                .get_or_load(id, self.guard.call("load", self.rows.load(id)))
+                .await?;
+            // After the lookup, not before: this also catches an entry that a load begun
+            // before the revocation inserted after it.
+            match self.revoked.check(id) {
+                Verdict::Live => return Ok(entry),
+                Verdict::Revoked => {
+                    self.cache.invalidate(id).await;
+                    return Err(Arc::new(LoadError::NotFound));
+                }
+                // The set is incomplete: the row counts only if it was read after the last
+                // revocation the set could not record; else read it again.
+                Verdict::Unknown if !self.may_predate_unrecorded(entry.loaded_at) => {
+                    return Ok(entry);
+                }
+                Verdict::Unknown => self.cache.invalidate(id).await,
+            }
         }
-        Ok(entry)
+        // Revocations keep outrunning the reads: refuse for now (503), never accept a row
+        // that may have been revoked.
+        Err(Arc::new(LoadError::Backend))
     }
 
     /// The session as the store has it now, past the cache; the cache is left as it is.
     pub(crate) async fn read(&self, id: &str) -> Result<Option<Session>, BackendError> {
         let session = self.guard.call("load", self.rows.load(id)).await?;
-        Ok(session.filter(|_| !self.revoked.contains(id)))
+        Ok(session.filter(|_| self.revoked.check(id) != Verdict::Revoked))
     }
 
     /// Reads the store past the cache and drops the cached copy, which proved out of date.
@@ -129,8 +161,14 @@ impl<S: SessionStore> Store<S> {
         self.read(id).await
     }
 
-    pub(crate) async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
-        self.guard.call("list", self.rows.list(user_id)).await
+    pub(crate) async fn list(
+        &self,
+        user_id: &str,
+        limit: usize,
+    ) -> Result<Vec<Session>, BackendError> {
+        self.guard
+            .call("list", self.rows.list(user_id, limit))
+            .await
     }
 
     /// Records a use, at most once per `debounce` per session. Losing one `last_accessed`
@@ -182,7 +220,10 @@ impl<S: SessionStore> Store<S> {
     }
 
     async fn forget_revoked(&self, id: &str) {
-        self.revoked.insert(id);
+        if !self.revoked.insert(id) {
+            let now = nanos_since(self.started, Instant::now()).max(1);
+            self.unrecorded_at.fetch_max(now, Ordering::AcqRel);
+        }
         self.cache.invalidate(id).await;
     }
 }

@@ -1,8 +1,10 @@
 //! The moka cache of session rows in front of the store.
 //!
 //! Concurrent loads of one session coalesce into one store call (`try_get_with`); failed
-//! loads and unknown sessions are never cached; an entry expires with its session at the
-//! latest.
+//! loads are never cached; an entry expires with its session at the latest. A session the
+//! store does not know is remembered as gone for a short while, so that a flood of unknown
+//! or revoked ids does not reach the store on every request. Only what refresh reads is
+//! kept: the client-chosen `meta` is dropped.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use moka::Expiry;
 use moka::future::Cache;
-use tower_jwt_sessions_core::{BackendError, Session};
+use tower_jwt_sessions_core::{BackendError, Session, SessionMeta};
 
 use crate::clock::unix_now;
 
@@ -19,13 +21,17 @@ use crate::clock::unix_now;
 #[derive(Debug)]
 pub(crate) struct CachedSession {
     pub(crate) session: Session,
+    /// When the load that read this row began: a revocation after it may not be reflected.
+    pub(crate) loaded_at: Instant,
     last_touch: AtomicU64,
 }
 
 impl CachedSession {
-    fn new(session: Session) -> Self {
+    fn new(mut session: Session, loaded_at: Instant) -> Self {
+        session.meta = SessionMeta::default();
         CachedSession {
             last_touch: AtomicU64::new(session.last_accessed),
+            loaded_at,
             session,
         }
     }
@@ -56,24 +62,35 @@ pub(crate) enum LoadError {
     Backend,
 }
 
+/// The longest time an unknown session is remembered as gone.
+const GONE_TTL: Duration = Duration::from_secs(5);
+
+/// What the cache holds for one id.
+#[derive(Clone)]
+enum Slot {
+    Live(Arc<CachedSession>),
+    /// The store did not know it (or it had expired) when last asked.
+    Gone,
+}
+
 struct SessionExpiry {
     ttl: Duration,
 }
 
-impl Expiry<String, Arc<CachedSession>> for SessionExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &String,
-        value: &Arc<CachedSession>,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        let left = value.session.expires_at.saturating_sub(unix_now());
-        Some(self.ttl.min(Duration::from_secs(left)))
+impl Expiry<String, Slot> for SessionExpiry {
+    fn expire_after_create(&self, _key: &String, slot: &Slot, _: Instant) -> Option<Duration> {
+        match slot {
+            Slot::Live(entry) => {
+                let left = entry.session.expires_at.saturating_sub(unix_now());
+                Some(self.ttl.min(Duration::from_secs(left)))
+            }
+            Slot::Gone => Some(self.ttl.min(GONE_TTL)),
+        }
     }
 }
 
 pub(crate) struct SessionCache {
-    sessions: Cache<String, Arc<CachedSession>>,
+    sessions: Cache<String, Slot>,
 }
 
 impl SessionCache {
@@ -87,23 +104,30 @@ impl SessionCache {
     }
 
     /// The cached row, or the row `load` reads (one `load` for any number of concurrent
-    /// callers); a missing or expired row is `NotFound` and is not cached.
+    /// callers); a missing or expired row is `NotFound`, remembered briefly; a failed load
+    /// is not cached.
     pub(crate) async fn get_or_load(
         &self,
         id: &str,
         load: impl Future<Output = Result<Option<Session>, BackendError>>,
     ) -> Result<Arc<CachedSession>, Arc<LoadError>> {
-        self.sessions
+        let slot = self
+            .sessions
             .try_get_with_by_ref(id, async {
+                let started = Instant::now();
                 match load.await {
                     Ok(Some(session)) if session.expires_at > unix_now() => {
-                        Ok(Arc::new(CachedSession::new(session)))
+                        Ok(Slot::Live(Arc::new(CachedSession::new(session, started))))
                     }
-                    Ok(_) => Err(LoadError::NotFound),
+                    Ok(_) => Ok(Slot::Gone),
                     Err(_) => Err(LoadError::Backend),
                 }
             })
-            .await
+            .await?;
+        match slot {
+            Slot::Live(entry) => Ok(entry),
+            Slot::Gone => Err(Arc::new(LoadError::NotFound)),
+        }
     }
 
     pub(crate) async fn invalidate(&self, id: &str) {

@@ -27,7 +27,10 @@ struct UntilExp;
 
 impl Expiry<Box<str>, Entry> for UntilExp {
     fn expire_after_create(&self, _: &Box<str>, entry: &Entry, _: Instant) -> Option<Duration> {
-        let exp = UNIX_EPOCH + Duration::from_secs(entry.exp);
+        // Token dates are bounded when verified; checked anyway, never a panic.
+        let exp = UNIX_EPOCH
+            .checked_add(Duration::from_secs(entry.exp))
+            .unwrap_or(UNIX_EPOCH);
         Some(
             exp.duration_since(SystemTime::now())
                 .unwrap_or(Duration::ZERO),

@@ -27,8 +27,19 @@ struct JoseHeader<'a> {
     alg: Cow<'a, str>,
     #[serde(default, borrow)]
     typ: Option<Cow<'a, str>>,
-    #[serde(default)]
-    crit: Option<IgnoredAny>,
+    /// Present at all, even as `null`: RFC 7515 §4.1.11 leaves no harmless `crit`.
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<bool, D::Error> {
+    IgnoredAny::deserialize(value).map(|_| true)
+}
+
+/// RFC 7515 §5.2 and RFC 7519 §7.2: the header and the claims are JSON *objects*. serde's
+/// derive would also read a struct from an array (`["HS256","at+jwt"]`); refuse that first.
+pub(crate) fn is_json_object(json: &[u8]) -> bool {
+    json.trim_ascii_start().first() == Some(&b'{')
 }
 
 /// A compact JWS whose header was read; the signature is not checked yet.
@@ -56,13 +67,16 @@ pub(crate) fn parse(token: &str, expected: Algorithm) -> Result<Jws<'_>, AuthErr
         }
     }
     let header = URL_SAFE_NO_PAD.decode(header).map_err(|_| MALFORMED)?;
+    if !is_json_object(&header) {
+        return Err(MALFORMED);
+    }
     let header: JoseHeader<'_> = serde_json::from_slice(&header).map_err(|_| MALFORMED)?;
     // Exact, case-sensitive JWA names (RFC 7518 §3.1): `none`, `hs256` and unknown names
     // fail to parse and are refused like any other algorithm.
     if header.alg.parse::<Algorithm>().ok() != Some(expected) {
         return Err(ALGORITHM_REFUSED);
     }
-    if header.crit.is_some() {
+    if header.crit {
         // RFC 7515 §4.1.11: we understand no extension, so any `crit` is fatal.
         return Err(CRITICAL_HEADER);
     }
@@ -140,6 +154,15 @@ mod tests {
         assert!(parse(&token(r#"{"alg":"HS256","alg":"HS256"}"#), Algorithm::HS256).is_err());
         assert!(parse(&token(r#"{"typ":"at+jwt"}"#), Algorithm::HS256).is_err());
         assert!(parse(&token(r#"not json"#), Algorithm::HS256).is_err());
+        // A JSON array is no JOSE header, and a `null` crit is still a crit.
+        assert_eq!(
+            parse(&token(r#"["HS256","at+jwt"]"#), Algorithm::HS256).err(),
+            Some(MALFORMED)
+        );
+        assert_eq!(
+            parse(&token(r#"{"alg":"HS256","crit":null}"#), Algorithm::HS256).err(),
+            Some(CRITICAL_HEADER)
+        );
         assert!(
             parse(
                 &token(r#"{"alg":"HS256","kid":"../../etc/passwd' OR 1=1"}"#),

@@ -13,8 +13,8 @@ use serde::de::DeserializeOwned;
 use crate::clock::unix_now;
 use crate::error::AuthError;
 use crate::error::refusals::{
-    ACCESS_AS_REFRESH, CLAIMS_MALFORMED, EXPIRED, MISSING_CLAIM, NO_ACCEPTED_TYP, NOT_YET_VALID,
-    OTHER_AUDIENCE, OTHER_ISSUER, REFRESH_AS_ACCESS,
+    ACCESS_AS_REFRESH, CLAIMS_MALFORMED, DATE_OUT_OF_RANGE, EXPIRED, ISSUED_IN_FUTURE,
+    MISSING_CLAIM, NO_ACCEPTED_TYP, NOT_YET_VALID, OTHER_AUDIENCE, OTHER_ISSUER, REFRESH_AS_ACCESS,
 };
 use crate::keys::Keys;
 
@@ -28,6 +28,10 @@ pub use claims::Claims;
 pub(crate) use wire::{AccessClaims, RefreshClaims, TokenUse};
 
 use wire::{ACCESS_TYP, AccessOut, Audience, REFRESH_TYP, Registered};
+
+/// The last second of year 9999 (RFC 3339's horizon). A token date past it is refused, so
+/// that no time arithmetic on a token value can overflow (`exp = 2^63` once panicked).
+pub(crate) const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
 
 /// Signing failed: only possible with a broken key, so a server fault, never the client's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -160,6 +164,9 @@ impl TokenCodec {
 
     /// Parses and checks the registered claims (RFC 7519 §4.1) and `token_use`.
     fn registered(&self, payload: &[u8], expected: TokenUse) -> Result<Registered, AuthError> {
+        if !jws::is_json_object(payload) {
+            return Err(CLAIMS_MALFORMED);
+        }
         let claims: Registered = serde_json::from_slice(payload).map_err(|_| CLAIMS_MALFORMED)?;
         if claims.token_use != expected {
             return Err(match claims.token_use {
@@ -167,9 +174,21 @@ impl TokenCodec {
                 TokenUse::Access => ACCESS_AS_REFRESH,
             });
         }
+        let dates = [Some(claims.exp), Some(claims.iat), claims.nbf];
+        if dates
+            .into_iter()
+            .flatten()
+            .any(|date| date > MAX_NUMERIC_DATE)
+        {
+            return Err(DATE_OUT_OF_RANGE);
+        }
         let now = unix_now();
         if claims.exp.saturating_add(self.leeway) < now {
             return Err(EXPIRED);
+        }
+        // RFC 8725 §3.10 in spirit: a token from the future was not minted by a sane issuer.
+        if claims.iat > now.saturating_add(self.leeway) {
+            return Err(ISSUED_IN_FUTURE);
         }
         if claims
             .nbf

@@ -155,9 +155,9 @@ impl SessionStore for CountingBackend {
         self.inner.revoke(id).await
     }
 
-    async fn list(&self, user_id: &str) -> Result<Vec<Session>, BackendError> {
+    async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
         self.gate().await?;
-        self.inner.list(user_id).await
+        self.inner.list(user_id, limit).await
     }
 
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
