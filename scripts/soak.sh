@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Soak: the example server under wrk for SOAK_SECONDS (default 60) with a mix of valid,
 # expired, forged and refresh traffic (scripts/soak.lua). Loopback only, bounded in time.
-# Fails if any request got a 5xx, any answer was not the expected one, or resident memory
-# kept growing over the last third of the run.
+# The first half runs alone; in the second, one account also floods the server with login +
+# revoke (scripts/revoke_flood.py), past the revoked set's budget (SOAK_REVOCATION_BUDGET,
+# default 1000, so that the fail-closed fallback is exercised).
+# Fails if any request got a 5xx, any answer was not the expected one, a revoked access
+# token was accepted, p99 under the flood exceeded twice the p99 without it (plus 1 ms for
+# timer noise), or resident memory kept growing over the last two thirds of the run.
 #   SOAK_SECONDS=60 PROFILE=release bash scripts/soak.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +32,9 @@ else
   BIN=target/debug/examples/server
 fi
 
-APP_SECRET=$SECRET APP_ADDR=$ADDR "$BIN" 2>/dev/null &
+BUDGET=${SOAK_REVOCATION_BUDGET:-1000}
+HALF=$(( (SECONDS_TOTAL + 1) / 2 ))
+APP_SECRET=$SECRET APP_ADDR=$ADDR REVOCATION_BUDGET=$BUDGET "$BIN" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 100); do
@@ -67,30 +73,49 @@ SAMPLES=$(mktemp)
 ( while kill -0 $SERVER 2>/dev/null; do rss >> "$SAMPLES"; sleep 2; done ) &
 SAMPLER=$!
 
-RESULT=$(wrk -t2 -c32 -d"${SECONDS_TOTAL}s" --timeout 5s -s scripts/soak.lua "http://$ADDR/" | grep '^SOAK')
+soak() { wrk -t2 -c32 -d"${HALF}s" --timeout 5s -s scripts/soak.lua "http://$ADDR/" | grep '^SOAK'; }
+PLAIN=$(soak)
+FLOOD_OUT=$(mktemp)
+python3 scripts/revoke_flood.py "$ADDR" "$HALF" > "$FLOOD_OUT" &
+FLOODER=$!
+FLOODED=$(soak)
+wait $FLOODER
+FLOOD=$(cat "$FLOOD_OUT")
 kill $SAMPLER 2>/dev/null || true
-echo "$RESULT"
+echo "without the flood: $PLAIN"
+echo "with the flood:    $FLOODED"
+echo "the flood:         $FLOOD"
 
-python3 - "$SAMPLES" "$RESULT" <<'PY'
+python3 - "$SAMPLES" "$PLAIN" "$FLOODED" "$FLOOD" "$BUDGET" <<'PY'
 import sys
 samples = [int(x) for x in open(sys.argv[1]).read().split()]
-fields = dict(kv.split("=") for kv in sys.argv[2].split()[1:])
+parse = lambda line: dict(kv.split("=") for kv in line.split()[1:])
+plain, flooded, flood, budget = parse(sys.argv[2]), parse(sys.argv[3]), parse(sys.argv[4]), int(sys.argv[5])
 third = max(1, len(samples) // 3)
 start, end = samples[third - 1], samples[-1]
 growth = (end - start) / start
-refused_share = int(fields["refused"]) / max(1, int(fields["requests"]))
-print(f"requests served: {fields['requests']} (200: {fields['ok']}, 401: {fields['refused']}), "
-      f"5xx: {fields['5xx']}, unexpected answers: {fields['unexpected']}, "
-      f"p99: {fields['p99_ms']} ms, RSS at start {samples[0]} KiB, after a third {start} KiB, at end {end} KiB "
-      f"({growth:+.1%} over the last two thirds)")
 failures = []
-if int(fields["5xx"]) != 0:
-    failures.append("5xx answers")
-if int(fields["unexpected"]) != 0:
-    failures.append("unexpected answers")
-# Expired and forged tokens are 2 of every 10 requests.
-if not 0.15 <= refused_share <= 0.25:
-    failures.append(f"{refused_share:.0%} of answers were 401, expected about 20%")
+for name, fields in (("without the flood", plain), ("with the flood", flooded)):
+    refused_share = int(fields["refused"]) / max(1, int(fields["requests"]))
+    print(f"{name}: {fields['requests']} requests (200: {fields['ok']}, 401: {fields['refused']}), "
+          f"5xx: {fields['5xx']}, unexpected answers: {fields['unexpected']}, p99: {fields['p99_ms']} ms")
+    if int(fields["5xx"]) != 0:
+        failures.append(f"5xx answers {name}")
+    if int(fields["unexpected"]) != 0:
+        failures.append(f"unexpected answers {name}")
+    # Expired and forged tokens are 2 of every 10 requests.
+    if not 0.15 <= refused_share <= 0.25:
+        failures.append(f"{refused_share:.0%} of answers were 401 {name}, expected about 20%")
+print(f"flood: {flood['rounds']} logins, {flood['revoked']} revoked (budget {budget}), "
+      f"revoked tokens accepted: {flood['revoked_accepted']}, errors: {flood['errors']}")
+print(f"RSS at start {samples[0]} KiB, after a third {start} KiB, at end {end} KiB "
+      f"({growth:+.1%} over the last two thirds)")
+if int(flood["revoked_accepted"]) != 0:
+    failures.append("revoked access tokens were accepted")
+if int(flood["errors"]) != 0:
+    failures.append("the flood's own requests failed")
+if float(flooded["p99_ms"]) > 2 * float(plain["p99_ms"]) + 1.0:
+    failures.append("p99 under the flood exceeded twice the p99 without it")
 if growth > 0.10 and end - start > 4096:
     failures.append("memory kept growing")
 if failures:

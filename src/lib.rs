@@ -163,7 +163,9 @@
 //!   bringing it back. A deactivated or deleted user ends the session at the next refresh.
 //! - **Revocation stops access tokens too**, not only refresh tokens: access tokens carry
 //!   `sid`, and every protected request checks it against the sessions this process revoked
-//!   (remembered for the access-token lifetime plus the largest leeway).
+//!   (remembered for the access-token lifetime plus the largest leeway). A flood of
+//!   revocations past the set's budget never makes it forget one: it then checks the
+//!   sessions themselves (see the memory table below).
 //! - **Refresh-token rotation** (opt-in, RFC 9700 §4.14.2): each session has a generation,
 //!   swapped by a compare-and-swap in the store at every refresh. A retired token presented
 //!   again is treated as stolen and ends the whole session, unless it was retired less than
@@ -182,8 +184,14 @@
 //!   constructors, never a panic on the first request: HMAC secrets under
 //!   [`MIN_HMAC_SECRET_LEN`] bytes, an algorithm of the wrong key family, an unparsable or
 //!   mismatched key pair (a probe token is signed and verified), an access lifetime longer
-//!   than the refresh lifetime, zero lifetimes or cache sizes, a leeway over [`MAX_LEEWAY`],
-//!   a path without a leading `/`.
+//!   than the refresh lifetime, zero lifetimes or cache sizes, lifetimes over
+//!   [`MAX_LIFETIME`], a leeway over [`MAX_LEEWAY`], a path without a leading `/`, an idle
+//!   timeout shorter than the touch debounce, and a fraction of a second in a setting that
+//!   token dates are compared with (they count in whole seconds).
+//! - **Token dates are bounded**: an `exp`, `iat` or `nbf` past year 9999 is refused, so no
+//!   time arithmetic on a token value can overflow; an `iat` in the future (beyond the
+//!   leeway) is refused. The header and the claims must be JSON objects; a `crit` of any
+//!   value, `null` included, is refused.
 //! - **Known limits, by design for now**: a revocation made in *another* process stops that
 //!   session's refresh token within the session-cache TTL ([`DEFAULT_CACHE_TTL`]) and its
 //!   access tokens only at their `exp`, until a shared store broadcasts revocations; RFC
@@ -194,6 +202,31 @@
 //! sessions were 404 on refresh (here: 401 `invalid_token`), inactive users were never
 //! checked (here: at every refresh), a missing permission was 401 (here: 403
 //! `insufficient_scope`).
+//!
+//! # Memory, and what happens at each bound
+//!
+//! Every structure the layer keeps is bounded; reaching a bound costs speed, never safety.
+//!
+//! | what | bound (default) | at the bound |
+//! |---|---|---|
+//! | verified-token cache | [`DEFAULT_TOKEN_CACHE_BYTES`] (32 MiB, about 1.3 KiB per 420-byte token) | least useful entries are evicted; a miss pays the full signature check |
+//! | session cache | [`DEFAULT_CACHE_CAPACITY`] entries (100 000, about 540 bytes each: ids, dates and generation; never the client's `meta`) | entries are evicted; a miss reads the store. Unknown sessions are remembered as gone for at most 5 s |
+//! | revoked set | [`DEFAULT_REVOCATION_BUDGET`] revocations (100 000, about 150 bytes each), each kept for the access-token lifetime plus [`MAX_LEEWAY`] | nothing is forgotten: until the refused revocation would have expired, an access token whose session is not in the set is checked against the session itself (session cache, then store). Slower, closed: a revoked token never gets in, and a store failure is a 503 |
+//! | user-claims window | one read per user per [`DEFAULT_USER_CLAIMS_TTL`], as many users as the session cache | entries are evicted; a miss reads the directory |
+//! | session `meta` | [`MAX_META_LEN`] bytes per field | cut at a character boundary |
+//! | [`Sessions::list`] | [`MAX_LISTED_SESSIONS`], the newest | older sessions are not listed (they still work) |
+//! | [`MemoryBackend`] | every live session | expired sessions are purged as new ones are created |
+//!
+//! No request and no revocation scans a structure: lookups are hashes, expiry pops queues.
+//!
+//! **Floods from one client.** The layer bounds what a flood costs the store: concurrent
+//! loads of one session coalesce, unknown sessions are remembered as gone, reads of one
+//! user's claims are shared within the window, and at most [`DEFAULT_MAX_BACKEND_CALLS`]
+//! store calls are in flight (the rest get a quick 503). It has no notion of clients, so
+//! per-client fairness belongs in front of it: a rate limiter keyed by client address or
+//! user, such as `tower_governor::GovernorLayer` from tower-governor, placed outside the
+//! session layer (`ServiceBuilder::new().layer(governor).layer(sessions.layer())`), so that
+//! it also limits the refresh route and refusals.
 //!
 //! # Cargo features
 //!

@@ -129,6 +129,9 @@ async fn login_answers_like_machinable() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
+    // RFC 6749 §5.1: an answer carrying tokens is never cached.
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    assert_eq!(res.headers()["pragma"], "no-cache");
 }
 
 #[tokio::test]

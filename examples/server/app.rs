@@ -80,7 +80,16 @@ fn seed_user(name: &str, id: &str, active: bool, read: bool, write: bool) -> (St
 /// The app with its seeded users: `testUser` (read, write), `readOnlyUser` (read),
 /// `inactiveUser` (inactive).
 pub fn app(secret: &[u8]) -> Result<(Router, Sessions), ConfigError> {
+    app_with_budget(secret, tower_jwt_sessions::DEFAULT_REVOCATION_BUDGET)
+}
+
+/// [`app`] with the revoked set's budget given (`scripts/soak.sh` floods it).
+pub fn app_with_budget(
+    secret: &[u8],
+    revocation_budget: usize,
+) -> Result<(Router, Sessions), ConfigError> {
     let sessions = Sessions::builder(Keys::hs256(secret)?)
+        .revocation_budget(revocation_budget)
         .realm(PROJECT)
         .public_path("/health")
         .public_route(axum::http::Method::POST, "/sessions/")

@@ -1,7 +1,8 @@
 //! The Machinable-compatible session API, served with axum.
 //!
 //! `APP_ADDR` (default `127.0.0.1:3000`), `APP_SECRET` (HS256 secret, at least 32 bytes;
-//! random when unset). Users `testUser`, `readOnlyUser`, `inactiveUser`, password
+//! random when unset), `REVOCATION_BUDGET` (revocations remembered at once; default
+//! 100 000). Users `testUser`, `readOnlyUser`, `inactiveUser`, password
 //! `testPassword`.
 
 mod app;
@@ -13,7 +14,11 @@ use std::net::SocketAddr;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = env::addr("127.0.0.1:3000");
-    let (app, _sessions) = env::or_exit(app::app(&env::secret()?));
+    let budget = match std::env::var("REVOCATION_BUDGET") {
+        Ok(budget) => env::or_exit(budget.parse()),
+        Err(_) => tower_jwt_sessions::DEFAULT_REVOCATION_BUDGET,
+    };
+    let (app, _sessions) = env::or_exit(app::app_with_budget(&env::secret()?, budget));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
     axum::serve(
