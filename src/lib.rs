@@ -99,7 +99,7 @@
 //!         let rows = self.0.lock().unwrap();
 //!         let mut mine: Vec<Session> =
 //!             rows.values().filter(|s| s.user_id == user_id).cloned().collect();
-//!         mine.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+//!         mine.sort_by_key(|s| std::cmp::Reverse(s.created_at));
 //!         mine.truncate(limit);
 //!         Ok(mine)
 //!     }

@@ -42,7 +42,7 @@ impl SessionStore for Undeleting {
             .filter(|s| s.user_id == user_id)
             .cloned()
             .collect();
-        rows.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        rows.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         rows.truncate(limit);
         Ok(rows)
     }

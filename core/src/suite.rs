@@ -24,7 +24,7 @@
 //! #     async fn list(&self, u: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
 //! #         let mut v: Vec<Session> = self.0.lock().unwrap().values()
 //! #             .filter(|s| s.user_id == u).cloned().collect();
-//! #         v.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+//! #         v.sort_by_key(|s| std::cmp::Reverse(s.created_at));
 //! #         v.truncate(limit);
 //! #         Ok(v)
 //! #     }

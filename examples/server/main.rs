@@ -14,11 +14,12 @@ use std::net::SocketAddr;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = env::addr("127.0.0.1:3000");
-    let budget = match std::env::var("REVOCATION_BUDGET") {
-        Ok(budget) => env::or_exit(budget.parse()),
-        Err(_) => tower_jwt_sessions::DEFAULT_REVOCATION_BUDGET,
+    let secret = env::secret()?;
+    let built = match std::env::var("REVOCATION_BUDGET") {
+        Ok(budget) => app::app_with_budget(&secret, env::or_exit(budget.parse())),
+        Err(_) => app::app(&secret),
     };
-    let (app, _sessions) = env::or_exit(app::app_with_budget(&env::secret()?, budget));
+    let (app, _sessions) = env::or_exit(built);
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
     axum::serve(
