@@ -34,7 +34,9 @@ fi
 
 BUDGET=${SOAK_REVOCATION_BUDGET:-200}
 HALF=$(( (SECONDS_TOTAL + 1) / 2 ))
-APP_SECRET=$SECRET APP_ADDR=$ADDR REVOCATION_BUDGET=$BUDGET "$BIN" 2>/dev/null &
+# A small token-cache budget, reached early: the flood's tokens then cannot pass for a leak.
+APP_SECRET=$SECRET APP_ADDR=$ADDR REVOCATION_BUDGET=$BUDGET TOKEN_CACHE_BYTES=1048576 \
+  "$BIN" 2>/dev/null &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 for _ in $(seq 100); do

@@ -79,17 +79,34 @@ fn seed_user(name: &str, id: &str, active: bool, read: bool, write: bool) -> (St
 
 /// The app with its seeded users: `testUser` (read, write), `readOnlyUser` (read),
 /// `inactiveUser` (inactive).
+// The tests' entry point (they share this file); the binary reads its tuning from the env.
+#[allow(dead_code)]
 pub fn app(secret: &[u8]) -> Result<(Router, Sessions), ConfigError> {
-    app_with_budget(secret, tower_jwt_sessions::DEFAULT_REVOCATION_BUDGET)
+    app_tuned(secret, Tuning::default())
 }
 
-/// [`app`] with the revoked set's budget given (`scripts/soak.sh` floods it).
-pub fn app_with_budget(
-    secret: &[u8],
-    revocation_budget: usize,
-) -> Result<(Router, Sessions), ConfigError> {
+/// The bounds an operator may change (`scripts/soak.sh` makes them small, to reach them).
+pub struct Tuning {
+    /// Revocations remembered at once.
+    pub revocation_budget: usize,
+    /// Memory budget of the verified-token cache, `None` for off.
+    pub token_cache_bytes: Option<u64>,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            revocation_budget: tower_jwt_sessions::DEFAULT_REVOCATION_BUDGET,
+            token_cache_bytes: Some(tower_jwt_sessions::DEFAULT_TOKEN_CACHE_BYTES),
+        }
+    }
+}
+
+/// [`app`] with its bounds given.
+pub fn app_tuned(secret: &[u8], tuning: Tuning) -> Result<(Router, Sessions), ConfigError> {
     let sessions = Sessions::builder(Keys::hs256(secret)?)
-        .revocation_budget(revocation_budget)
+        .revocation_budget(tuning.revocation_budget)
+        .token_cache_bytes(tuning.token_cache_bytes)
         .realm(PROJECT)
         .public_path("/health")
         .public_route(axum::http::Method::POST, "/sessions/")

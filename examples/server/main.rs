@@ -2,7 +2,7 @@
 //!
 //! `APP_ADDR` (default `127.0.0.1:3000`), `APP_SECRET` (HS256 secret, at least 32 bytes;
 //! random when unset), `REVOCATION_BUDGET` (revocations remembered at once; default
-//! 100 000). Users `testUser`, `readOnlyUser`, `inactiveUser`, password
+//! 100 000), `TOKEN_CACHE_BYTES` (verified-token cache budget, `0` for off; default 32 MiB). Users `testUser`, `readOnlyUser`, `inactiveUser`, password
 //! `testPassword`.
 
 mod app;
@@ -15,11 +15,14 @@ use std::net::SocketAddr;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = env::addr("127.0.0.1:3000");
     let secret = env::secret()?;
-    let built = match std::env::var("REVOCATION_BUDGET") {
-        Ok(budget) => app::app_with_budget(&secret, env::or_exit(budget.parse())),
-        Err(_) => app::app(&secret),
-    };
-    let (app, _sessions) = env::or_exit(built);
+    let mut tuning = app::Tuning::default();
+    if let Ok(budget) = std::env::var("REVOCATION_BUDGET") {
+        tuning.revocation_budget = env::or_exit(budget.parse());
+    }
+    if let Ok(bytes) = std::env::var("TOKEN_CACHE_BYTES") {
+        tuning.token_cache_bytes = Some(env::or_exit(bytes.parse())).filter(|b| *b > 0);
+    }
+    let (app, _sessions) = env::or_exit(app::app_tuned(&secret, tuning));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
     axum::serve(
