@@ -281,5 +281,6 @@ pub use sessions::{
 pub use store::MemoryBackend;
 pub use token::Claims;
 pub use tower_jwt_sessions_core::{
-    BackendError, RotatingStore, Session, SessionMeta, SessionStore, UserClaims, Users,
+    BackendError, RevocationSink, RotatingStore, Session, SessionMeta, SessionStore, UserClaims,
+    Users,
 };

@@ -18,6 +18,7 @@ pub(crate) struct Policy {
     pub(crate) access_ttl: Duration,
     pub(crate) refresh_ttl: Duration,
     pub(crate) idle_timeout: Option<Duration>,
+    pub(crate) max_sessions_per_user: Option<usize>,
     pub(crate) touch_debounce: Duration,
     pub(crate) optional: bool,
     /// Refresh-token rotation, with its grace window for a second tab; `None` when off.

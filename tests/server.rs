@@ -328,6 +328,59 @@ async fn sessions_list_and_revoke_are_per_user() {
 }
 
 #[tokio::test]
+async fn signing_out_other_devices_and_everywhere() {
+    let server = Server::start().await;
+    let here = server.login("testUser").await;
+    let there = server.login("testUser").await;
+    let theirs = server.login("readOnlyUser").await;
+    let here_access = token_of(&here, "access_token");
+    let delete = |path: &'static str, token: String| {
+        server
+            .client
+            .delete(server.url(path))
+            .bearer_auth(token)
+            .send()
+    };
+
+    let res = delete("/sessions/others", here_access.clone())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        server
+            .get("/me", &token_of(&there, "access_token"))
+            .await
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        server.get("/me", &here_access).await.status(),
+        StatusCode::OK
+    );
+
+    let res = delete("/sessions/", here_access.clone()).await.unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        server.get("/me", &here_access).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_invalid_token(
+        server
+            .refresh("/sessions/refresh/", &token_of(&here, "refresh_token"))
+            .await,
+    )
+    .await;
+    // Another user's session is untouched.
+    assert_eq!(
+        server
+            .get("/me", &token_of(&theirs, "access_token"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn bad_inputs_get_clear_4xx_and_the_server_stays_up() {
     let server = Server::start().await;
     let login = server.login("testUser").await;

@@ -24,5 +24,5 @@ pub mod suite;
 
 pub use error::BackendError;
 pub use session::{Session, SessionMeta};
-pub use store::{RotatingStore, SessionStore};
+pub use store::{RevocationSink, RotatingStore, SessionStore};
 pub use users::{UserClaims, Users};

@@ -1,6 +1,7 @@
 //! Where sessions live: [`SessionStore`], and rotation as the optional [`RotatingStore`].
 
 use std::future::Future;
+use std::sync::Arc;
 
 use crate::{BackendError, Session};
 
@@ -79,6 +80,57 @@ pub trait SessionStore: Send + Sync + 'static {
     /// session is not an error. `last_accessed` never moves back. The crate debounces calls:
     /// a burst of refreshes costs one write.
     fn touch(&self, id: &str, at: u64) -> impl Future<Output = Result<(), BackendError>> + Send;
+
+    /// Ends every session of one user ("sign out everywhere"); returns the ids ended. The
+    /// default lists and revokes one by one; a store with a per-user index does it in one
+    /// operation (and one broadcast).
+    fn revoke_all(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send {
+        self.revoke_others(user_id, "")
+    }
+
+    /// Ends every session of one user but `keep` ("sign out other devices"); returns the ids
+    /// ended. The default lists and revokes one by one.
+    fn revoke_others(
+        &self,
+        user_id: &str,
+        keep: &str,
+    ) -> impl Future<Output = Result<Vec<String>, BackendError>> + Send {
+        async move {
+            let mut ended = Vec::new();
+            for session in self.list(user_id, usize::MAX).await? {
+                if session.id != keep && self.revoke(&session.id).await? {
+                    ended.push(session.id);
+                }
+            }
+            Ok(ended)
+        }
+    }
+
+    /// Starts delivering to `sink` every revocation made through this store by any
+    /// process, so that each instance stops a revoked session's tokens at once. Called once,
+    /// when the layer is built. The default delivers nothing: right for a store only one
+    /// process uses, such as an in-memory one.
+    fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
+        let _ = sink;
+    }
+}
+
+/// Where a store's revocation feed delivers: the layer of one process.
+///
+/// A shared store (Redis, Postgres) calls [`revoked`](Self::revoked) for every session
+/// revoked by any instance, itself included, and [`feed_up`](Self::feed_up) when its
+/// subscriber loses or regains the feed. While the feed is down the layer trusts nothing it
+/// cached about sessions and asks the store instead; the store replays what it missed before
+/// saying the feed is up again.
+pub trait RevocationSink: Send + Sync + 'static {
+    /// A session was revoked somewhere: its refresh and access tokens stop here.
+    fn revoked(&self, session_id: &str);
+
+    /// The feed is down (`false`) or back, with everything missed replayed (`true`).
+    fn feed_up(&self, up: bool);
 }
 
 /// A store that can rotate refresh tokens: an atomic compare-and-swap of a session's

@@ -206,6 +206,57 @@ pub async fn check_store<S: SessionStore>(store: &S) {
     for s in [&second, &foreign, &expired] {
         store.revoke(&s.id).await.expect("revoke succeeds");
     }
+
+    // Sign out other devices, then everywhere: only this user's sessions, the kept one kept.
+    let devices: Vec<Session> = (0..3)
+        .map(|i| session(&user, now - 10 + i, now + 3600))
+        .collect();
+    let bystander = session(&other_user, now, now + 3600);
+    for s in devices.iter().chain([&bystander]) {
+        store.create(s.clone()).await.expect("create succeeds");
+    }
+    let mut ended = store
+        .revoke_others(&user, &devices[1].id)
+        .await
+        .expect("revoke_others succeeds");
+    ended.sort();
+    let mut expected = vec![devices[0].id.clone(), devices[2].id.clone()];
+    expected.sort();
+    assert_eq!(
+        ended, expected,
+        "revoke_others ends every session of the user but the kept one"
+    );
+    assert!(
+        store
+            .load(&devices[1].id)
+            .await
+            .expect("load succeeds")
+            .is_some(),
+        "revoke_others keeps the kept session"
+    );
+    let ended = store.revoke_all(&user).await.expect("revoke_all succeeds");
+    assert_eq!(
+        ended,
+        [devices[1].id.clone()],
+        "revoke_all ends what is left"
+    );
+    assert!(
+        store
+            .list(&user, 10)
+            .await
+            .expect("list succeeds")
+            .is_empty(),
+        "after revoke_all the user has no sessions"
+    );
+    assert!(
+        store
+            .load(&bystander.id)
+            .await
+            .expect("load succeeds")
+            .is_some(),
+        "revoke_all leaves other users' sessions"
+    );
+    store.revoke(&bystander.id).await.expect("revoke succeeds");
 }
 
 /// Checks the generation compare-and-swap, with racing swaps: exactly one wins.

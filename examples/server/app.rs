@@ -143,8 +143,15 @@ pub fn app_tuned(secret: &[u8], tuning: Tuning) -> Result<(Router, Sessions), Co
     };
     let router = Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/sessions/", post(login).get(list_sessions))
-        .route("/sessions", post(login).get(list_sessions))
+        .route(
+            "/sessions/",
+            post(login).get(list_sessions).delete(revoke_all_sessions),
+        )
+        .route(
+            "/sessions",
+            post(login).get(list_sessions).delete(revoke_all_sessions),
+        )
+        .route("/sessions/others", delete(revoke_other_sessions))
         .route("/sessions/{id}", delete(revoke_session))
         .route("/me", get(me))
         .route("/api/pets", get(list_pets).post(create_pet))
@@ -272,6 +279,32 @@ async fn revoke_session(
     match state.sessions.revoke_for_user(claims.subject(), &id).await {
         Ok(true) => StatusCode::NO_CONTENT.into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, "session not found"),
+        Err(err) => session_error(err),
+    }
+}
+
+/// Sign out everywhere: every session of the caller, on every instance.
+async fn revoke_all_sessions(
+    State(state): State<AppState>,
+    claims: Claims<MachinableClaims>,
+) -> Response {
+    match state.sessions.revoke_all(claims.subject()).await {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Err(err) => session_error(err),
+    }
+}
+
+/// Sign out the other devices: every session of the caller but the one of this token.
+async fn revoke_other_sessions(
+    State(state): State<AppState>,
+    claims: Claims<MachinableClaims>,
+) -> Response {
+    match state
+        .sessions
+        .revoke_others(claims.subject(), claims.session_id())
+        .await
+    {
+        Ok(_) => StatusCode::NO_CONTENT.into_response(),
         Err(err) => session_error(err),
     }
 }

@@ -50,6 +50,8 @@ pub enum ConfigError {
     ZeroCacheCapacity,
     /// A limit of zero backend calls in flight.
     ZeroBackendCalls,
+    /// A limit of zero sessions per user: nobody could log in.
+    ZeroSessionsPerUser,
     /// Rotation was turned on, then the store was replaced by one that is not a
     /// [`RotatingStore`](crate::RotatingStore): call `rotate_refresh_tokens` after `store`.
     RotationUnsupported,
@@ -94,6 +96,9 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::ZeroBackendCalls => {
                 f.write_str("at least one session backend call must be allowed in flight")
+            }
+            ConfigError::ZeroSessionsPerUser => {
+                f.write_str("a limit of sessions per user must allow at least one")
             }
             ConfigError::RotationUnsupported => f.write_str(
                 "refresh-token rotation needs a RotatingStore; call rotate_refresh_tokens after store",

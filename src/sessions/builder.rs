@@ -80,6 +80,7 @@ struct Settings {
     access_ttl: Duration,
     refresh_ttl: Duration,
     idle_timeout: Option<Duration>,
+    max_sessions_per_user: Option<usize>,
     leeway: Duration,
     issuer: Option<String>,
     audience: Option<String>,
@@ -133,6 +134,7 @@ impl SessionsBuilder {
                 access_ttl: DEFAULT_ACCESS_TTL,
                 refresh_ttl: DEFAULT_REFRESH_TTL,
                 idle_timeout: None,
+                max_sessions_per_user: None,
                 leeway: DEFAULT_LEEWAY,
                 issuer: None,
                 audience: None,
@@ -207,6 +209,14 @@ impl<S, U> SessionsBuilder<S, U> {
     /// [`touch_debounce`](Self::touch_debounce).
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.settings.idle_timeout = timeout;
+        self
+    }
+
+    /// Most live sessions one user may hold; at a login past it, the oldest end (their
+    /// refresh and access tokens stop). `Some(1)` is "one session per user". `None` (the
+    /// default) sets no limit.
+    pub fn max_sessions_per_user(mut self, max: Option<usize>) -> Self {
+        self.settings.max_sessions_per_user = max;
         self
     }
 
@@ -388,6 +398,9 @@ impl<S: SessionStore, U: Users> SessionsBuilder<S, U> {
         {
             return Err(ConfigError::ZeroCacheCapacity);
         }
+        if settings.max_sessions_per_user == Some(0) {
+            return Err(ConfigError::ZeroSessionsPerUser);
+        }
         if settings.max_backend_calls == 0 {
             return Err(ConfigError::ZeroBackendCalls);
         }
@@ -412,8 +425,10 @@ impl<S: SessionStore, U: Users> SessionsBuilder<S, U> {
                 .max(settings.access_ttl.saturating_add(MAX_LEEWAY)),
             revocation_budget: settings.revocation_budget,
         };
+        let store = Store::new(self.store, self.rotate, store);
+        store.watch_revocations();
         let shared = Shared {
-            store: Store::new(self.store, self.rotate, store),
+            store,
             users: self.users,
             user_cache: settings
                 .user_claims_ttl
@@ -432,6 +447,7 @@ impl<S: SessionStore, U: Users> SessionsBuilder<S, U> {
                 access_ttl: settings.access_ttl,
                 refresh_ttl: settings.refresh_ttl,
                 idle_timeout: settings.idle_timeout,
+                max_sessions_per_user: settings.max_sessions_per_user,
                 touch_debounce: settings.touch_debounce,
                 optional: settings.optional,
                 rotation: settings.rotation,

@@ -139,6 +139,9 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
             .create(session)
             .await
             .map_err(SessionError::Backend)?;
+        if let Some(max) = shared.policy.max_sessions_per_user {
+            self.end_oldest(user_id, max).await?;
+        }
         Ok(IssuedTokens {
             access_token,
             refresh_token,
@@ -155,6 +158,40 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
             .revoke(session_id)
             .await
             .map_err(SessionError::Backend)
+    }
+
+    /// Ends every session of a user, on every instance ("sign out everywhere", after a
+    /// password change or a deactivation); returns how many ended.
+    pub async fn revoke_all(&self, user_id: &str) -> Result<usize, SessionError> {
+        self.shared
+            .store
+            .revoke_all(user_id, None)
+            .await
+            .map_err(SessionError::Backend)
+    }
+
+    /// Ends every session of a user but `keep` (the caller's own: "sign out other
+    /// devices"); returns how many ended.
+    pub async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<usize, SessionError> {
+        self.shared
+            .store
+            .revoke_all(user_id, Some(keep))
+            .await
+            .map_err(SessionError::Backend)
+    }
+
+    /// Past the per-user limit, the oldest sessions end (the newest `max` stay).
+    async fn end_oldest(&self, user_id: &str, max: usize) -> Result<(), SessionError> {
+        let sessions = self
+            .shared
+            .store
+            .list(user_id, max.saturating_add(MAX_LISTED_SESSIONS))
+            .await
+            .map_err(SessionError::Backend)?;
+        for session in sessions.iter().skip(max) {
+            self.revoke(&session.id).await?;
+        }
+        Ok(())
     }
 
     /// Ends a session only if it belongs to `user_id`; `Ok(false)` for an unknown session or

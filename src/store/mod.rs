@@ -5,11 +5,11 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tower_jwt_sessions_core::{BackendError, RotatingStore, Session, SessionStore};
+use tower_jwt_sessions_core::{BackendError, RevocationSink, RotatingStore, Session, SessionStore};
 
+mod feed;
 mod guard;
 mod memory;
 mod revoked;
@@ -21,7 +21,7 @@ pub use memory::MemoryBackend;
 pub(crate) use revoked::Verdict;
 pub(crate) use session_cache::{CachedSession, LoadError};
 
-use revoked::RevokedSet;
+use feed::Revocations;
 use session_cache::SessionCache;
 
 /// The store's compare-and-swap, boxed: only stores that implement [`RotatingStore`] get
@@ -68,12 +68,7 @@ pub(crate) struct Store<S> {
     rotate: Option<RotateFn<S>>,
     guard: Guard,
     cache: SessionCache,
-    revoked: RevokedSet,
-    /// The time base of `unrecorded_at`.
-    started: Instant,
-    /// Nanoseconds after `started` of the latest revocation the revoked set had no room
-    /// for (0: none): a cached row loaded before it may predate that revocation.
-    unrecorded_at: AtomicU64,
+    revocations: Arc<Revocations>,
 }
 
 impl<S> Store<S> {
@@ -83,9 +78,10 @@ impl<S> Store<S> {
             rotate,
             guard: Guard::new(config.max_in_flight, config.timeout),
             cache: SessionCache::new(config.cache_capacity, config.cache_ttl),
-            revoked: RevokedSet::new(config.remember_revocations, config.revocation_budget),
-            started: Instant::now(),
-            unrecorded_at: AtomicU64::new(0),
+            revocations: Arc::new(Revocations::new(
+                config.remember_revocations,
+                config.revocation_budget,
+            )),
         }
     }
 
@@ -102,27 +98,28 @@ impl<S> Store<S> {
     /// Whether this process revoked the session lately: its access tokens are refused at
     /// once. `Unknown` when the revoked set ran out of room lately: ask [`Store::load`].
     pub(crate) fn check_revoked(&self, id: &str) -> Verdict {
-        self.revoked.check(id)
+        self.revocations.check(id)
     }
-
-    /// Whether a row loaded at `loaded_at` may predate a revocation the set could not record.
-    fn may_predate_unrecorded(&self, loaded_at: Instant) -> bool {
-        let unrecorded = self.unrecorded_at.load(Ordering::Acquire);
-        unrecorded != 0 && nanos_since(self.started, loaded_at) <= unrecorded
-    }
-}
-
-fn nanos_since(start: Instant, at: Instant) -> u64 {
-    u64::try_from(at.saturating_duration_since(start).as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl<S: SessionStore> Store<S> {
+    /// Subscribes this process to the store's revocation feed (a no-op for a store only this
+    /// process uses).
+    pub(crate) fn watch_revocations(&self) {
+        self.rows
+            .watch_revocations(Arc::clone(&self.revocations) as Arc<dyn RevocationSink>);
+    }
+
     pub(crate) async fn create(&self, session: Session) -> Result<(), BackendError> {
         self.guard.call("create", self.rows.create(session)).await
     }
 
     /// The session through the cache: one store load for any number of concurrent callers.
     pub(crate) async fn load(&self, id: &str) -> Result<Arc<CachedSession>, Arc<LoadError>> {
+        if self.revocations.feed_down() {
+            // Revocations made elsewhere may be missing: nothing cached is trusted.
+            self.cache.invalidate(id).await;
+        }
         for _ in 0..2 {
             let entry = self
                 .cache
@@ -130,7 +127,7 @@ impl<S: SessionStore> Store<S> {
                 .await?;
             // After the lookup, not before: this also catches an entry that a load begun
             // before the revocation inserted after it.
-            match self.revoked.check(id) {
+            match self.revocations.check(id) {
                 Verdict::Live => return Ok(entry),
                 Verdict::Revoked => {
                     self.cache.invalidate(id).await;
@@ -138,7 +135,7 @@ impl<S: SessionStore> Store<S> {
                 }
                 // The set is incomplete: the row counts only if it was read after the last
                 // revocation the set could not record; else read it again.
-                Verdict::Unknown if !self.may_predate_unrecorded(entry.loaded_at) => {
+                Verdict::Unknown if !self.revocations.may_predate_unrecorded(entry.loaded_at) => {
                     return Ok(entry);
                 }
                 Verdict::Unknown => self.cache.invalidate(id).await,
@@ -152,7 +149,7 @@ impl<S: SessionStore> Store<S> {
     /// The session as the store has it now, past the cache; the cache is left as it is.
     pub(crate) async fn read(&self, id: &str) -> Result<Option<Session>, BackendError> {
         let session = self.guard.call("load", self.rows.load(id)).await?;
-        Ok(session.filter(|_| self.revoked.check(id) != Verdict::Revoked))
+        Ok(session.filter(|_| self.revocations.check(id) != Verdict::Revoked))
     }
 
     /// Reads the store past the cache and drops the cached copy, which proved out of date.
@@ -219,11 +216,32 @@ impl<S: SessionStore> Store<S> {
         Ok(swapped)
     }
 
-    async fn forget_revoked(&self, id: &str) {
-        if !self.revoked.insert(id) {
-            let now = nanos_since(self.started, Instant::now()).max(1);
-            self.unrecorded_at.fetch_max(now, Ordering::AcqRel);
+    /// Ends every session of a user, or all but `keep`; returns how many ended.
+    pub(crate) async fn revoke_all(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+    ) -> Result<usize, BackendError> {
+        let ended = match keep {
+            Some(keep) => {
+                self.guard
+                    .call("revoke others", self.rows.revoke_others(user_id, keep))
+                    .await?
+            }
+            None => {
+                self.guard
+                    .call("revoke all", self.rows.revoke_all(user_id))
+                    .await?
+            }
+        };
+        for id in &ended {
+            self.forget_revoked(id).await;
         }
+        Ok(ended.len())
+    }
+
+    async fn forget_revoked(&self, id: &str) {
+        self.revocations.record(id);
         self.cache.invalidate(id).await;
     }
 }

@@ -1,0 +1,195 @@
+//! Several instances sharing one store: revocations reach every instance through the store's
+//! feed, "sign out everywhere" and "other devices", the per-user limit, and an instance whose
+//! feed is down trusting nothing it cached. The shared store here is the in-memory one with a
+//! feed that delivers at once; `tests/redis.rs` and `tests/postgres.rs` run the same over
+//! real stores.
+
+mod common;
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use common::*;
+use http::header::AUTHORIZATION;
+use http::{Request, Response, StatusCode};
+use tower::{Layer, ServiceExt};
+use tower_jwt_sessions::{
+    BackendError, IssuedTokens, Keys, MachinableClaims, MemoryBackend, RevocationSink, Session,
+    SessionMeta, SessionStore, Sessions, Users,
+};
+
+/// One store for every instance; a revocation through it reaches every instance's sink.
+#[derive(Clone, Default)]
+struct Broadcasting {
+    rows: MemoryBackend,
+    sinks: Arc<Mutex<Vec<Arc<dyn RevocationSink>>>>,
+}
+
+impl Broadcasting {
+    fn sink(&self, instance: usize) -> Arc<dyn RevocationSink> {
+        Arc::clone(&self.sinks.lock().unwrap()[instance])
+    }
+}
+
+impl SessionStore for Broadcasting {
+    async fn create(&self, session: Session) -> Result<(), BackendError> {
+        self.rows.create(session).await
+    }
+    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
+        self.rows.load(id).await
+    }
+    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
+        let existed = self.rows.revoke(id).await?;
+        for sink in self.sinks.lock().unwrap().iter() {
+            sink.revoked(id);
+        }
+        Ok(existed)
+    }
+    async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
+        self.rows.list(user_id, limit).await
+    }
+    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
+        self.rows.touch(id, at).await
+    }
+    fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
+        self.sinks.lock().unwrap().push(sink);
+    }
+}
+
+impl Users for Broadcasting {
+    type Claims = MachinableClaims;
+    async fn claims(&self, user_id: &str) -> Result<Option<MachinableClaims>, BackendError> {
+        self.rows.claims(user_id).await
+    }
+}
+
+fn instance(store: &Broadcasting) -> Sessions<Broadcasting> {
+    Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .backend(store.clone())
+        .build()
+        .unwrap()
+}
+
+fn cluster(n: usize) -> (Broadcasting, Vec<Sessions<Broadcasting>>) {
+    let store = Broadcasting::default();
+    store.rows.set_user("u1", user("u1", true, true, true));
+    let instances = (0..n).map(|_| instance(&store)).collect();
+    (store, instances)
+}
+
+async fn send(sessions: &Sessions<Broadcasting>, req: Request<String>) -> StatusCode {
+    let app = sessions
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    app.oneshot(req).await.unwrap().status()
+}
+
+async fn access(sessions: &Sessions<Broadcasting>, tokens: &IssuedTokens) -> StatusCode {
+    let req = Request::get("/me")
+        .header(AUTHORIZATION, format!("Bearer {}", tokens.access_token))
+        .body(String::new())
+        .unwrap();
+    send(sessions, req).await
+}
+
+async fn refresh(sessions: &Sessions<Broadcasting>, tokens: &IssuedTokens) -> StatusCode {
+    let req = Request::post("/sessions/refresh/")
+        .header(AUTHORIZATION, format!("Bearer {}", tokens.refresh_token))
+        .body(String::new())
+        .unwrap();
+    send(sessions, req).await
+}
+
+async fn login(sessions: &Sessions<Broadcasting>) -> IssuedTokens {
+    sessions
+        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_at_once() {
+    let (_, nodes) = cluster(2);
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let tokens = login(a).await;
+    // Both instances have the session and the access token cached.
+    for node in [a, b] {
+        assert_eq!(refresh(node, &tokens).await, StatusCode::OK);
+        assert_eq!(access(node, &tokens).await, StatusCode::OK);
+    }
+    assert!(b.revoke(&tokens.session_id).await.unwrap());
+    assert_eq!(access(a, &tokens).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(a, &tokens).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn signing_out_everywhere_and_other_devices_reaches_every_instance() {
+    let (_, nodes) = cluster(2);
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let phone = login(a).await;
+    let laptop = login(a).await;
+    let tablet = login(b).await;
+    for tokens in [&phone, &laptop, &tablet] {
+        assert_eq!(access(b, tokens).await, StatusCode::OK);
+    }
+    // From the laptop: sign out the other devices.
+    assert_eq!(b.revoke_others("u1", &laptop.session_id).await.unwrap(), 2);
+    for node in [a, b] {
+        assert_eq!(access(node, &phone).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(access(node, &tablet).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(access(node, &laptop).await, StatusCode::OK);
+    }
+    // A password change: everywhere.
+    assert_eq!(a.revoke_all("u1").await.unwrap(), 1);
+    for node in [a, b] {
+        assert_eq!(access(node, &laptop).await, StatusCode::UNAUTHORIZED);
+        assert_eq!(refresh(node, &laptop).await, StatusCode::UNAUTHORIZED);
+    }
+    assert!(a.list("u1").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn while_the_feed_is_down_nothing_cached_is_trusted() {
+    let (store, nodes) = cluster(1);
+    let a = &nodes[0];
+    let tokens = login(a).await;
+    assert_eq!(refresh(a, &tokens).await, StatusCode::OK);
+    assert_eq!(access(a, &tokens).await, StatusCode::OK);
+    store.sink(0).feed_up(false);
+    // Deleted by another instance whose broadcast never arrived.
+    assert!(store.rows.revoke(&tokens.session_id).await.unwrap());
+    assert_eq!(access(a, &tokens).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(a, &tokens).await, StatusCode::UNAUTHORIZED);
+    // Live sessions still work, read from the store.
+    let other = login(a).await;
+    assert_eq!(access(a, &other).await, StatusCode::OK);
+    assert_eq!(refresh(a, &other).await, StatusCode::OK);
+    store.sink(0).feed_up(true);
+    assert_eq!(access(a, &other).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn past_the_per_user_limit_the_oldest_sessions_end() {
+    let store = Broadcasting::default();
+    store.rows.set_user("u1", user("u1", true, true, true));
+    let a = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .backend(store.clone())
+        .max_sessions_per_user(Some(2))
+        .build()
+        .unwrap();
+    let first = login(&a).await;
+    assert_eq!(access(&a, &first).await, StatusCode::OK);
+    // Sessions created within one second share `created_at`; order them.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let second = login(&a).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let third = login(&a).await;
+    assert_eq!(access(&a, &first).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(&a, &first).await, StatusCode::UNAUTHORIZED);
+    for tokens in [&second, &third] {
+        assert_eq!(access(&a, tokens).await, StatusCode::OK);
+    }
+    assert_eq!(a.list("u1").await.unwrap().len(), 2);
+}
