@@ -232,7 +232,8 @@
 //!
 //! `aws-lc-rs` (default crypto backend), `rust-crypto` (pure Rust instead), `tracing`
 //! (default; debug-level events for refusals and store failures), `axum` (extractors in the
-//! `axum` module).
+//! `axum` module), `redis` (`RedisStore`, a shared store whose revocations reach every
+//! instance).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 
@@ -284,3 +285,6 @@ pub use tower_jwt_sessions_core::{
     BackendError, RevocationSink, RotatingStore, Session, SessionMeta, SessionStore, UserClaims,
     Users,
 };
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use tower_jwt_sessions_redis::{RedisStore, RedisStoreBuilder};

@@ -1,0 +1,463 @@
+//! A Redis session store for [tower-jwt-sessions]: several instances share sessions, and a
+//! revocation made on one stops that session's refresh *and* access tokens on every other.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use tower_jwt_sessions_redis::RedisStore;
+//!
+//! let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
+//! // Sessions::builder(keys).store(store).users(my_users).build()?
+//! # Ok(()) }
+//! ```
+//!
+//! - **Driver**: redis-rs 1.x with a `ConnectionManager`, which reconnects in the background.
+//!   `fred`, the peer store's choice, has had no release since early 2025.
+//! - **Writes are Lua scripts** (create, revoke, revoke others, touch, the generation
+//!   compare-and-swap): atomic on the server and safe on the shared multiplexed connection,
+//!   where WATCH/MULTI is not (redis-rs #565).
+//! - **Keys** live under a prefix (default `tjs`): `{prefix}:s:{id}`, a hash expiring with the
+//!   session; `{prefix}:u:{user}`, the user's sessions scored by creation time (for `list`,
+//!   "sign out everywhere" and the per-user limit); `{prefix}:revoked`, the revocation log.
+//! - **Revocations reach every instance**: the revoke script appends to the log (a Redis
+//!   Stream trimmed to [`DEFAULT_RETENTION`], longer than any access token lives) in the same
+//!   atomic step as the delete. Each instance follows the log with a blocking read on a
+//!   connection of its own, replays it from where it stopped when it starts and whenever it
+//!   reconnects, and reports its feed down while it cannot read (the layer then trusts no
+//!   cached session state). The blocking read returns at least every second, so a silently
+//!   dead connection is found within [`FEED_DEAD_AFTER`].
+//! - Scripts name keys built from the prefix, so this store is for one Redis server (or a
+//!   primary with replicas), not a Redis Cluster.
+//!
+//! [tower-jwt-sessions]: https://docs.rs/tower-jwt-sessions
+#![deny(unreachable_pub)]
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::{StreamRangeReply, StreamReadReply};
+use redis::{AsyncConnectionConfig, Client, RedisError, Script};
+use tower_jwt_sessions_core::{
+    BackendError, RevocationSink, RotatingStore, Session, SessionMeta, SessionStore,
+};
+
+mod scripts;
+
+/// How long the revocation log keeps an entry: past every access token minted before it
+/// (15 minutes plus leeway by default), with room to spare.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(60 * 60);
+/// How long one blocking read of the log waits before it returns empty.
+const FEED_BLOCK: Duration = Duration::from_secs(1);
+/// The longest a dead feed connection goes unnoticed: one blocking read plus its margin.
+pub const FEED_DEAD_AFTER: Duration = Duration::from_secs(3);
+
+/// A [`SessionStore`] (and [`RotatingStore`]) in Redis. Cloning shares the connection.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    client: Client,
+    prefix: Arc<str>,
+    retention: Duration,
+    scripts: Arc<Scripts>,
+}
+
+struct Scripts {
+    create: Script,
+    revoke: Script,
+    revoke_others: Script,
+    touch: Script,
+    rotate: Script,
+}
+
+/// Configures a [`RedisStore`]; start with [`RedisStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct RedisStoreBuilder {
+    url: String,
+    prefix: String,
+    retention: Duration,
+    response_timeout: Duration,
+}
+
+impl RedisStore {
+    /// Connects with every default; a bad URL or an unreachable server is an error here,
+    /// not at the first request.
+    pub async fn connect(url: &str) -> Result<Self, BackendError> {
+        RedisStore::builder(url).connect().await
+    }
+
+    /// Starts a configuration: key prefix `tjs`, log retention [`DEFAULT_RETENTION`].
+    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.into(),
+            prefix: "tjs".to_owned(),
+            retention: DEFAULT_RETENTION,
+            response_timeout: Duration::from_secs(2),
+        }
+    }
+
+    fn session_key(&self, id: &str) -> String {
+        format!("{}:s:{id}", self.prefix)
+    }
+
+    fn user_key(&self, user_id: &str) -> String {
+        format!("{}:u:{user_id}", self.prefix)
+    }
+
+    fn log_key(&self) -> String {
+        format!("{}:revoked", self.prefix)
+    }
+
+    /// The oldest log entry kept when appending now: a `MINID` stream id.
+    fn oldest_kept(&self) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let oldest = now.saturating_sub(self.retention).as_millis();
+        format!("{oldest}-0")
+    }
+}
+
+impl RedisStoreBuilder {
+    /// The prefix of every key. Default `tjs`; give each app its own.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// How long the revocation log keeps an entry; must exceed the access-token lifetime
+    /// plus leeway, or an instance starting later could miss a revocation whose access
+    /// tokens still live. Default [`DEFAULT_RETENTION`].
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// How long one command may take before it fails (the layer's own timeout answers 503
+    /// first when it is shorter). Default 2 seconds.
+    pub fn response_timeout(mut self, timeout: Duration) -> Self {
+        self.response_timeout = timeout;
+        self
+    }
+
+    /// Connects; a bad URL or an unreachable server is an error.
+    pub async fn connect(self) -> Result<RedisStore, BackendError> {
+        let client = Client::open(self.url.as_str()).map_err(store_error)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(self.response_timeout))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client.clone(), config)
+            .await
+            .map_err(store_error)?;
+        Ok(RedisStore {
+            conn,
+            client,
+            prefix: self.prefix.into(),
+            retention: self.retention,
+            scripts: Arc::new(Scripts {
+                create: scripts::create(),
+                revoke: scripts::revoke(),
+                revoke_others: scripts::revoke_others(),
+                touch: scripts::touch(),
+                rotate: scripts::rotate(),
+            }),
+        })
+    }
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password: never printed.
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+fn store_error(err: RedisError) -> BackendError {
+    BackendError::new(err)
+}
+
+fn corrupt(id: &str) -> BackendError {
+    BackendError::new(format!("the stored session {id} is corrupt"))
+}
+
+/// `+value` when known, empty when not: a Lua argument cannot be nil.
+fn optional(value: &Option<String>) -> String {
+    value.as_ref().map_or_else(String::new, |v| format!("+{v}"))
+}
+
+fn parse(id: &str, mut row: HashMap<String, String>) -> Result<Option<Session>, BackendError> {
+    if row.is_empty() {
+        return Ok(None);
+    }
+    let number = |field: &str| -> Result<u64, BackendError> {
+        row.get(field)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| corrupt(id))
+    };
+    let (created_at, expires_at, last_accessed, generation, rotated_at) = (
+        number("created")?,
+        number("expires")?,
+        number("accessed")?,
+        number("gen")?,
+        number("rotated")?,
+    );
+    Ok(Some(Session {
+        id: id.to_owned(),
+        user_id: row.remove("user").ok_or_else(|| corrupt(id))?,
+        created_at,
+        expires_at,
+        last_accessed,
+        generation,
+        rotated_at,
+        meta: SessionMeta {
+            ip: row.remove("ip"),
+            user_agent: row.remove("ua"),
+        },
+    }))
+}
+
+impl SessionStore for RedisStore {
+    async fn create(&self, session: Session) -> Result<(), BackendError> {
+        let mut conn = self.conn.clone();
+        self.scripts
+            .create
+            .key(self.session_key(&session.id))
+            .key(self.user_key(&session.user_id))
+            .arg(&session.id)
+            .arg(&session.user_id)
+            .arg(session.created_at)
+            .arg(session.expires_at)
+            .arg(session.last_accessed)
+            .arg(session.generation)
+            .arg(session.rotated_at)
+            .arg(optional(&session.meta.ip))
+            .arg(optional(&session.meta.user_agent))
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
+        let mut conn = self.conn.clone();
+        let row: HashMap<String, String> = redis::cmd("HGETALL")
+            .arg(self.session_key(id))
+            .query_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        parse(id, row)
+    }
+
+    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
+        let mut conn = self.conn.clone();
+        let revoked: i64 = self
+            .scripts
+            .revoke
+            .key(self.session_key(id))
+            .key(self.log_key())
+            .arg(id)
+            .arg(&*self.prefix)
+            .arg(self.oldest_kept())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(revoked == 1)
+    }
+
+    async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let last = isize::try_from(limit - 1).unwrap_or(isize::MAX);
+        let ids: Vec<String> = redis::cmd("ZREVRANGE")
+            .arg(self.user_key(user_id))
+            .arg(0)
+            .arg(last)
+            .query_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGETALL").arg(self.session_key(id));
+        }
+        let rows: Vec<HashMap<String, String>> =
+            pipe.query_async(&mut conn).await.map_err(store_error)?;
+        let mut sessions = Vec::with_capacity(ids.len());
+        let mut expired = Vec::new();
+        for (id, row) in ids.iter().zip(rows) {
+            match parse(id, row)? {
+                Some(session) => sessions.push(session),
+                None => expired.push(id.as_str()),
+            }
+        }
+        if !expired.is_empty() {
+            // Rows that expired by their TTL leave their index entry behind; tidy it.
+            redis::cmd("ZREM")
+                .arg(self.user_key(user_id))
+                .arg(&expired)
+                .query_async::<i64>(&mut conn)
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(sessions)
+    }
+
+    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
+        let mut conn = self.conn.clone();
+        self.scripts
+            .touch
+            .key(self.session_key(id))
+            .arg(at)
+            .invoke_async::<i64>(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn revoke_all(&self, user_id: &str) -> Result<Vec<String>, BackendError> {
+        self.revoke_others(user_id, "").await
+    }
+
+    async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<Vec<String>, BackendError> {
+        let mut conn = self.conn.clone();
+        self.scripts
+            .revoke_others
+            .key(self.user_key(user_id))
+            .key(self.log_key())
+            .arg(keep)
+            .arg(&*self.prefix)
+            .arg(self.oldest_kept())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(store_error)
+    }
+
+    fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
+        // Down until the log has been replayed once.
+        sink.feed_up(false);
+        // Without a runtime there is no feed: the layer stays in its fail-closed mode and
+        // reads every session from the store.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(follow(
+                self.client.clone(),
+                self.log_key(),
+                format!("{}-feed", self.prefix),
+                Arc::downgrade(&sink),
+            ));
+        }
+    }
+}
+
+impl RotatingStore for RedisStore {
+    async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
+        let mut conn = self.conn.clone();
+        let swapped: i64 = self
+            .scripts
+            .rotate
+            .key(self.session_key(id))
+            .arg(from)
+            .arg(to)
+            .arg(at)
+            .invoke_async(&mut conn)
+            .await
+            .map_err(store_error)?;
+        Ok(swapped == 1)
+    }
+}
+
+/// Follows the revocation log for as long as the layer lives: replay, then blocking reads;
+/// on any failure, feed down, a short pause, and again from the last entry seen.
+async fn follow(client: Client, log: String, name: String, sink: Weak<dyn RevocationSink>) {
+    // "0-0" replays the whole log on start: every entry in it may still have live tokens.
+    let mut last = "0-0".to_owned();
+    loop {
+        let Some(alive) = sink.upgrade() else { return };
+        drop(alive);
+        let _ = follow_once(&client, &log, &name, &mut last, &sink).await;
+        match sink.upgrade() {
+            Some(sink) => sink.feed_up(false),
+            None => return,
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One connection's worth of following; returns when it fails or the layer is gone.
+async fn follow_once(
+    client: &Client,
+    log: &str,
+    name: &str,
+    last: &mut String,
+    sink: &Weak<dyn RevocationSink>,
+) -> Result<(), RedisError> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(FEED_DEAD_AFTER));
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await?;
+    // Named, so that an operator (or a test) can find the feed in `CLIENT LIST`.
+    redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg(name)
+        .query_async::<()>(&mut conn)
+        .await?;
+    // Replay what was missed, in pages, before saying the feed is up.
+    loop {
+        let page: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(log)
+            .arg(format!("({last}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await?;
+        let Some(sink) = sink.upgrade() else {
+            return Ok(());
+        };
+        let full = page.ids.len() == 1000;
+        for entry in page.ids {
+            if let Some(sid) = entry.get::<String>("sid") {
+                sink.revoked(&sid);
+            }
+            *last = entry.id;
+        }
+        if !full {
+            sink.feed_up(true);
+            break;
+        }
+    }
+    loop {
+        let reply: Option<StreamReadReply> = redis::cmd("XREAD")
+            .arg("COUNT")
+            .arg(1000)
+            .arg("BLOCK")
+            .arg(u64::try_from(FEED_BLOCK.as_millis()).unwrap_or(1000))
+            .arg("STREAMS")
+            .arg(log)
+            .arg(last.as_str())
+            .query_async(&mut conn)
+            .await?;
+        let Some(sink) = sink.upgrade() else {
+            return Ok(());
+        };
+        for key in reply.map(|r| r.keys).unwrap_or_default() {
+            for entry in key.ids {
+                if let Some(sid) = entry.get::<String>("sid") {
+                    sink.revoked(&sid);
+                }
+                *last = entry.id;
+            }
+        }
+    }
+}

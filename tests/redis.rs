@@ -1,0 +1,291 @@
+//! The Redis store against a real Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`):
+//! the store contract, two instances sharing it, a revocation made while an instance's feed
+//! was cut or before it started, and a private `redis-server` killed and restarted.
+//! Behind the `redis` feature: `cargo test --features redis` (`.ci/run` starts Redis).
+#![cfg(feature = "redis")]
+
+mod common;
+
+use std::convert::Infallible;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use http::header::AUTHORIZATION;
+use http::{Request, Response, StatusCode};
+use tower::{Layer, ServiceExt};
+use tower_jwt_sessions::{IssuedTokens, Keys, MemoryBackend, RedisStore, SessionMeta, Sessions};
+use tower_jwt_sessions_core::suite;
+
+fn url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A prefix no other test run shares, so tests never see each other's keys.
+fn prefix() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    format!("tjs-test-{}", u64::from_le_bytes(bytes))
+}
+
+async fn store_at(url: &str, prefix: &str) -> RedisStore {
+    RedisStore::builder(url)
+        .prefix(prefix)
+        .connect()
+        .await
+        .expect("Redis answers (start it, or set REDIS_URL)")
+}
+
+fn users() -> MemoryBackend {
+    let users = MemoryBackend::new();
+    users.set_user("u1", user("u1", true, true, true));
+    users
+}
+
+fn instance(store: RedisStore, users: &MemoryBackend) -> Sessions<RedisStore, MemoryBackend> {
+    Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .store(store)
+        .users(users.clone())
+        .rotate_refresh_tokens(Duration::from_secs(5))
+        .backend_timeout(Some(Duration::from_millis(500)))
+        .build()
+        .unwrap()
+}
+
+type Node = Sessions<RedisStore, MemoryBackend>;
+
+async fn send(node: &Node, req: Request<String>) -> StatusCode {
+    let app = node
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    app.oneshot(req).await.unwrap().status()
+}
+
+async fn access(node: &Node, tokens: &IssuedTokens) -> StatusCode {
+    let req = Request::get("/me")
+        .header(AUTHORIZATION, format!("Bearer {}", tokens.access_token))
+        .body(String::new())
+        .unwrap();
+    send(node, req).await
+}
+
+async fn refresh_with(node: &Node, token: &str) -> (StatusCode, Option<String>) {
+    let app = node
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    let req = Request::post("/sessions/refresh/")
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(String::new())
+        .unwrap();
+    let res = app.oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    (status, body["refresh_token"].as_str().map(str::to_owned))
+}
+
+async fn login(node: &Node) -> IssuedTokens {
+    node.create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap()
+}
+
+/// Polls until `check` holds, for at most `within`; the time it took.
+async fn within(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn the_redis_store_keeps_the_store_contract() {
+    let store = store_at(&url(), &prefix()).await;
+    suite::check_store(&store).await;
+    suite::check_rotation(&store).await;
+}
+
+#[tokio::test]
+async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_within_a_second() {
+    let (url, prefix, users) = (url(), prefix(), users());
+    let a = instance(store_at(&url, &prefix).await, &users);
+    let b = instance(store_at(&url, &prefix).await, &users);
+    let tokens = login(&a).await;
+    // Both instances verified the access token and loaded the session.
+    let (status, rotated) = refresh_with(&b, &tokens.refresh_token).await;
+    assert_eq!(status, StatusCode::OK);
+    let rotated = rotated.expect("rotation hands out a new refresh token");
+    assert_eq!(access(&a, &tokens).await, StatusCode::OK);
+    assert_eq!(access(&b, &tokens).await, StatusCode::OK);
+
+    assert!(b.revoke(&tokens.session_id).await.unwrap());
+    let seen = within(Duration::from_secs(1), async || {
+        access(&a, &tokens).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "instance A still accepts the revoked access token"
+    );
+    assert_eq!(refresh_with(&a, &rotated).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_revocation_made_while_the_feed_was_cut_is_honoured_after_the_resync() {
+    let (url, prefix, users) = (url(), prefix(), users());
+    let a = instance(store_at(&url, &prefix).await, &users);
+    let b = instance(store_at(&url, &prefix).await, &users);
+    let tokens = login(&a).await;
+    assert_eq!(access(&a, &tokens).await, StatusCode::OK);
+
+    // Cut the feed connections of this test's instances (named after the prefix; other
+    // tests' connections are left alone), and revoke while they reconnect.
+    let admin = redis::Client::open(url.as_str()).unwrap();
+    let mut admin = admin.get_multiplexed_async_connection().await.unwrap();
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let feed = format!("name={prefix}-feed");
+    let ids: Vec<&str> = clients
+        .lines()
+        .filter(|line| line.split(' ').any(|field| field == feed))
+        .filter_map(|line| line.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .collect();
+    assert_eq!(ids.len(), 2, "one feed per instance");
+    for id in ids {
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+    }
+    assert!(b.revoke(&tokens.session_id).await.unwrap());
+    let seen = within(Duration::from_secs(3), async || {
+        access(&a, &tokens).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(seen.is_some(), "the revocation was lost with the feed");
+}
+
+#[tokio::test]
+async fn an_instance_started_after_a_revocation_honours_it() {
+    let (url, prefix, users) = (url(), prefix(), users());
+    let a = instance(store_at(&url, &prefix).await, &users);
+    let tokens = login(&a).await;
+    assert!(a.revoke(&tokens.session_id).await.unwrap());
+    // A new instance has never seen the token nor the revocation: its replay of the log
+    // tells it, and until the replay is done it checks the session itself.
+    let c = instance(store_at(&url, &prefix).await, &users);
+    assert_eq!(access(&c, &tokens).await, StatusCode::UNAUTHORIZED);
+}
+
+/// A private `redis-server` on a free port, never the shared one.
+struct PrivateRedis {
+    child: Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        PrivateRedis { child, port }
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_dead_redis_is_503_in_time_and_a_restarted_one_serves_again() {
+    let port = PrivateRedis::free_port();
+    let server = PrivateRedis::start(port);
+    let users = users();
+    let a = instance(store_at(&server.url(), &prefix()).await, &users);
+    let before = login(&a).await;
+    assert_eq!(
+        refresh_with(&a, &before.refresh_token).await.0,
+        StatusCode::OK
+    );
+
+    drop(server);
+    // A session this instance never loaded needs the store: 503 within the timeout.
+    let other = tower_jwt_sessions::Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .build()
+        .unwrap()
+        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let (status, _) = refresh_with(&a, &other.refresh_token).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        a.create("u1", &user("u1", true, true, true), SessionMeta::default())
+            .await
+            .is_err()
+    );
+
+    // Back on the same port (empty: it keeps nothing): the same instance serves again.
+    let _server = PrivateRedis::start(port);
+    let recovered = within(Duration::from_secs(5), async || {
+        a.create("u1", &user("u1", true, true, true), SessionMeta::default())
+            .await
+            .is_ok()
+    })
+    .await;
+    assert!(recovered.is_some(), "the store did not reconnect");
+    let after = login(&a).await;
+    assert_eq!(
+        refresh_with(&a, &after.refresh_token).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(access(&a, &after).await, StatusCode::OK);
+}
