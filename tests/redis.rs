@@ -289,3 +289,37 @@ async fn a_dead_redis_is_503_in_time_and_a_restarted_one_serves_again() {
     );
     assert_eq!(access(&a, &after).await, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_idle_connection_closed_by_the_server_fails_no_request() {
+    let server = PrivateRedis::start(PrivateRedis::free_port());
+    let admin = redis::Client::open(server.url()).unwrap();
+    let mut admin = admin.get_multiplexed_async_connection().await.unwrap();
+    let users = users();
+    let a = instance(store_at(&server.url(), &prefix()).await, &users);
+    let tokens = login(&a).await;
+    // The server now closes every connection idle for a second, ours included.
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("timeout")
+        .arg(1)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut token = tokens.refresh_token.clone();
+    for _ in 0..5 {
+        let (status, rotated) = refresh_with(&a, &token).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "a request failed after the idle close"
+        );
+        token = rotated.unwrap();
+        assert!(
+            a.create("u1", &user("u1", true, true, true), SessionMeta::default())
+                .await
+                .is_ok()
+        );
+    }
+}

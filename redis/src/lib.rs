@@ -33,6 +33,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -108,6 +109,24 @@ impl RedisStore {
 
     fn log_key(&self) -> String {
         format!("{}:revoked", self.prefix)
+    }
+
+    /// Runs one command, and once more if the connection was found dead: a connection the
+    /// server closed while idle (`timeout` in redis.conf) fails the first command sent on it,
+    /// and the connection manager has reconnected by the second. Every command here is safe
+    /// to repeat (the compare-and-swap answers "lost" the second time, which the layer
+    /// settles by reading the store).
+    async fn run<T, F, Fut>(&self, command: F) -> Result<T, BackendError>
+    where
+        F: Fn(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        match command(self.conn.clone()).await {
+            Err(err) if err.is_connection_dropped() || err.is_io_error() => {
+                command(self.conn.clone()).await.map_err(store_error)
+            }
+            result => result.map_err(store_error),
+        }
     }
 
     /// The oldest log entry kept when appending now: a `MINID` stream id.
@@ -224,49 +243,57 @@ fn parse(id: &str, mut row: HashMap<String, String>) -> Result<Option<Session>, 
 
 impl SessionStore for RedisStore {
     async fn create(&self, session: Session) -> Result<(), BackendError> {
-        let mut conn = self.conn.clone();
-        self.scripts
-            .create
-            .key(self.session_key(&session.id))
-            .key(self.user_key(&session.user_id))
-            .arg(&session.id)
-            .arg(&session.user_id)
-            .arg(session.created_at)
-            .arg(session.expires_at)
-            .arg(session.last_accessed)
-            .arg(session.generation)
-            .arg(session.rotated_at)
-            .arg(optional(&session.meta.ip))
-            .arg(optional(&session.meta.user_agent))
-            .invoke_async::<i64>(&mut conn)
-            .await
-            .map_err(store_error)?;
+        let (session_key, user_key) = (
+            self.session_key(&session.id),
+            self.user_key(&session.user_id),
+        );
+        let (ip, agent) = (
+            optional(&session.meta.ip),
+            optional(&session.meta.user_agent),
+        );
+        self.run(|mut conn| {
+            let mut script = self.scripts.create.key(&session_key);
+            script
+                .key(&user_key)
+                .arg(&session.id)
+                .arg(&session.user_id)
+                .arg(session.created_at)
+                .arg(session.expires_at)
+                .arg(session.last_accessed)
+                .arg(session.generation)
+                .arg(session.rotated_at)
+                .arg(&ip)
+                .arg(&agent);
+            async move { script.invoke_async::<i64>(&mut conn).await }
+        })
+        .await?;
         Ok(())
     }
 
     async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
-        let mut conn = self.conn.clone();
-        let row: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(self.session_key(id))
-            .query_async(&mut conn)
-            .await
-            .map_err(store_error)?;
+        let key = self.session_key(id);
+        let row: HashMap<String, String> = self
+            .run(|mut conn| {
+                let command = redis::cmd("HGETALL").arg(&key).clone();
+                async move { command.query_async(&mut conn).await }
+            })
+            .await?;
         parse(id, row)
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
-        let mut conn = self.conn.clone();
+        let (key, log) = (self.session_key(id), self.log_key());
         let revoked: i64 = self
-            .scripts
-            .revoke
-            .key(self.session_key(id))
-            .key(self.log_key())
-            .arg(id)
-            .arg(&*self.prefix)
-            .arg(self.oldest_kept())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(store_error)?;
+            .run(|mut conn| {
+                let mut script = self.scripts.revoke.key(&key);
+                script
+                    .key(&log)
+                    .arg(id)
+                    .arg(&*self.prefix)
+                    .arg(self.oldest_kept());
+                async move { script.invoke_async(&mut conn).await }
+            })
+            .await?;
         Ok(revoked == 1)
     }
 
@@ -274,15 +301,18 @@ impl SessionStore for RedisStore {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn.clone();
         let last = isize::try_from(limit - 1).unwrap_or(isize::MAX);
-        let ids: Vec<String> = redis::cmd("ZREVRANGE")
-            .arg(self.user_key(user_id))
-            .arg(0)
-            .arg(last)
-            .query_async(&mut conn)
-            .await
-            .map_err(store_error)?;
+        let user_key = self.user_key(user_id);
+        let ids: Vec<String> = self
+            .run(|mut conn| {
+                let command = redis::cmd("ZREVRANGE")
+                    .arg(&user_key)
+                    .arg(0)
+                    .arg(last)
+                    .clone();
+                async move { command.query_async(&mut conn).await }
+            })
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -290,8 +320,12 @@ impl SessionStore for RedisStore {
         for id in &ids {
             pipe.cmd("HGETALL").arg(self.session_key(id));
         }
-        let rows: Vec<HashMap<String, String>> =
-            pipe.query_async(&mut conn).await.map_err(store_error)?;
+        let rows: Vec<HashMap<String, String>> = self
+            .run(|mut conn| {
+                let pipe = pipe.clone();
+                async move { pipe.query_async(&mut conn).await }
+            })
+            .await?;
         let mut sessions = Vec::with_capacity(ids.len());
         let mut expired = Vec::new();
         for (id, row) in ids.iter().zip(rows) {
@@ -302,25 +336,23 @@ impl SessionStore for RedisStore {
         }
         if !expired.is_empty() {
             // Rows that expired by their TTL leave their index entry behind; tidy it.
-            redis::cmd("ZREM")
-                .arg(self.user_key(user_id))
-                .arg(&expired)
-                .query_async::<i64>(&mut conn)
-                .await
-                .map_err(store_error)?;
+            self.run(|mut conn| {
+                let command = redis::cmd("ZREM").arg(&user_key).arg(&expired).clone();
+                async move { command.query_async::<i64>(&mut conn).await }
+            })
+            .await?;
         }
         Ok(sessions)
     }
 
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
-        let mut conn = self.conn.clone();
-        self.scripts
-            .touch
-            .key(self.session_key(id))
-            .arg(at)
-            .invoke_async::<i64>(&mut conn)
-            .await
-            .map_err(store_error)?;
+        let key = self.session_key(id);
+        self.run(|mut conn| {
+            let mut script = self.scripts.touch.key(&key);
+            script.arg(at);
+            async move { script.invoke_async::<i64>(&mut conn).await }
+        })
+        .await?;
         Ok(())
     }
 
@@ -329,17 +361,17 @@ impl SessionStore for RedisStore {
     }
 
     async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<Vec<String>, BackendError> {
-        let mut conn = self.conn.clone();
-        self.scripts
-            .revoke_others
-            .key(self.user_key(user_id))
-            .key(self.log_key())
-            .arg(keep)
-            .arg(&*self.prefix)
-            .arg(self.oldest_kept())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(store_error)
+        let (key, log) = (self.user_key(user_id), self.log_key());
+        self.run(|mut conn| {
+            let mut script = self.scripts.revoke_others.key(&key);
+            script
+                .key(&log)
+                .arg(keep)
+                .arg(&*self.prefix)
+                .arg(self.oldest_kept());
+            async move { script.invoke_async(&mut conn).await }
+        })
+        .await
     }
 
     fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
@@ -360,17 +392,14 @@ impl SessionStore for RedisStore {
 
 impl RotatingStore for RedisStore {
     async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
-        let mut conn = self.conn.clone();
+        let key = self.session_key(id);
         let swapped: i64 = self
-            .scripts
-            .rotate
-            .key(self.session_key(id))
-            .arg(from)
-            .arg(to)
-            .arg(at)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(store_error)?;
+            .run(|mut conn| {
+                let mut script = self.scripts.rotate.key(&key);
+                script.arg(from).arg(to).arg(at);
+                async move { script.invoke_async(&mut conn).await }
+            })
+            .await?;
         Ok(swapped == 1)
     }
 }
