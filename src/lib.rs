@@ -232,8 +232,8 @@
 //!
 //! `aws-lc-rs` (default crypto backend), `rust-crypto` (pure Rust instead), `tracing`
 //! (default; debug-level events for refusals and store failures), `axum` (extractors in the
-//! `axum` module), `redis` (`RedisStore`, a shared store whose revocations reach every
-//! instance).
+//! `axum` module), `redis` (`RedisStore`) and `postgres` (`PostgresStore`), shared stores
+//! whose revocations reach every instance.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 
@@ -285,6 +285,9 @@ pub use tower_jwt_sessions_core::{
     BackendError, RevocationSink, RotatingStore, Session, SessionMeta, SessionStore, UserClaims,
     Users,
 };
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use tower_jwt_sessions_postgres::{PostgresStore, PostgresStoreBuilder};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use tower_jwt_sessions_redis::{RedisStore, RedisStoreBuilder};

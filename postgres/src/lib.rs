@@ -1,0 +1,435 @@
+//! A Postgres session store for [tower-jwt-sessions]: several instances share sessions, and a
+//! revocation made on one stops that session's refresh *and* access tokens on every other.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use tower_jwt_sessions_postgres::PostgresStore;
+//!
+//! let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/test").await?;
+//! // Sessions::builder(keys).store(store).users(my_users).build()?
+//! # Ok(()) }
+//! ```
+//!
+//! - **Driver**: tokio-postgres behind a deadpool-postgres pool with explicit wait, create
+//!   and recycle timeouts (its defaults wait for ever), runtime SQL only: no compile-time
+//!   macros, so no `DATABASE_URL` on every downstream build. sqlx would bring its macros, its
+//!   own pool and a much larger build for the same five statements.
+//! - **Migrations** are the crate's own, versioned, applied at [`PostgresStore::connect`]
+//!   under a Postgres advisory lock, so that instances starting together do not race, into a
+//!   configurable schema and table prefix (`public`, `tjs_`).
+//! - **Revocations reach every instance**: a revoke deletes the row, appends to the
+//!   revocation log (a table with a serial id) and calls `pg_notify`, in one statement; the
+//!   notification is delivered at commit. Each instance listens on a connection of its own,
+//!   replays the log from the last id it saw after (re)subscribing, pings the connection every
+//!   second so that a silently dead one is found within [`FEED_DEAD_AFTER`], and reports its
+//!   feed down while it cannot listen (the layer then trusts no cached session state).
+//! - **Expired rows** are deleted in batches (`FOR UPDATE SKIP LOCKED`) by the same task,
+//!   every minute, and the log is trimmed to [`DEFAULT_RETENTION`].
+//!
+//! [tower-jwt-sessions]: https://docs.rs/tower-jwt-sessions
+#![deny(unreachable_pub)]
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::{AsyncMessage, NoTls, Row};
+use tower_jwt_sessions_core::{
+    BackendError, RevocationSink, RotatingStore, Session, SessionMeta, SessionStore,
+};
+
+mod schema;
+
+/// How long the revocation log keeps an entry: past every access token minted before it.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(60 * 60);
+/// The longest a dead feed connection goes unnoticed: the ping interval plus its timeout.
+pub const FEED_DEAD_AFTER: Duration = Duration::from_secs(3);
+const PING_EVERY: Duration = Duration::from_secs(1);
+const CLEAN_EVERY: Duration = Duration::from_secs(60);
+
+/// A [`SessionStore`] (and [`RotatingStore`]) in Postgres. Cloning shares the pool.
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    url: Arc<str>,
+    sql: Arc<schema::Statements>,
+    retention: Duration,
+}
+
+/// Configures a [`PostgresStore`]; start with [`PostgresStore::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct PostgresStoreBuilder {
+    url: String,
+    schema: String,
+    table_prefix: String,
+    retention: Duration,
+    pool_size: usize,
+    timeout: Duration,
+}
+
+impl PostgresStore {
+    /// Connects with every default and applies the migrations; a bad URL or an unreachable
+    /// database is an error here, not at the first request.
+    pub async fn connect(url: &str) -> Result<Self, BackendError> {
+        PostgresStore::builder(url).connect().await
+    }
+
+    /// Starts a configuration: schema `public`, tables `tjs_*`, 16 connections, 2-second
+    /// timeouts, log retention [`DEFAULT_RETENTION`].
+    pub fn builder(url: impl Into<String>) -> PostgresStoreBuilder {
+        PostgresStoreBuilder {
+            url: url.into(),
+            schema: "public".to_owned(),
+            table_prefix: "tjs_".to_owned(),
+            retention: DEFAULT_RETENTION,
+            pool_size: 16,
+            timeout: Duration::from_secs(2),
+        }
+    }
+
+    /// Deletes expired sessions in batches that skip rows other instances hold, and trims
+    /// the revocation log; returns how many sessions went. The feed task calls it every
+    /// minute; call it yourself if you run without the layer.
+    pub async fn delete_expired(&self) -> Result<u64, BackendError> {
+        let client = self.pool.get().await.map_err(BackendError::new)?;
+        let mut deleted = 0;
+        loop {
+            let batch = client
+                .execute(&self.sql.delete_expired, &[&signed(unix_now())?])
+                .await
+                .map_err(BackendError::new)?;
+            deleted += batch;
+            if batch < schema::CLEAN_BATCH {
+                break;
+            }
+        }
+        let oldest = i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
+        client
+            .execute(&self.sql.trim_log, &[&oldest])
+            .await
+            .map_err(BackendError::new)?;
+        Ok(deleted)
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Client, BackendError> {
+        self.pool.get().await.map_err(BackendError::new)
+    }
+}
+
+impl PostgresStoreBuilder {
+    /// The schema of the tables. Default `public`.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = schema.into();
+        self
+    }
+
+    /// The prefix of the table names. Default `tjs_`.
+    pub fn table_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.table_prefix = prefix.into();
+        self
+    }
+
+    /// How long the revocation log keeps an entry; must exceed the access-token lifetime
+    /// plus leeway. Default [`DEFAULT_RETENTION`].
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Most connections in the pool. Default 16.
+    pub fn pool_size(mut self, size: usize) -> Self {
+        self.pool_size = size.max(1);
+        self
+    }
+
+    /// Longest wait for a pooled connection, for a new one, and for recycling one. Default
+    /// 2 seconds each.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connects and applies the migrations.
+    pub async fn connect(self) -> Result<PostgresStore, BackendError> {
+        let sql = schema::Statements::new(&self.schema, &self.table_prefix)?;
+        let config: tokio_postgres::Config = self.url.parse().map_err(BackendError::new)?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.pool_size)
+            .wait_timeout(Some(self.timeout))
+            .create_timeout(Some(self.timeout))
+            .recycle_timeout(Some(self.timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(BackendError::new)?;
+        let mut client = pool.get().await.map_err(BackendError::new)?;
+        schema::migrate(&mut client, &sql).await?;
+        drop(client);
+        Ok(PostgresStore {
+            pool,
+            url: self.url.into(),
+            sql: Arc::new(sql),
+            retention: self.retention,
+        })
+    }
+}
+
+impl fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password: never printed.
+        f.debug_struct("PostgresStore")
+            .field("retention", &self.retention)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Postgres has no unsigned integers: values past `i64::MAX` are refused, not wrapped.
+fn signed(value: u64) -> Result<i64, BackendError> {
+    i64::try_from(value).map_err(|_| BackendError::new("a value past i64::MAX cannot be stored"))
+}
+
+fn unsigned(value: i64) -> Result<u64, BackendError> {
+    u64::try_from(value).map_err(|_| BackendError::new("a stored session holds a negative time"))
+}
+
+fn session(row: &Row) -> Result<Session, BackendError> {
+    Ok(Session {
+        id: row.get(0),
+        user_id: row.get(1),
+        created_at: unsigned(row.get(2))?,
+        expires_at: unsigned(row.get(3))?,
+        last_accessed: unsigned(row.get(4))?,
+        generation: unsigned(row.get(5))?,
+        rotated_at: unsigned(row.get(6))?,
+        meta: SessionMeta {
+            ip: row.get(7),
+            user_agent: row.get(8),
+        },
+    })
+}
+
+impl SessionStore for PostgresStore {
+    async fn create(&self, s: Session) -> Result<(), BackendError> {
+        let client = self.client().await?;
+        client
+            .execute(
+                &self.sql.create,
+                &[
+                    &s.id,
+                    &s.user_id,
+                    &signed(s.created_at)?,
+                    &signed(s.expires_at)?,
+                    &signed(s.last_accessed)?,
+                    &signed(s.generation)?,
+                    &signed(s.rotated_at)?,
+                    &s.meta.ip,
+                    &s.meta.user_agent,
+                ],
+            )
+            .await
+            .map_err(BackendError::new)?;
+        Ok(())
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(&self.sql.load, &[&id])
+            .await
+            .map_err(BackendError::new)?;
+        row.as_ref().map(session).transpose()
+    }
+
+    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(&self.sql.revoke, &[&id])
+            .await
+            .map_err(BackendError::new)?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
+        let client = self.client().await?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = client
+            .query(&self.sql.list, &[&user_id, &limit])
+            .await
+            .map_err(BackendError::new)?;
+        rows.iter().map(session).collect()
+    }
+
+    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
+        let client = self.client().await?;
+        client
+            .execute(&self.sql.touch, &[&id, &signed(at)?])
+            .await
+            .map_err(BackendError::new)?;
+        Ok(())
+    }
+
+    async fn revoke_all(&self, user_id: &str) -> Result<Vec<String>, BackendError> {
+        self.revoke_others(user_id, "").await
+    }
+
+    async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<Vec<String>, BackendError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(&self.sql.revoke_others, &[&user_id, &keep])
+            .await
+            .map_err(BackendError::new)?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
+    fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
+        // Down until the log has been replayed once.
+        sink.feed_up(false);
+        // Without a runtime there is no feed: the layer stays in its fail-closed mode and
+        // reads every session from the store.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(follow(self.clone(), Arc::downgrade(&sink)));
+        }
+    }
+}
+
+impl RotatingStore for PostgresStore {
+    async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
+        let client = self.client().await?;
+        let swapped = client
+            .execute(
+                &self.sql.rotate,
+                &[&id, &signed(from)?, &signed(to)?, &signed(at)?],
+            )
+            .await
+            .map_err(BackendError::new)?;
+        Ok(swapped == 1)
+    }
+}
+
+/// Follows the revocation log for as long as the layer lives: listen, replay, deliver; on
+/// any failure, feed down, a short pause, and again from the last id seen.
+async fn follow(store: PostgresStore, sink: Weak<dyn RevocationSink>) {
+    // 0 replays the whole log on start: every entry in it may still have live tokens.
+    let mut last: i64 = 0;
+    loop {
+        if sink.upgrade().is_none() {
+            return;
+        }
+        let _ = follow_once(&store, &mut last, &sink).await;
+        match sink.upgrade() {
+            Some(sink) => sink.feed_up(false),
+            None => return,
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn follow_once(
+    store: &PostgresStore,
+    last: &mut i64,
+    sink: &Weak<dyn RevocationSink>,
+) -> Result<(), BackendError> {
+    let mut config: tokio_postgres::Config = store.url.parse().map_err(BackendError::new)?;
+    config
+        .connect_timeout(Duration::from_secs(1))
+        .application_name(&store.sql.feed_name);
+    let (client, mut connection) = config.connect(NoTls).await.map_err(BackendError::new)?;
+    // The connection yields notifications only to whoever polls it: forward them.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        while let Some(message) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            match message {
+                Ok(AsyncMessage::Notification(note)) => {
+                    if tx.send(note.payload().to_owned()).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    let result = async {
+        // Subscribe first, then replay: nothing committed in between is missed.
+        client
+            .batch_execute(&store.sql.listen)
+            .await
+            .map_err(BackendError::new)?;
+        replay(&client, store, last, sink).await?;
+        match sink.upgrade() {
+            Some(sink) => sink.feed_up(true),
+            None => return Ok(()),
+        }
+        let mut ping = tokio::time::interval(PING_EVERY);
+        let mut clean = tokio::time::interval(CLEAN_EVERY);
+        loop {
+            tokio::select! {
+                note = rx.recv() => {
+                    let Some(payload) = note else {
+                        return Err(BackendError::new("the feed connection closed"));
+                    };
+                    let Some(sink) = sink.upgrade() else { return Ok(()) };
+                    // `<log id>:<session id>`
+                    if let Some((id, session)) = payload.split_once(':') {
+                        sink.revoked(session);
+                        if let Ok(id) = id.parse::<i64>() {
+                            *last = (*last).max(id);
+                        }
+                    }
+                }
+                _ = ping.tick() => {
+                    tokio::time::timeout(FEED_DEAD_AFTER - PING_EVERY, client.simple_query("SELECT 1"))
+                        .await
+                        .map_err(|_| BackendError::new("the feed connection stopped answering"))?
+                        .map_err(BackendError::new)?;
+                    if sink.upgrade().is_none() {
+                        return Ok(());
+                    }
+                }
+                _ = clean.tick() => {
+                    let _ = store.delete_expired().await;
+                }
+            }
+        }
+    }
+    .await;
+    driver.abort();
+    result
+}
+
+/// Delivers every log entry after `last`, oldest first.
+async fn replay(
+    client: &tokio_postgres::Client,
+    store: &PostgresStore,
+    last: &mut i64,
+    sink: &Weak<dyn RevocationSink>,
+) -> Result<(), BackendError> {
+    let rows = client
+        .query(&store.sql.replay, &[&*last])
+        .await
+        .map_err(BackendError::new)?;
+    let Some(sink) = sink.upgrade() else {
+        return Ok(());
+    };
+    for row in rows {
+        let id: i64 = row.get(0);
+        let session: String = row.get(1);
+        sink.revoked(&session);
+        *last = (*last).max(id);
+    }
+    Ok(())
+}

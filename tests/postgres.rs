@@ -1,0 +1,302 @@
+//! The Postgres store against a real Postgres (`DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`): the store contract, migrations applied once by
+//! racing instances, two instances sharing it, a revocation made while an instance's listener
+//! was cut or before it started. Each test works in a schema of its own, dropped at the end.
+//! Behind the `postgres` feature: `cargo test --features postgres` (`.ci/run` starts Postgres).
+#![cfg(feature = "postgres")]
+
+mod common;
+
+use std::convert::Infallible;
+use std::time::{Duration, Instant};
+
+use common::*;
+use http::header::AUTHORIZATION;
+use http::{Request, Response, StatusCode};
+use tower::{Layer, ServiceExt};
+use tower_jwt_sessions::{IssuedTokens, Keys, MemoryBackend, PostgresStore, SessionMeta, Sessions};
+use tower_jwt_sessions_core::suite;
+
+fn url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A schema of its own for one test, dropped when the test ends.
+struct Schema(String);
+
+impl Schema {
+    fn new() -> Self {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).unwrap();
+        Schema(format!("tjs_test_{:016x}", u64::from_le_bytes(bytes)))
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let name = self.0.clone();
+        // A runtime of its own: the test's may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&url(), tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client
+                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn store_at(url: &str, schema: &Schema) -> PostgresStore {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("Postgres answers (start it, or set DATABASE_URL)");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", schema.0))
+        .await
+        .unwrap();
+    PostgresStore::builder(url)
+        .schema(&schema.0)
+        .connect()
+        .await
+        .expect("Postgres answers (start it, or set DATABASE_URL)")
+}
+
+fn users() -> MemoryBackend {
+    let users = MemoryBackend::new();
+    users.set_user("u1", user("u1", true, true, true));
+    users
+}
+
+fn instance(store: PostgresStore, users: &MemoryBackend) -> Sessions<PostgresStore, MemoryBackend> {
+    Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .store(store)
+        .users(users.clone())
+        .rotate_refresh_tokens(Duration::from_secs(5))
+        .backend_timeout(Some(Duration::from_millis(500)))
+        .build()
+        .unwrap()
+}
+
+type Node = Sessions<PostgresStore, MemoryBackend>;
+
+async fn send(node: &Node, req: Request<String>) -> StatusCode {
+    let app = node
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    app.oneshot(req).await.unwrap().status()
+}
+
+async fn access(node: &Node, tokens: &IssuedTokens) -> StatusCode {
+    let req = Request::get("/me")
+        .header(AUTHORIZATION, format!("Bearer {}", tokens.access_token))
+        .body(String::new())
+        .unwrap();
+    send(node, req).await
+}
+
+async fn refresh_with(node: &Node, token: &str) -> (StatusCode, Option<String>) {
+    let app = node
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    let req = Request::post("/sessions/refresh/")
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(String::new())
+        .unwrap();
+    let res = app.oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    (status, body["refresh_token"].as_str().map(str::to_owned))
+}
+
+async fn login(node: &Node) -> IssuedTokens {
+    node.create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap()
+}
+
+/// Polls until `check` holds, for at most `within`; the time it took.
+async fn within(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+#[tokio::test]
+async fn the_postgres_store_keeps_the_store_contract() {
+    let schema = Schema::new();
+    let store = store_at(&url(), &schema).await;
+    suite::check_store(&store).await;
+    suite::check_rotation(&store).await;
+}
+
+#[tokio::test]
+async fn instances_starting_together_apply_the_migrations_once() {
+    let schema = Schema::new();
+    let url = url();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {}", schema.0))
+        .await
+        .unwrap();
+    let connect = || PostgresStore::builder(&url).schema(&schema.0).connect();
+    let stores = futures_join(vec![connect(), connect(), connect()]).await;
+    assert!(
+        stores.iter().all(Result::is_ok),
+        "every racing instance starts"
+    );
+    let applied: i64 = client
+        .query_one(
+            &format!("SELECT count(*) FROM {}.tjs_migrations", schema.0),
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(applied, 1);
+}
+
+async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
+
+#[tokio::test]
+async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_within_a_second() {
+    let (url, schema, users) = (url(), Schema::new(), users());
+    let a = instance(store_at(&url, &schema).await, &users);
+    let b = instance(store_at(&url, &schema).await, &users);
+    let tokens = login(&a).await;
+    let (status, rotated) = refresh_with(&b, &tokens.refresh_token).await;
+    assert_eq!(status, StatusCode::OK);
+    let rotated = rotated.expect("rotation hands out a new refresh token");
+    assert_eq!(access(&a, &tokens).await, StatusCode::OK);
+    assert_eq!(access(&b, &tokens).await, StatusCode::OK);
+
+    assert!(b.revoke(&tokens.session_id).await.unwrap());
+    let seen = within(Duration::from_secs(1), async || {
+        access(&a, &tokens).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "instance A still accepts the revoked access token"
+    );
+    assert_eq!(refresh_with(&a, &rotated).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn a_revocation_made_while_the_listener_was_cut_is_honoured_after_the_resync() {
+    let (url, schema, users) = (url(), Schema::new(), users());
+    let a = instance(store_at(&url, &schema).await, &users);
+    let b = instance(store_at(&url, &schema).await, &users);
+    let tokens = login(&a).await;
+    assert_eq!(access(&a, &tokens).await, StatusCode::OK);
+    // Both listeners are up before they are cut.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // The listeners are named after their schema: only this test's are cut.
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE application_name = $1",
+            &[&format!("{}_tjs_feed", schema.0)],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 2, "one listener per instance");
+    assert!(b.revoke(&tokens.session_id).await.unwrap());
+    let seen = within(Duration::from_secs(3), async || {
+        access(&a, &tokens).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(seen.is_some(), "the revocation was lost with the listener");
+}
+
+#[tokio::test]
+async fn an_instance_started_after_a_revocation_honours_it() {
+    let (url, schema, users) = (url(), Schema::new(), users());
+    let a = instance(store_at(&url, &schema).await, &users);
+    let tokens = login(&a).await;
+    assert!(a.revoke(&tokens.session_id).await.unwrap());
+    let c = instance(store_at(&url, &schema).await, &users);
+    assert_eq!(access(&c, &tokens).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn expired_rows_are_deleted_in_batches() {
+    let schema = Schema::new();
+    let store = store_at(&url(), &schema).await;
+    use tower_jwt_sessions::SessionStore;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    for i in 0..1500 {
+        store
+            .create(tower_jwt_sessions::Session {
+                id: format!("old{i}"),
+                user_id: "u1".into(),
+                created_at: now - 100,
+                expires_at: now - 1,
+                last_accessed: now - 100,
+                generation: 0,
+                rotated_at: 0,
+                meta: Default::default(),
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.delete_expired().await.unwrap(), 1500);
+    assert!(store.list("u1", 10).await.unwrap().is_empty());
+}
