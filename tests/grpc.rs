@@ -8,6 +8,9 @@ mod grpc_app;
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod http_app;
+#[path = "../examples/server/store.rs"]
+#[allow(dead_code)]
+mod store;
 
 use common::*;
 use jsonwebtoken::Algorithm;

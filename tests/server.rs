@@ -4,6 +4,9 @@
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
+#[path = "../examples/server/store.rs"]
+#[allow(dead_code)]
+mod store;
 
 use std::net::SocketAddr;
 

@@ -4,6 +4,9 @@ mod common;
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod http_app;
+#[path = "../examples/server/store.rs"]
+#[allow(dead_code)]
+mod store;
 #[path = "../examples/warp_server/app.rs"]
 mod warp_app;
 

@@ -17,9 +17,14 @@ use tower::Layer;
 use tower_jwt_sessions::axum::Require;
 use tower_jwt_sessions::scopes::{Read, Write};
 use tower_jwt_sessions::{
-    AuthError, Claims, ConfigError, Keys, MachinableClaims, MachinableUser, SessionError,
-    SessionMeta, Sessions,
+    AuthError, Claims, ConfigError, Keys, MachinableClaims, MachinableUser, MemoryBackend,
+    SessionError, SessionMeta, Sessions,
 };
+
+use crate::store::AnyStore;
+
+/// The app's sessions: in the chosen store; users in this process (seeded below).
+pub type AppSessions = Sessions<AnyStore, MemoryBackend>;
 
 /// Every seeded user's password.
 pub const PASSWORD: &str = "testPassword";
@@ -53,7 +58,7 @@ fn password_digest(password: &str) -> String {
 
 #[derive(Clone)]
 pub struct AppState {
-    pub sessions: Sessions,
+    pub sessions: AppSessions,
     users: Arc<HashMap<String, User>>,
     pets: Arc<Mutex<Vec<serde_json::Value>>>,
 }
@@ -81,8 +86,12 @@ fn seed_user(name: &str, id: &str, active: bool, read: bool, write: bool) -> (St
 /// `inactiveUser` (inactive).
 // The tests' entry point (they share this file); the binary reads its tuning from the env.
 #[allow(dead_code)]
-pub fn app(secret: &[u8]) -> Result<(Router, Sessions), ConfigError> {
-    app_tuned(secret, Tuning::default())
+pub fn app(secret: &[u8]) -> Result<(Router, AppSessions), ConfigError> {
+    app_tuned(
+        secret,
+        Tuning::default(),
+        AnyStore::Memory(MemoryBackend::new()),
+    )
 }
 
 /// The bounds an operator may change (`scripts/soak.sh` makes them small, to reach them).
@@ -102,9 +111,15 @@ impl Default for Tuning {
     }
 }
 
-/// [`app`] with its bounds given.
-pub fn app_tuned(secret: &[u8], tuning: Tuning) -> Result<(Router, Sessions), ConfigError> {
+/// [`app`] with its bounds and its session store given.
+pub fn app_tuned(
+    secret: &[u8],
+    tuning: Tuning,
+    store: AnyStore,
+) -> Result<(Router, AppSessions), ConfigError> {
     let sessions = Sessions::builder(Keys::hs256(secret)?)
+        .store(store)
+        .users(MemoryBackend::new())
         .revocation_budget(tuning.revocation_budget)
         .token_cache_bytes(tuning.token_cache_bytes)
         .realm(PROJECT)
@@ -167,7 +182,7 @@ fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"error": message}))).into_response()
 }
 
-fn auth_error(sessions: &Sessions, err: &AuthError) -> Response {
+fn auth_error(sessions: &AppSessions, err: &AuthError) -> Response {
     sessions.error_response(err).map(Body::from)
 }
 

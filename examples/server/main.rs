@@ -1,6 +1,9 @@
 //! The Machinable-compatible session API, served with axum.
 //!
-//! `APP_ADDR` (default `127.0.0.1:3000`), `APP_SECRET` (HS256 secret, at least 32 bytes;
+//! `SESSION_BACKEND` (`memory`, the default; `redis` with `REDIS_URL`, default
+//! `redis://127.0.0.1:6379`; `postgres` with `DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`; the shared ones need
+//! `--features redis,postgres`), `APP_ADDR` (default `127.0.0.1:3000`), `APP_SECRET` (HS256 secret, at least 32 bytes;
 //! random when unset), `REVOCATION_BUDGET` (revocations remembered at once; default
 //! 100 000), `TOKEN_CACHE_BYTES` (verified-token cache budget, `0` for off; default 32 MiB). Users `testUser`, `readOnlyUser`, `inactiveUser`, password
 //! `testPassword`.
@@ -8,6 +11,7 @@
 mod app;
 #[path = "../common/env.rs"]
 mod env;
+mod store;
 
 use std::net::SocketAddr;
 
@@ -22,7 +26,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(bytes) = std::env::var("TOKEN_CACHE_BYTES") {
         tuning.token_cache_bytes = Some(env::or_exit(bytes.parse())).filter(|b| *b > 0);
     }
-    let (app, _sessions) = env::or_exit(app::app_tuned(&secret, tuning));
+    let store = env::or_exit(store::AnyStore::from_env().await);
+    let (app, _sessions) = env::or_exit(app::app_tuned(&secret, tuning, store));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
     axum::serve(

@@ -1,0 +1,107 @@
+//! The session store the example runs on, chosen at start by `SESSION_BACKEND`: `memory`
+//! (the default), `redis` (`REDIS_URL`) or `postgres` (`DATABASE_URL`). The shared stores need
+//! the crate features of the same names:
+//! `cargo run --example server --features redis,postgres`.
+
+use std::sync::Arc;
+
+use tower_jwt_sessions::{
+    BackendError, MemoryBackend, RevocationSink, RotatingStore, Session, SessionStore,
+};
+
+/// One of the stores, so that the app has one type whatever the environment says.
+#[derive(Clone, Debug)]
+pub enum AnyStore {
+    /// Sessions in this process only.
+    Memory(MemoryBackend),
+    /// Sessions in Redis, shared by every instance.
+    #[cfg(feature = "redis")]
+    Redis(tower_jwt_sessions::RedisStore),
+    /// Sessions in Postgres, shared by every instance.
+    #[cfg(feature = "postgres")]
+    Postgres(tower_jwt_sessions::PostgresStore),
+}
+
+impl AnyStore {
+    /// The store `SESSION_BACKEND` names; a bad name, URL or an unreachable store is an
+    /// error with a one-line reason.
+    #[allow(dead_code)] // the binary's entry point; the tests build theirs directly
+    pub async fn from_env() -> Result<AnyStore, String> {
+        let backend = std::env::var("SESSION_BACKEND").unwrap_or_else(|_| "memory".to_owned());
+        match backend.as_str() {
+            "memory" => Ok(AnyStore::Memory(MemoryBackend::new())),
+            #[cfg(feature = "redis")]
+            "redis" => {
+                let url = std::env::var("REDIS_URL")
+                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+                tower_jwt_sessions::RedisStore::connect(&url)
+                    .await
+                    .map(AnyStore::Redis)
+                    .map_err(|err| format!("SESSION_BACKEND=redis: {err}"))
+            }
+            #[cfg(feature = "postgres")]
+            "postgres" => {
+                let url = std::env::var("DATABASE_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+                tower_jwt_sessions::PostgresStore::connect(&url)
+                    .await
+                    .map(AnyStore::Postgres)
+                    .map_err(|err| format!("SESSION_BACKEND=postgres: {err}"))
+            }
+            // Reached only for a store whose feature is off.
+            #[allow(unreachable_patterns)]
+            "redis" | "postgres" => Err(format!(
+                "SESSION_BACKEND={backend} needs the feature of that name: \
+                 cargo run --example server --features {backend}"
+            )),
+            other => Err(format!(
+                "SESSION_BACKEND={other} is not one of memory, redis, postgres"
+            )),
+        }
+    }
+}
+
+macro_rules! each {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            AnyStore::Memory($store) => $call,
+            #[cfg(feature = "redis")]
+            AnyStore::Redis($store) => $call,
+            #[cfg(feature = "postgres")]
+            AnyStore::Postgres($store) => $call,
+        }
+    };
+}
+
+impl SessionStore for AnyStore {
+    async fn create(&self, session: Session) -> Result<(), BackendError> {
+        each!(self, store => store.create(session).await)
+    }
+    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
+        each!(self, store => store.load(id).await)
+    }
+    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
+        each!(self, store => store.revoke(id).await)
+    }
+    async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
+        each!(self, store => store.list(user_id, limit).await)
+    }
+    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
+        each!(self, store => store.touch(id, at).await)
+    }
+    async fn revoke_all(&self, user_id: &str) -> Result<Vec<String>, BackendError> {
+        each!(self, store => store.revoke_all(user_id).await)
+    }
+    async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<Vec<String>, BackendError> {
+        each!(self, store => store.revoke_others(user_id, keep).await)
+    }
+    fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
+        each!(self, store => store.watch_revocations(sink))
+    }
+}
+
+impl RotatingStore for AnyStore {
+    async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
+        each!(self, store => store.rotate(id, from, to, at).await)
+    }
+}
