@@ -75,7 +75,7 @@ impl<S, U: Users> Shared<S, U> {
         let read = self
             .store
             .guard()
-            .call("user claims", self.users.claims(user_id));
+            .call("user claims", || self.users.claims(user_id));
         match &self.user_cache {
             Some(cache) => cache.get_or_read(user_id, read).await.map_err(|_| ()),
             None => read.await.map_err(|_| ()),

@@ -88,6 +88,14 @@ impl<S, U> Sessions<S, U> {
         &self.shared.users
     }
 
+    /// Whether this instance hears every revocation: `true` for a store only this process
+    /// uses, and for a shared store while its revocation feed is connected and replayed.
+    /// While `false`, the layer trusts nothing it cached about sessions and reads the store
+    /// (503 if that fails too): slower, never stale. For a readiness probe.
+    pub fn revocation_feed_up(&self) -> bool {
+        self.shared.store.feed_up()
+    }
+
     /// Renders a refusal the way the layer does (for example an
     /// [`AuthError::insufficient_scope`] from a handler).
     pub fn error_response(&self, err: &AuthError) -> Response<Bytes> {

@@ -34,13 +34,19 @@ impl Guard {
         }
     }
 
-    /// Runs one call named `op` (for the log line) under the limit and the timeout.
-    pub(crate) async fn call<T>(
+    /// Runs one call named `op` (for the log line) under the limit and the timeout. The
+    /// call's future is made and boxed only when this runs: a store's futures can be large
+    /// (a pool checkout and a query), and inline they would swell every future that might
+    /// call the store, cache hits included.
+    pub(crate) async fn call<T, F>(
         &self,
         op: &'static str,
-        call: impl Future<Output = Result<T, BackendError>>,
-    ) -> Result<T, BackendError> {
-        let result = self.bounded(call).await;
+        make: impl FnOnce() -> F,
+    ) -> Result<T, BackendError>
+    where
+        F: Future<Output = Result<T, BackendError>>,
+    {
+        let result = self.bounded(Box::pin(make())).await;
         if let Err(_err) = &result {
             crate::debug_event!("session backend failed on {}: {}", op, _err);
         }

@@ -100,6 +100,11 @@ impl<S> Store<S> {
     pub(crate) fn check_revoked(&self, id: &str) -> Verdict {
         self.revocations.check(id)
     }
+
+    /// Whether the store's revocation feed is up (always, for a store without one).
+    pub(crate) fn feed_up(&self) -> bool {
+        !self.revocations.feed_down()
+    }
 }
 
 impl<S: SessionStore> Store<S> {
@@ -111,7 +116,7 @@ impl<S: SessionStore> Store<S> {
     }
 
     pub(crate) async fn create(&self, session: Session) -> Result<(), BackendError> {
-        self.guard.call("create", self.rows.create(session)).await
+        self.guard.call("create", || self.rows.create(session)).await
     }
 
     /// The session through the cache: one store load for any number of concurrent callers.
@@ -123,7 +128,7 @@ impl<S: SessionStore> Store<S> {
         for _ in 0..2 {
             let entry = self
                 .cache
-                .get_or_load(id, self.guard.call("load", self.rows.load(id)))
+                .get_or_load(id, self.guard.call("load", || self.rows.load(id)))
                 .await?;
             // After the lookup, not before: this also catches an entry that a load begun
             // before the revocation inserted after it.
@@ -148,7 +153,7 @@ impl<S: SessionStore> Store<S> {
 
     /// The session as the store has it now, past the cache; the cache is left as it is.
     pub(crate) async fn read(&self, id: &str) -> Result<Option<Session>, BackendError> {
-        let session = self.guard.call("load", self.rows.load(id)).await?;
+        let session = self.guard.call("load", || self.rows.load(id)).await?;
         Ok(session.filter(|_| self.revocations.check(id) != Verdict::Revoked))
     }
 
@@ -164,7 +169,7 @@ impl<S: SessionStore> Store<S> {
         limit: usize,
     ) -> Result<Vec<Session>, BackendError> {
         self.guard
-            .call("list", self.rows.list(user_id, limit))
+            .call("list", || self.rows.list(user_id, limit))
             .await
     }
 
@@ -174,14 +179,14 @@ impl<S: SessionStore> Store<S> {
         if entry.claim_touch(now, debounce) {
             let _ = self
                 .guard
-                .call("touch", self.rows.touch(&entry.session.id, now))
+                .call("touch", || self.rows.touch(&entry.session.id, now))
                 .await;
         }
     }
 
     /// Revokes in the store first, then here, so that no reader can reload the row.
     pub(crate) async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
-        let existed = self.guard.call("revoke", self.rows.revoke(id)).await?;
+        let existed = self.guard.call("revoke", || self.rows.revoke(id)).await?;
         self.forget_revoked(id).await;
         Ok(existed)
     }
@@ -190,7 +195,7 @@ impl<S: SessionStore> Store<S> {
     /// refusal stands even if the store fails to delete the row: the same check refuses the
     /// next attempt too, and this process already forgets the session.
     pub(crate) async fn end(&self, id: &str) {
-        let _ = self.guard.call("revoke", self.rows.revoke(id)).await;
+        let _ = self.guard.call("revoke", || self.rows.revoke(id)).await;
         self.forget_revoked(id).await;
     }
 
@@ -208,7 +213,7 @@ impl<S: SessionStore> Store<S> {
         };
         let swapped = self
             .guard
-            .call("rotate", rotate(&self.rows, id, from, to, at))
+            .call("rotate", || rotate(&self.rows, id, from, to, at))
             .await?;
         if swapped {
             self.cache.invalidate(id).await;
@@ -225,12 +230,12 @@ impl<S: SessionStore> Store<S> {
         let ended = match keep {
             Some(keep) => {
                 self.guard
-                    .call("revoke others", self.rows.revoke_others(user_id, keep))
+                    .call("revoke others", || self.rows.revoke_others(user_id, keep))
                     .await?
             }
             None => {
                 self.guard
-                    .call("revoke all", self.rows.revoke_all(user_id))
+                    .call("revoke all", || self.rows.revoke_all(user_id))
                     .await?
             }
         };
