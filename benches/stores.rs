@@ -19,8 +19,8 @@ use http::{HeaderValue, Request};
 use jsonwebtoken::Algorithm;
 use tower::{Layer, Service, ServiceExt};
 use tower_jwt_sessions::{
-    BackendError, MemoryBackend, PostgresStore, RedisStore, RevocationSink, Session,
-    SessionMeta, SessionStore, Sessions,
+    BackendError, MemoryBackend, PostgresStore, RedisStore, RevocationSink, Session, SessionMeta,
+    SessionStore, Sessions,
 };
 
 /// A store that counts its loads.
@@ -94,7 +94,10 @@ fn unique(kind: &str) -> String {
 fn feed_up<S>(sessions: &Sessions<S, MemoryBackend>) {
     let start = Instant::now();
     while !sessions.revocation_feed_up() {
-        assert!(start.elapsed() < Duration::from_secs(5), "the feed never came up");
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the feed never came up"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -190,11 +193,7 @@ fn propagation<S: SessionStore>(
 }
 
 /// 200 concurrent refreshes of one cold session, half on each of two instances.
-fn two_instances_cold<S: SessionStore + Clone>(
-    rt: &tokio::runtime::Runtime,
-    name: &str,
-    store: S,
-) {
+fn two_instances_cold<S: SessionStore + Clone>(rt: &tokio::runtime::Runtime, name: &str, store: S) {
     let users = users();
     let counting = Counting {
         inner: store,
@@ -226,7 +225,10 @@ fn two_instances_cold<S: SessionStore + Clone>(
         });
         worst = worst.max(counting.loads.load(Ordering::SeqCst) - before);
     }
-    assert!(worst <= 2, "{name}: {worst} loads for one session on two instances");
+    assert!(
+        worst <= 2,
+        "{name}: {worst} loads for one session on two instances"
+    );
     println!(
         "200 concurrent cold refreshes on two instances ({name}, 20 sessions): at most {worst} store loads each"
     );
@@ -269,7 +271,11 @@ fn stores(c: &mut Criterion) {
     // One bare round trip of each driver, for scale.
     let mut group = c.benchmark_group("stores");
     let client = rt
-        .block_on(redis::Client::open(redis_url.as_str()).unwrap().get_multiplexed_async_connection())
+        .block_on(
+            redis::Client::open(redis_url.as_str())
+                .unwrap()
+                .get_multiplexed_async_connection(),
+        )
         .unwrap();
     group.bench_function("round_trip/redis_get", |b| {
         b.iter(|| {

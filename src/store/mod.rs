@@ -116,7 +116,9 @@ impl<S: SessionStore> Store<S> {
     }
 
     pub(crate) async fn create(&self, session: Session) -> Result<(), BackendError> {
-        self.guard.call("create", || self.rows.create(session)).await
+        self.guard
+            .call("create", || self.rows.create(session))
+            .await
     }
 
     /// The session through the cache: one store load for any number of concurrent callers.
