@@ -314,7 +314,7 @@ fn stores(c: &mut Criterion) {
     rt.block_on(async {
         let mut client = client.clone();
         let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{prefix}:*"))
+            .arg(format!("{{{prefix}}}:*"))
             .query_async(&mut client)
             .await
             .unwrap();

@@ -21,11 +21,43 @@ fn url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// A prefix no other test run shares, so tests never see each other's keys.
-fn prefix() -> String {
+/// A prefix no other test run shares, so tests never see each other's keys; its keys are
+/// deleted when the test ends (the revocation log has no TTL of its own).
+struct Prefix(String);
+
+impl std::ops::Deref for Prefix {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Drop for Prefix {
+    fn drop(&mut self) {
+        let (url, pattern) = (url(), format!("{{{}}}:*", self.0));
+        let _ = std::thread::spawn(move || {
+            let Ok(client) = redis::Client::open(url.as_str()) else {
+                return;
+            };
+            let Ok(mut conn) = client.get_connection() else {
+                return;
+            };
+            let keys: Vec<String> = redis::cmd("KEYS")
+                .arg(&pattern)
+                .query(&mut conn)
+                .unwrap_or_default();
+            for chunk in keys.chunks(500) {
+                let _: redis::RedisResult<i64> = redis::cmd("DEL").arg(chunk).query(&mut conn);
+            }
+        })
+        .join();
+    }
+}
+
+fn prefix() -> Prefix {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).unwrap();
-    format!("tjs-test-{}", u64::from_le_bytes(bytes))
+    Prefix(format!("tjs-test-{}", u64::from_le_bytes(bytes)))
 }
 
 async fn store_at(url: &str, prefix: &str) -> RedisStore {
@@ -111,7 +143,8 @@ async fn within(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Optio
 
 #[tokio::test]
 async fn the_redis_store_keeps_the_store_contract() {
-    let store = store_at(&url(), &prefix()).await;
+    let prefix = prefix();
+    let store = store_at(&url(), &prefix).await;
     suite::check_store(&store).await;
     suite::check_rotation(&store).await;
 }
@@ -158,7 +191,7 @@ async fn a_revocation_made_while_the_feed_was_cut_is_honoured_after_the_resync()
         .query_async(&mut admin)
         .await
         .unwrap();
-    let feed = format!("name={prefix}-feed");
+    let feed = format!("name={}-feed", &*prefix);
     let ids: Vec<&str> = clients
         .lines()
         .filter(|line| line.split(' ').any(|field| field == feed))
@@ -244,7 +277,8 @@ async fn a_dead_redis_is_503_in_time_and_a_restarted_one_serves_again() {
     let port = PrivateRedis::free_port();
     let server = PrivateRedis::start(port);
     let users = users();
-    let a = instance(store_at(&server.url(), &prefix()).await, &users);
+    let prefix = prefix();
+    let a = instance(store_at(&server.url(), &prefix).await, &users);
     let before = login(&a).await;
     assert_eq!(
         refresh_with(&a, &before.refresh_token).await.0,
@@ -296,7 +330,8 @@ async fn an_idle_connection_closed_by_the_server_fails_no_request() {
     let admin = redis::Client::open(server.url()).unwrap();
     let mut admin = admin.get_multiplexed_async_connection().await.unwrap();
     let users = users();
-    let a = instance(store_at(&server.url(), &prefix()).await, &users);
+    let prefix = prefix();
+    let a = instance(store_at(&server.url(), &prefix).await, &users);
     let tokens = login(&a).await;
     // The server now closes every connection idle for a second, ours included.
     let _: () = redis::cmd("CONFIG")

@@ -15,9 +15,10 @@
 //! - **Writes are Lua scripts** (create, revoke, revoke others, touch, the generation
 //!   compare-and-swap): atomic on the server and safe on the shared multiplexed connection,
 //!   where WATCH/MULTI is not (redis-rs #565).
-//! - **Keys** live under a prefix (default `tjs`): `{prefix}:s:{id}`, a hash expiring with the
-//!   session; `{prefix}:u:{user}`, the user's sessions scored by creation time (for `list`,
-//!   "sign out everywhere" and the per-user limit); `{prefix}:revoked`, the revocation log.
+//! - **Keys** live under a prefix (default `tjs`), which is also their hash tag:
+//!   `{prefix}:s:{id}`, a hash expiring with the session; `{prefix}:u:{user}`, the user's
+//!   sessions scored by creation time (for `list`, "sign out everywhere" and the per-user
+//!   limit); `{prefix}:revoked`, the revocation log.
 //! - **Revocations reach every instance**: the revoke script appends to the log (a Redis
 //!   Stream trimmed to [`DEFAULT_RETENTION`], longer than any access token lives) in the same
 //!   atomic step as the delete. Each instance follows the log with a blocking read on a
@@ -25,8 +26,11 @@
 //!   reconnects, and reports its feed down while it cannot read (the layer then trusts no
 //!   cached session state). The blocking read returns at least every second, so a silently
 //!   dead connection is found within [`FEED_DEAD_AFTER`].
-//! - Scripts name keys built from the prefix, so this store is for one Redis server (or a
-//!   primary with replicas), not a Redis Cluster.
+//! - **Redis Cluster**: every key carries the `{prefix}` hash tag, so all of them live in one
+//!   slot and the scripts (which reach the user index and log from a session) run on a
+//!   cluster too. The price: one app's sessions are not spread over shards. Tagging by user
+//!   instead would need the user in every session lookup, which the store contract (load by
+//!   id) does not give.
 //!
 //! [tower-jwt-sessions]: https://docs.rs/tower-jwt-sessions
 #![deny(unreachable_pub)]
@@ -99,16 +103,22 @@ impl RedisStore {
         }
     }
 
+    /// `{prefix}`: the hash tag every key starts with, so that all of them share one
+    /// Redis Cluster slot and every script stays within it.
+    fn tag(&self) -> String {
+        format!("{{{}}}", self.prefix)
+    }
+
     fn session_key(&self, id: &str) -> String {
-        format!("{}:s:{id}", self.prefix)
+        format!("{}:s:{id}", self.tag())
     }
 
     fn user_key(&self, user_id: &str) -> String {
-        format!("{}:u:{user_id}", self.prefix)
+        format!("{}:u:{user_id}", self.tag())
     }
 
     fn log_key(&self) -> String {
-        format!("{}:revoked", self.prefix)
+        format!("{}:revoked", self.tag())
     }
 
     /// Runs one command, and once more if the connection was found dead: a connection the
@@ -289,7 +299,7 @@ impl SessionStore for RedisStore {
                 script
                     .key(&log)
                     .arg(id)
-                    .arg(&*self.prefix)
+                    .arg(self.tag())
                     .arg(self.oldest_kept());
                 async move { script.invoke_async(&mut conn).await }
             })
@@ -367,7 +377,7 @@ impl SessionStore for RedisStore {
             script
                 .key(&log)
                 .arg(keep)
-                .arg(&*self.prefix)
+                .arg(self.tag())
                 .arg(self.oldest_kept());
             async move { script.invoke_async(&mut conn).await }
         })

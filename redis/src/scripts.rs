@@ -1,7 +1,7 @@
 //! The store's writes, each one Lua script: atomic on the server, and safe on a shared
 //! multiplexed connection, where WATCH/MULTI is not (redis-rs #565).
 //!
-//! Keys: `{prefix}:s:{id}` is a session's hash (fields `user`, `created`, `expires`,
+//! Keys (the prefix in braces is the Redis Cluster hash tag): `{prefix}:s:{id}` is a session's hash (fields `user`, `created`, `expires`,
 //! `accessed`, `gen`, `rotated`, and `ip`/`ua` when known) expiring with the session;
 //! `{prefix}:u:{user}` is a sorted set of the user's session ids scored by creation time;
 //! `{prefix}:revoked` is the revocation log, a stream every instance reads.

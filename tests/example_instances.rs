@@ -1,0 +1,233 @@
+//! Two example servers on different ports, one Redis, one secret, over real HTTP: a session
+//! made on one refreshes on the other; a revocation on one is honoured by the other within a
+//! second, refresh and access token; the store killed gives 503 on both, and both serve
+//! again by themselves when it is back. The Redis is a private `redis-server` on a free port.
+//! Behind the `redis` feature.
+#![cfg(feature = "redis")]
+
+#[path = "../examples/server/app.rs"]
+#[allow(dead_code)]
+mod app;
+#[path = "../examples/server/store.rs"]
+#[allow(dead_code)]
+mod store;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::{Client, StatusCode};
+use serde_json::Value;
+use tower_jwt_sessions::RedisStore;
+
+const SECRET: &[u8] = b"example-instances-secret-32-bytes!!";
+
+struct PrivateRedis(Child);
+
+impl PrivateRedis {
+    fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        PrivateRedis(child)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn serve(url: &str) -> String {
+    let store = store::AnyStore::Redis(RedisStore::connect(url).await.unwrap());
+    let (app, _sessions) = app::app_tuned(SECRET, app::Tuning::default(), store).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    format!("http://{addr}")
+}
+
+async fn status(client: &Client, method: reqwest::Method, url: String, token: &str) -> StatusCode {
+    client
+        .request(method, url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn two_example_servers_share_one_redis() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis = PrivateRedis::start(port);
+    let url = format!("redis://127.0.0.1:{port}");
+    let (one, two) = (serve(&url).await, serve(&url).await);
+    let client = Client::new();
+    let post = reqwest::Method::POST;
+    let get = reqwest::Method::GET;
+
+    let login: Value = client
+        .post(format!("{one}/sessions/"))
+        .basic_auth("testUser", Some(app::PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (access, refresh, id) = (
+        login["access_token"].as_str().unwrap().to_owned(),
+        login["refresh_token"].as_str().unwrap().to_owned(),
+        login["session_id"].as_str().unwrap().to_owned(),
+    );
+    // Made on one, refreshed and used on the other.
+    assert_eq!(
+        status(
+            &client,
+            post.clone(),
+            format!("{two}/sessions/refresh/"),
+            &refresh
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&client, get.clone(), format!("{two}/me"), &access).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(&client, get.clone(), format!("{one}/me"), &access).await,
+        StatusCode::OK
+    );
+
+    // Revoked on one: refused by the other within a second, both tokens.
+    assert_eq!(
+        status(
+            &client,
+            reqwest::Method::DELETE,
+            format!("{one}/sessions/{id}"),
+            &access
+        )
+        .await,
+        StatusCode::NO_CONTENT
+    );
+    assert!(
+        eventually(Duration::from_secs(1), async || {
+            status(&client, get.clone(), format!("{two}/me"), &access).await
+                == StatusCode::UNAUTHORIZED
+        })
+        .await
+    );
+    assert_eq!(
+        status(
+            &client,
+            post.clone(),
+            format!("{two}/sessions/refresh/"),
+            &refresh
+        )
+        .await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The store killed: 503 on both, for a login and for an access token (whose session
+    // cannot be vouched for while the revocation feed is down).
+    let fresh: Value = client
+        .post(format!("{two}/sessions/"))
+        .basic_auth("testUser", Some(app::PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let fresh_access = fresh["access_token"].as_str().unwrap().to_owned();
+    drop(redis);
+    for base in [&one, &two] {
+        let res = client
+            .post(format!("{base}/sessions/"))
+            .basic_auth("testUser", Some(app::PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            eventually(Duration::from_secs(5), async || {
+                status(&client, get.clone(), format!("{base}/me"), &fresh_access).await
+                    == StatusCode::SERVICE_UNAVAILABLE
+            })
+            .await,
+            "{base}: an access token was served while the store and the feed were down"
+        );
+    }
+
+    // Back (empty: it keeps nothing): both serve again without a restart.
+    let _redis = PrivateRedis::start(port);
+    for base in [&one, &two] {
+        assert!(
+            eventually(Duration::from_secs(10), async || {
+                client
+                    .post(format!("{base}/sessions/"))
+                    .basic_auth("testUser", Some(app::PASSWORD))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    == StatusCode::CREATED
+            })
+            .await,
+            "{base} did not recover"
+        );
+    }
+    let again: Value = client
+        .post(format!("{one}/sessions/"))
+        .basic_auth("testUser", Some(app::PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let again_access = again["access_token"].as_str().unwrap().to_owned();
+    assert!(
+        eventually(Duration::from_secs(5), async || {
+            status(&client, get.clone(), format!("{two}/me"), &again_access).await == StatusCode::OK
+        })
+        .await
+    );
+}
