@@ -9,6 +9,8 @@ use crate::error::ConfigError;
 pub(crate) enum Route {
     /// The refresh route: answered by the layer, never reaches the app.
     Refresh,
+    /// The JWKS document, when configured: answered by the layer.
+    Jwks,
     /// Declared public: passes through untouched.
     Public,
     /// Needs a valid access token (or none, in optional mode).
@@ -59,6 +61,7 @@ impl PublicRoute {
 #[derive(Debug, Clone)]
 pub(crate) struct Routes {
     refresh: String,
+    jwks: Option<String>,
     public: Vec<PublicRoute>,
 }
 
@@ -72,8 +75,15 @@ fn trim_slash(path: &str) -> &str {
 }
 
 impl Routes {
-    pub(crate) fn new(refresh: &str, public: Vec<PublicRoute>) -> Result<Self, ConfigError> {
-        if !refresh.starts_with('/') || public.iter().any(|r| !r.path.starts_with('/')) {
+    pub(crate) fn new(
+        refresh: &str,
+        jwks: Option<&str>,
+        public: Vec<PublicRoute>,
+    ) -> Result<Self, ConfigError> {
+        if !refresh.starts_with('/')
+            || jwks.is_some_and(|p| !p.starts_with('/'))
+            || public.iter().any(|r| !r.path.starts_with('/'))
+        {
             return Err(ConfigError::BadPath);
         }
         let public = public
@@ -85,6 +95,7 @@ impl Routes {
             .collect();
         Ok(Routes {
             refresh: trim_slash(refresh).to_owned(),
+            jwks: jwks.map(|p| trim_slash(p).to_owned()),
             public,
         })
     }
@@ -93,6 +104,8 @@ impl Routes {
         let path = trim_slash(path);
         if path == self.refresh {
             Route::Refresh
+        } else if self.jwks.as_deref() == Some(path) {
+            Route::Jwks
         } else if self.public.iter().any(|r| r.matches(method, path)) {
             Route::Public
         } else {
@@ -109,6 +122,7 @@ mod tests {
     fn classify() {
         let routes = Routes::new(
             "/sessions/refresh/",
+            Some("/.well-known/jwks.json"),
             vec![
                 PublicRoute::exact(None, "/health".into()),
                 PublicRoute::exact(Some(Method::POST), "/sessions/".into()),
@@ -125,6 +139,10 @@ mod tests {
             Route::Refresh
         );
         assert_eq!(routes.classify(&Method::GET, "/health"), Route::Public);
+        assert_eq!(
+            routes.classify(&Method::GET, "/.well-known/jwks.json"),
+            Route::Jwks
+        );
         assert_eq!(routes.classify(&Method::GET, "/health/"), Route::Public);
         assert_eq!(routes.classify(&Method::POST, "/sessions"), Route::Public);
         assert_eq!(

@@ -7,6 +7,7 @@ use tower_jwt_sessions_core::{SessionStore, Users};
 
 use crate::error::refusals::SESSION_ENDED;
 use crate::error::{AuthError, ErrorRenderer};
+use crate::keys::Jwks;
 use crate::routes::Routes;
 use crate::store::{LoadError, Store, Verdict};
 use crate::token::{Claims, TokenCache, TokenCodec};
@@ -33,6 +34,8 @@ pub(crate) struct Shared<S, U> {
     pub(crate) codec: TokenCodec,
     pub(crate) token_cache: Option<TokenCache>,
     pub(crate) routes: Routes,
+    /// The JWKS document, rendered at build time; `None` when not served.
+    pub(crate) jwks: Option<Jwks>,
     pub(crate) renderer: ErrorRenderer,
     pub(crate) policy: Policy,
 }

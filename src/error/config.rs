@@ -52,6 +52,15 @@ pub enum ConfigError {
     ZeroBackendCalls,
     /// A limit of zero sessions per user: nobody could log in.
     ZeroSessionsPerUser,
+    /// A key set of more than one key holds a key without a `kid`.
+    MissingKid,
+    /// Two keys of a set share a `kid`.
+    DuplicateKid(String),
+    /// The set has no key that signs (only public keys).
+    NoSigningKey,
+    /// A JWKS document was asked of a set holding an HMAC secret, which must never be
+    /// published.
+    SymmetricKeyInJwks,
     /// Rotation was turned on, then the store was replaced by one that is not a
     /// [`RotatingStore`](crate::RotatingStore): call `rotate_refresh_tokens` after `store`.
     RotationUnsupported,
@@ -100,6 +109,16 @@ impl fmt::Display for ConfigError {
             ConfigError::ZeroSessionsPerUser => {
                 f.write_str("a limit of sessions per user must allow at least one")
             }
+            ConfigError::MissingKid => {
+                f.write_str("every key of a set of more than one needs a kid (with_kid)")
+            }
+            ConfigError::DuplicateKid(kid) => write!(f, "two keys share the kid {kid:?}"),
+            ConfigError::NoSigningKey => {
+                f.write_str("the key set has no private key to sign tokens with")
+            }
+            ConfigError::SymmetricKeyInJwks => f.write_str(
+                "a JWKS document would publish an HMAC secret: serve one only with asymmetric keys",
+            ),
             ConfigError::RotationUnsupported => f.write_str(
                 "refresh-token rotation needs a RotatingStore; call rotate_refresh_tokens after store",
             ),

@@ -15,6 +15,7 @@ pub(crate) const EMPTY_BEARER: AuthError =
 pub(crate) const TOKEN_TOO_LONG: AuthError = AuthError::InvalidToken("the token is too long");
 pub(crate) const NOT_JWS: AuthError = AuthError::InvalidToken("the token is not a compact JWS");
 pub(crate) const MALFORMED: AuthError = AuthError::InvalidToken("the token is malformed");
+pub(crate) const UNKNOWN_KEY: AuthError = AuthError::InvalidToken("the token names no key of ours");
 pub(crate) const ALGORITHM_REFUSED: AuthError =
     AuthError::InvalidToken("the token algorithm is not accepted");
 pub(crate) const CRITICAL_HEADER: AuthError =
@@ -59,13 +60,14 @@ pub(crate) const TOKEN_REUSED: AuthError =
 mod tests {
     use super::*;
 
-    const ALL: [AuthError; 29] = [
+    const ALL: [AuthError; 30] = [
         DUPLICATE_AUTHORIZATION,
         TOKEN_IN_QUERY,
         EMPTY_BEARER,
         TOKEN_TOO_LONG,
         NOT_JWS,
         MALFORMED,
+        UNKNOWN_KEY,
         ALGORITHM_REFUSED,
         CRITICAL_HEADER,
         NO_ACCEPTED_TYP,

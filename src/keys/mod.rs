@@ -1,31 +1,70 @@
-//! The signing and verifying keys, and the one algorithm they allow.
+//! The key set: one signing key, any number of keys still accepted for verification, each
+//! pinned to its own algorithm and found by its `kid`.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
+use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header, Validation};
 
 use crate::error::ConfigError;
 
+mod jwks;
 mod provider;
+
+pub(crate) use jwks::Jwks;
 
 /// HMAC secrets shorter than this are refused: RFC 7518 §3.2 asks for a key at least as long
 /// as the hash output (32 bytes for HS256).
 pub const MIN_HMAC_SECRET_LEN: usize = 32;
 
-/// The key pair that signs and verifies every token of the crate, fixed to one algorithm.
+/// The keys that sign and verify every token of the crate: one signing key and any number of
+/// retired ones still accepted, each fixed to one algorithm.
 ///
-/// The algorithm is chosen here, never by a token's `alg` header (RFC 8725 §3.1): a token
-/// signed with any other algorithm, `none` included, is refused. An HMAC secret can only be
-/// built with [`Keys::hmac`], and public keys only with the RSA/EC/Ed constructors, so an
-/// RS256 public key can never be used as an HS256 secret.
+/// The algorithm is chosen here, never by a token's `alg` header (RFC 8725 §3.1): a token is
+/// verified only with the key its `kid` names (a map lookup; the `kid` is never a path, URL or
+/// query), and only if its `alg` is that key's algorithm. A token without `kid` is accepted
+/// only when the set holds exactly one key. An HMAC secret can only be built with
+/// [`Keys::hmac`], and public keys only with the RSA/EC/Ed constructors, so an RS256 public
+/// key can never be used as an HS256 secret.
 ///
-/// `Debug` prints the algorithm and `kid` only, never key material.
+/// Asymmetric keys are named by their RFC 7638 thumbprint unless [`with_kid`](Self::with_kid)
+/// says otherwise; HMAC keys need an explicit `kid` once the set holds more than one key.
+///
+/// **Rotating without logging anyone out**: sign with the new key and keep the old one for
+/// verification, `Keys::rsa_pem(..new..)?.verifying(Keys::rsa_public_pem(..old..)?)?`, for at
+/// least the longest life of a token it signed plus the leeway: a refresh token lives as long
+/// as its session (3 days by default), an access token 15 minutes. Drop it after that.
+///
+/// ```
+/// use tower_jwt_sessions::{Algorithm, Keys};
+/// # let pem = |name: &str| std::fs::read(format!("tests/keys/{name}")).unwrap();
+/// let current = Keys::ec_pem(Algorithm::ES256, &pem("ec_private.pem"), &pem("ec_public.pem"))?;
+/// let retired = Keys::rsa_public_pem(Algorithm::RS256, &pem("rsa_public.pem"))?;
+/// let keys = current.verifying(retired)?;
+/// assert_eq!(keys.kids().count(), 2);
+/// # Ok::<(), tower_jwt_sessions::ConfigError>(())
+/// ```
+///
+/// `Debug` prints algorithms and `kid`s only, never key material.
 #[derive(Clone)]
 pub struct Keys {
-    pub(crate) encoding: EncodingKey,
-    pub(crate) decoding: DecodingKey,
-    pub(crate) algorithm: Algorithm,
+    /// The signing key first, then the verify-only ones.
+    keys: Vec<Key>,
+    /// Whether `keys[0]` can sign (a set of public keys alone cannot).
+    signs: bool,
+    by_kid: Arc<HashMap<String, usize>>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Key {
     pub(crate) kid: Option<String>,
+    pub(crate) algorithm: Algorithm,
+    encoding: Option<EncodingKey>,
+    pub(crate) decoding: DecodingKey,
+    /// The public key as a JWK, `None` for an HMAC secret (never published).
+    jwk: Option<Jwk>,
 }
 
 impl Keys {
@@ -64,9 +103,7 @@ impl Keys {
         private_pem: &[u8],
         public_pem: &[u8],
     ) -> Result<Self, ConfigError> {
-        if algorithm.family() != AlgorithmFamily::Rsa {
-            return Err(ConfigError::WrongKeyFamily);
-        }
+        family(algorithm, AlgorithmFamily::Rsa)?;
         let encoding = EncodingKey::from_rsa_pem(private_pem).map_err(|_| ConfigError::BadKey)?;
         let decoding = DecodingKey::from_rsa_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
         Keys::checked(algorithm, encoding, decoding)
@@ -78,9 +115,7 @@ impl Keys {
         private_pem: &[u8],
         public_pem: &[u8],
     ) -> Result<Self, ConfigError> {
-        if algorithm.family() != AlgorithmFamily::Ec {
-            return Err(ConfigError::WrongKeyFamily);
-        }
+        family(algorithm, AlgorithmFamily::Ec)?;
         let encoding = EncodingKey::from_ec_pem(private_pem).map_err(|_| ConfigError::BadKey)?;
         let decoding = DecodingKey::from_ec_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
         Keys::checked(algorithm, encoding, decoding)
@@ -93,15 +128,136 @@ impl Keys {
         Keys::checked(Algorithm::EdDSA, encoding, decoding)
     }
 
-    /// Sets the `kid` written into every token header, ready for key rotation.
+    /// A retired RSA key, public part only: it verifies, never signs. Give it to
+    /// [`verifying`](Self::verifying).
+    pub fn rsa_public_pem(algorithm: Algorithm, public_pem: &[u8]) -> Result<Self, ConfigError> {
+        family(algorithm, AlgorithmFamily::Rsa)?;
+        let decoding = DecodingKey::from_rsa_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
+        Keys::public(algorithm, decoding)
+    }
+
+    /// A retired EC key, public part only: it verifies, never signs.
+    pub fn ec_public_pem(algorithm: Algorithm, public_pem: &[u8]) -> Result<Self, ConfigError> {
+        family(algorithm, AlgorithmFamily::Ec)?;
+        let decoding = DecodingKey::from_ec_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
+        Keys::public(algorithm, decoding)
+    }
+
+    /// A retired Ed25519 key, public part only: it verifies, never signs.
+    pub fn ed_public_pem(public_pem: &[u8]) -> Result<Self, ConfigError> {
+        let decoding = DecodingKey::from_ed_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
+        Keys::public(Algorithm::EdDSA, decoding)
+    }
+
+    /// Names the signing key (or, in a set of public keys, the first): its `kid` goes into
+    /// every token header and tokens are matched to it by it.
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
-        self.kid = Some(kid.into());
+        if let Some(key) = self.keys.first_mut() {
+            key.kid = Some(kid.into());
+        }
+        self.index();
         self
     }
 
-    /// The one algorithm these keys sign with and accept.
+    /// Adds every key of `retired` to this set, for verification only (any signing part is
+    /// dropped): tokens they signed stay valid while new ones are signed by this set's key.
+    /// Every key of a set of more than one needs a distinct `kid`.
+    pub fn verifying(mut self, retired: Keys) -> Result<Self, ConfigError> {
+        self.keys.extend(retired.keys.into_iter().map(|mut key| {
+            key.encoding = None;
+            key
+        }));
+        let mut seen = std::collections::HashSet::new();
+        for key in &self.keys {
+            match &key.kid {
+                None => return Err(ConfigError::MissingKid),
+                Some(kid) if !seen.insert(kid.as_str()) => {
+                    return Err(ConfigError::DuplicateKid(kid.clone()));
+                }
+                Some(_) => {}
+            }
+        }
+        self.index();
+        Ok(self)
+    }
+
+    /// The algorithm of the signing key.
     pub fn algorithm(&self) -> Algorithm {
-        self.algorithm
+        self.keys[0].algorithm
+    }
+
+    /// The `kid`s of the set, the signing key's first.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().filter_map(|key| key.kid.as_deref())
+    }
+
+    /// The key that signs, `None` for a set of public keys.
+    pub(crate) fn signing(&self) -> Option<(&Key, &EncodingKey)> {
+        let key = self.keys.first()?;
+        key.encoding
+            .as_ref()
+            .filter(|_| self.signs)
+            .map(|e| (key, e))
+    }
+
+    /// The key a token's header names: by `kid`, or the only key when there is no `kid`.
+    /// `None` when no key of the set fits.
+    pub(crate) fn for_token(&self, kid: Option<&str>) -> Option<&Key> {
+        match kid {
+            Some(kid) => match self.by_kid.get(kid) {
+                Some(&index) => self.keys.get(index),
+                // A single key without a name takes any `kid`: it was never meant to choose.
+                None if self.keys.len() == 1 && self.keys[0].kid.is_none() => self.keys.first(),
+                None => None,
+            },
+            None if self.keys.len() == 1 => self.keys.first(),
+            None => None,
+        }
+    }
+
+    /// The public JWKs of the set; `Err` when it holds an HMAC secret, which must never be
+    /// published.
+    pub(crate) fn jwks(&self) -> Result<Vec<Jwk>, ConfigError> {
+        self.keys
+            .iter()
+            .map(|key| key.jwk.clone().ok_or(ConfigError::SymmetricKeyInJwks))
+            .collect()
+    }
+
+    fn index(&mut self) {
+        self.by_kid = Arc::new(
+            self.keys
+                .iter()
+                .enumerate()
+                .filter_map(|(i, key)| key.kid.clone().map(|kid| (kid, i)))
+                .collect(),
+        );
+    }
+
+    fn single(key: Key, signs: bool) -> Self {
+        let mut keys = Keys {
+            keys: vec![key],
+            signs,
+            by_kid: Arc::default(),
+        };
+        keys.index();
+        keys
+    }
+
+    fn public(algorithm: Algorithm, decoding: DecodingKey) -> Result<Self, ConfigError> {
+        provider::ensure_provider();
+        let jwk = public_jwk(&decoding, algorithm)?;
+        let kid = thumbprint(&jwk)?;
+        Ok(Keys::single(
+            Key {
+                jwk: Some(named(jwk, &kid)),
+                kid: Some(kid),
+                algorithm,
+                encoding: None,
+                decoding,
+            },
+            false,
+        ))
     }
 
     /// Signs and verifies a probe so that a mismatched key pair fails at build time, not on
@@ -123,20 +279,63 @@ impl Keys {
         validation.required_spec_claims.clear();
         jsonwebtoken::decode::<serde_json::Value>(&probe, &decoding, &validation)
             .map_err(|_| ConfigError::KeyMismatch)?;
-        Ok(Keys {
-            encoding,
-            decoding,
-            algorithm,
-            kid: None,
-        })
+        let (kid, jwk) = if algorithm.family() == AlgorithmFamily::Hmac {
+            (None, None)
+        } else {
+            let jwk = public_jwk(&decoding, algorithm)?;
+            let kid = thumbprint(&jwk)?;
+            (Some(kid.clone()), Some(named(jwk, &kid)))
+        };
+        Ok(Keys::single(
+            Key {
+                kid,
+                algorithm,
+                encoding: Some(encoding),
+                decoding,
+                jwk,
+            },
+            true,
+        ))
     }
+}
+
+fn family(algorithm: Algorithm, family: AlgorithmFamily) -> Result<(), ConfigError> {
+    if algorithm.family() == family {
+        Ok(())
+    } else {
+        Err(ConfigError::WrongKeyFamily)
+    }
+}
+
+/// The public key as a JWK with `alg` and `use`, RFC 7517/7518 members only.
+fn public_jwk(decoding: &DecodingKey, algorithm: Algorithm) -> Result<Jwk, ConfigError> {
+    let mut jwk =
+        Jwk::from_decoding_key(decoding, Some(algorithm)).map_err(|_| ConfigError::BadKey)?;
+    jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+    Ok(jwk)
+}
+
+/// RFC 7638: SHA-256 over the required members, base64url.
+fn thumbprint(jwk: &Jwk) -> Result<String, ConfigError> {
+    jwk.thumbprint(ThumbprintHash::SHA256)
+        .map_err(|_| ConfigError::BadKey)
+}
+
+fn named(mut jwk: Jwk, kid: &str) -> Jwk {
+    jwk.common.key_id = Some(kid.to_owned());
+    jwk
 }
 
 impl fmt::Debug for Keys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<(Algorithm, Option<&str>)> = self
+            .keys
+            .iter()
+            .map(|key| (key.algorithm, key.kid.as_deref()))
+            .collect();
         f.debug_struct("Keys")
-            .field("algorithm", &self.algorithm)
-            .field("kid", &self.kid)
+            .field("keys", &keys)
+            .field("signs", &self.signs)
             .finish_non_exhaustive()
     }
 }
@@ -172,5 +371,33 @@ mod tests {
         let debug = format!("{keys:?}");
         assert!(!debug.contains("super-secret"));
         assert!(debug.contains("HS256"));
+    }
+
+    #[test]
+    fn sets_need_distinct_names() {
+        let a = Keys::hs256([1u8; 32]).unwrap();
+        let b = Keys::hs256([2u8; 32]).unwrap();
+        assert_eq!(
+            a.clone().verifying(b.clone()).err(),
+            Some(ConfigError::MissingKid)
+        );
+        assert_eq!(
+            a.clone()
+                .with_kid("k")
+                .verifying(b.clone().with_kid("k"))
+                .err(),
+            Some(ConfigError::DuplicateKid("k".into()))
+        );
+        let set = a.with_kid("new").verifying(b.with_kid("old")).unwrap();
+        assert_eq!(set.kids().collect::<Vec<_>>(), ["new", "old"]);
+        assert_eq!(
+            set.for_token(Some("old")).unwrap().kid.as_deref(),
+            Some("old")
+        );
+        assert!(set.for_token(Some("other")).is_none());
+        // Two keys: a token must say which.
+        assert!(set.for_token(None).is_none());
+        assert!(set.signing().is_some());
+        assert!(set.jwks().is_err(), "HMAC secrets are never published");
     }
 }

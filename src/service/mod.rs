@@ -167,6 +167,12 @@ where
                 None
             }
             Route::Refresh => return self.refresh(&req),
+            Route::Jwks => match &self.shared.jwks {
+                Some(jwks) => {
+                    return ResponseFuture::answered(jwks.respond(req.method(), req.headers()));
+                }
+                None => None,
+            },
             Route::Protected => match self.authenticate(&req) {
                 Ok(Some(Access::Granted(claims))) => {
                     req.extensions_mut()

@@ -12,7 +12,7 @@ use tower_jwt_sessions_core::{RotatingStore, SessionStore, Users};
 
 use super::Sessions;
 use crate::error::{ConfigError, ErrorRenderer};
-use crate::keys::Keys;
+use crate::keys::{Jwks, Keys};
 use crate::routes::{PublicRoute, Routes};
 use crate::shared::{Policy, Shared};
 use crate::store::{MemoryBackend, RotateFn, Store, StoreConfig, rotate_fn};
@@ -32,6 +32,10 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
 pub const MAX_LIFETIME: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 /// Default refresh route.
 pub const DEFAULT_REFRESH_PATH: &str = "/sessions/refresh/";
+/// The usual JWKS path (RFC 8414 §3 names `jwks_uri`; this is where most issuers put it).
+pub const DEFAULT_JWKS_PATH: &str = "/.well-known/jwks.json";
+/// Default `max-age` of the JWKS document: other services refetch it at most this often.
+pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 /// Default number of sessions kept in the session cache.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 100_000;
 /// Default time a cached session is trusted without asking the store again.
@@ -85,6 +89,8 @@ struct Settings {
     issuer: Option<String>,
     audience: Option<String>,
     refresh_path: String,
+    jwks_path: Option<String>,
+    jwks_max_age: Duration,
     public: Vec<PublicRoute>,
     optional: bool,
     cache_capacity: u64,
@@ -139,6 +145,8 @@ impl SessionsBuilder {
                 issuer: None,
                 audience: None,
                 refresh_path: DEFAULT_REFRESH_PATH.to_owned(),
+                jwks_path: None,
+                jwks_max_age: DEFAULT_JWKS_MAX_AGE,
                 public: Vec::new(),
                 optional: false,
                 cache_capacity: DEFAULT_CACHE_CAPACITY,
@@ -242,6 +250,21 @@ impl<S, U> SessionsBuilder<S, U> {
     /// slash.
     pub fn refresh_path(mut self, path: impl Into<String>) -> Self {
         self.settings.refresh_path = path.into();
+        self
+    }
+
+    /// Serves the public keys as a JWKS document (RFC 7517) on this path, for services that
+    /// only verify our tokens; `None` (the default) serves none. Usually
+    /// `Some(DEFAULT_JWKS_PATH)`. Refused at `build()` when the set holds an HMAC secret.
+    pub fn jwks_path(mut self, path: Option<impl Into<String>>) -> Self {
+        self.settings.jwks_path = path.map(Into::into);
+        self
+    }
+
+    /// `Cache-Control: public, max-age` of the JWKS document. Default 5 minutes. Keep a
+    /// retired key in the set at least this long after the new one signs.
+    pub fn jwks_max_age(mut self, max_age: Duration) -> Self {
+        self.settings.jwks_max_age = max_age;
         self
     }
 
@@ -407,7 +430,18 @@ impl<S: SessionStore, U: Users> SessionsBuilder<S, U> {
         if settings.rotation.is_some() && self.rotate.is_none() {
             return Err(ConfigError::RotationUnsupported);
         }
-        let routes = Routes::new(&settings.refresh_path, settings.public)?;
+        if settings.keys.signing().is_none() {
+            return Err(ConfigError::NoSigningKey);
+        }
+        let jwks = match &settings.jwks_path {
+            Some(_) => Some(Jwks::new(&settings.keys, settings.jwks_max_age)?),
+            None => None,
+        };
+        let routes = Routes::new(
+            &settings.refresh_path,
+            settings.jwks_path.as_deref(),
+            settings.public,
+        )?;
         let renderer = settings
             .renderer
             .unwrap_or_else(|| ErrorRenderer::default_with_realm(settings.realm));
@@ -442,6 +476,7 @@ impl<S: SessionStore, U: Users> SessionsBuilder<S, U> {
             ),
             token_cache: settings.token_cache_bytes.map(TokenCache::new),
             routes,
+            jwks,
             renderer,
             policy: Policy {
                 access_ttl: settings.access_ttl,

@@ -17,16 +17,19 @@ use serde::de::IgnoredAny;
 use super::wire::TokenUse;
 use crate::error::AuthError;
 use crate::error::refusals::{
-    ALGORITHM_REFUSED, BAD_SIGNATURE, CRITICAL_HEADER, MALFORMED, NOT_JWS,
+    ALGORITHM_REFUSED, BAD_SIGNATURE, CRITICAL_HEADER, MALFORMED, NOT_JWS, UNKNOWN_KEY,
 };
+use crate::keys::{Key, Keys};
 
-/// The protected header fields we act on. Unknown fields (`kid`, `jku`, `x5u`, ...) are
-/// ignored: never fetched, never used to choose a key.
+/// The protected header fields we act on. `kid` only selects among our own keys, by map
+/// lookup; the others (`jku`, `x5u`, `jwk`, ...) are ignored: never fetched, never used.
 #[derive(Deserialize)]
 struct JoseHeader<'a> {
     alg: Cow<'a, str>,
     #[serde(default, borrow)]
     typ: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'a, str>>,
     /// Present at all, even as `null`: RFC 7515 §4.1.11 leaves no harmless `crit`.
     #[serde(default, deserialize_with = "present")]
     crit: bool,
@@ -51,10 +54,14 @@ pub(crate) struct Jws<'t> {
     pub(crate) kind: Option<TokenUse>,
 }
 
-/// Splits a token into its three segments and reads its header. Refuses anything that is not
-/// exactly three non-empty unpadded base64url segments (this also stops `a.b.c.d...`,
-/// CVE-2025-30204), an algorithm other than `expected`, and any `crit` header.
-pub(crate) fn parse(token: &str, expected: Algorithm) -> Result<Jws<'_>, AuthError> {
+/// Splits a token into its three segments, reads its header and picks our key for it.
+/// Refuses anything that is not exactly three non-empty unpadded base64url segments (this
+/// also stops `a.b.c.d...`, CVE-2025-30204), a `kid` no key of ours has, an algorithm other
+/// than that key's, and any `crit` header.
+pub(crate) fn parse<'t, 'k>(
+    token: &'t str,
+    keys: &'k Keys,
+) -> Result<(Jws<'t>, &'k Key), AuthError> {
     let (message, signature) = token.rsplit_once('.').ok_or(NOT_JWS)?;
     let (header, payload) = message.split_once('.').ok_or(NOT_JWS)?;
     for part in [header, payload, signature] {
@@ -71,21 +78,23 @@ pub(crate) fn parse(token: &str, expected: Algorithm) -> Result<Jws<'_>, AuthErr
         return Err(MALFORMED);
     }
     let header: JoseHeader<'_> = serde_json::from_slice(&header).map_err(|_| MALFORMED)?;
+    let key = keys.for_token(header.kid.as_deref()).ok_or(UNKNOWN_KEY)?;
     // Exact, case-sensitive JWA names (RFC 7518 §3.1): `none`, `hs256` and unknown names
-    // fail to parse and are refused like any other algorithm.
-    if header.alg.parse::<Algorithm>().ok() != Some(expected) {
+    // fail to parse and are refused like any other algorithm; each key has one.
+    if header.alg.parse::<Algorithm>().ok() != Some(key.algorithm) {
         return Err(ALGORITHM_REFUSED);
     }
     if header.crit {
         // RFC 7515 §4.1.11: we understand no extension, so any `crit` is fatal.
         return Err(CRITICAL_HEADER);
     }
-    Ok(Jws {
+    let jws = Jws {
         message,
         payload,
         signature,
         kind: header.typ.as_deref().and_then(TokenUse::from_typ),
-    })
+    };
+    Ok((jws, key))
 }
 
 impl Jws<'_> {
@@ -109,6 +118,10 @@ impl Jws<'_> {
 mod tests {
     use super::*;
 
+    fn keys() -> Keys {
+        Keys::hs256([9u8; 32]).unwrap()
+    }
+
     fn b64(s: &str) -> String {
         URL_SAFE_NO_PAD.encode(s)
     }
@@ -122,58 +135,42 @@ mod tests {
         for bad in [
             "a.b", "a.b.c.d", "a..c", "..", "a.b=.c", "a.b.c=", "a.b+.c", "",
         ] {
-            assert!(parse(bad, Algorithm::HS256).is_err(), "{bad}");
+            assert!(parse(bad, &keys()).is_err(), "{bad}");
         }
-        assert!(parse(&".".repeat(5000), Algorithm::HS256).is_err());
+        assert!(parse(&".".repeat(5000), &keys()).is_err());
     }
 
     #[test]
     fn header_rules() {
-        assert!(
-            parse(
-                &token(r#"{"alg":"HS256","typ":"at+jwt"}"#),
-                Algorithm::HS256
-            )
-            .is_ok()
-        );
+        assert!(parse(&token(r#"{"alg":"HS256","typ":"at+jwt"}"#), &keys()).is_ok());
         for alg in ["none", "None", "NONE", "hs256", "HS512", "RS256", ""] {
             let t = token(&format!(r#"{{"alg":"{alg}"}}"#));
-            assert_eq!(
-                parse(&t, Algorithm::HS256).err(),
-                Some(ALGORITHM_REFUSED),
-                "{alg}"
-            );
+            assert_eq!(parse(&t, &keys()).err(), Some(ALGORITHM_REFUSED), "{alg}");
         }
-        assert!(
-            parse(
-                &token(r#"{"alg":"HS256","crit":["exp"]}"#),
-                Algorithm::HS256
-            )
-            .is_err()
-        );
-        assert!(parse(&token(r#"{"alg":"HS256","alg":"HS256"}"#), Algorithm::HS256).is_err());
-        assert!(parse(&token(r#"{"typ":"at+jwt"}"#), Algorithm::HS256).is_err());
-        assert!(parse(&token(r#"not json"#), Algorithm::HS256).is_err());
+        assert!(parse(&token(r#"{"alg":"HS256","crit":["exp"]}"#), &keys()).is_err());
+        assert!(parse(&token(r#"{"alg":"HS256","alg":"HS256"}"#), &keys()).is_err());
+        assert!(parse(&token(r#"{"typ":"at+jwt"}"#), &keys()).is_err());
+        assert!(parse(&token(r#"not json"#), &keys()).is_err());
         // A JSON array is no JOSE header, and a `null` crit is still a crit.
         assert_eq!(
-            parse(&token(r#"["HS256","at+jwt"]"#), Algorithm::HS256).err(),
+            parse(&token(r#"["HS256","at+jwt"]"#), &keys()).err(),
             Some(MALFORMED)
         );
         assert_eq!(
-            parse(&token(r#"{"alg":"HS256","crit":null}"#), Algorithm::HS256).err(),
+            parse(&token(r#"{"alg":"HS256","crit":null}"#), &keys()).err(),
             Some(CRITICAL_HEADER)
         );
         assert!(
             parse(
                 &token(r#"{"alg":"HS256","kid":"../../etc/passwd' OR 1=1"}"#),
-                Algorithm::HS256
+                &keys()
             )
             .is_ok()
         );
         // Escaped strings in the header are read correctly, not refused.
         let escaped = token(r#"{"alg":"HS\u0032\u0035\u0036","typ":"at\u002bjwt"}"#);
         assert_eq!(
-            parse(&escaped, Algorithm::HS256).unwrap().kind,
+            parse(&escaped, &keys()).unwrap().0.kind,
             Some(TokenUse::Access)
         );
     }

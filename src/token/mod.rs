@@ -53,10 +53,13 @@ impl TokenCodec {
         issuer: Option<String>,
         audience: Option<String>,
     ) -> Self {
+        let (algorithm, kid) = keys.signing().map_or((keys.algorithm(), None), |(key, _)| {
+            (key.algorithm, key.kid.clone())
+        });
         let header = |typ: &str| {
-            let mut header = Header::new(keys.algorithm);
+            let mut header = Header::new(algorithm);
             header.typ = Some(typ.to_owned());
-            header.kid = keys.kid.clone();
+            header.kid = kid.clone();
             header
         };
         TokenCodec {
@@ -87,8 +90,8 @@ impl TokenCodec {
             token_use: TokenUse::Access,
             custom,
         };
-        jsonwebtoken::encode(&self.access_header, &claims, &self.keys.encoding)
-            .map_err(|_| MintError)
+        let (_, encoding) = self.keys.signing().ok_or(MintError)?;
+        jsonwebtoken::encode(&self.access_header, &claims, encoding).map_err(|_| MintError)
     }
 
     pub(crate) fn mint_refresh(
@@ -109,8 +112,8 @@ impl TokenCodec {
             aud: self.audience.clone().map(Audience::One),
             token_use: TokenUse::Refresh,
         };
-        jsonwebtoken::encode(&self.refresh_header, &claims, &self.keys.encoding)
-            .map_err(|_| MintError)
+        let (_, encoding) = self.keys.signing().ok_or(MintError)?;
+        jsonwebtoken::encode(&self.refresh_header, &claims, encoding).map_err(|_| MintError)
     }
 
     pub(crate) fn verify_access<C: DeserializeOwned>(
@@ -152,14 +155,14 @@ impl TokenCodec {
 
     /// Header checks, then the signature; returns the payload bytes.
     fn verified_payload(&self, token: &str, expected: TokenUse) -> Result<Vec<u8>, AuthError> {
-        let jws = jws::parse(token, self.keys.algorithm)?;
+        let (jws, key) = jws::parse(token, &self.keys)?;
         match jws.kind {
             Some(kind) if kind == expected => {}
             Some(TokenUse::Refresh) => return Err(REFRESH_AS_ACCESS),
             Some(TokenUse::Access) => return Err(ACCESS_AS_REFRESH),
             None => return Err(NO_ACCEPTED_TYP),
         }
-        jws.verify(&self.keys.decoding, self.keys.algorithm)
+        jws.verify(&key.decoding, key.algorithm)
     }
 
     /// Parses and checks the registered claims (RFC 7519 §4.1) and `token_use`.
