@@ -85,6 +85,34 @@ fn bench_alg(c: &mut Criterion, alg: Algorithm, rt: &tokio::runtime::Runtime) {
                 .status()
         })
     });
+    if alg == Algorithm::HS256 {
+        // The same verification with the signing key among ten (nine retired, each named):
+        // the key is found by a map lookup on the token's `kid`.
+        let mut set = keys.clone().with_kid("current");
+        for i in 0..9 {
+            let retired = tower_jwt_sessions::Keys::hs256([i as u8 + 1; 32])
+                .unwrap()
+                .with_kid(format!("retired-{i}"));
+            set = set.verifying(retired).unwrap();
+        }
+        let sessions = Sessions::builder(set)
+            .token_cache_bytes(None)
+            .build()
+            .unwrap();
+        let token = rt
+            .block_on(sessions.create("u1", &user(), SessionMeta::default()))
+            .unwrap()
+            .access_token;
+        let auth = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
+        let mut svc = sessions.layer().layer(Hello);
+        group.bench_function("layer_10_keys", |b| {
+            b.iter(|| {
+                now(svc.call(request(Some(black_box(&auth)))))
+                    .unwrap()
+                    .status()
+            })
+        });
+    }
     group.finish();
 }
 

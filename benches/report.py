@@ -35,6 +35,10 @@ for name in sorted(results):
     ns = results[name]
     if name.startswith("access/") and name.endswith("/layer"):
         row(name, ns, name.replace("/layer", "/floor"))
+    elif name == "access/HS256/layer_10_keys":
+        row(name, ns, "access/HS256/layer")
+    elif name.startswith("stores/") and not name.startswith("stores/round_trip"):
+        row(name, ns, name.rsplit("/", 1)[0] + "/memory")
     elif name.startswith("access/") and name.endswith("/layer_cached"):
         row(name, ns, hs_floor)
     elif name == "access/base/layer_rejected_bad_signature":

@@ -53,7 +53,8 @@ impl Drop for PrivateRedis {
 
 async fn serve(url: &str) -> String {
     let store = store::AnyStore::Redis(RedisStore::connect(url).await.unwrap());
-    let (app, _sessions) = app::app_tuned(SECRET, app::Tuning::default(), store).unwrap();
+    let keys = tower_jwt_sessions::Keys::hs256(SECRET).unwrap();
+    let (app, _sessions) = app::app_tuned(keys, app::Tuning::default(), store).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {

@@ -1,5 +1,5 @@
-//! `APP_ADDR` and `APP_SECRET`, read the same way by every example so that tokens are
-//! interchangeable between them.
+//! `APP_ADDR`, `APP_SECRET` and the key settings, read the same way by every example so
+//! that tokens are interchangeable between them.
 
 /// `APP_ADDR`, or the example's default.
 pub fn addr(default: &str) -> String {
@@ -30,4 +30,58 @@ pub fn or_exit<T, E: std::fmt::Display>(result: Result<T, E>) -> T {
         eprintln!("error: {err}");
         std::process::exit(2);
     })
+}
+
+/// The signing keys: `APP_ALG` (`HS256`, the default, with `APP_SECRET`; or `RS256`,
+/// `ES256`, `EdDSA` with `APP_KEY_FILE`, a PEM private key whose thumbprint is its `kid`),
+/// plus `APP_RETIRED_KEY_FILES` (comma-separated PEM files, public or private, of keys still
+/// accepted for verification).
+#[allow(dead_code)] // each example includes this file; not all of them sign with other keys
+pub fn keys() -> Result<tower_jwt_sessions::Keys, String> {
+    use tower_jwt_sessions::{Algorithm, Keys};
+    let alg = std::env::var("APP_ALG").unwrap_or_else(|_| "HS256".to_owned());
+    let algorithm: Algorithm = alg
+        .parse()
+        .map_err(|_| format!("APP_ALG={alg} is not one of HS256, RS256, ES256, EdDSA"))?;
+    let keys = match algorithm {
+        Algorithm::HS256 => {
+            Keys::hs256(secret().map_err(|e| e.to_string())?).map_err(|e| e.to_string())?
+        }
+        Algorithm::RS256 | Algorithm::ES256 | Algorithm::EdDSA => {
+            let file = std::env::var("APP_KEY_FILE")
+                .map_err(|_| format!("APP_ALG={alg} needs APP_KEY_FILE, a PEM private key"))?;
+            let pem = std::fs::read(&file).map_err(|e| format!("APP_KEY_FILE={file}: {e}"))?;
+            Keys::from_private_pem(algorithm, &pem)
+                .map_err(|e| format!("APP_KEY_FILE={file}: {e}"))?
+        }
+        _ => {
+            return Err(format!(
+                "APP_ALG={alg} is not one of HS256, RS256, ES256, EdDSA"
+            ));
+        }
+    };
+    let retired = std::env::var("APP_RETIRED_KEY_FILES").unwrap_or_default();
+    let mut keys = keys;
+    for file in retired.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        let pem = std::fs::read(file).map_err(|e| format!("APP_RETIRED_KEY_FILES: {file}: {e}"))?;
+        keys = keys
+            .verifying(retired_key(&pem).ok_or_else(|| {
+                format!("APP_RETIRED_KEY_FILES: {file} is no RSA, P-256 or Ed25519 PEM key")
+            })?)
+            .map_err(|e| format!("APP_RETIRED_KEY_FILES: {file}: {e}"))?;
+    }
+    Ok(keys)
+}
+
+/// A retired key from a PEM file, public or private, of whichever family it is.
+#[allow(dead_code)]
+fn retired_key(pem: &[u8]) -> Option<tower_jwt_sessions::Keys> {
+    use tower_jwt_sessions::{Algorithm, Keys};
+    Keys::rsa_public_pem(Algorithm::RS256, pem)
+        .or_else(|_| Keys::ec_public_pem(Algorithm::ES256, pem))
+        .or_else(|_| Keys::ed_public_pem(pem))
+        .or_else(|_| Keys::from_private_pem(Algorithm::RS256, pem))
+        .or_else(|_| Keys::from_private_pem(Algorithm::ES256, pem))
+        .or_else(|_| Keys::from_private_pem(Algorithm::EdDSA, pem))
+        .ok()
 }

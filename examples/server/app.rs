@@ -88,7 +88,7 @@ fn seed_user(name: &str, id: &str, active: bool, read: bool, write: bool) -> (St
 #[allow(dead_code)]
 pub fn app(secret: &[u8]) -> Result<(Router, AppSessions), ConfigError> {
     app_tuned(
-        secret,
+        Keys::hs256(secret)?,
         Tuning::default(),
         AnyStore::Memory(MemoryBackend::new()),
     )
@@ -113,11 +113,18 @@ impl Default for Tuning {
 
 /// [`app`] with its bounds and its session store given.
 pub fn app_tuned(
-    secret: &[u8],
+    keys: Keys,
     tuning: Tuning,
     store: AnyStore,
 ) -> Result<(Router, AppSessions), ConfigError> {
-    let sessions = Sessions::builder(Keys::hs256(secret)?)
+    // With public keys, other services verify our tokens from the JWKS document; an HMAC
+    // secret is never published, so with HS256 the path is a plain 404.
+    let jwks = (keys.algorithm().family() != jsonwebtoken::AlgorithmFamily::Hmac)
+        .then_some(tower_jwt_sessions::DEFAULT_JWKS_PATH);
+    let sessions = Sessions::builder(keys)
+        .jwks_path(jwks)
+        // Public either way: without keys to publish it is a plain 404, not a 401.
+        .public_path(tower_jwt_sessions::DEFAULT_JWKS_PATH)
         .store(store)
         .users(MemoryBackend::new())
         .revocation_budget(tuning.revocation_budget)

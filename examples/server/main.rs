@@ -3,7 +3,10 @@
 //! `SESSION_BACKEND` (`memory`, the default; `redis` with `REDIS_URL`, default
 //! `redis://127.0.0.1:6379`; `postgres` with `DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`; the shared ones need
-//! `--features redis,postgres`), `APP_ADDR` (default `127.0.0.1:3000`), `APP_SECRET` (HS256 secret, at least 32 bytes;
+//! `--features redis,postgres`), `APP_ADDR` (default `127.0.0.1:3000`), `APP_ALG` (`HS256` default, `RS256`, `ES256`,
+//! `EdDSA`), `APP_KEY_FILE` (PEM private key, for the asymmetric ones; the JWKS document is
+//! then served at `/.well-known/jwks.json`), `APP_RETIRED_KEY_FILES` (PEM files still accepted),
+//! `APP_SECRET` (HS256 secret, at least 32 bytes;
 //! random when unset), `REVOCATION_BUDGET` (revocations remembered at once; default
 //! 100 000), `TOKEN_CACHE_BYTES` (verified-token cache budget, `0` for off; default 32 MiB). Users `testUser`, `readOnlyUser`, `inactiveUser`, password
 //! `testPassword`.
@@ -18,7 +21,7 @@ use std::net::SocketAddr;
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = env::addr("127.0.0.1:3000");
-    let secret = env::secret()?;
+    let keys = env::or_exit(env::keys());
     let mut tuning = app::Tuning::default();
     if let Ok(budget) = std::env::var("REVOCATION_BUDGET") {
         tuning.revocation_budget = env::or_exit(budget.parse());
@@ -27,7 +30,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tuning.token_cache_bytes = Some(env::or_exit(bytes.parse())).filter(|b| *b > 0);
     }
     let store = env::or_exit(store::AnyStore::from_env().await);
-    let (app, _sessions) = env::or_exit(app::app_tuned(&secret, tuning, store));
+    let (app, _sessions) = env::or_exit(app::app_tuned(keys, tuning, store));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
     axum::serve(

@@ -128,6 +128,29 @@ impl Keys {
         Keys::checked(Algorithm::EdDSA, encoding, decoding)
     }
 
+    /// An RSA, EC or Ed25519 signing key from its PEM private key alone (the public half is
+    /// derived from it), for `algorithm`'s family.
+    ///
+    /// ```
+    /// # let pem = std::fs::read("tests/keys/ed_private.pem").unwrap();
+    /// let keys = tower_jwt_sessions::Keys::from_private_pem(tower_jwt_sessions::Algorithm::EdDSA, &pem)?;
+    /// # Ok::<(), tower_jwt_sessions::ConfigError>(())
+    /// ```
+    pub fn from_private_pem(algorithm: Algorithm, private_pem: &[u8]) -> Result<Self, ConfigError> {
+        provider::ensure_provider();
+        let encoding = match algorithm.family() {
+            AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(private_pem),
+            AlgorithmFamily::Ec => EncodingKey::from_ec_pem(private_pem),
+            AlgorithmFamily::Ed => EncodingKey::from_ed_pem(private_pem),
+            AlgorithmFamily::Hmac => return Err(ConfigError::WrongKeyFamily),
+        }
+        .map_err(|_| ConfigError::BadKey)?;
+        let public =
+            Jwk::from_encoding_key(&encoding, algorithm).map_err(|_| ConfigError::BadKey)?;
+        let decoding = DecodingKey::from_jwk(&public).map_err(|_| ConfigError::BadKey)?;
+        Keys::checked(algorithm, encoding, decoding)
+    }
+
     /// A retired RSA key, public part only: it verifies, never signs. Give it to
     /// [`verifying`](Self::verifying).
     pub fn rsa_public_pem(algorithm: Algorithm, public_pem: &[u8]) -> Result<Self, ConfigError> {
@@ -371,6 +394,48 @@ mod tests {
         let debug = format!("{keys:?}");
         assert!(!debug.contains("super-secret"));
         assert!(debug.contains("HS256"));
+    }
+
+    #[test]
+    fn a_private_key_alone_gives_the_same_key_as_the_pair() {
+        let pem = |name: &str| std::fs::read(format!("tests/keys/{name}")).unwrap();
+        let pairs = [
+            (
+                Algorithm::RS256,
+                "rsa_private.pem",
+                Keys::rsa_pem(
+                    Algorithm::RS256,
+                    &pem("rsa_private.pem"),
+                    &pem("rsa_public.pem"),
+                ),
+            ),
+            (
+                Algorithm::ES256,
+                "ec_private.pem",
+                Keys::ec_pem(
+                    Algorithm::ES256,
+                    &pem("ec_private.pem"),
+                    &pem("ec_public.pem"),
+                ),
+            ),
+            (
+                Algorithm::EdDSA,
+                "ed_private.pem",
+                Keys::ed_pem(&pem("ed_private.pem"), &pem("ed_public.pem")),
+            ),
+        ];
+        for (algorithm, private, pair) in pairs {
+            let alone = Keys::from_private_pem(algorithm, &pem(private)).unwrap();
+            assert_eq!(
+                alone.kids().collect::<Vec<_>>(),
+                pair.unwrap().kids().collect::<Vec<_>>(),
+                "{algorithm:?}"
+            );
+        }
+        assert_eq!(
+            Keys::from_private_pem(Algorithm::HS256, b"x").err(),
+            Some(ConfigError::WrongKeyFamily)
+        );
     }
 
     #[test]
