@@ -283,6 +283,9 @@ mod shared;
 mod store;
 mod token;
 mod users;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub mod verifier;
 
 pub use error::{AuthError, ConfigError, ErrorRenderer};
 pub use jsonwebtoken::Algorithm;
@@ -310,3 +313,6 @@ pub use tower_jwt_sessions_postgres::{PostgresStore, PostgresStoreBuilder};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use tower_jwt_sessions_redis::{RedisStore, RedisStoreBuilder};
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub use verifier::{Verifier, VerifierBuilder};

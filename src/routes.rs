@@ -100,6 +100,14 @@ impl Routes {
         })
     }
 
+    /// Public routes only, no refresh or JWKS route (a verify-only layer).
+    pub(crate) fn public_only(public: Vec<PublicRoute>) -> Result<Self, ConfigError> {
+        let mut routes = Routes::new("/", None, public)?;
+        // No request path is empty, so this never matches.
+        routes.refresh = String::new();
+        Ok(routes)
+    }
+
     pub(crate) fn classify(&self, method: &Method, path: &str) -> Route {
         let path = trim_slash(path);
         if path == self.refresh {

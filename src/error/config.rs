@@ -61,6 +61,10 @@ pub enum ConfigError {
     /// A JWKS document was asked of a set holding an HMAC secret, which must never be
     /// published.
     SymmetricKeyInJwks,
+    /// A verify-only layer was built outside a Tokio runtime, which its key fetches need.
+    NoRuntime,
+    /// The JWKS URL is not an `http` or `https` URL.
+    BadJwksUrl,
     /// Rotation was turned on, then the store was replaced by one that is not a
     /// [`RotatingStore`](crate::RotatingStore): call `rotate_refresh_tokens` after `store`.
     RotationUnsupported,
@@ -119,6 +123,10 @@ impl fmt::Display for ConfigError {
             ConfigError::SymmetricKeyInJwks => f.write_str(
                 "a JWKS document would publish an HMAC secret: serve one only with asymmetric keys",
             ),
+            ConfigError::NoRuntime => {
+                f.write_str("build the verifier inside a Tokio runtime: it fetches keys in the background")
+            }
+            ConfigError::BadJwksUrl => f.write_str("the JWKS URL must be an http or https URL"),
             ConfigError::RotationUnsupported => f.write_str(
                 "refresh-token rotation needs a RotatingStore; call rotate_refresh_tokens after store",
             ),

@@ -172,6 +172,64 @@ impl Keys {
         Keys::public(Algorithm::EdDSA, decoding)
     }
 
+    /// The verify-only set a JWKS document describes (a resource server's view of an
+    /// issuer). Only what can be trusted is kept: a key needs `alg` matching its `kty` (and
+    /// its curve), never `none`, never a symmetric `oct` key; every key of a set of more than
+    /// one needs a `kid`. Keys that fail are skipped; `Err` when none is left.
+    pub fn from_jwks(jwks: &jsonwebtoken::jwk::JwkSet) -> Result<Self, ConfigError> {
+        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
+        provider::ensure_provider();
+        let mut keys = Vec::new();
+        for jwk in &jwks.keys {
+            let Some(algorithm) = jwk
+                .common
+                .key_algorithm
+                .and_then(|alg| alg.to_string().parse::<Algorithm>().ok())
+            else {
+                continue;
+            };
+            let fits = match (&jwk.algorithm, algorithm) {
+                (AlgorithmParameters::RSA(_), alg) => alg.family() == AlgorithmFamily::Rsa,
+                (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256) => {
+                    ec.curve == EllipticCurve::P256
+                }
+                (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES384) => {
+                    ec.curve == EllipticCurve::P384
+                }
+                (AlgorithmParameters::OctetKeyPair(okp), Algorithm::EdDSA) => {
+                    okp.curve == EllipticCurve::Ed25519
+                }
+                // `oct` (a shared secret) and anything else: never from a public document.
+                _ => false,
+            };
+            let Ok(decoding) = DecodingKey::from_jwk(jwk) else {
+                continue;
+            };
+            if fits {
+                keys.push(Key {
+                    kid: jwk.common.key_id.clone(),
+                    algorithm,
+                    encoding: None,
+                    decoding,
+                    jwk: Some(jwk.clone()),
+                });
+            }
+        }
+        if keys.is_empty() {
+            return Err(ConfigError::BadKey);
+        }
+        if keys.len() > 1 && keys.iter().any(|key| key.kid.is_none()) {
+            return Err(ConfigError::MissingKid);
+        }
+        let mut set = Keys {
+            keys,
+            signs: false,
+            by_kid: Arc::default(),
+        };
+        set.index();
+        Ok(set)
+    }
+
     /// Names the signing key (or, in a set of public keys, the first): its `kid` goes into
     /// every token header and tokens are matched to it by it.
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
@@ -436,6 +494,40 @@ mod tests {
             Keys::from_private_pem(Algorithm::HS256, b"x").err(),
             Some(ConfigError::WrongKeyFamily)
         );
+    }
+
+    #[test]
+    fn a_jwks_document_gives_only_keys_it_can_trust() {
+        let pem = |name: &str| std::fs::read(format!("tests/keys/{name}")).unwrap();
+        let rsa = Keys::rsa_pem(
+            Algorithm::RS256,
+            &pem("rsa_private.pem"),
+            &pem("rsa_public.pem"),
+        )
+        .unwrap();
+        let ed = Keys::ed_public_pem(&pem("ed_public.pem")).unwrap();
+        let mut document = jsonwebtoken::jwk::JwkSet {
+            keys: rsa.verifying(ed).unwrap().jwks().unwrap(),
+        };
+        let from = Keys::from_jwks(&document).unwrap();
+        assert_eq!(from.kids().count(), 2);
+        assert!(from.signing().is_none());
+        // An RSA key claiming ES256, and a shared secret: both skipped.
+        let mut liar = document.keys[0].clone();
+        liar.common.key_algorithm = Some(jsonwebtoken::jwk::KeyAlgorithm::ES256);
+        liar.common.key_id = Some("liar".into());
+        document.keys.push(liar);
+        let secret = jsonwebtoken::jwk::Jwk::from_encoding_key(
+            &EncodingKey::from_secret(&[7u8; 32]),
+            Algorithm::HS256,
+        )
+        .unwrap();
+        document.keys.push(secret);
+        let from = Keys::from_jwks(&document).unwrap();
+        assert_eq!(from.kids().count(), 2);
+        assert!(from.for_token(Some("liar")).is_none());
+        document.keys.truncate(0);
+        assert!(Keys::from_jwks(&document).is_err());
     }
 
     #[test]

@@ -16,10 +16,10 @@ use crate::routes::Route;
 use crate::shared::{Access, Shared};
 use crate::token::Claims;
 
-mod bearer;
+pub(crate) mod bearer;
 mod body;
 mod future;
-mod grpc;
+pub(crate) mod grpc;
 mod layer;
 
 pub use body::ResponseBody;

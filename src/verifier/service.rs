@@ -1,0 +1,149 @@
+//! The verify-only middleware: access tokens checked against the issuer's keys, claims in
+//! the request extensions, refusals as responses (RFC 6750, or gRPC statuses).
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::Shared;
+use crate::error::AuthError;
+use crate::routes::Route;
+use crate::service::bearer::bearer_token;
+use crate::service::{LayerMark, ResponseBody, ResponseFuture, grpc};
+
+/// Wraps a service in [`VerifierService`]; made by [`Verifier::layer`](super::Verifier::layer).
+#[must_use]
+pub struct VerifierLayer<C> {
+    shared: Arc<Shared>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C> VerifierLayer<C> {
+    pub(super) fn new(shared: Arc<Shared>) -> Self {
+        VerifierLayer {
+            shared,
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<T, C> Layer<T> for VerifierLayer<C> {
+    type Service = VerifierService<T, C>;
+
+    fn layer(&self, inner: T) -> Self::Service {
+        VerifierService {
+            inner,
+            shared: Arc::clone(&self.shared),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> Clone for VerifierLayer<C> {
+    fn clone(&self) -> Self {
+        VerifierLayer::new(Arc::clone(&self.shared))
+    }
+}
+
+impl<C> fmt::Debug for VerifierLayer<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierLayer").finish_non_exhaustive()
+    }
+}
+
+/// Verifies access tokens against an issuer's published keys; made by [`VerifierLayer`].
+/// Protected requests need `Authorization: Bearer <access token>`; the verified
+/// [`Claims`](crate::Claims) go into the request extensions. 503 until the first keys arrive.
+pub struct VerifierService<T, C> {
+    inner: T,
+    shared: Arc<Shared>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<T, C> VerifierService<T, C> {
+    /// The inner service.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// Unwraps the inner service.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl<T, C, ReqBody, ResBody> Service<Request<ReqBody>> for VerifierService<T, C>
+where
+    T: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    C: DeserializeOwned + Send + Sync + 'static,
+    ResBody: http_body::Body<Data = Bytes>,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = T::Error;
+    type Future = ResponseFuture<T::Future, T, ReqBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let shared = &self.shared;
+        let verdict = match shared.routes.classify(req.method(), req.uri().path()) {
+            Route::Protected => match bearer_token(req.headers(), req.uri()) {
+                Ok(Some(token)) => shared.verify::<C>(token).map(Some),
+                Ok(None) if shared.optional => Ok(None),
+                Ok(None) => Err(AuthError::MissingCredentials),
+                Err(err) => Err(err),
+            },
+            Route::Public | Route::Refresh | Route::Jwks => Ok(None),
+        };
+        match verdict {
+            Ok(Some(claims)) => {
+                req.extensions_mut()
+                    .insert(claims.with_renderer(&shared.renderer));
+            }
+            Ok(None) => {
+                req.extensions_mut()
+                    .insert(LayerMark(shared.renderer.clone()));
+            }
+            Err(err) => {
+                crate::debug_event!("request refused: {}", err);
+                let response = if grpc::is_grpc(req.headers()) {
+                    grpc::response(&err)
+                } else {
+                    shared.renderer.render(&err)
+                };
+                return ResponseFuture::answered(response);
+            }
+        }
+        // The ready service is the one we were polled with; keep it and leave a clone behind.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        ResponseFuture::inner(inner.call(req))
+    }
+}
+
+impl<T: Clone, C> Clone for VerifierService<T, C> {
+    fn clone(&self) -> Self {
+        VerifierService {
+            inner: self.inner.clone(),
+            shared: Arc::clone(&self.shared),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<T: fmt::Debug, C> fmt::Debug for VerifierService<T, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierService")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
