@@ -45,7 +45,7 @@
 //!
 //! | builder method | default | meaning |
 //! |---|---|---|
-//! | [`Keys::hs256`] / [`Keys::hmac`] / `rsa_pem` / `ec_pem` / `ed_pem` | — | the one algorithm accepted; secrets under 32 bytes and mismatched key pairs are refused |
+//! | [`Keys::hs256`] / [`Keys::hmac`] / `rsa_pem` / `ec_pem` / `ed_pem` / `from_private_pem`, then `.verifying(retired)` | — | the signing key and the retired keys still accepted, each pinned to its algorithm and found by `kid`; secrets under 32 bytes and mismatched key pairs are refused |
 //! | `.store(s)` / `.users(u)` / `.backend(b)` | one [`MemoryBackend`] | the session store, the user directory, or one value that is both |
 //! | `.access_ttl(d)` | [`DEFAULT_ACCESS_TTL`] (15 min) | access-token lifetime (never past the session's end) |
 //! | `.refresh_ttl(d)` | [`DEFAULT_REFRESH_TTL`] (3 days) | refresh-token and session lifetime; must be >= `access_ttl` |
@@ -59,6 +59,9 @@
 //! | `.token_cache_bytes(Some(n))` | [`DEFAULT_TOKEN_CACHE_BYTES`] | verified-token cache budget; `None` turns it off |
 //! | `.backend_timeout(Some(d))` / `.max_backend_calls(n)` | [`DEFAULT_BACKEND_TIMEOUT`] / [`DEFAULT_MAX_BACKEND_CALLS`] | each store call's timeout, and the calls in flight before refusing with 503 |
 //! | `.touch_debounce(d)` | [`DEFAULT_TOUCH_DEBOUNCE`] | at most one `last_accessed` write per session per window |
+//! | `.max_sessions_per_user(Some(n))` | off | past `n` live sessions, the oldest end at login (`Some(1)`: one session per user) |
+//! | `.revocation_budget(n)` | [`DEFAULT_REVOCATION_BUDGET`] | revocations remembered at once; past it, sessions are checked in the store (never forgotten) |
+//! | `.jwks_path(Some(p))` / `.jwks_max_age(d)` | off / [`DEFAULT_JWKS_MAX_AGE`] | publish the public keys (RFC 7517) for services that verify our tokens; refused with an HMAC secret |
 //! | `.user_claims_ttl(Some(d))` | [`DEFAULT_USER_CLAIMS_TTL`] | one read of a user's claims serves every refresh of that user within it; `None` reads at every refresh |
 //! | `.rotate_refresh_tokens(grace)` | off | every refresh also answers a new `refresh_token`; a retired one used again ends the session, except within `grace` (a second tab); for a [`RotatingStore`] |
 //! | `.realm(r)` / `.error_renderer(r)` | none / RFC 6750 JSON | how refusals look |
@@ -246,12 +249,32 @@
 //! session layer (`ServiceBuilder::new().layer(governor).layer(sessions.layer())`), so that
 //! it also limits the refresh route and refusals.
 //!
+//! # Metrics
+//!
+//! With the feature `metrics`, the layer reports through the `metrics` facade (install any
+//! recorder, for example metrics-exporter-prometheus; the example server does with
+//! `METRICS_ADDR`). Labels are low-cardinality: never a user, a session or a token.
+//!
+//! | name | type | labels |
+//! |---|---|---|
+//! | `tjs_access_requests_total` | counter | `outcome` (`accepted`, `anonymous`, `refused`), `error`, `reason` |
+//! | `tjs_token_cache_lookups_total` | counter | `result` (`hit`, `miss`) |
+//! | `tjs_refresh_requests_total` | counter | `outcome` (`refreshed`, `refused`), `error`, `reason` |
+//! | `tjs_store_calls_total` | counter | `op`, `result` (`ok`, `error`) |
+//! | `tjs_store_call_duration_seconds` | histogram | `op` |
+//! | `tjs_revocations_total` | counter | `source` (`local`, `feed`) |
+//! | `tjs_revocation_feed_up` | gauge | 1 while the shared store's revocation feed is up |
+//!
+//! With `tracing`, the refresh route and every store call run in a debug-level span
+//! (`refresh`, `session_store` with its `op`) that records its `outcome`.
+//!
 //! # Cargo features
 //!
 //! `aws-lc-rs` (default crypto backend), `rust-crypto` (pure Rust instead), `tracing`
 //! (default; debug-level events for refusals and store failures), `axum` (extractors in the
 //! `axum` module), `redis` (`RedisStore`) and `postgres` (`PostgresStore`), shared stores
-//! whose revocations reach every instance.
+//! whose revocations reach every instance; `jwks` (`Verifier`, verify-only mode); `metrics`
+//! (the counters above).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 
@@ -281,6 +304,7 @@ mod service;
 mod sessions;
 mod shared;
 mod store;
+mod telemetry;
 mod token;
 mod users;
 #[cfg(feature = "jwks")]

@@ -101,6 +101,7 @@ impl Routes {
     }
 
     /// Public routes only, no refresh or JWKS route (a verify-only layer).
+    #[cfg(feature = "jwks")]
     pub(crate) fn public_only(public: Vec<PublicRoute>) -> Result<Self, ConfigError> {
         let mut routes = Routes::new("/", None, public)?;
         // No request path is empty, so this never matches.

@@ -56,8 +56,12 @@ impl<S, U: Users> Shared<S, U> {
     pub(crate) fn verify_access(&self, token: &str) -> Result<Access<U::Claims>, AuthError> {
         let claims: Claims<U::Claims> = match &self.token_cache {
             Some(cache) => match cache.get(token) {
-                Some(claims) => claims,
+                Some(claims) => {
+                    crate::telemetry::token_cache(true);
+                    claims
+                }
                 None => {
+                    crate::telemetry::token_cache(false);
                     let claims: Claims<U::Claims> = self.codec.verify_access(token)?;
                     cache.insert(token, &claims);
                     claims

@@ -1,6 +1,7 @@
 //! The Machinable-compatible session API, served with axum.
 //!
-//! `SESSION_BACKEND` (`memory`, the default; `redis` with `REDIS_URL`, default
+//! `METRICS_ADDR` (unset: off; Prometheus text at `/metrics`, counters with `--features
+//! metrics`), `SESSION_BACKEND` (`memory`, the default; `redis` with `REDIS_URL`, default
 //! `redis://127.0.0.1:6379`; `postgres` with `DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`; the shared ones need
 //! `--features redis,postgres`), `APP_ADDR` (default `127.0.0.1:3000`), `APP_ALG` (`HS256` default, `RS256`, `ES256`,
@@ -28,6 +29,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if let Ok(bytes) = std::env::var("TOKEN_CACHE_BYTES") {
         tuning.token_cache_bytes = Some(env::or_exit(bytes.parse())).filter(|b| *b > 0);
+    }
+    if let Ok(metrics) = std::env::var("METRICS_ADDR") {
+        // Prometheus text on any path of that address (the counters need `--features metrics`).
+        let addr: std::net::SocketAddr = env::or_exit(metrics.parse());
+        env::or_exit(
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .with_http_listener(addr)
+                .install(),
+        );
+        eprintln!("metrics on http://{addr}/metrics");
     }
     let store = env::or_exit(store::AnyStore::from_env().await);
     let (app, _sessions) = env::or_exit(app::app_tuned(keys, tuning, store));

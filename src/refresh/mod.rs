@@ -30,10 +30,28 @@ pub(crate) async fn respond<S: SessionStore, U: Users>(
     shared: Arc<Shared<S, U>>,
     claims: RefreshClaims,
 ) -> Response<Bytes> {
-    match refresh(&shared, claims).await {
-        Ok(refreshed) => refreshed.into_response(),
+    let work = refresh(&shared, claims);
+    #[cfg(feature = "tracing")]
+    let span = tracing::debug_span!("refresh", outcome = tracing::field::Empty);
+    #[cfg(feature = "tracing")]
+    let work = tracing::Instrument::instrument(work, span.clone());
+    let result = work.await;
+    #[cfg(feature = "tracing")]
+    span.record(
+        "outcome",
+        match &result {
+            Ok(_) => "refreshed",
+            Err(err) => err.code().unwrap_or("refused"),
+        },
+    );
+    match result {
+        Ok(refreshed) => {
+            crate::telemetry::refreshed();
+            refreshed.into_response()
+        }
         Err(err) => {
             crate::debug_event!("refresh refused: {}", err);
+            crate::telemetry::refresh_refused(&err);
             shared.renderer.render(&err)
         }
     }

@@ -100,6 +100,7 @@ where
         err: &AuthError,
         headers: &http::HeaderMap,
     ) -> ResponseFuture<F, X, B> {
+        crate::telemetry::access_refused(err);
         ResponseFuture::answered(self.render(err, grpc::is_grpc(headers)))
     }
 
@@ -108,8 +109,14 @@ where
         let service = self.clone_shared();
         Box::pin(async move {
             match service.shared.check_session(&claims).await {
-                Ok(()) => Ok(()),
-                Err(err) => Err(service.render(&err, grpc)),
+                Ok(()) => {
+                    crate::telemetry::access_accepted();
+                    Ok(())
+                }
+                Err(err) => {
+                    crate::telemetry::access_refused(&err);
+                    Err(service.render(&err, grpc))
+                }
             }
         })
     }
@@ -126,7 +133,10 @@ where
     /// refused without boxing a future; only a verified token reaches the store.
     fn refresh<B, F, X, B2>(&self, req: &Request<B>) -> ResponseFuture<F, X, B2> {
         if req.method() != Method::POST {
-            return self.refuse(&AuthError::MethodNotAllowed, req.headers());
+            crate::telemetry::refresh_refused(&AuthError::MethodNotAllowed);
+            return ResponseFuture::answered(
+                self.render(&AuthError::MethodNotAllowed, grpc::is_grpc(req.headers())),
+            );
         }
         let claims = bearer_token(req.headers(), req.uri())
             .and_then(|token| token.ok_or(AuthError::MissingCredentials))
@@ -138,6 +148,7 @@ where
             ))),
             Err(err) => {
                 crate::debug_event!("refresh refused: {}", err);
+                crate::telemetry::refresh_refused(&err);
                 ResponseFuture::answered(self.shared.renderer.render(&err))
             }
         }
@@ -162,6 +173,7 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let check = match self.shared.routes.classify(req.method(), req.uri().path()) {
             Route::Public => {
+                crate::telemetry::access_anonymous();
                 req.extensions_mut()
                     .insert(LayerMark(self.shared.renderer.clone()));
                 None
@@ -175,6 +187,7 @@ where
             },
             Route::Protected => match self.authenticate(&req) {
                 Ok(Some(Access::Granted(claims))) => {
+                    crate::telemetry::access_accepted();
                     req.extensions_mut()
                         .insert(claims.with_renderer(&self.shared.renderer));
                     None
@@ -186,6 +199,7 @@ where
                     Some(check)
                 }
                 Ok(None) => {
+                    crate::telemetry::access_anonymous();
                     req.extensions_mut()
                         .insert(LayerMark(self.shared.renderer.clone()));
                     None

@@ -59,10 +59,12 @@ impl Revocations {
 impl RevocationSink for Revocations {
     fn revoked(&self, session_id: &str) {
         // The session cache needs no eviction here: every lookup asks this set after it.
+        crate::telemetry::revocation(true);
         self.record(session_id);
     }
 
     fn feed_up(&self, up: bool) {
+        crate::telemetry::feed_up(up);
         self.feed_down.store(!up, Ordering::Release);
     }
 }

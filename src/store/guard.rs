@@ -46,7 +46,19 @@ impl Guard {
     where
         F: Future<Output = Result<T, BackendError>>,
     {
-        let result = self.bounded(Box::pin(make())).await;
+        #[cfg(feature = "metrics")]
+        let started = std::time::Instant::now();
+        let call = self.bounded(Box::pin(make()));
+        // A span per store call, with its outcome, for whoever debugs a slow refresh.
+        #[cfg(feature = "tracing")]
+        let span = tracing::debug_span!("session_store", op, outcome = tracing::field::Empty);
+        #[cfg(feature = "tracing")]
+        let call = tracing::Instrument::instrument(call, span.clone());
+        let result = call.await;
+        #[cfg(feature = "tracing")]
+        span.record("outcome", if result.is_ok() { "ok" } else { "error" });
+        #[cfg(feature = "metrics")]
+        crate::telemetry::store_call(op, result.is_ok(), started.elapsed());
         if let Err(_err) = &result {
             crate::debug_event!("session backend failed on {}: {}", op, _err);
         }

@@ -248,6 +248,7 @@ impl<S: SessionStore> Store<S> {
     }
 
     async fn forget_revoked(&self, id: &str) {
+        crate::telemetry::revocation(false);
         self.revocations.record(id);
         self.cache.invalidate(id).await;
     }

@@ -1,0 +1,123 @@
+//! What operators count (feature `metrics`, through the `metrics` facade): every name is
+//! `tjs_*`, counters end in `_total`, durations are `_seconds` histograms, and labels are
+//! low-cardinality: an outcome, an error code, a fixed reason, a store operation; never a
+//! user, a session or a token. Without the feature every function here is empty and
+//! inlined away: the hot path pays nothing.
+//!
+//! | name | type | labels |
+//! |---|---|---|
+//! | `tjs_access_requests_total` | counter | `outcome` (`accepted`, `anonymous`, `refused`), `error`, `reason` |
+//! | `tjs_token_cache_lookups_total` | counter | `result` (`hit`, `miss`) |
+//! | `tjs_refresh_requests_total` | counter | `outcome` (`refreshed`, `refused`), `error`, `reason` |
+//! | `tjs_store_calls_total` | counter | `op`, `result` (`ok`, `error`) |
+//! | `tjs_store_call_duration_seconds` | histogram | `op` |
+//! | `tjs_revocations_total` | counter | `source` (`local`, `feed`) |
+//! | `tjs_revocation_feed_up` | gauge | (1 up, 0 down) |
+
+#[cfg(feature = "metrics")]
+use std::time::Duration;
+
+use crate::error::AuthError;
+
+#[cfg(feature = "metrics")]
+fn error_labels(err: &AuthError) -> (&'static str, String) {
+    (
+        err.code().unwrap_or("missing_credentials"),
+        err.description().to_owned(),
+    )
+}
+
+/// A protected request let through with claims.
+#[inline]
+pub(crate) fn access_accepted() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tjs_access_requests_total", "outcome" => "accepted").increment(1);
+}
+
+/// A request let through without claims (public route, optional mode).
+#[inline]
+pub(crate) fn access_anonymous() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tjs_access_requests_total", "outcome" => "anonymous").increment(1);
+}
+
+/// A protected request refused.
+#[inline]
+pub(crate) fn access_refused(err: &AuthError) {
+    #[cfg(feature = "metrics")]
+    {
+        let (code, reason) = error_labels(err);
+        metrics::counter!("tjs_access_requests_total", "outcome" => "refused",
+            "error" => code, "reason" => reason)
+        .increment(1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = err;
+}
+
+/// One lookup of the verified-token cache.
+#[inline]
+pub(crate) fn token_cache(hit: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tjs_token_cache_lookups_total",
+        "result" => if hit { "hit" } else { "miss" })
+    .increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = hit;
+}
+
+/// A refresh answered with new tokens.
+#[inline]
+pub(crate) fn refreshed() {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tjs_refresh_requests_total", "outcome" => "refreshed").increment(1);
+}
+
+/// A refresh refused (a 503 included: its error code says so).
+#[inline]
+pub(crate) fn refresh_refused(err: &AuthError) {
+    #[cfg(feature = "metrics")]
+    {
+        let (code, reason) = error_labels(err);
+        metrics::counter!("tjs_refresh_requests_total", "outcome" => "refused",
+            "error" => code, "reason" => reason)
+        .increment(1);
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = err;
+}
+
+/// One call to the store or the user directory, and how long it took (timed only with the
+/// feature on).
+#[cfg(feature = "metrics")]
+#[inline]
+pub(crate) fn store_call(op: &'static str, ok: bool, took: Duration) {
+    #[cfg(feature = "metrics")]
+    {
+        metrics::counter!("tjs_store_calls_total", "op" => op,
+            "result" => if ok { "ok" } else { "error" })
+        .increment(1);
+        metrics::histogram!("tjs_store_call_duration_seconds", "op" => op)
+            .record(took.as_secs_f64());
+    }
+}
+
+/// A revocation this process made, or one the store's feed reported.
+#[inline]
+pub(crate) fn revocation(from_feed: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tjs_revocations_total",
+        "source" => if from_feed { "feed" } else { "local" })
+    .increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = from_feed;
+}
+
+/// The store's revocation feed went up or down.
+#[inline]
+pub(crate) fn feed_up(up: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::gauge!("tjs_revocation_feed_up").set(if up { 1.0 } else { 0.0 });
+    #[cfg(not(feature = "metrics"))]
+    let _ = up;
+}

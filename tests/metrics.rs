@@ -1,0 +1,155 @@
+//! The operator's view (feature `metrics`): Prometheus text scraped over HTTP after a login,
+//! a refresh, an accepted and a refused request; every counter moved by exactly what
+//! happened, and no user, session or token in any label.
+#![cfg(feature = "metrics")]
+
+mod common;
+
+use std::convert::Infallible;
+
+use common::*;
+use http::header::AUTHORIZATION;
+use http::{Request, Response, StatusCode};
+use tower::{Layer, ServiceExt};
+use tower_jwt_sessions::{Keys, SessionMeta, Sessions};
+
+/// The value of one sample line, 0 when absent.
+fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|line| line.starts_with(name) && !line.starts_with('#'))
+        .filter(|line| {
+            labels
+                .iter()
+                .all(|(k, v)| line.contains(&format!("{k}=\"{v}\"")))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn counters_move_by_exactly_what_happened() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(addr)
+        .install()
+        .unwrap();
+    let scrape = || async move {
+        reqwest::get(format!("http://{addr}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // The listener starts in the background.
+    let mut before = String::new();
+    for _ in 0..50 {
+        if let Ok(res) = reqwest::get(format!("http://{addr}/metrics")).await {
+            before = res.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .build()
+        .unwrap();
+    sessions
+        .users()
+        .set_user("u1", user("u1", true, true, true));
+    let issued = sessions
+        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap();
+    let send = |req: Request<String>| {
+        let app = sessions
+            .layer()
+            .layer(tower::service_fn(|_: Request<String>| async {
+                Ok::<_, Infallible>(Response::new(String::new()))
+            }));
+        async move { app.oneshot(req).await.unwrap().status() }
+    };
+    let bearer = |token: &str| format!("Bearer {token}");
+    let refresh = Request::post("/sessions/refresh/")
+        .header(AUTHORIZATION, bearer(&issued.refresh_token))
+        .body(String::new())
+        .unwrap();
+    assert_eq!(send(refresh).await, StatusCode::OK);
+    let accepted = Request::get("/me")
+        .header(AUTHORIZATION, bearer(&issued.access_token))
+        .body(String::new())
+        .unwrap();
+    assert_eq!(send(accepted).await, StatusCode::OK);
+    let refused = Request::get("/me")
+        .header(AUTHORIZATION, bearer(&issued.refresh_token))
+        .body(String::new())
+        .unwrap();
+    assert_eq!(send(refused).await, StatusCode::UNAUTHORIZED);
+
+    let after = scrape().await;
+    let delta = |name: &str, labels: &[(&str, &str)]| {
+        sample(&after, name, labels) - sample(&before, name, labels)
+    };
+    assert_eq!(
+        delta("tjs_refresh_requests_total", &[("outcome", "refreshed")]),
+        1.0
+    );
+    assert_eq!(
+        delta("tjs_access_requests_total", &[("outcome", "accepted")]),
+        1.0
+    );
+    assert_eq!(
+        delta(
+            "tjs_access_requests_total",
+            &[
+                ("outcome", "refused"),
+                ("error", "invalid_token"),
+                (
+                    "reason",
+                    "a refresh token cannot be used as an access token"
+                )
+            ]
+        ),
+        1.0
+    );
+    // Both tokens were new to the cache (the refused one was never inserted).
+    assert_eq!(
+        delta("tjs_token_cache_lookups_total", &[("result", "miss")]),
+        2.0
+    );
+    // The login wrote the session, the refresh loaded it and read the user.
+    assert_eq!(
+        delta(
+            "tjs_store_calls_total",
+            &[("op", "create"), ("result", "ok")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        delta("tjs_store_calls_total", &[("op", "load"), ("result", "ok")]),
+        1.0
+    );
+    assert_eq!(
+        delta(
+            "tjs_store_calls_total",
+            &[("op", "user claims"), ("result", "ok")]
+        ),
+        1.0
+    );
+    assert!(after.contains("tjs_store_call_duration_seconds"));
+    // Nothing personal in any label.
+    for secret in [
+        &issued.access_token,
+        &issued.refresh_token,
+        &issued.session_id,
+        &"u1".to_owned(),
+    ] {
+        assert!(
+            !after.contains(&format!("\"{secret}\"")),
+            "{secret} in a label"
+        );
+    }
+}
