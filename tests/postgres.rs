@@ -7,14 +7,11 @@
 
 mod common;
 
-use std::convert::Infallible;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::*;
-use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
-use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{IssuedTokens, Keys, MemoryBackend, PostgresStore, SessionMeta, Sessions};
+use common::nodes::*;
+use http::StatusCode;
+use tower_jwt_sessions::PostgresStore;
 use tower_jwt_sessions_core::suite;
 
 fn url() -> String {
@@ -73,79 +70,6 @@ async fn store_at(url: &str, schema: &Schema) -> PostgresStore {
         .expect("Postgres answers (start it, or set DATABASE_URL)")
 }
 
-fn users() -> MemoryBackend {
-    let users = MemoryBackend::new();
-    users.set_user("u1", user("u1", true, true, true));
-    users
-}
-
-fn instance(store: PostgresStore, users: &MemoryBackend) -> Sessions<PostgresStore, MemoryBackend> {
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .store(store)
-        .users(users.clone())
-        .rotate_refresh_tokens(Duration::from_secs(5))
-        .backend_timeout(Some(Duration::from_millis(500)))
-        .build()
-        .unwrap()
-}
-
-type Node = Sessions<PostgresStore, MemoryBackend>;
-
-async fn send(node: &Node, req: Request<String>) -> StatusCode {
-    let app = node
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new(String::new()))
-        }));
-    app.oneshot(req).await.unwrap().status()
-}
-
-async fn access(node: &Node, tokens: &IssuedTokens) -> StatusCode {
-    let req = Request::get("/me")
-        .header(AUTHORIZATION, format!("Bearer {}", tokens.access_token))
-        .body(String::new())
-        .unwrap();
-    send(node, req).await
-}
-
-async fn refresh_with(node: &Node, token: &str) -> (StatusCode, Option<String>) {
-    let app = node
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new(String::new()))
-        }));
-    let req = Request::post("/sessions/refresh/")
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .body(String::new())
-        .unwrap();
-    let res = app.oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = http_body_util::BodyExt::collect(res.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    (status, body["refresh_token"].as_str().map(str::to_owned))
-}
-
-async fn login(node: &Node) -> IssuedTokens {
-    node.create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap()
-}
-
-/// Polls until `check` holds, for at most `within`; the time it took.
-async fn within(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
-}
-
 #[tokio::test]
 async fn the_postgres_store_keeps_the_store_contract() {
     let schema = Schema::new();
@@ -181,29 +105,6 @@ async fn instances_starting_together_apply_the_migrations_once() {
         .unwrap()
         .get(0);
     assert_eq!(applied, 1);
-}
-
-async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, slot) in pinned.iter_mut().zip(done.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    done.into_iter().flatten().collect()
 }
 
 #[tokio::test]

@@ -6,15 +6,12 @@
 
 mod common;
 
-use std::convert::Infallible;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::nodes::*;
 use common::*;
-use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
-use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{IssuedTokens, Keys, MemoryBackend, RedisStore, SessionMeta, Sessions};
+use http::StatusCode;
+use tower_jwt_sessions::{Keys, RedisStore, SessionMeta};
 use tower_jwt_sessions_core::suite;
 
 fn url() -> String {
@@ -66,79 +63,6 @@ async fn store_at(url: &str, prefix: &str) -> RedisStore {
         .connect()
         .await
         .expect("Redis answers (start it, or set REDIS_URL)")
-}
-
-fn users() -> MemoryBackend {
-    let users = MemoryBackend::new();
-    users.set_user("u1", user("u1", true, true, true));
-    users
-}
-
-fn instance(store: RedisStore, users: &MemoryBackend) -> Sessions<RedisStore, MemoryBackend> {
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .store(store)
-        .users(users.clone())
-        .rotate_refresh_tokens(Duration::from_secs(5))
-        .backend_timeout(Some(Duration::from_millis(500)))
-        .build()
-        .unwrap()
-}
-
-type Node = Sessions<RedisStore, MemoryBackend>;
-
-async fn send(node: &Node, req: Request<String>) -> StatusCode {
-    let app = node
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new(String::new()))
-        }));
-    app.oneshot(req).await.unwrap().status()
-}
-
-async fn access(node: &Node, tokens: &IssuedTokens) -> StatusCode {
-    let req = Request::get("/me")
-        .header(AUTHORIZATION, format!("Bearer {}", tokens.access_token))
-        .body(String::new())
-        .unwrap();
-    send(node, req).await
-}
-
-async fn refresh_with(node: &Node, token: &str) -> (StatusCode, Option<String>) {
-    let app = node
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new(String::new()))
-        }));
-    let req = Request::post("/sessions/refresh/")
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .body(String::new())
-        .unwrap();
-    let res = app.oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = http_body_util::BodyExt::collect(res.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    (status, body["refresh_token"].as_str().map(str::to_owned))
-}
-
-async fn login(node: &Node) -> IssuedTokens {
-    node.create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap()
-}
-
-/// Polls until `check` holds, for at most `within`; the time it took.
-async fn within(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check().await {
-            return Some(start.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
 }
 
 #[tokio::test]
@@ -225,51 +149,6 @@ async fn an_instance_started_after_a_revocation_honours_it() {
     // tells it, and until the replay is done it checks the session itself.
     let c = instance(store_at(&url, &prefix).await, &users);
     assert_eq!(access(&c, &tokens).await, StatusCode::UNAUTHORIZED);
-}
-
-/// A private `redis-server` on a free port, never the shared one.
-struct PrivateRedis {
-    child: Child,
-    port: u16,
-}
-
-impl PrivateRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        PrivateRedis { child, port }
-    }
-
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[tokio::test]

@@ -1,0 +1,160 @@
+//! Helpers for tests of several instances over a shared store, and of stores on servers.
+
+use std::convert::Infallible;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use http::header::AUTHORIZATION;
+use http::{Request, Response, StatusCode};
+use tower::{Layer, ServiceExt};
+use tower_jwt_sessions::{
+    IssuedTokens, Keys, MemoryBackend, RotatingStore, SessionMeta, SessionStore, Sessions,
+};
+
+use super::{SECRET, user};
+
+pub fn users() -> MemoryBackend {
+    let users = MemoryBackend::new();
+    users.set_user("u1", user("u1", true, true, true));
+    users
+}
+
+pub fn instance<S: SessionStore + RotatingStore>(store: S, users: &MemoryBackend) -> Node<S> {
+    Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .store(store)
+        .users(users.clone())
+        .rotate_refresh_tokens(Duration::from_secs(5))
+        .backend_timeout(Some(Duration::from_millis(500)))
+        .build()
+        .unwrap()
+}
+
+/// One instance of the layer over a shared store, users in this process.
+pub type Node<S> = Sessions<S, MemoryBackend>;
+
+pub async fn send<S: SessionStore>(node: &Node<S>, req: Request<String>) -> StatusCode {
+    let app = node
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    app.oneshot(req).await.unwrap().status()
+}
+
+pub async fn access<S: SessionStore>(node: &Node<S>, tokens: &IssuedTokens) -> StatusCode {
+    let req = Request::get("/me")
+        .header(AUTHORIZATION, format!("Bearer {}", tokens.access_token))
+        .body(String::new())
+        .unwrap();
+    send(node, req).await
+}
+
+pub async fn refresh_with<S: SessionStore>(
+    node: &Node<S>,
+    token: &str,
+) -> (StatusCode, Option<String>) {
+    let app = node
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    let req = Request::post("/sessions/refresh/")
+        .header(AUTHORIZATION, format!("Bearer {token}"))
+        .body(String::new())
+        .unwrap();
+    let res = app.oneshot(req).await.unwrap();
+    let status = res.status();
+    let body = http_body_util::BodyExt::collect(res.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    (status, body["refresh_token"].as_str().map(str::to_owned))
+}
+
+pub async fn login<S: SessionStore>(node: &Node<S>) -> IssuedTokens {
+    node.create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap()
+}
+
+/// Polls until `check` holds, for at most `within`; the time it took.
+pub async fn within(within: Duration, mut check: impl AsyncFnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        if check().await {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// A private `redis-server` on a free port, never the shared one.
+pub struct PrivateRedis {
+    child: Child,
+    port: u16,
+}
+
+impl PrivateRedis {
+    pub fn start(port: u16) -> Self {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        PrivateRedis { child, port }
+    }
+
+    pub fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls every future on this task until all are done, as concurrent requests would be.
+pub async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, slot) in pinned.iter_mut().zip(done.iter_mut()) {
+            if slot.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *slot = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    done.into_iter().flatten().collect()
+}
