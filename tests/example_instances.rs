@@ -12,44 +12,18 @@ mod app;
 #[allow(dead_code)]
 mod store;
 
+mod common;
+
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use common::nodes::{PrivateRedis, within};
 
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
 use tower_jwt_sessions::RedisStore;
 
 const SECRET: &[u8] = b"example-instances-secret-32-bytes!!";
-
-struct PrivateRedis(Child);
-
-impl PrivateRedis {
-    fn start(port: u16) -> Self {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server is installed");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(5),
-                "redis-server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        PrivateRedis(child)
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 async fn serve(url: &str) -> String {
     let store = store::AnyStore::Redis(RedisStore::connect(url).await.unwrap());
@@ -76,17 +50,6 @@ async fn status(client: &Client, method: reqwest::Method, url: String, token: &s
         .await
         .unwrap()
         .status()
-}
-
-async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    false
 }
 
 #[tokio::test]
@@ -149,11 +112,12 @@ async fn two_example_servers_share_one_redis() {
         StatusCode::NO_CONTENT
     );
     assert!(
-        eventually(Duration::from_secs(1), async || {
+        within(Duration::from_secs(1), async || {
             status(&client, get.clone(), format!("{two}/me"), &access).await
                 == StatusCode::UNAUTHORIZED
         })
         .await
+        .is_some()
     );
     assert_eq!(
         status(
@@ -188,11 +152,12 @@ async fn two_example_servers_share_one_redis() {
             .unwrap();
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(
-            eventually(Duration::from_secs(5), async || {
+            within(Duration::from_secs(5), async || {
                 status(&client, get.clone(), format!("{base}/me"), &fresh_access).await
                     == StatusCode::SERVICE_UNAVAILABLE
             })
-            .await,
+            .await
+            .is_some(),
             "{base}: an access token was served while the store and the feed were down"
         );
     }
@@ -201,7 +166,7 @@ async fn two_example_servers_share_one_redis() {
     let _redis = PrivateRedis::start(port);
     for base in [&one, &two] {
         assert!(
-            eventually(Duration::from_secs(10), async || {
+            within(Duration::from_secs(10), async || {
                 client
                     .post(format!("{base}/sessions/"))
                     .basic_auth("testUser", Some(app::PASSWORD))
@@ -211,7 +176,8 @@ async fn two_example_servers_share_one_redis() {
                     .status()
                     == StatusCode::CREATED
             })
-            .await,
+            .await
+            .is_some(),
             "{base} did not recover"
         );
     }
@@ -226,9 +192,10 @@ async fn two_example_servers_share_one_redis() {
         .unwrap();
     let again_access = again["access_token"].as_str().unwrap().to_owned();
     assert!(
-        eventually(Duration::from_secs(5), async || {
+        within(Duration::from_secs(5), async || {
             status(&client, get.clone(), format!("{two}/me"), &again_access).await == StatusCode::OK
         })
         .await
+        .is_some()
     );
 }

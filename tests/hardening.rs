@@ -6,6 +6,7 @@ mod common;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use common::nodes::futures_join;
 use common::*;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
@@ -332,7 +333,7 @@ async fn concurrent_refreshes_of_one_user_read_the_directory_once() {
                 .refresh_token,
         );
     }
-    let replies = futures_join(tokens.iter().map(|t| refresh(&sessions, t))).await;
+    let replies = futures_join(tokens.iter().map(|t| refresh(&sessions, t)).collect()).await;
     assert!(replies.iter().all(|r| r.status == StatusCode::OK));
     assert_eq!(
         backend
@@ -341,31 +342,4 @@ async fn concurrent_refreshes_of_one_user_read_the_directory_once() {
         1,
         "20 refreshes of one user within the window share one read"
     );
-}
-
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
-    let handles: Vec<_> = futures.collect();
-    let mut out = Vec::new();
-    // Interleave them on this task, as concurrent requests would.
-    let mut pinned: Vec<_> = handles.into_iter().map(Box::pin).collect();
-    let mut done: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, slot) in pinned.iter_mut().zip(done.iter_mut()) {
-            if slot.is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => *slot = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    out.extend(done.into_iter().flatten());
-    out
 }

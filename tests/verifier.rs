@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
+use common::nodes::within;
 use common::*;
 use http::{Request, Response, StatusCode};
 use jsonwebtoken::Algorithm;
@@ -108,17 +109,6 @@ async fn me(base: &str, token: &str) -> StatusCode {
         .status()
 }
 
-async fn eventually(within: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < within {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    false
-}
-
 fn ec() -> Keys {
     Keys::from_private_pem(Algorithm::ES256, &key_file("ec_private.pem")).unwrap()
 }
@@ -151,9 +141,10 @@ async fn the_issuer_down_at_startup_is_503_until_its_keys_arrive() {
     )
     .await;
     assert!(
-        eventually(Duration::from_secs(5), async || me(&base, &access).await
+        within(Duration::from_secs(5), async || me(&base, &access).await
             == StatusCode::OK)
-        .await,
+        .await
+        .is_some(),
         "the keys never arrived"
     );
     // The claims are the same as on the issuer.
@@ -184,9 +175,10 @@ async fn a_rotation_at_the_issuer_reaches_the_resource_server_and_a_kid_flood_co
     let (verifier, base) = resource(&url, cooldown).await;
     let old_token = token(&old).await;
     assert!(
-        eventually(Duration::from_secs(5), async || me(&base, &old_token).await
+        within(Duration::from_secs(5), async || me(&base, &old_token).await
             == StatusCode::OK)
         .await
+        .is_some()
     );
     assert!(verifier.has_keys());
 
@@ -197,9 +189,10 @@ async fn a_rotation_at_the_issuer_reaches_the_resource_server_and_a_kid_flood_co
     let new_token = token(&new).await;
     let start = Instant::now();
     assert!(
-        eventually(cooldown * 2, async || me(&base, &new_token).await
+        within(cooldown * 2, async || me(&base, &new_token).await
             == StatusCode::OK)
-        .await,
+        .await
+        .is_some(),
         "the rotation did not reach the resource server"
     );
     assert!(start.elapsed() <= cooldown * 2);
