@@ -65,6 +65,7 @@
 //! | `.user_claims_ttl(Some(d))` | [`DEFAULT_USER_CLAIMS_TTL`] | one read of a user's claims serves every refresh of that user within it; `None` reads at every refresh |
 //! | `.rotate_refresh_tokens(grace)` | off | every refresh also answers a new `refresh_token`; a retired one used again ends the session, except within `grace` (a second tab); for a [`RotatingStore`] |
 //! | `.realm(r)` / `.error_renderer(r)` | none / RFC 6750 JSON | how refusals look |
+//! | `.refresh_cookie(RefreshCookie::new().allowed_origin(o))` | off (Bearer only) | the refresh token also in an `HttpOnly; Secure; SameSite=Strict` cookie, for browser apps, with a CSRF check; see the [`cookie`] module |
 //!
 //! # Your own store and user directory
 //!
@@ -294,6 +295,7 @@ pub(crate) use debug_event;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod clock;
+pub mod cookie;
 mod error;
 mod keys;
 mod machinable;
@@ -311,6 +313,7 @@ mod users;
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub mod verifier;
 
+pub use cookie::RefreshCookie;
 pub use error::{AuthError, ConfigError, ErrorRenderer};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{Keys, MIN_HMAC_SECRET_LEN};

@@ -109,6 +109,11 @@ impl Routes {
         Ok(routes)
     }
 
+    /// The refresh route's path, without a trailing slash.
+    pub(crate) fn refresh_path(&self) -> &str {
+        &self.refresh
+    }
+
     pub(crate) fn classify(&self, method: &Method, path: &str) -> Route {
         let path = trim_slash(path);
         if path == self.refresh {

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use tower_jwt_sessions_core::{SessionStore, Users};
 
+use crate::cookie::CookieTransport;
 use crate::error::refusals::SESSION_ENDED;
 use crate::error::{AuthError, ErrorRenderer};
 use crate::keys::Jwks;
@@ -38,6 +39,8 @@ pub(crate) struct Shared<S, U> {
     pub(crate) jwks: Option<Jwks>,
     pub(crate) renderer: ErrorRenderer,
     pub(crate) policy: Policy,
+    /// The refresh token's cookie transport; `None`: Bearer only.
+    pub(crate) cookie: Option<CookieTransport>,
 }
 
 /// An access token that verified.

@@ -18,7 +18,7 @@ use tower_jwt_sessions::axum::Require;
 use tower_jwt_sessions::scopes::{Read, Write};
 use tower_jwt_sessions::{
     AuthError, Claims, ConfigError, Keys, MachinableClaims, MachinableUser, MemoryBackend,
-    SessionError, SessionMeta, Sessions,
+    RefreshCookie, SessionError, SessionMeta, Sessions,
 };
 
 use crate::store::AnyStore;
@@ -30,6 +30,8 @@ pub type AppSessions = Sessions<AnyStore, MemoryBackend>;
 pub const PASSWORD: &str = "testPassword";
 /// The project every seeded user belongs to.
 pub const PROJECT: &str = "pet-demo";
+/// In cookie mode, two tabs refreshing within this window both get the current tokens.
+pub const ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 struct User {
     id: String,
@@ -100,6 +102,9 @@ pub struct Tuning {
     pub revocation_budget: usize,
     /// Memory budget of the verified-token cache, `None` for off.
     pub token_cache_bytes: Option<u64>,
+    /// The refresh token in an `HttpOnly` cookie for browser apps (`REFRESH_COOKIE=1`), with
+    /// rotation on, as RFC 9700 asks of tokens held by browsers; `None`: Bearer only.
+    pub refresh_cookie: Option<RefreshCookie>,
 }
 
 impl Default for Tuning {
@@ -107,6 +112,7 @@ impl Default for Tuning {
         Tuning {
             revocation_budget: tower_jwt_sessions::DEFAULT_REVOCATION_BUDGET,
             token_cache_bytes: Some(tower_jwt_sessions::DEFAULT_TOKEN_CACHE_BYTES),
+            refresh_cookie: None,
         }
     }
 }
@@ -121,7 +127,7 @@ pub fn app_tuned(
     // secret is never published, so with HS256 the path is a plain 404.
     let jwks = (keys.algorithm().family() != jsonwebtoken::AlgorithmFamily::Hmac)
         .then_some(tower_jwt_sessions::DEFAULT_JWKS_PATH);
-    let sessions = Sessions::builder(keys)
+    let mut builder = Sessions::builder(keys)
         .jwks_path(jwks)
         // Public either way: without keys to publish it is a plain 404, not a 401.
         .public_path(tower_jwt_sessions::DEFAULT_JWKS_PATH)
@@ -131,8 +137,13 @@ pub fn app_tuned(
         .token_cache_bytes(tuning.token_cache_bytes)
         .realm(PROJECT)
         .public_path("/health")
-        .public_route(axum::http::Method::POST, "/sessions/")
-        .build()?;
+        .public_route(axum::http::Method::POST, "/sessions/");
+    if let Some(cookie) = tuning.refresh_cookie {
+        builder = builder
+            .refresh_cookie(cookie)
+            .rotate_refresh_tokens(ROTATION_GRACE);
+    }
+    let sessions = builder.build()?;
     let users: HashMap<String, User> = [
         seed_user("testUser", "5c868d40a7748bb224833f4b", true, true, true),
         seed_user(
@@ -263,24 +274,47 @@ async fn login(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     };
-    match state.sessions.create(&user.id, &user.claims, meta).await {
-        Ok(issued) => (
-            StatusCode::CREATED,
-            // RFC 6749 §5.1: an answer carrying tokens must not be cached.
-            [
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                (header::PRAGMA, HeaderValue::from_static("no-cache")),
-            ],
-            Json(json!({
-                "message": "Successfully logged in",
-                "access_token": issued.access_token,
-                "refresh_token": issued.refresh_token,
-                "session_id": issued.session_id,
-            })),
-        )
-            .into_response(),
-        Err(err) => session_error(err),
+    let issued = match state.sessions.create(&user.id, &user.claims, meta).await {
+        Ok(issued) => issued,
+        Err(err) => return session_error(err),
+    };
+    let mut body = json!({
+        "message": "Successfully logged in",
+        "access_token": issued.access_token,
+        "session_id": issued.session_id,
+    });
+    let mut response = match issued.refresh_cookie() {
+        // Cookie mode: the refresh token never reaches the page's scripts.
+        Some(cookie) => {
+            let mut response = (StatusCode::CREATED, Json(body)).into_response();
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, cookie.clone());
+            response
+        }
+        None => {
+            body["refresh_token"] = json!(issued.refresh_token);
+            (StatusCode::CREATED, Json(body)).into_response()
+        }
+    };
+    // RFC 6749 §5.1: an answer carrying tokens must not be cached.
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// `204 No Content`, clearing the refresh cookie (in cookie mode) when the caller's own
+/// session ended.
+fn signed_out(sessions: &AppSessions, own_session_ended: bool) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Some(clear) = sessions
+        .clear_refresh_cookie()
+        .filter(|_| own_session_ended)
+    {
+        response.headers_mut().insert(header::SET_COOKIE, clear);
     }
+    response
 }
 
 async fn list_sessions(
@@ -299,7 +333,7 @@ async fn revoke_session(
     Path(id): Path<String>,
 ) -> Response {
     match state.sessions.revoke_for_user(claims.subject(), &id).await {
-        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(true) => signed_out(&state.sessions, id == claims.session_id()),
         Ok(false) => error(StatusCode::NOT_FOUND, "session not found"),
         Err(err) => session_error(err),
     }
@@ -311,7 +345,7 @@ async fn revoke_all_sessions(
     claims: Claims<MachinableClaims>,
 ) -> Response {
     match state.sessions.revoke_all(claims.subject()).await {
-        Ok(_) => StatusCode::NO_CONTENT.into_response(),
+        Ok(_) => signed_out(&state.sessions, true),
         Err(err) => session_error(err),
     }
 }

@@ -68,6 +68,14 @@ pub enum ConfigError {
     /// Rotation was turned on, then the store was replaced by one that is not a
     /// [`RotatingStore`](crate::RotatingStore): call `rotate_refresh_tokens` after `store`.
     RotationUnsupported,
+    /// The refresh cookie's name is not an RFC 6265 token, or has the `__Host-` prefix
+    /// without [`RefreshCookie::site_wide`](crate::RefreshCookie::site_wide).
+    BadCookieName,
+    /// The refresh cookie has no defence against cross-site request forgery: allow an
+    /// origin or name a CSRF header.
+    NoCsrfDefence,
+    /// An allowed origin is not `http(s)://host[:port]`.
+    BadOrigin(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -103,7 +111,9 @@ impl fmt::Display for ConfigError {
             ConfigError::LeewayTooLarge { max } => {
                 write!(f, "the leeway must be at most {} seconds", max.as_secs())
             }
-            ConfigError::BadPath => f.write_str("route paths must start with '/'"),
+            ConfigError::BadPath => {
+                f.write_str("route paths must start with '/' and hold no ';' or whitespace")
+            }
             ConfigError::ZeroCacheCapacity => {
                 f.write_str("cache sizes must be positive; turn a cache off with None")
             }
@@ -129,6 +139,16 @@ impl fmt::Display for ConfigError {
             ConfigError::BadJwksUrl => f.write_str("the JWKS URL must be an http or https URL"),
             ConfigError::RotationUnsupported => f.write_str(
                 "refresh-token rotation needs a RotatingStore; call rotate_refresh_tokens after store",
+            ),
+            ConfigError::BadCookieName => f.write_str(
+                "the cookie name must be a token, and a __Host- name needs a site-wide cookie",
+            ),
+            ConfigError::NoCsrfDefence => f.write_str(
+                "a refresh cookie needs an allowed origin or a CSRF header against cross-site requests",
+            ),
+            ConfigError::BadOrigin(origin) => write!(
+                f,
+                "the allowed origin {origin:?} is not of the form http(s)://host[:port]"
             ),
         }
     }

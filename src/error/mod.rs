@@ -36,6 +36,9 @@ pub enum AuthError {
     Unavailable,
     /// The refresh route was called with another method than `POST`: 405 with `Allow: POST`.
     MethodNotAllowed,
+    /// A refresh by cookie came from a foreign or unknown origin (the cross-site request
+    /// forgery defence of [`RefreshCookie`](crate::RefreshCookie)): 403 `cross_site_request`.
+    CrossSiteRequest(&'static str),
 }
 
 impl AuthError {
@@ -55,7 +58,9 @@ impl AuthError {
         match self {
             AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
-            AuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            AuthError::InsufficientScope(_) | AuthError::CrossSiteRequest(_) => {
+                StatusCode::FORBIDDEN
+            }
             AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
@@ -70,6 +75,7 @@ impl AuthError {
             AuthError::InsufficientScope(_) => Some("insufficient_scope"),
             AuthError::Unavailable => Some("temporarily_unavailable"),
             AuthError::MethodNotAllowed => Some("method_not_allowed"),
+            AuthError::CrossSiteRequest(_) => Some("cross_site_request"),
         }
     }
 
@@ -77,7 +83,9 @@ impl AuthError {
     pub fn description(&self) -> &str {
         match self {
             AuthError::MissingCredentials => "a Bearer token is required",
-            AuthError::InvalidRequest(d) | AuthError::InvalidToken(d) => d,
+            AuthError::InvalidRequest(d)
+            | AuthError::InvalidToken(d)
+            | AuthError::CrossSiteRequest(d) => d,
             AuthError::InsufficientScope(_) => "the token lacks the permission this request needs",
             AuthError::Unavailable => "the session store is unavailable, retry later",
             AuthError::MethodNotAllowed => "this route only accepts POST",
@@ -109,6 +117,8 @@ impl AuthError {
             AuthError::Unavailable => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            // Not a matter of credentials: no challenge.
+            AuthError::CrossSiteRequest(_) => {}
             AuthError::InvalidRequest(_)
             | AuthError::InvalidToken(_)
             | AuthError::InsufficientScope(_)
@@ -124,7 +134,10 @@ impl AuthError {
     /// The `WWW-Authenticate` value: `Bearer` alone when no credentials were sent, with
     /// `error` and `error_description` (each once, quoted) otherwise.
     pub fn challenge(&self, realm: Option<&str>) -> Option<HeaderValue> {
-        if matches!(self, AuthError::Unavailable | AuthError::MethodNotAllowed) {
+        if matches!(
+            self,
+            AuthError::Unavailable | AuthError::MethodNotAllowed | AuthError::CrossSiteRequest(_)
+        ) {
             return None;
         }
         if realm.is_none() && *self == AuthError::MissingCredentials {

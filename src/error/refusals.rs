@@ -11,6 +11,13 @@ pub(crate) const TOKEN_IN_QUERY: AuthError =
 pub(crate) const EMPTY_BEARER: AuthError =
     AuthError::InvalidRequest("the Bearer credentials carry no token");
 
+// --- a refresh by cookie (the CSRF defence) -----------------------------------------------
+pub(crate) const NO_ORIGIN: AuthError = AuthError::CrossSiteRequest(
+    "a refresh by cookie needs an Origin or Referer header, or the anti-CSRF header",
+);
+pub(crate) const FOREIGN_ORIGIN: AuthError =
+    AuthError::CrossSiteRequest("a refresh by cookie from an origin that is not allowed");
+
 // --- the token's shape and header ----------------------------------------------------------
 pub(crate) const TOKEN_TOO_LONG: AuthError = AuthError::InvalidToken("the token is too long");
 pub(crate) const NOT_JWS: AuthError = AuthError::InvalidToken("the token is not a compact JWS");
@@ -60,8 +67,10 @@ pub(crate) const TOKEN_REUSED: AuthError =
 mod tests {
     use super::*;
 
-    const ALL: [AuthError; 30] = [
+    const ALL: [AuthError; 32] = [
         DUPLICATE_AUTHORIZATION,
+        NO_ORIGIN,
+        FOREIGN_ORIGIN,
         TOKEN_IN_QUERY,
         EMPTY_BEARER,
         TOKEN_TOO_LONG,

@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, SET_COOKIE};
 use http::{HeaderValue, Response, StatusCode};
 use tower_jwt_sessions_core::{SessionStore, UserClaims, Users};
 
 use crate::clock::unix_now;
+use crate::cookie::Via;
 use crate::error::AuthError;
 use crate::error::refusals::{
     SESSION_ENDED, SESSION_EXPIRED, SESSION_IDLE, TOKEN_REPLACED, USER_INACTIVE,
@@ -29,8 +30,9 @@ mod rotation;
 pub(crate) async fn respond<S: SessionStore, U: Users>(
     shared: Arc<Shared<S, U>>,
     claims: RefreshClaims,
+    via: Via,
 ) -> Response<Bytes> {
-    let work = refresh(&shared, claims);
+    let work = refresh(&shared, claims, via);
     #[cfg(feature = "tracing")]
     let span = tracing::debug_span!("refresh", outcome = tracing::field::Empty);
     #[cfg(feature = "tracing")]
@@ -52,14 +54,26 @@ pub(crate) async fn respond<S: SessionStore, U: Users>(
         Err(err) => {
             crate::debug_event!("refresh refused: {}", err);
             crate::telemetry::refresh_refused(&err);
-            shared.renderer.render(&err)
+            refusal(&shared, &err, via)
         }
     }
+}
+
+/// A refusal of the refresh route. A cookie whose token can never work again (ended,
+/// expired, reused, forged) is also cleared, so the browser stops sending it; a 503 or a
+/// CSRF refusal leaves it alone.
+pub(crate) fn refusal<S, U>(shared: &Shared<S, U>, err: &AuthError, via: Via) -> Response<Bytes> {
+    let mut response = shared.renderer.render(err);
+    if let (Via::Cookie, Some(cookie), AuthError::InvalidToken(_)) = (via, &shared.cookie, err) {
+        response.headers_mut().append(SET_COOKIE, cookie.clear());
+    }
+    response
 }
 
 async fn refresh<S: SessionStore, U: Users>(
     shared: &Shared<S, U>,
     claims: RefreshClaims,
+    via: Via,
 ) -> Result<Refreshed, AuthError> {
     let policy = &shared.policy;
     let entry = shared
@@ -128,18 +142,32 @@ async fn refresh<S: SessionStore, U: Users>(
         None => None,
     };
 
+    // By cookie, the new refresh token goes into the cookie, never the body.
+    let cookie = match (via, &shared.cookie, &refresh_token) {
+        (Via::Cookie, Some(cookie), Some(token)) => Some(
+            cookie
+                .set(token, session.expires_at - now)
+                .ok_or(AuthError::Unavailable)?,
+        ),
+        _ => None,
+    };
+    let refresh_token = refresh_token.filter(|_| cookie.is_none());
+
     shared.store.touch(&entry, now, policy.touch_debounce).await;
     Ok(Refreshed {
         access_token,
         refresh_token,
+        cookie,
         expires_in: ttl.as_secs(),
     })
 }
 
 struct Refreshed {
     access_token: String,
-    /// Only with rotation.
+    /// Only with rotation, by Bearer.
     refresh_token: Option<String>,
+    /// Only with rotation, by cookie: the `Set-Cookie` value of the new refresh token.
+    cookie: Option<HeaderValue>,
     expires_in: u64,
 }
 
@@ -162,6 +190,9 @@ impl Refreshed {
         // RFC 6749 §5.1: token responses must not be cached.
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(cookie) = self.cookie {
+            headers.insert(SET_COOKIE, cookie);
+        }
         response
     }
 }

@@ -29,7 +29,7 @@ pub(crate) fn status_code(err: &AuthError) -> &'static str {
         AuthError::MissingCredentials
         | AuthError::InvalidToken(_)
         | AuthError::InvalidRequest(_) => UNAUTHENTICATED,
-        AuthError::InsufficientScope(_) => PERMISSION_DENIED,
+        AuthError::InsufficientScope(_) | AuthError::CrossSiteRequest(_) => PERMISSION_DENIED,
         AuthError::Unavailable => UNAVAILABLE,
         AuthError::MethodNotAllowed => UNIMPLEMENTED,
     }

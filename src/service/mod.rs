@@ -10,6 +10,7 @@ use tower_service::Service;
 
 use tower_jwt_sessions_core::{SessionStore, Users};
 
+use crate::cookie::Via;
 use crate::error::{AuthError, ErrorRenderer};
 use crate::refresh;
 use crate::routes::Route;
@@ -138,18 +139,28 @@ where
                 self.render(&AuthError::MethodNotAllowed, grpc::is_grpc(req.headers())),
             );
         }
-        let claims = bearer_token(req.headers(), req.uri())
-            .and_then(|token| token.ok_or(AuthError::MissingCredentials))
-            .and_then(|token| self.shared.codec.verify_refresh(token));
-        match claims {
+        let headers = req.headers();
+        let cookie = self.shared.cookie.as_ref().filter(|c| c.carries(headers));
+        let via = if cookie.is_some() {
+            Via::Cookie
+        } else {
+            Via::Bearer
+        };
+        let token = match cookie {
+            Some(cookie) => cookie.token(headers),
+            None => bearer_token(headers, req.uri())
+                .and_then(|token| token.ok_or(AuthError::MissingCredentials)),
+        };
+        match token.and_then(|token| self.shared.codec.verify_refresh(token)) {
             Ok(claims) => ResponseFuture::refresh(Box::pin(refresh::respond(
                 Arc::clone(&self.shared),
                 claims,
+                via,
             ))),
             Err(err) => {
                 crate::debug_event!("refresh refused: {}", err);
                 crate::telemetry::refresh_refused(&err);
-                ResponseFuture::answered(self.shared.renderer.render(&err))
+                ResponseFuture::answered(refresh::refusal(&self.shared, &err, via))
             }
         }
     }

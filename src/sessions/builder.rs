@@ -11,6 +11,7 @@ use http::Method;
 use tower_jwt_sessions_core::{RotatingStore, SessionStore, Users};
 
 use super::Sessions;
+use crate::cookie::{CookieTransport, RefreshCookie};
 use crate::error::{ConfigError, ErrorRenderer};
 use crate::keys::{Jwks, Keys};
 use crate::routes::{PublicRoute, Routes};
@@ -104,6 +105,7 @@ struct Settings {
     rotation: Option<Duration>,
     realm: Option<String>,
     renderer: Option<ErrorRenderer>,
+    cookie: Option<RefreshCookie>,
 }
 
 impl Settings {
@@ -160,6 +162,7 @@ impl SessionsBuilder {
                 rotation: None,
                 realm: None,
                 renderer: None,
+                cookie: None,
             },
         }
     }
@@ -378,6 +381,16 @@ impl<S, U> SessionsBuilder<S, U> {
     }
 }
 
+impl<S, U> SessionsBuilder<S, U> {
+    /// Carries the refresh token in an `HttpOnly` cookie as well as the Bearer header, for
+    /// browser apps (see [`RefreshCookie`] and the [`cookie`](crate::cookie) module). Off by
+    /// default.
+    pub fn refresh_cookie(mut self, cookie: RefreshCookie) -> Self {
+        self.settings.cookie = Some(cookie);
+        self
+    }
+}
+
 impl<S: RotatingStore, U> SessionsBuilder<S, U> {
     /// Refresh-token rotation (RFC 9700 §4.14.2): every refresh also answers a new
     /// `refresh_token` and retires the one used. Presenting a retired token later is taken as
@@ -442,6 +455,10 @@ impl<S: SessionStore, U: Users> SessionsBuilder<S, U> {
             settings.jwks_path.as_deref(),
             settings.public,
         )?;
+        let cookie = settings
+            .cookie
+            .map(|cookie| CookieTransport::new(cookie, routes.refresh_path()))
+            .transpose()?;
         let renderer = settings
             .renderer
             .unwrap_or_else(|| ErrorRenderer::default_with_realm(settings.realm));
@@ -487,6 +504,7 @@ impl<S: SessionStore, U: Users> SessionsBuilder<S, U> {
                 optional: settings.optional,
                 rotation: settings.rotation,
             },
+            cookie,
         };
         Ok(Sessions::from_shared(Arc::new(shared)))
     }

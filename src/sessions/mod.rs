@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::Response;
+use http::{HeaderValue, Response};
 use serde::Serialize;
 
 use tower_jwt_sessions_core::{
@@ -12,6 +12,7 @@ use tower_jwt_sessions_core::{
 };
 
 use crate::clock::unix_now;
+use crate::cookie::CookieTransport;
 use crate::error::AuthError;
 use crate::keys::Keys;
 use crate::service::SessionLayer;
@@ -97,6 +98,12 @@ impl<S, U> Sessions<S, U> {
         self.shared.store.feed_up()
     }
 
+    /// The `Set-Cookie` value that clears the refresh-token cookie, for the logout answer;
+    /// `None` unless [`refresh_cookie`](crate::SessionsBuilder::refresh_cookie) is on.
+    pub fn clear_refresh_cookie(&self) -> Option<HeaderValue> {
+        self.shared.cookie.as_ref().map(CookieTransport::clear)
+    }
+
     /// Renders a refusal the way the layer does (for example an
     /// [`AuthError::insufficient_scope`] from a handler).
     pub fn error_response(&self, err: &AuthError) -> Response<Bytes> {
@@ -151,11 +158,16 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
         if let Some(max) = shared.policy.max_sessions_per_user {
             self.end_oldest(user_id, max).await?;
         }
+        let refresh_cookie = shared
+            .cookie
+            .as_ref()
+            .and_then(|cookie| cookie.set(&refresh_token, shared.policy.refresh_ttl.as_secs()));
         Ok(IssuedTokens {
             access_token,
             refresh_token,
             session_id,
             expires_in: shared.policy.access_ttl.as_secs(),
+            refresh_cookie,
         })
     }
 
@@ -263,8 +275,11 @@ impl<S, U> fmt::Debug for Sessions<S, U> {
 
 /// The tokens of a new session, shaped like Machinable's login answer.
 ///
-/// `Debug` redacts both tokens.
-#[derive(Clone, Serialize)]
+/// With the [cookie transport](crate::cookie) on, send [`refresh_cookie`](Self::refresh_cookie)
+/// as `Set-Cookie`; the serialized form then omits `refresh_token`, so that no script of the
+/// page ever reads it. `Debug` redacts both tokens.
+#[derive(Clone)]
+#[non_exhaustive]
 pub struct IssuedTokens {
     /// The first access token.
     pub access_token: String,
@@ -274,6 +289,33 @@ pub struct IssuedTokens {
     pub session_id: String,
     /// Access-token lifetime in seconds.
     pub expires_in: u64,
+    refresh_cookie: Option<HeaderValue>,
+}
+
+impl IssuedTokens {
+    /// The ready `Set-Cookie` value carrying the refresh token (`HttpOnly; Secure;
+    /// SameSite=Strict`, scoped to the refresh route, for the session's life); `None` unless
+    /// [`refresh_cookie`](crate::SessionsBuilder::refresh_cookie) is on.
+    pub fn refresh_cookie(&self) -> Option<&HeaderValue> {
+        self.refresh_cookie.as_ref()
+    }
+}
+
+impl Serialize for IssuedTokens {
+    fn serialize<Z: serde::Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        use serde::ser::SerializeStruct;
+        let in_body = self.refresh_cookie.is_none();
+        let mut out = serializer.serialize_struct("IssuedTokens", 3 + usize::from(in_body))?;
+        out.serialize_field("access_token", &self.access_token)?;
+        if in_body {
+            out.serialize_field("refresh_token", &self.refresh_token)?;
+        } else {
+            out.skip_field("refresh_token")?;
+        }
+        out.serialize_field("session_id", &self.session_id)?;
+        out.serialize_field("expires_in", &self.expires_in)?;
+        out.end()
+    }
 }
 
 impl fmt::Debug for IssuedTokens {
@@ -283,6 +325,10 @@ impl fmt::Debug for IssuedTokens {
             .field("refresh_token", &"<redacted>")
             .field("session_id", &self.session_id)
             .field("expires_in", &self.expires_in)
+            .field(
+                "refresh_cookie",
+                &self.refresh_cookie.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -391,8 +437,13 @@ mod tests {
             refresh_token: "eyJrefresh".into(),
             session_id: "s".into(),
             expires_in: 1,
+            refresh_cookie: Some(HeaderValue::from_static("refresh_token=eyJrefresh")),
         };
         let debug = format!("{issued:?}");
         assert!(!debug.contains("eyJ"));
+        // In cookie mode the body leaves the refresh token out.
+        let body = serde_json::to_value(&issued).unwrap();
+        assert_eq!(body["access_token"], "eyJaccess");
+        assert!(body.get("refresh_token").is_none());
     }
 }

@@ -1,0 +1,196 @@
+//! The cross-site request forgery check of a refresh by cookie: cookies ride along with any
+//! request to the site, so the request must also show it comes from one of our pages.
+
+use http::header::{ORIGIN, REFERER};
+use http::{HeaderMap, HeaderName, Uri};
+
+use crate::error::refusals::{FOREIGN_ORIGIN, NO_ORIGIN};
+use crate::error::{AuthError, ConfigError};
+
+#[derive(Debug)]
+pub(super) struct Csrf {
+    /// Serialized origins, lowercase and without a default port: `https://app.example`.
+    origins: Vec<String>,
+    header: Option<HeaderName>,
+}
+
+impl Csrf {
+    pub(super) fn new(
+        origins: Vec<String>,
+        header: Option<HeaderName>,
+    ) -> Result<Self, ConfigError> {
+        if origins.is_empty() && header.is_none() {
+            return Err(ConfigError::NoCsrfDefence);
+        }
+        let origins = origins
+            .into_iter()
+            .map(|origin| {
+                origin_of(&origin, false).ok_or_else(|| ConfigError::BadOrigin(origin.clone()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Csrf { origins, header })
+    }
+
+    /// The custom header admits the request; else its `Origin` (browsers send one with every
+    /// `POST`), else its `Referer`, must be an allowed origin.
+    pub(super) fn check(&self, headers: &HeaderMap) -> Result<(), AuthError> {
+        if self
+            .header
+            .as_ref()
+            .is_some_and(|h| headers.contains_key(h))
+        {
+            return Ok(());
+        }
+        let (name, path_allowed) = if headers.contains_key(ORIGIN) {
+            (ORIGIN, false)
+        } else if headers.contains_key(REFERER) {
+            (REFERER, true)
+        } else {
+            return Err(NO_ORIGIN);
+        };
+        let mut values = headers.get_all(name).iter();
+        let origin = match (values.next(), values.next()) {
+            (Some(value), None) => value.to_str().ok().and_then(|v| origin_of(v, path_allowed)),
+            // Two origins is not one of ours.
+            _ => None,
+        };
+        match origin {
+            Some(origin) if self.origins.contains(&origin) => Ok(()),
+            // Includes `Origin: null` (sandboxed frames, some redirects).
+            _ => Err(FOREIGN_ORIGIN),
+        }
+    }
+}
+
+/// `scheme://host[:port]` of an `http(s)` URL, lowercase, without a default port or
+/// user info; `None` for anything else, and for a path unless `path_allowed`.
+fn origin_of(url: &str, path_allowed: bool) -> Option<String> {
+    let uri: Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') && !path_allowed {
+        return None;
+    }
+    if !path_allowed && uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
+        return None;
+    }
+    let host = authority.host().to_ascii_lowercase();
+    if host.is_empty() {
+        return None;
+    }
+    Some(match authority.port_u16() {
+        Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn csrf() -> Csrf {
+        Csrf::new(
+            vec![
+                "https://App.Example:443/".into(),
+                "http://localhost:5173".into(),
+            ],
+            Some(HeaderName::from_static("x-requested-with")),
+        )
+        .unwrap()
+    }
+
+    fn check(pairs: &[(HeaderName, &'static str)]) -> Result<(), AuthError> {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(name.clone(), HeaderValue::from_static(value));
+        }
+        csrf().check(&headers)
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        assert_eq!(
+            origin_of("HTTPS://App.Example:443", false).as_deref(),
+            Some("https://app.example")
+        );
+        assert_eq!(
+            origin_of("http://[::1]:8080", false).as_deref(),
+            Some("http://[::1]:8080")
+        );
+        for bad in [
+            "app.example",
+            "ftp://a.example",
+            "https://a.example/x",
+            "https://u@a.example",
+            "null",
+            "",
+        ] {
+            assert_eq!(origin_of(bad, false), None, "{bad}");
+        }
+        assert_eq!(
+            origin_of("https://u@a.example/page?q=1", true).as_deref(),
+            Some("https://a.example")
+        );
+        assert_eq!(
+            Csrf::new(vec!["https://a.example/path".into()], None).map(|_| ()),
+            Err(ConfigError::BadOrigin("https://a.example/path".into()))
+        );
+    }
+
+    #[test]
+    fn allowed_origin_referer_or_header() {
+        assert_eq!(check(&[(ORIGIN, "https://app.example")]), Ok(()));
+        assert_eq!(check(&[(ORIGIN, "http://localhost:5173")]), Ok(()));
+        assert_eq!(check(&[(REFERER, "https://app.example/login")]), Ok(()));
+        assert_eq!(
+            check(&[
+                (ORIGIN, "https://evil.example"),
+                (HeaderName::from_static("x-requested-with"), "x")
+            ]),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn missing_foreign_or_ambiguous_origins_are_refused() {
+        assert_eq!(check(&[]), Err(NO_ORIGIN));
+        assert_eq!(
+            check(&[(ORIGIN, "https://evil.example")]),
+            Err(FOREIGN_ORIGIN)
+        );
+        assert_eq!(check(&[(ORIGIN, "null")]), Err(FOREIGN_ORIGIN));
+        assert_eq!(
+            check(&[(ORIGIN, "https://app.example.evil")]),
+            Err(FOREIGN_ORIGIN)
+        );
+        assert_eq!(
+            check(&[(ORIGIN, "http://app.example")]),
+            Err(FOREIGN_ORIGIN)
+        );
+        // The Origin decides even when the Referer would pass.
+        assert_eq!(
+            check(&[
+                (ORIGIN, "https://evil.example"),
+                (REFERER, "https://app.example/")
+            ]),
+            Err(FOREIGN_ORIGIN)
+        );
+        assert_eq!(
+            check(&[
+                (ORIGIN, "https://app.example"),
+                (ORIGIN, "https://app.example")
+            ]),
+            Err(FOREIGN_ORIGIN)
+        );
+        assert_eq!(
+            check(&[(REFERER, "https://evil.example/https://app.example")]),
+            Err(FOREIGN_ORIGIN)
+        );
+    }
+}

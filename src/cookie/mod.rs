@@ -1,0 +1,291 @@
+//! The refresh token in an `HttpOnly` cookie, for browser apps (opt-in).
+//!
+//! OWASP tells single-page apps not to keep long-lived refresh tokens where JavaScript can
+//! read them. With [`SessionsBuilder::refresh_cookie`](crate::SessionsBuilder::refresh_cookie):
+//!
+//! - the login answer sets the refresh token as an `HttpOnly; Secure; SameSite=Strict` cookie
+//!   scoped to the refresh route ([`IssuedTokens::refresh_cookie`](crate::IssuedTokens::refresh_cookie)),
+//!   and its JSON omits `refresh_token`;
+//! - the refresh route reads that cookie when the request has no `Authorization` header, after
+//!   a cross-site request forgery check ([`RefreshCookie::allowed_origin`],
+//!   [`RefreshCookie::csrf_header`]): a missing or foreign origin is a 403;
+//! - with rotation, the new refresh token replaces the cookie and stays out of the body;
+//! - a refused cookie (ended, expired, reused) is cleared, and
+//!   [`Sessions::clear_refresh_cookie`](crate::Sessions::clear_refresh_cookie) gives the
+//!   value that clears it at logout.
+//!
+//! The Bearer API is unchanged: a request with an `Authorization` header is served as before.
+//!
+//! ```
+//! use tower_jwt_sessions::{Keys, RefreshCookie, Sessions};
+//!
+//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
+//!     .refresh_cookie(RefreshCookie::new().allowed_origin("https://app.example"))
+//!     .build()?;
+//! // In the logout handler: `Set-Cookie` with this value.
+//! let clear = sessions.clear_refresh_cookie().expect("cookie mode is on");
+//! assert!(clear.to_str()?.starts_with("refresh_token=; Max-Age=0; Path=/sessions/refresh;"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod csrf;
+
+use http::header::{AUTHORIZATION, COOKIE};
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::error::refusals::{MALFORMED, TOKEN_TOO_LONG};
+use crate::error::{AuthError, ConfigError};
+use crate::service::bearer::MAX_TOKEN_LEN;
+use csrf::Csrf;
+
+/// The cookie's name when it is scoped to the refresh route.
+pub const DEFAULT_REFRESH_COOKIE: &str = "refresh_token";
+/// The cookie's name when it is site-wide ([`RefreshCookie::site_wide`]): the `__Host-`
+/// prefix makes browsers refuse it unless it is `Secure`, has `Path=/` and no `Domain`, so a
+/// sibling subdomain cannot plant one.
+pub const DEFAULT_SITE_WIDE_REFRESH_COOKIE: &str = "__Host-refresh_token";
+
+/// How the refresh-token cookie is set and which cross-site requests may use it; given to
+/// [`SessionsBuilder::refresh_cookie`](crate::SessionsBuilder::refresh_cookie).
+///
+/// At least one defence against cross-site request forgery is required: an allowed
+/// origin (compared with the request's `Origin`, or else its `Referer`), or a custom header
+/// that a cross-site form cannot send and that your CORS policy does not allow to foreign
+/// origins.
+#[derive(Clone, Debug, Default)]
+#[must_use]
+pub struct RefreshCookie {
+    name: Option<String>,
+    site_wide: bool,
+    allowed_origins: Vec<String>,
+    csrf_header: Option<HeaderName>,
+}
+
+impl RefreshCookie {
+    /// A cookie named [`DEFAULT_REFRESH_COOKIE`], scoped to the refresh route, with no
+    /// origin allowed yet.
+    pub fn new() -> Self {
+        RefreshCookie::default()
+    }
+
+    /// The cookie's name (an RFC 6265 token). A `__Host-` name needs [`site_wide`](Self::site_wide).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// `Path=/` instead of the refresh route's path, for apps whose proxy serves the refresh
+    /// route under another path; the default name becomes
+    /// [`DEFAULT_SITE_WIDE_REFRESH_COOKIE`].
+    pub fn site_wide(mut self) -> Self {
+        self.site_wide = true;
+        self
+    }
+
+    /// An origin (`https://app.example`, `http://localhost:5173`) whose pages may refresh
+    /// by cookie. Call once per origin.
+    pub fn allowed_origin(mut self, origin: impl Into<String>) -> Self {
+        self.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// A request header (`x-requested-with`, say) whose presence admits a refresh by cookie
+    /// whatever its origin: a cross-site form cannot send it, and a cross-site script can
+    /// only if your CORS policy lets it.
+    pub fn csrf_header(mut self, name: HeaderName) -> Self {
+        self.csrf_header = Some(name);
+        self
+    }
+}
+
+/// The cookie transport, checked and ready: built once from a [`RefreshCookie`].
+#[derive(Debug)]
+pub(crate) struct CookieTransport {
+    name: String,
+    /// Everything after `Max-Age`: `; Path=...; HttpOnly; Secure; SameSite=Strict`.
+    attributes: String,
+    csrf: Csrf,
+}
+
+/// Where the refresh route found the refresh token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    Bearer,
+    Cookie,
+}
+
+impl CookieTransport {
+    /// `refresh_path` is the route's path without its trailing slash, which a cookie path
+    /// covers with or without one (RFC 6265 §5.1.4).
+    pub(crate) fn new(config: RefreshCookie, refresh_path: &str) -> Result<Self, ConfigError> {
+        let path = if config.site_wide { "/" } else { refresh_path };
+        let name = config.name.unwrap_or_else(|| {
+            if config.site_wide {
+                DEFAULT_SITE_WIDE_REFRESH_COOKIE
+            } else {
+                DEFAULT_REFRESH_COOKIE
+            }
+            .to_owned()
+        });
+        if !is_token(&name) || (name.starts_with("__Host-") && path != "/") {
+            return Err(ConfigError::BadCookieName);
+        }
+        // A path attribute runs to the next `;` (RFC 6265 §4.1.1).
+        if path
+            .bytes()
+            .any(|b| !(0x21..0x7f).contains(&b) || b == b';')
+        {
+            return Err(ConfigError::BadPath);
+        }
+        Ok(CookieTransport {
+            name,
+            attributes: format!("; Path={path}; HttpOnly; Secure; SameSite=Strict"),
+            csrf: Csrf::new(config.allowed_origins, config.csrf_header)?,
+        })
+    }
+
+    /// The `Set-Cookie` value carrying `token` for `max_age` seconds.
+    pub(crate) fn set(&self, token: &str, max_age: u64) -> Option<HeaderValue> {
+        let value = format!(
+            "{}={token}; Max-Age={max_age}{}",
+            self.name, self.attributes
+        );
+        HeaderValue::from_str(&value).ok()
+    }
+
+    /// The `Set-Cookie` value that makes the browser forget the cookie.
+    pub(crate) fn clear(&self) -> HeaderValue {
+        let value = format!("{}=; Max-Age=0{}", self.name, self.attributes);
+        // Name and path were checked at build: always a valid header value.
+        HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+    }
+
+    /// Whether the refresh route takes this request's token from the cookie: only when it has
+    /// no `Authorization` header and the cookie is there.
+    pub(crate) fn carries(&self, headers: &HeaderMap) -> bool {
+        !headers.contains_key(AUTHORIZATION) && self.value(headers).is_some()
+    }
+
+    /// The refresh token from the cookie, once the request passed the CSRF check.
+    pub(crate) fn token<'a>(&self, headers: &'a HeaderMap) -> Result<&'a str, AuthError> {
+        self.csrf.check(headers)?;
+        let value = self.value(headers).unwrap_or_default();
+        if value.len() > MAX_TOKEN_LEN {
+            return Err(TOKEN_TOO_LONG);
+        }
+        std::str::from_utf8(value).map_err(|_| MALFORMED)
+    }
+
+    /// The first non-empty value of the cookie over every `Cookie` header (HTTP/2 sends
+    /// one per cookie). Browsers send the cookie with the longest path first.
+    fn value<'a>(&self, headers: &'a HeaderMap) -> Option<&'a [u8]> {
+        headers
+            .get_all(COOKIE)
+            .iter()
+            .flat_map(|header| header.as_bytes().split(|&b| b == b';'))
+            .filter_map(|pair| {
+                let pair = pair.trim_ascii();
+                let at = pair.iter().position(|&b| b == b'=')?;
+                (&pair[..at] == self.name.as_bytes()).then(|| unquote(&pair[at + 1..]))
+            })
+            .find(|value| !value.is_empty())
+    }
+}
+
+/// RFC 6265 §4.1.1 allows a cookie value in double quotes.
+fn unquote(value: &[u8]) -> &[u8] {
+    match value {
+        [b'"', inner @ .., b'"'] => inner,
+        _ => value,
+    }
+}
+
+/// An RFC 9110 token: what a cookie name may be (RFC 6265 §4.1.1).
+fn is_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn transport(config: RefreshCookie) -> CookieTransport {
+        CookieTransport::new(
+            config.allowed_origin("https://app.example"),
+            "/sessions/refresh",
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn set_and_clear_carry_every_attribute() {
+        let cookie = transport(RefreshCookie::new());
+        assert_eq!(
+            cookie.set("a.b.c", 60).unwrap(),
+            "refresh_token=a.b.c; Max-Age=60; Path=/sessions/refresh; HttpOnly; Secure; SameSite=Strict"
+        );
+        assert_eq!(
+            cookie.clear(),
+            "refresh_token=; Max-Age=0; Path=/sessions/refresh; HttpOnly; Secure; SameSite=Strict"
+        );
+        let site_wide = transport(RefreshCookie::new().site_wide());
+        assert!(
+            site_wide
+                .clear()
+                .to_str()
+                .unwrap()
+                .starts_with("__Host-refresh_token=; Max-Age=0; Path=/;")
+        );
+    }
+
+    #[test]
+    fn names_are_checked() {
+        let build = |config: RefreshCookie| {
+            CookieTransport::new(config.allowed_origin("https://a.example"), "/r").map(|_| ())
+        };
+        assert_eq!(
+            build(RefreshCookie::new().name("__Host-rt")),
+            Err(ConfigError::BadCookieName)
+        );
+        assert_eq!(
+            build(RefreshCookie::new().name("__Host-rt").site_wide()),
+            Ok(())
+        );
+        for bad in ["", "a b", "a;b", "a=b", "é"] {
+            assert_eq!(
+                build(RefreshCookie::new().name(bad)),
+                Err(ConfigError::BadCookieName),
+                "{bad:?}"
+            );
+        }
+        assert_eq!(
+            CookieTransport::new(RefreshCookie::new(), "/r").map(|_| ()),
+            Err(ConfigError::NoCsrfDefence)
+        );
+    }
+
+    #[test]
+    fn reads_the_first_value_over_every_cookie_header() {
+        let cookie = transport(RefreshCookie::new());
+        let mut headers = HeaderMap::new();
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("theme=dark; refresh_tokenx=no"),
+        );
+        assert!(cookie.value(&headers).is_none());
+        headers.append(COOKIE, HeaderValue::from_static("refresh_token=; a=b"));
+        assert!(cookie.value(&headers).is_none());
+        headers.append(
+            COOKIE,
+            HeaderValue::from_static("x=1;refresh_token=\"t.o.k\""),
+        );
+        headers.append(COOKIE, HeaderValue::from_static("refresh_token=other"));
+        assert_eq!(cookie.value(&headers), Some(&b"t.o.k"[..]));
+        assert!(cookie.carries(&headers));
+        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
+        assert!(!cookie.carries(&headers));
+    }
+}

@@ -1,0 +1,413 @@
+//! The opt-in cookie transport of the refresh token: the login cookie, the refresh by cookie
+//! with its CSRF check, rotation into the cookie, clearing, and the Bearer API unchanged;
+//! through the layer, then through the example server over HTTP.
+
+mod common;
+
+#[path = "../examples/server/app.rs"]
+#[allow(dead_code)]
+mod app;
+#[path = "../examples/server/store.rs"]
+#[allow(dead_code)]
+mod store;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::*;
+use http::header::{AUTHORIZATION, COOKIE, ORIGIN, REFERER, SET_COOKIE, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderName, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::{Layer, ServiceExt};
+use tower_jwt_sessions::{
+    ConfigError, IssuedTokens, Keys, MemoryBackend, RefreshCookie, SessionMeta, Sessions,
+};
+
+const APP: &str = "https://app.example";
+const REFRESH_TTL: u64 = 3600;
+
+fn cookie_mode() -> RefreshCookie {
+    RefreshCookie::new()
+        .allowed_origin(APP)
+        .csrf_header(HeaderName::from_static("x-requested-with"))
+}
+
+fn sessions(cookie: Option<RefreshCookie>, rotation: Option<Duration>) -> Sessions {
+    let backend = MemoryBackend::new();
+    backend.set_user("u1", user("u1", true, true, true));
+    let mut builder = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .backend(backend)
+        .refresh_ttl(Duration::from_secs(REFRESH_TTL));
+    if let Some(cookie) = cookie {
+        builder = builder.refresh_cookie(cookie);
+    }
+    if let Some(grace) = rotation {
+        builder = builder.rotate_refresh_tokens(grace);
+    }
+    builder.build().unwrap()
+}
+
+async fn login(sessions: &Sessions) -> IssuedTokens {
+    sessions
+        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap()
+}
+
+/// `name=value` of a `Set-Cookie` value, the part a browser sends back.
+fn pair(set_cookie: &str) -> &str {
+    set_cookie.split(';').next().unwrap()
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn set_cookie(&self) -> Option<&str> {
+        self.headers.get(SET_COOKIE).map(|v| v.to_str().unwrap())
+    }
+}
+
+async fn post_refresh(sessions: &Sessions, headers: &[(HeaderName, &str)]) -> Answer {
+    let app = sessions
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    let mut req = Request::post("/sessions/refresh/");
+    for (name, value) in headers {
+        req = req.header(name, *value);
+    }
+    let res = app.oneshot(req.body(String::new()).unwrap()).await.unwrap();
+    let (parts, body) = res.into_parts();
+    let body = body.collect().await.unwrap().to_bytes();
+    Answer {
+        status: parts.status,
+        headers: parts.headers,
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+    }
+}
+
+#[tokio::test]
+async fn login_gives_a_ready_cookie_and_keeps_the_token_out_of_the_body() {
+    let sessions = sessions(Some(cookie_mode()), None);
+    let issued = login(&sessions).await;
+    let cookie = issued.refresh_cookie().unwrap().to_str().unwrap();
+    assert_eq!(
+        cookie,
+        format!(
+            "refresh_token={}; Max-Age={REFRESH_TTL}; Path=/sessions/refresh; HttpOnly; Secure; SameSite=Strict",
+            issued.refresh_token
+        )
+    );
+    let body = serde_json::to_value(&issued).unwrap();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    assert!(body["access_token"].as_str().is_some());
+    assert!(!format!("{issued:?}").contains(&issued.refresh_token));
+
+    // Without cookie mode: no cookie, the token in the body, as before.
+    let plain = login(&self::sessions(None, None)).await;
+    assert!(plain.refresh_cookie().is_none());
+    let body = serde_json::to_value(&plain).unwrap();
+    assert_eq!(body["refresh_token"], plain.refresh_token.as_str());
+}
+
+#[tokio::test]
+async fn a_refresh_by_cookie_needs_an_allowed_origin_referer_or_the_header() {
+    let sessions = sessions(Some(cookie_mode()), None);
+    let issued = login(&sessions).await;
+    let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
+    let with = |extra: Vec<(HeaderName, &'static str)>| {
+        let mut headers = vec![(COOKIE, "theme=dark")];
+        headers.extend(extra);
+        headers
+    };
+    let mut headers: Vec<(HeaderName, &str)> = with(vec![]);
+    headers.push((COOKIE, &cookie));
+
+    for (extra, expected) in [
+        (vec![], StatusCode::FORBIDDEN),
+        (
+            vec![(ORIGIN, "https://evil.example")],
+            StatusCode::FORBIDDEN,
+        ),
+        (vec![(ORIGIN, "null")], StatusCode::FORBIDDEN),
+        (
+            vec![(REFERER, "https://evil.example/page")],
+            StatusCode::FORBIDDEN,
+        ),
+        (vec![(ORIGIN, APP)], StatusCode::OK),
+        (
+            vec![(REFERER, "https://app.example/account")],
+            StatusCode::OK,
+        ),
+        (
+            vec![(HeaderName::from_static("x-requested-with"), "fetch")],
+            StatusCode::OK,
+        ),
+    ] {
+        let mut request = headers.clone();
+        request.extend(extra.iter().cloned());
+        let answer = post_refresh(&sessions, &request).await;
+        assert_eq!(answer.status, expected, "{extra:?}: {}", answer.body);
+        if expected == StatusCode::FORBIDDEN {
+            assert_eq!(answer.body["error"], "cross_site_request");
+            assert!(answer.body["error_description"].as_str().is_some());
+            assert!(answer.headers.get(WWW_AUTHENTICATE).is_none());
+            // A cross-site page must not be able to log the user out either.
+            assert!(answer.set_cookie().is_none());
+        } else {
+            assert!(answer.body["access_token"].as_str().is_some());
+            // No rotation: the cookie stays as it is.
+            assert!(answer.set_cookie().is_none());
+            assert!(answer.body.get("refresh_token").is_none());
+        }
+    }
+}
+
+#[tokio::test]
+async fn rotation_moves_the_new_token_into_the_cookie_and_reuse_clears_it() {
+    let sessions = sessions(Some(cookie_mode()), Some(Duration::ZERO));
+    let issued = login(&sessions).await;
+    let first = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
+
+    let answer = post_refresh(&sessions, &[(COOKIE, &first), (ORIGIN, APP)]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(
+        answer.body.get("refresh_token").is_none(),
+        "{}",
+        answer.body
+    );
+    let rotated = answer.set_cookie().unwrap().to_owned();
+    assert!(rotated.ends_with("; Path=/sessions/refresh; HttpOnly; Secure; SameSite=Strict"));
+    let max_age: u64 = rotated
+        .split("; Max-Age=")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (REFRESH_TTL - 5..=REFRESH_TTL).contains(&max_age),
+        "{rotated}"
+    );
+    let second = pair(&rotated).to_owned();
+    assert_ne!(first, second);
+
+    // The new cookie works; the retired one, sent again, ends the session and is cleared.
+    let answer = post_refresh(&sessions, &[(COOKIE, &second), (ORIGIN, APP)]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let third = pair(answer.set_cookie().unwrap()).to_owned();
+    let answer = post_refresh(&sessions, &[(COOKIE, &first), (ORIGIN, APP)]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.body["error"], "invalid_token");
+    assert_eq!(
+        answer.set_cookie(),
+        Some(
+            "refresh_token=; Max-Age=0; Path=/sessions/refresh; HttpOnly; Secure; SameSite=Strict"
+        )
+    );
+    let answer = post_refresh(&sessions, &[(COOKIE, &third), (ORIGIN, APP)]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_bearer_api_is_unchanged_and_comes_first() {
+    let sessions = sessions(Some(cookie_mode()), Some(Duration::ZERO));
+    let issued = login(&sessions).await;
+    let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
+
+    // An `Authorization` header decides, even with a good cookie: here an access token,
+    // which is no refresh token.
+    let bearer = format!("Bearer {}", issued.access_token);
+    let answer = post_refresh(&sessions, &[(AUTHORIZATION, &bearer), (COOKIE, &cookie)]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert!(answer.set_cookie().is_none());
+
+    // By Bearer, no Origin is needed, and the rotated token comes in the body.
+    let bearer = format!("Bearer {}", issued.refresh_token);
+    let answer = post_refresh(&sessions, &[(AUTHORIZATION, &bearer)]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.body["refresh_token"].as_str().is_some());
+    assert!(answer.set_cookie().is_none());
+
+    // Cookie mode off: a cookie is not a credential.
+    let plain = self::sessions(None, None);
+    let issued = login(&plain).await;
+    let cookie = format!("refresh_token={}", issued.refresh_token);
+    let answer = post_refresh(&plain, &[(COOKIE, &cookie), (ORIGIN, APP)]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.headers[WWW_AUTHENTICATE], "Bearer");
+}
+
+#[tokio::test]
+async fn a_revoked_session_clears_the_cookie_and_a_store_fault_does_not() {
+    let sessions = sessions(Some(cookie_mode()), None);
+    let issued = login(&sessions).await;
+    let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
+    assert!(sessions.revoke(&issued.session_id).await.unwrap());
+    let answer = post_refresh(&sessions, &[(COOKIE, &cookie), (ORIGIN, APP)]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.set_cookie().map(pair), Some("refresh_token="));
+
+    // Garbage in the cookie: 401 and cleared; far too long: the same, before any decoding.
+    for junk in [
+        "refresh_token=not.a.jwt".to_owned(),
+        format!("refresh_token={}", "a".repeat(9000)),
+    ] {
+        let answer = post_refresh(&sessions, &[(COOKIE, &junk), (ORIGIN, APP)]).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(answer.set_cookie().map(pair), Some("refresh_token="));
+    }
+}
+
+#[tokio::test]
+async fn site_wide_cookies_and_bad_configurations() {
+    let sessions = sessions(Some(cookie_mode().site_wide()), None);
+    let issued = login(&sessions).await;
+    let cookie = issued
+        .refresh_cookie()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("__Host-refresh_token="), "{cookie}");
+    assert!(cookie.contains("; Path=/;"), "{cookie}");
+    let answer = post_refresh(&sessions, &[(COOKIE, pair(&cookie)), (ORIGIN, APP)]).await;
+    assert_eq!(answer.status, StatusCode::OK);
+
+    let build = |cookie: RefreshCookie| {
+        Sessions::builder(Keys::hs256(SECRET).unwrap())
+            .refresh_cookie(cookie)
+            .build()
+            .map(|_| ())
+    };
+    assert_eq!(
+        build(RefreshCookie::new()).unwrap_err(),
+        ConfigError::NoCsrfDefence
+    );
+    assert_eq!(
+        build(RefreshCookie::new().allowed_origin("app.example")).unwrap_err(),
+        ConfigError::BadOrigin("app.example".into())
+    );
+    assert_eq!(
+        build(cookie_mode().name("__Host-rt")).unwrap_err(),
+        ConfigError::BadCookieName
+    );
+    assert_eq!(
+        build(cookie_mode().name("rt;x")).unwrap_err(),
+        ConfigError::BadCookieName
+    );
+    assert!(build(cookie_mode().name("rt")).is_ok());
+    assert!(!ConfigError::NoCsrfDefence.to_string().is_empty());
+}
+
+// --- the example server, over HTTP ------------------------------------------------------------
+
+const SERVER_SECRET: &[u8] = b"cookie-test-secret-at-least-32-bytes";
+const ORIGIN_OK: &str = "http://localhost:5173";
+
+async fn start_server() -> String {
+    let tuning = app::Tuning {
+        refresh_cookie: Some(RefreshCookie::new().allowed_origin(ORIGIN_OK)),
+        ..app::Tuning::default()
+    };
+    let (router, _sessions) = app::app_tuned(
+        Keys::hs256(SERVER_SECRET).unwrap(),
+        tuning,
+        store::AnyStore::Memory(MemoryBackend::new()),
+    )
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    format!("http://{addr}")
+}
+
+fn set_cookie(res: &reqwest::Response) -> Option<String> {
+    res.headers()
+        .get(SET_COOKIE)
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn the_example_server_in_cookie_mode() {
+    let base = start_server().await;
+    let client = reqwest::Client::new();
+    let res = client
+        .post(format!("{base}/sessions/"))
+        .basic_auth("testUser", Some(app::PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let cookie = set_cookie(&res).unwrap();
+    assert!(
+        cookie.contains("HttpOnly; Secure; SameSite=Strict"),
+        "{cookie}"
+    );
+    let body: Value = res.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let session_id = body["session_id"].as_str().unwrap().to_owned();
+
+    let refresh = |cookie: String, origin: Option<&'static str>| {
+        let mut req = client
+            .post(format!("{base}/sessions/refresh/"))
+            .header(COOKIE, cookie);
+        if let Some(origin) = origin {
+            req = req.header(ORIGIN, origin);
+        }
+        req.send()
+    };
+    // No origin, then a foreign one: 403, and the cookie still works afterwards.
+    let res = refresh(pair(&cookie).to_owned(), None).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = refresh(pair(&cookie).to_owned(), Some("http://evil.localhost"))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "cross_site_request");
+
+    // The example rotates in cookie mode: the new token comes as a cookie only.
+    let res = refresh(pair(&cookie).to_owned(), Some(ORIGIN_OK))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rotated = set_cookie(&res).unwrap();
+    let body: Value = res.json().await.unwrap();
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    assert!(body["access_token"].as_str().is_some());
+
+    // Signing out of this session clears the cookie; the cookie then fails.
+    let res = client
+        .delete(format!("{base}/sessions/{session_id}"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let cleared = set_cookie(&res).unwrap();
+    assert!(
+        cleared.starts_with("refresh_token=; Max-Age=0;"),
+        "{cleared}"
+    );
+    let res = refresh(pair(&rotated).to_owned(), Some(ORIGIN_OK))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(set_cookie(&res).unwrap().contains("Max-Age=0"));
+}
