@@ -65,12 +65,12 @@ impl<S, U: Users> Shared<S, U> {
                 }
                 None => {
                     crate::telemetry::token_cache(false);
-                    let claims: Claims<U::Claims> = self.codec.verify_access(token)?;
+                    let claims = Claims::new(self.codec.verify_access(token)?, &self.renderer);
                     cache.insert(token, &claims);
                     claims
                 }
             },
-            None => self.codec.verify_access(token)?,
+            None => Claims::new(self.codec.verify_access(token)?, &self.renderer),
         };
         match self.store.check_revoked(claims.session_id()) {
             Verdict::Live => Ok(Access::Granted(claims)),

@@ -63,45 +63,46 @@ pub(crate) const TOKEN_REPLACED: AuthError =
 pub(crate) const TOKEN_REUSED: AuthError =
     AuthError::InvalidToken("a retired refresh token was used again; the session has ended");
 
+/// Every refusal with a fixed text, for the renderer to prepare once.
+pub(crate) const ALL: [AuthError; 32] = [
+    DUPLICATE_AUTHORIZATION,
+    NO_ORIGIN,
+    FOREIGN_ORIGIN,
+    TOKEN_IN_QUERY,
+    EMPTY_BEARER,
+    TOKEN_TOO_LONG,
+    NOT_JWS,
+    MALFORMED,
+    UNKNOWN_KEY,
+    ALGORITHM_REFUSED,
+    CRITICAL_HEADER,
+    NO_ACCEPTED_TYP,
+    BAD_SIGNATURE,
+    CLAIMS_MALFORMED,
+    REFRESH_AS_ACCESS,
+    ACCESS_AS_REFRESH,
+    EXPIRED,
+    NOT_YET_VALID,
+    ISSUED_IN_FUTURE,
+    DATE_OUT_OF_RANGE,
+    OTHER_ISSUER,
+    OTHER_AUDIENCE,
+    MISSING_CLAIM,
+    SESSION_ENDED,
+    SESSION_EXPIRED,
+    SESSION_IDLE,
+    USER_INACTIVE,
+    TOKEN_REPLACED,
+    TOKEN_REUSED,
+    // Not named above, but answered as often.
+    AuthError::MissingCredentials,
+    AuthError::Unavailable,
+    AuthError::MethodNotAllowed,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const ALL: [AuthError; 32] = [
-        DUPLICATE_AUTHORIZATION,
-        NO_ORIGIN,
-        FOREIGN_ORIGIN,
-        TOKEN_IN_QUERY,
-        EMPTY_BEARER,
-        TOKEN_TOO_LONG,
-        NOT_JWS,
-        MALFORMED,
-        UNKNOWN_KEY,
-        ALGORITHM_REFUSED,
-        CRITICAL_HEADER,
-        NO_ACCEPTED_TYP,
-        BAD_SIGNATURE,
-        CLAIMS_MALFORMED,
-        REFRESH_AS_ACCESS,
-        ACCESS_AS_REFRESH,
-        EXPIRED,
-        NOT_YET_VALID,
-        ISSUED_IN_FUTURE,
-        DATE_OUT_OF_RANGE,
-        OTHER_ISSUER,
-        OTHER_AUDIENCE,
-        MISSING_CLAIM,
-        SESSION_ENDED,
-        SESSION_EXPIRED,
-        SESSION_IDLE,
-        USER_INACTIVE,
-        TOKEN_REPLACED,
-        TOKEN_REUSED,
-        // Not refusals of this table, but their descriptions must not collide either.
-        AuthError::MissingCredentials,
-        AuthError::Unavailable,
-        AuthError::MethodNotAllowed,
-    ];
 
     #[test]
     fn each_refusal_says_one_thing_in_a_header_safe_way() {

@@ -3,10 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
-use bytes::Bytes;
-use http::Response;
+use std::collections::HashMap;
 
-use super::AuthError;
+use bytes::Bytes;
+use http::{HeaderMap, Response, StatusCode};
+
+use super::{AuthError, refusals};
 
 /// Turns an [`AuthError`] into the response the client gets.
 ///
@@ -30,12 +32,56 @@ impl ErrorRenderer {
 
     /// The crate's default rendering, with an optional realm in every challenge.
     pub fn default_with_realm(realm: Option<String>) -> Self {
-        ErrorRenderer::new(move |err| err.to_response(realm.as_deref()))
+        let prepared = Prepared::new(realm.as_deref());
+        ErrorRenderer::new(move |err| {
+            prepared
+                .render(err)
+                .unwrap_or_else(|| err.to_response(realm.as_deref()))
+        })
     }
 
     /// Renders one error.
     pub fn render(&self, err: &AuthError) -> Response<Bytes> {
         (self.render)(err)
+    }
+}
+
+/// Every fixed refusal rendered once (body and headers), so that refusing garbage costs a
+/// table lookup and a copy of a small header map, not JSON and header formatting.
+struct Prepared {
+    responses: HashMap<(StatusCode, &'static str), (HeaderMap, Bytes)>,
+}
+
+impl Prepared {
+    fn new(realm: Option<&str>) -> Self {
+        let responses = refusals::ALL
+            .iter()
+            .filter_map(|err| {
+                let key = Prepared::key(err)?;
+                let (parts, body) = err.to_response(realm).into_parts();
+                Some((key, (parts.headers, body)))
+            })
+            .collect();
+        Prepared { responses }
+    }
+
+    /// Only refusals whose text is fixed by the crate have a key.
+    fn key(err: &AuthError) -> Option<(StatusCode, &'static str)> {
+        match err {
+            AuthError::InvalidRequest(d) | AuthError::InvalidToken(d) => Some((err.status(), d)),
+            AuthError::MissingCredentials
+            | AuthError::Unavailable
+            | AuthError::MethodNotAllowed => Some((err.status(), "")),
+            _ => None,
+        }
+    }
+
+    fn render(&self, err: &AuthError) -> Option<Response<Bytes>> {
+        let (headers, body) = self.responses.get(&Prepared::key(err)?)?;
+        let mut response = Response::new(body.clone());
+        *response.status_mut() = err.status();
+        *response.headers_mut() = headers.clone();
+        Some(response)
     }
 }
 
@@ -48,5 +94,27 @@ impl Default for ErrorRenderer {
 impl fmt::Debug for ErrorRenderer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ErrorRenderer").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prepared_refusals_equal_rendered_ones() {
+        for realm in [None, Some("pet-demo")] {
+            let renderer = ErrorRenderer::default_with_realm(realm.map(str::to_owned));
+            let mut errors = refusals::ALL.to_vec();
+            errors.push(AuthError::insufficient_scope("write"));
+            errors.push(AuthError::InvalidToken("a text of the app's own"));
+            for err in errors {
+                let (fresh, fresh_body) = err.to_response(realm).into_parts();
+                let (prepared, prepared_body) = renderer.render(&err).into_parts();
+                assert_eq!(prepared.status, fresh.status, "{err}");
+                assert_eq!(prepared.headers, fresh.headers, "{err}");
+                assert_eq!(prepared_body, fresh_body, "{err}");
+            }
+        }
     }
 }

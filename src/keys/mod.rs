@@ -10,8 +10,11 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header,
 
 use crate::error::ConfigError;
 
+mod hmac;
 mod jwks;
 mod provider;
+
+use hmac::PreparedHmac;
 
 pub(crate) use jwks::Jwks;
 
@@ -63,6 +66,9 @@ pub(crate) struct Key {
     pub(crate) algorithm: Algorithm,
     encoding: Option<EncodingKey>,
     pub(crate) decoding: DecodingKey,
+    /// An HMAC secret's verifying state, prepared once; `None` for public keys, which
+    /// jsonwebtoken verifies.
+    pub(crate) hmac: Option<PreparedHmac>,
     /// The public key as a JWK, `None` for an HMAC secret (never published).
     jwk: Option<Jwk>,
 }
@@ -90,11 +96,15 @@ impl Keys {
                 min: MIN_HMAC_SECRET_LEN,
             });
         }
-        Keys::checked(
+        let mut keys = Keys::checked(
             algorithm,
             EncodingKey::from_secret(secret),
             DecodingKey::from_secret(secret),
-        )
+        )?;
+        for key in &mut keys.keys {
+            key.hmac = PreparedHmac::new(algorithm, secret);
+        }
+        Ok(keys)
     }
 
     /// RS256/384/512 or PS256/384/512 from a PEM private key and its PEM public key.
@@ -211,6 +221,7 @@ impl Keys {
                     algorithm,
                     encoding: None,
                     decoding,
+                    hmac: None,
                     jwk: Some(jwk.clone()),
                 });
             }
@@ -336,6 +347,7 @@ impl Keys {
                 algorithm,
                 encoding: None,
                 decoding,
+                hmac: None,
             },
             false,
         ))
@@ -373,6 +385,7 @@ impl Keys {
                 algorithm,
                 encoding: Some(encoding),
                 decoding,
+                hmac: None,
                 jwk,
             },
             true,

@@ -35,7 +35,9 @@ pin_project! {
         Inner { #[pin] future: F },
         Answered { response: Option<Response<Bytes>> },
         Refresh { future: RefreshFuture },
-        Checking { check: CheckFuture, then: Option<(S, Request<ReqBody>)> },
+        // Boxed: rare, and a request inline would make every response future (and its moves
+        // on the hot path) hundreds of bytes larger.
+        Checking { check: CheckFuture, then: Option<Box<(S, Request<ReqBody>)>> },
     }
 }
 
@@ -65,7 +67,7 @@ impl<F, S, ReqBody> ResponseFuture<F, S, ReqBody> {
         ResponseFuture {
             kind: Kind::Checking {
                 check,
-                then: Some((service, request)),
+                then: Some(Box::new((service, request))),
             },
         }
     }
@@ -106,7 +108,7 @@ where
                     if let Err(refusal) = ready!(check.as_mut().poll(cx)) {
                         return Poll::Ready(Ok(refusal.map(ResponseBody::full)));
                     }
-                    let Some((mut service, request)) = then.take() else {
+                    let Some((mut service, request)) = then.take().map(|then| *then) else {
                         let response = polled_after_completion();
                         return Poll::Ready(Ok(response.map(ResponseBody::full)));
                     };

@@ -199,14 +199,12 @@ where
             Route::Protected => match self.authenticate(&req) {
                 Ok(Some(Access::Granted(claims))) => {
                     crate::telemetry::access_accepted();
-                    req.extensions_mut()
-                        .insert(claims.with_renderer(&self.shared.renderer));
+                    req.extensions_mut().insert(claims);
                     None
                 }
                 Ok(Some(Access::CheckSession(claims))) => {
                     let check = self.check_session(claims.clone(), grpc::is_grpc(req.headers()));
-                    req.extensions_mut()
-                        .insert(claims.with_renderer(&self.shared.renderer));
+                    req.extensions_mut().insert(claims);
                     Some(check)
                 }
                 Ok(None) => {

@@ -3,8 +3,8 @@
 //! Keyed by the whole token string, so only the byte-identical token can hit its entry. An
 //! entry lives until the token's own `exp` (no leeway) and never longer; entries are bounded
 //! by an estimate of their memory. Only tokens that passed full verification are inserted.
+//! Each thread keeps its most recent hits in front of it ([`super::local`]).
 
-use std::any::Any;
 use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -12,7 +12,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use moka::Expiry;
 use moka::sync::Cache;
 
-use super::{AccessClaims, Claims};
+use super::Claims;
+use super::claims::Verified;
+use super::local::{self, Erased};
 use crate::clock::unix_now;
 
 /// Claims are stored type-erased so that the cache needs no type parameter of the backend;
@@ -20,7 +22,17 @@ use crate::clock::unix_now;
 #[derive(Clone)]
 struct Entry {
     exp: u64,
-    claims: Arc<dyn Any + Send + Sync>,
+    claims: Erased,
+    /// Copies the claims for a thread's own cache, when their type can be cloned; else the
+    /// threads share this `Arc`.
+    fork: Option<fn(&Erased) -> Erased>,
+}
+
+fn fork<C: Clone + Send + Sync + 'static>(claims: &Erased) -> Erased {
+    match claims.downcast_ref::<Verified<C>>() {
+        Some(verified) => Arc::new(verified.clone()),
+        None => Arc::clone(claims),
+    }
 }
 
 struct UntilExp;
@@ -82,12 +94,15 @@ fn weigh(token: &Box<str>, _: &Entry) -> u32 {
 
 #[derive(Clone)]
 pub(crate) struct TokenCache {
+    /// Tags this cache's entries in the threads' own caches.
+    id: u64,
     cache: Cache<Box<str>, Entry, TailHash>,
 }
 
 impl TokenCache {
     pub(crate) fn new(max_bytes: u64) -> Self {
         TokenCache {
+            id: local::next_cache_id(),
             cache: Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(weigh)
@@ -97,25 +112,57 @@ impl TokenCache {
     }
 
     pub(crate) fn get<C: Send + Sync + 'static>(&self, token: &str) -> Option<Claims<C>> {
-        let entry = self.cache.get(token)?;
-        // moka's clock may lag a little; the token's own `exp` is the law.
-        if entry.exp <= unix_now() {
-            return None;
-        }
-        entry
-            .claims
-            .downcast::<AccessClaims<C>>()
-            .ok()
-            .map(Claims::from_arc)
+        let now = unix_now();
+        let claims = match local::get(self.id, token, now) {
+            Some(claims) => claims,
+            None => {
+                let entry = self.cache.get(token)?;
+                // moka's clock may lag a little; the token's own `exp` is the law.
+                if entry.exp <= now {
+                    return None;
+                }
+                let claims = match entry.fork {
+                    Some(fork) => fork(&entry.claims),
+                    None => entry.claims,
+                };
+                local::put(self.id, token, entry.exp, Arc::clone(&claims));
+                claims
+            }
+        };
+        claims.downcast::<Verified<C>>().ok().map(Claims::from_arc)
     }
 
-    pub(crate) fn insert<C: Send + Sync + 'static>(&self, token: &str, claims: &Claims<C>) {
+    /// Caches claims whose type can be cloned: each thread serving them gets its own copy.
+    pub(crate) fn insert<C: Clone + Send + Sync + 'static>(&self, token: &str, claims: &Claims<C>) {
+        self.insert_erased(token, claims, Some(fork::<C>));
+    }
+
+    /// Caches claims whose type cannot be cloned: the threads share one `Arc`.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn insert_shared<C: Send + Sync + 'static>(&self, token: &str, claims: &Claims<C>) {
+        self.insert_erased(token, claims, None);
+    }
+
+    fn insert_erased<C: Send + Sync + 'static>(
+        &self,
+        token: &str,
+        claims: &Claims<C>,
+        fork: Option<fn(&Erased) -> Erased>,
+    ) {
         let exp = claims.expires_at();
         if exp <= unix_now() {
             return;
         }
-        let claims: Arc<dyn Any + Send + Sync> = claims.as_arc().clone();
-        self.cache.insert(token.into(), Entry { exp, claims });
+        let erased: Erased = claims.as_arc().clone();
+        local::put(self.id, token, exp, Arc::clone(&erased));
+        self.cache.insert(
+            token.into(),
+            Entry {
+                exp,
+                claims: erased,
+                fork,
+            },
+        );
     }
 
     #[cfg(test)]
@@ -128,20 +175,23 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::token::TokenUse;
+    use crate::token::{AccessClaims, TokenUse};
 
     fn claims(exp: u64) -> Claims<String> {
-        Claims::new(AccessClaims {
-            sub: "u".into(),
-            sid: "s".into(),
-            iat: unix_now(),
-            exp,
-            nbf: None,
-            iss: None,
-            aud: None,
-            token_use: TokenUse::Access,
-            custom: "custom".to_owned(),
-        })
+        Claims::new(
+            AccessClaims {
+                sub: "u".into(),
+                sid: "s".into(),
+                iat: unix_now(),
+                exp,
+                nbf: None,
+                iss: None,
+                aud: None,
+                token_use: TokenUse::Access,
+                custom: "custom".to_owned(),
+            },
+            &crate::ErrorRenderer::default(),
+        )
     }
 
     #[test]

@@ -23,39 +23,38 @@ use crate::error::{AuthError, ErrorRenderer};
 /// }
 /// ```
 pub struct Claims<C> {
-    inner: Arc<AccessClaims<C>>,
+    inner: Arc<Verified<C>>,
+}
+
+/// What one `Arc` holds, so that handing the claims to a request is one reference-count
+/// increment (on an `Arc` private to the thread, when served from its token cache).
+#[derive(Clone)]
+pub(crate) struct Verified<C> {
+    claims: AccessClaims<C>,
     /// How refusals made from these claims (a missing scope) are rendered: the layer's own
     /// renderer, carried along so that extractors answer exactly as the layer does.
-    renderer: Option<ErrorRenderer>,
+    renderer: ErrorRenderer,
 }
 
 impl<C> Claims<C> {
-    pub(crate) fn new(inner: AccessClaims<C>) -> Self {
-        Claims::from_arc(Arc::new(inner))
+    pub(crate) fn new(claims: AccessClaims<C>, renderer: &ErrorRenderer) -> Self {
+        Claims::from_arc(Arc::new(Verified {
+            claims,
+            renderer: renderer.clone(),
+        }))
     }
 
-    pub(crate) fn from_arc(inner: Arc<AccessClaims<C>>) -> Self {
-        Claims {
-            inner,
-            renderer: None,
-        }
-    }
-
-    pub(crate) fn with_renderer(mut self, renderer: &ErrorRenderer) -> Self {
-        self.renderer = Some(renderer.clone());
-        self
+    pub(crate) fn from_arc(inner: Arc<Verified<C>>) -> Self {
+        Claims { inner }
     }
 
     /// Renders a refusal the way the layer that verified these claims does.
     #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) fn render(&self, err: &AuthError) -> http::Response<bytes::Bytes> {
-        match &self.renderer {
-            Some(renderer) => renderer.render(err),
-            None => err.to_response(None),
-        }
+        self.inner.renderer.render(err)
     }
 
-    pub(crate) fn as_arc(&self) -> &Arc<AccessClaims<C>> {
+    pub(crate) fn as_arc(&self) -> &Arc<Verified<C>> {
         &self.inner
     }
 
@@ -94,7 +93,6 @@ impl<C> Clone for Claims<C> {
     fn clone(&self) -> Self {
         Claims {
             inner: Arc::clone(&self.inner),
-            renderer: self.renderer.clone(),
         }
     }
 }
@@ -103,14 +101,22 @@ impl<C> Deref for Claims<C> {
     type Target = C;
 
     fn deref(&self) -> &C {
-        &self.inner.custom
+        &self.inner.claims.custom
+    }
+}
+
+impl<C> Deref for Verified<C> {
+    type Target = AccessClaims<C>;
+
+    fn deref(&self) -> &AccessClaims<C> {
+        &self.claims
     }
 }
 
 /// Serializes as the token payload: registered claims and your own, side by side.
 impl<C: Serialize> Serialize for Claims<C> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.inner.serialize(serializer)
+        self.inner.claims.serialize(serializer)
     }
 }
 

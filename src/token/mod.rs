@@ -21,6 +21,7 @@ use crate::keys::Keys;
 mod cache;
 mod claims;
 mod jws;
+mod local;
 mod wire;
 
 pub(crate) use cache::TokenCache;
@@ -119,13 +120,13 @@ impl TokenCodec {
     pub(crate) fn verify_access<C: DeserializeOwned>(
         &self,
         token: &str,
-    ) -> Result<Claims<C>, AuthError> {
+    ) -> Result<AccessClaims<C>, AuthError> {
         let payload = self.verified_payload(token, TokenUse::Access)?;
         let registered = self.registered(&payload, TokenUse::Access)?;
         // The user's claims come from the same bytes: two plain parses are cheaper than
         // one through serde's `flatten` buffer.
         let custom: C = serde_json::from_slice(&payload).map_err(|_| CLAIMS_MALFORMED)?;
-        Ok(Claims::new(AccessClaims {
+        Ok(AccessClaims {
             sub: registered.sub,
             sid: registered.sid,
             iat: registered.iat,
@@ -135,7 +136,7 @@ impl TokenCodec {
             aud: registered.aud,
             token_use: registered.token_use,
             custom,
-        }))
+        })
     }
 
     pub(crate) fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, AuthError> {
@@ -162,7 +163,7 @@ impl TokenCodec {
             Some(TokenUse::Access) => return Err(ACCESS_AS_REFRESH),
             None => return Err(NO_ACCEPTED_TYP),
         }
-        jws.verify(&key.decoding, key.algorithm)
+        jws.verify(key)
     }
 
     /// Parses and checks the registered claims (RFC 7519 §4.1) and `token_use`.
@@ -254,7 +255,10 @@ mod tests {
         let token = codec
             .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60))
             .unwrap();
-        let decoded: Claims<MachinableClaims> = codec.verify_access(&token).unwrap();
+        let decoded = Claims::<MachinableClaims>::new(
+            codec.verify_access(&token).unwrap(),
+            &crate::ErrorRenderer::default(),
+        );
         assert_eq!(decoded.subject(), "u1");
         assert_eq!(decoded.session_id(), "s1");
         assert_eq!(decoded.user.id, "u1");

@@ -51,8 +51,17 @@ impl TokenUse {
     }
 }
 
+/// Shows no claim values: logs stay free of personal data.
+impl<C> std::fmt::Debug for AccessClaims<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessClaims")
+            .field("exp", &self.exp)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The payload of an access token as it is on the wire.
-#[derive(Serialize)]
+#[derive(Clone, Serialize)]
 pub(crate) struct AccessClaims<C> {
     pub(crate) sub: String,
     pub(crate) sid: String,

@@ -270,8 +270,9 @@ impl Shared {
         };
         match codec.verify_access::<C>(token) {
             Ok(claims) => {
+                let claims = Claims::new(claims, &self.renderer);
                 if let Some(cache) = &self.token_cache {
-                    cache.insert(token, &claims);
+                    cache.insert_shared(token, &claims);
                 }
                 Ok(claims)
             }

@@ -106,8 +106,7 @@ where
         };
         match verdict {
             Ok(Some(claims)) => {
-                req.extensions_mut()
-                    .insert(claims.with_renderer(&shared.renderer));
+                req.extensions_mut().insert(claims);
             }
             Ok(None) => {
                 req.extensions_mut()

@@ -1,0 +1,130 @@
+//! A small cache per thread in front of the shared verified-token cache.
+//!
+//! moka's `get` is cheap but not private: it records each read in a channel shared by every
+//! thread and bumps the entry's counters, so threads serving the same cache contend on
+//! those cache lines. A hit here touches only this thread's memory: no lock, no atomic
+//! another thread writes, and the claims `Arc` is the thread's own copy. So the cache-hit
+//! path scales with cores instead of queueing on one line.
+//!
+//! It holds only tokens that passed full verification (or that the shared cache holds,
+//! which only has those), each tagged with its cache's id, so that two layers with different
+//! keys in one process never see each other's tokens; a hit compares the whole token and
+//! checks `exp`. Revocation is checked after every hit, as with the shared cache.
+//!
+//! Bounded: [`SLOTS`] entries per thread, direct-mapped by a hash of the token's last
+//! bytes (its signature, unpredictable without the key), and only tokens up to
+//! [`MAX_LOCAL_TOKEN_LEN`] bytes: at most about 128 x (2 KiB + the claims) per thread.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub(super) type Erased = Arc<dyn Any + Send + Sync>;
+
+/// Entries per thread.
+pub(super) const SLOTS: usize = 128;
+/// Longer tokens are served by the shared cache only.
+pub(super) const MAX_LOCAL_TOKEN_LEN: usize = 2048;
+
+struct Slot {
+    cache: u64,
+    exp: u64,
+    token: Box<str>,
+    claims: Erased,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Vec<Option<Slot>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A fresh id for each shared cache, never reused in the process.
+pub(super) fn next_cache_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The slot of a token: its last 8 bytes (inside the signature), mixed.
+fn index(token: &[u8]) -> usize {
+    let mut tail = [0u8; 8];
+    let start = token.len().saturating_sub(8);
+    tail[..token.len() - start].copy_from_slice(&token[start..]);
+    let mixed = u64::from_le_bytes(tail).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // The top bits are the best mixed.
+    (mixed >> 57) as usize % SLOTS
+}
+
+/// The claims of `token` if this thread holds them for `cache` and they are live at `now`.
+pub(super) fn get(cache: u64, token: &str, now: u64) -> Option<Erased> {
+    LOCAL
+        .try_with(|slots| {
+            let slots = slots.try_borrow().ok()?;
+            let slot = slots.get(index(token.as_bytes()))?.as_ref()?;
+            (slot.cache == cache && slot.exp > now && *slot.token == *token)
+                .then(|| Arc::clone(&slot.claims))
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keeps `claims` for `token` in this thread, replacing whatever had its slot.
+pub(super) fn put(cache: u64, token: &str, exp: u64, claims: Erased) {
+    if token.len() > MAX_LOCAL_TOKEN_LEN {
+        return;
+    }
+    let old = LOCAL
+        .try_with(|slots| {
+            let mut slots = slots.try_borrow_mut().ok()?;
+            if slots.is_empty() {
+                slots.resize_with(SLOTS, || None);
+            }
+            let slot = slots.get_mut(index(token.as_bytes()))?;
+            slot.replace(Slot {
+                cache,
+                exp,
+                token: token.into(),
+                claims,
+            })
+        })
+        .ok()
+        .flatten();
+    // Dropped outside the borrow: a claim type's `Drop` may do anything.
+    drop(old);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hits_only_the_same_cache_token_and_live_exp() {
+        let claims: Erased = Arc::new(7u32);
+        let (a, b) = (next_cache_id(), next_cache_id());
+        put(a, "h.p.signature-one", 100, Arc::clone(&claims));
+        assert!(get(a, "h.p.signature-one", 99).is_some());
+        assert!(get(a, "h.p.signature-one", 100).is_none());
+        assert!(get(b, "h.p.signature-one", 99).is_none());
+        assert!(get(a, "x.p.signature-one", 99).is_none());
+        assert!(get(a, "", 99).is_none());
+        // Another thread has its own slots.
+        std::thread::spawn(move || assert!(get(a, "h.p.signature-one", 99).is_none()))
+            .join()
+            .unwrap();
+        // Too long for this cache: not kept.
+        let long = "t".repeat(MAX_LOCAL_TOKEN_LEN + 1);
+        put(a, &long, 100, claims);
+        assert!(get(a, &long, 99).is_none());
+    }
+
+    #[test]
+    fn slots_are_bounded_and_replaced() {
+        let id = next_cache_id();
+        for i in 0..10 * SLOTS {
+            put(id, &format!("token-{i:08}"), u64::MAX, Arc::new(i));
+        }
+        let held = LOCAL.with(|slots| slots.borrow().iter().flatten().count());
+        assert!(held <= SLOTS);
+        let last = format!("token-{:08}", 10 * SLOTS - 1);
+        assert!(get(id, &last, 0).is_some());
+    }
+}
