@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use bytes::Bytes;
 use http::{HeaderMap, Response, StatusCode};
@@ -49,7 +50,29 @@ impl ErrorRenderer {
 /// Every fixed refusal rendered once (body and headers), so that refusing garbage costs a
 /// table lookup and a copy of a small header map, not JSON and header formatting.
 struct Prepared {
-    responses: HashMap<(StatusCode, &'static str), (HeaderMap, Bytes)>,
+    responses: HashMap<(StatusCode, &'static str), (HeaderMap, Bytes), BuildHasherDefault<Fnv>>,
+}
+
+/// FNV-1a: the keys are the crate's own few dozen texts, so no flooding to fear, and a short
+/// text hashes in a few nanoseconds.
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Self {
+        Fnv(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Prepared {

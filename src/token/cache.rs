@@ -116,6 +116,11 @@ impl TokenCache {
         let claims = match local::get(self.id, token, now) {
             Some(claims) => claims,
             None => {
+                // A miss (a new or forged token) costs only a lookup: `get` would also record
+                // the read and read the clock.
+                if !self.cache.contains_key(token) {
+                    return None;
+                }
                 let entry = self.cache.get(token)?;
                 // moka's clock may lag a little; the token's own `exp` is the law.
                 if entry.exp <= now {

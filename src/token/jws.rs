@@ -74,6 +74,41 @@ pub(crate) struct Jws<'t> {
     pub(crate) kind: Option<TokenUse>,
 }
 
+/// The header segments we mint, as base64url: a token whose header segment is one of them,
+/// byte for byte, skips decoding and parsing its header, whose result is known. Each was
+/// checked through [`parse`] when the codec was built.
+#[derive(Default)]
+pub(crate) struct KnownHeaders {
+    headers: Vec<(String, TokenUse)>,
+}
+
+impl KnownHeaders {
+    /// Keeps `header` (the base64url of a header we mint) if [`parse`] reads it as `kind` and
+    /// picks the set's signing key for it.
+    pub(crate) fn learn(&mut self, header: String, kind: TokenUse, keys: &Keys) {
+        let probe = format!("{header}.e30.c2ln");
+        let signing = keys.signing().map(|(key, _)| key);
+        if let Ok((jws, key)) = parse(&probe, keys, &KnownHeaders::default())
+            && jws.kind == Some(kind)
+            && signing.is_some_and(|signing| std::ptr::eq(signing, key))
+        {
+            self.headers.push((header, kind));
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.headers.len()
+    }
+
+    fn kind_of(&self, header: &str) -> Option<TokenUse> {
+        self.headers
+            .iter()
+            .find(|(known, _)| known == header)
+            .map(|(_, kind)| *kind)
+    }
+}
+
 /// Splits a token into its three segments, reads its header and picks our key for it.
 /// Refuses anything that is not exactly three non-empty unpadded base64url segments (this
 /// also stops `a.b.c.d...`, CVE-2025-30204), a `kid` no key of ours has, an algorithm other
@@ -81,6 +116,7 @@ pub(crate) struct Jws<'t> {
 pub(crate) fn parse<'t, 'k>(
     token: &'t str,
     keys: &'k Keys,
+    known: &KnownHeaders,
 ) -> Result<(Jws<'t>, &'k Key), AuthError> {
     let (message, signature) = token.rsplit_once('.').ok_or(NOT_JWS)?;
     let (header, payload) = message.split_once('.').ok_or(NOT_JWS)?;
@@ -89,6 +125,17 @@ pub(crate) fn parse<'t, 'k>(
         .any(|part| part.is_empty() || !is_base64url(part.as_bytes()))
     {
         return Err(NOT_JWS);
+    }
+    if let Some(kind) = known.kind_of(header)
+        && let Some((key, _)) = keys.signing()
+    {
+        let jws = Jws {
+            message,
+            payload,
+            signature,
+            kind: Some(kind),
+        };
+        return Ok((jws, key));
     }
     // Our headers are under 100 bytes: decoded on the stack, no allocation before the
     // signature is known good. A longer one (a long `kid`) takes the heap.
@@ -179,12 +226,15 @@ mod tests {
     fn long_headers_decode_on_the_heap() {
         let kid = "k".repeat(400);
         let t = token(&format!(r#"{{"alg":"HS256","kid":"{kid}"}}"#));
-        assert!(parse(&t, &keys()).is_ok());
+        assert!(parse(&t, &keys(), &KnownHeaders::default()).is_ok());
         for len in [HEADER_B64_MAX - 2, HEADER_B64_MAX, HEADER_B64_MAX + 1] {
             let pad = "x".repeat(len);
             let header = format!(r#"{{"alg":"HS256","p":"{pad}"}}"#);
             let t = token(&header);
-            assert!(parse(&t, &keys()).is_ok(), "{len}");
+            assert!(
+                parse(&t, &keys(), &KnownHeaders::default()).is_ok(),
+                "{len}"
+            );
         }
     }
 
@@ -193,42 +243,91 @@ mod tests {
         for bad in [
             "a.b", "a.b.c.d", "a..c", "..", "a.b=.c", "a.b.c=", "a.b+.c", "",
         ] {
-            assert!(parse(bad, &keys()).is_err(), "{bad}");
+            assert!(
+                parse(bad, &keys(), &KnownHeaders::default()).is_err(),
+                "{bad}"
+            );
         }
-        assert!(parse(&".".repeat(5000), &keys()).is_err());
+        assert!(parse(&".".repeat(5000), &keys(), &KnownHeaders::default()).is_err());
     }
 
     #[test]
     fn header_rules() {
-        assert!(parse(&token(r#"{"alg":"HS256","typ":"at+jwt"}"#), &keys()).is_ok());
+        assert!(
+            parse(
+                &token(r#"{"alg":"HS256","typ":"at+jwt"}"#),
+                &keys(),
+                &KnownHeaders::default()
+            )
+            .is_ok()
+        );
         for alg in ["none", "None", "NONE", "hs256", "HS512", "RS256", ""] {
             let t = token(&format!(r#"{{"alg":"{alg}"}}"#));
-            assert_eq!(parse(&t, &keys()).err(), Some(ALGORITHM_REFUSED), "{alg}");
+            assert_eq!(
+                parse(&t, &keys(), &KnownHeaders::default()).err(),
+                Some(ALGORITHM_REFUSED),
+                "{alg}"
+            );
         }
-        assert!(parse(&token(r#"{"alg":"HS256","crit":["exp"]}"#), &keys()).is_err());
-        assert!(parse(&token(r#"{"alg":"HS256","alg":"HS256"}"#), &keys()).is_err());
-        assert!(parse(&token(r#"{"typ":"at+jwt"}"#), &keys()).is_err());
-        assert!(parse(&token(r#"not json"#), &keys()).is_err());
+        assert!(
+            parse(
+                &token(r#"{"alg":"HS256","crit":["exp"]}"#),
+                &keys(),
+                &KnownHeaders::default()
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                &token(r#"{"alg":"HS256","alg":"HS256"}"#),
+                &keys(),
+                &KnownHeaders::default()
+            )
+            .is_err()
+        );
+        assert!(
+            parse(
+                &token(r#"{"typ":"at+jwt"}"#),
+                &keys(),
+                &KnownHeaders::default()
+            )
+            .is_err()
+        );
+        assert!(parse(&token(r#"not json"#), &keys(), &KnownHeaders::default()).is_err());
         // A JSON array is no JOSE header, and a `null` crit is still a crit.
         assert_eq!(
-            parse(&token(r#"["HS256","at+jwt"]"#), &keys()).err(),
+            parse(
+                &token(r#"["HS256","at+jwt"]"#),
+                &keys(),
+                &KnownHeaders::default()
+            )
+            .err(),
             Some(MALFORMED)
         );
         assert_eq!(
-            parse(&token(r#"{"alg":"HS256","crit":null}"#), &keys()).err(),
+            parse(
+                &token(r#"{"alg":"HS256","crit":null}"#),
+                &keys(),
+                &KnownHeaders::default()
+            )
+            .err(),
             Some(CRITICAL_HEADER)
         );
         assert!(
             parse(
                 &token(r#"{"alg":"HS256","kid":"../../etc/passwd' OR 1=1"}"#),
-                &keys()
+                &keys(),
+                &KnownHeaders::default()
             )
             .is_ok()
         );
         // Escaped strings in the header are read correctly, not refused.
         let escaped = token(r#"{"alg":"HS\u0032\u0035\u0036","typ":"at\u002bjwt"}"#);
         assert_eq!(
-            parse(&escaped, &keys()).unwrap().0.kind,
+            parse(&escaped, &keys(), &KnownHeaders::default())
+                .unwrap()
+                .0
+                .kind,
             Some(TokenUse::Access)
         );
     }
