@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use serde::de::value::{BorrowedStrDeserializer, StringDeserializer};
+use serde::de::value::{BorrowedStrDeserializer, StringDeserializer, U64Deserializer};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::forward_to_deserialize_any;
 use serde_json::value::RawValue;
@@ -77,12 +77,15 @@ struct Fields {
 }
 
 impl Fields {
-    fn set(&mut self, field: Field, raw: &str) -> Result<(), serde_json::Error> {
+    /// Whether `field` was met before; marks it met.
+    fn seen(&mut self, field: Field) -> bool {
         let bit = 1u16 << field as u16;
-        if self.seen & bit != 0 {
-            return Err(de::Error::custom("duplicate claim"));
-        }
+        let seen = self.seen & bit != 0;
         self.seen |= bit;
+        seen
+    }
+
+    fn set(&mut self, field: Field, raw: &str) -> Result<(), serde_json::Error> {
         match field {
             Field::Sub => self.sub = Some(serde_json::from_str(raw)?),
             Field::Sid => self.sid = Some(serde_json::from_str(raw)?),
@@ -190,12 +193,51 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMap<'_, A> {
         let Some(field) = self.pending.take() else {
             return self.map.next_value_seed(seed);
         };
-        let raw: &'de RawValue = self.map.next_value()?;
-        self.fields
-            .set(field, raw.get())
-            .map_err(de::Error::custom)?;
-        seed.deserialize(&mut serde_json::Deserializer::from_str(raw.get()))
-            .map_err(de::Error::custom)
+        if self.fields.seen(field) {
+            return Err(de::Error::custom("duplicate claim"));
+        }
+        // The common claims are read into their type and handed on from there; a string
+        // borrowed from the payload stays borrowed.
+        match field {
+            Field::Sub | Field::Sid | Field::TokenUse => {
+                let value = self.map.next_value::<Key<'de>>()?;
+                let text = match &value {
+                    Key::Borrowed(text) => text,
+                    Key::Owned(text) => text.as_str(),
+                };
+                match field {
+                    Field::Sub => self.fields.sub = Some(text.to_owned()),
+                    Field::Sid => self.fields.sid = Some(text.to_owned()),
+                    _ => {
+                        self.fields.token_use = Some(
+                            TokenUse::from_claim(text)
+                                .ok_or_else(|| de::Error::custom("unknown token_use"))?,
+                        )
+                    }
+                }
+                match value {
+                    Key::Borrowed(text) => seed.deserialize(BorrowedStrDeserializer::new(text)),
+                    Key::Owned(text) => seed.deserialize(StringDeserializer::new(text)),
+                }
+            }
+            Field::Iat | Field::Exp => {
+                let value: u64 = self.map.next_value()?;
+                match field {
+                    Field::Iat => self.fields.iat = Some(value),
+                    _ => self.fields.exp = Some(value),
+                }
+                seed.deserialize(U64Deserializer::new(value))
+            }
+            // Rarer, and of several shapes: read once as raw JSON, parsed for each side.
+            Field::Nbf | Field::Iss | Field::Aud | Field::Generation => {
+                let raw: &'de RawValue = self.map.next_value()?;
+                self.fields
+                    .set(field, raw.get())
+                    .map_err(de::Error::custom)?;
+                seed.deserialize(&mut serde_json::Deserializer::from_str(raw.get()))
+                    .map_err(de::Error::custom)
+            }
+        }
     }
 
     fn size_hint(&self) -> Option<usize> {

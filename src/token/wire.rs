@@ -34,6 +34,15 @@ impl Audience {
 }
 
 impl TokenUse {
+    /// The kind a `token_use` claim names, exactly as serialized.
+    pub(crate) fn from_claim(claim: &str) -> Option<TokenUse> {
+        match claim {
+            "access" => Some(TokenUse::Access),
+            "refresh" => Some(TokenUse::Refresh),
+            _ => None,
+        }
+    }
+
     /// The kind a `typ` header names, compared case-insensitively, with or without the
     /// `application/` prefix (RFC 7515 §4.1.9); `None` for any other `typ`.
     pub(crate) fn from_typ(typ: &str) -> Option<TokenUse> {
@@ -144,5 +153,14 @@ mod tests {
         assert_eq!(TokenUse::from_typ("refresh+jwt"), Some(TokenUse::Refresh));
         assert_eq!(TokenUse::from_typ("JWT"), None);
         assert_eq!(TokenUse::from_typ(""), None);
+    }
+
+    #[test]
+    fn token_use_claims_read_as_serde_reads_them() {
+        for kind in [TokenUse::Access, TokenUse::Refresh] {
+            let json = serde_json::to_string(&kind).unwrap();
+            assert_eq!(TokenUse::from_claim(json.trim_matches('"')), Some(kind));
+        }
+        assert_eq!(TokenUse::from_claim("Access"), None);
     }
 }
