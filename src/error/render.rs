@@ -50,23 +50,28 @@ impl ErrorRenderer {
 /// Every fixed refusal rendered once (body and headers), so that refusing garbage costs a
 /// table lookup and a copy of a small header map, not JSON and header formatting.
 struct Prepared {
-    responses: HashMap<(StatusCode, &'static str), (HeaderMap, Bytes), BuildHasherDefault<Fnv>>,
+    responses:
+        HashMap<(StatusCode, &'static str), (HeaderMap, Bytes), BuildHasherDefault<TextHash>>,
 }
 
-/// FNV-1a: the keys are the crate's own few dozen texts, so no flooding to fear, and a short
-/// text hashes in a few nanoseconds.
-struct Fnv(u64);
+/// The keys are the crate's own few dozen texts, so no flooding to fear: a text is hashed by
+/// its length and its first and last eight bytes (the map still compares whole texts).
+#[derive(Default)]
+struct TextHash(u64);
 
-impl Default for Fnv {
-    fn default() -> Self {
-        Fnv(0xcbf2_9ce4_8422_2325)
-    }
-}
-
-impl Hasher for Fnv {
+impl Hasher for TextHash {
     fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        let word = |at: &[u8]| {
+            let mut buf = [0u8; 8];
+            let n = at.len().min(8);
+            buf[..n].copy_from_slice(&at[..n]);
+            u64::from_le_bytes(buf)
+        };
+        let tail = &bytes[bytes.len().saturating_sub(8)..];
+        for part in [bytes.len() as u64, word(bytes), word(tail)] {
+            self.0 = (self.0 ^ part)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .rotate_left(29);
         }
     }
 

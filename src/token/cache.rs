@@ -112,8 +112,7 @@ impl TokenCache {
     }
 
     pub(crate) fn get<C: Send + Sync + 'static>(&self, token: &str) -> Option<Claims<C>> {
-        let now = unix_now();
-        let claims = match local::get(self.id, token, now) {
+        let claims = match local::get(self.id, token, unix_now) {
             Some(claims) => claims,
             None => {
                 // A miss (a new or forged token) costs only a lookup: `get` would also record
@@ -123,7 +122,7 @@ impl TokenCache {
                 }
                 let entry = self.cache.get(token)?;
                 // moka's clock may lag a little; the token's own `exp` is the law.
-                if entry.exp <= now {
+                if entry.exp <= unix_now() {
                     return None;
                 }
                 let claims = match entry.fork {

@@ -54,13 +54,14 @@ fn index(token: &[u8]) -> usize {
     (mixed >> 57) as usize % SLOTS
 }
 
-/// The claims of `token` if this thread holds them for `cache` and they are live at `now`.
-pub(super) fn get(cache: u64, token: &str, now: u64) -> Option<Erased> {
+/// The claims of `token` if this thread holds them for `cache` and they are live at the
+/// time `now` gives (read only on a match: a miss costs no clock read).
+pub(super) fn get(cache: u64, token: &str, now: impl FnOnce() -> u64) -> Option<Erased> {
     LOCAL
         .try_with(|slots| {
             let slots = slots.try_borrow().ok()?;
             let slot = slots.get(index(token.as_bytes()))?.as_ref()?;
-            (slot.cache == cache && slot.exp > now && *slot.token == *token)
+            (slot.cache == cache && *slot.token == *token && slot.exp > now())
                 .then(|| Arc::clone(&slot.claims))
         })
         .ok()
@@ -101,19 +102,19 @@ mod tests {
         let claims: Erased = Arc::new(7u32);
         let (a, b) = (next_cache_id(), next_cache_id());
         put(a, "h.p.signature-one", 100, Arc::clone(&claims));
-        assert!(get(a, "h.p.signature-one", 99).is_some());
-        assert!(get(a, "h.p.signature-one", 100).is_none());
-        assert!(get(b, "h.p.signature-one", 99).is_none());
-        assert!(get(a, "x.p.signature-one", 99).is_none());
-        assert!(get(a, "", 99).is_none());
+        assert!(get(a, "h.p.signature-one", || 99).is_some());
+        assert!(get(a, "h.p.signature-one", || 100).is_none());
+        assert!(get(b, "h.p.signature-one", || 99).is_none());
+        assert!(get(a, "x.p.signature-one", || 99).is_none());
+        assert!(get(a, "", || 99).is_none());
         // Another thread has its own slots.
-        std::thread::spawn(move || assert!(get(a, "h.p.signature-one", 99).is_none()))
+        std::thread::spawn(move || assert!(get(a, "h.p.signature-one", || 99).is_none()))
             .join()
             .unwrap();
         // Too long for this cache: not kept.
         let long = "t".repeat(MAX_LOCAL_TOKEN_LEN + 1);
         put(a, &long, 100, claims);
-        assert!(get(a, &long, 99).is_none());
+        assert!(get(a, &long, || 99).is_none());
     }
 
     #[test]
@@ -125,6 +126,6 @@ mod tests {
         let held = LOCAL.with(|slots| slots.borrow().iter().flatten().count());
         assert!(held <= SLOTS);
         let last = format!("token-{:08}", 10 * SLOTS - 1);
-        assert!(get(id, &last, 0).is_some());
+        assert!(get(id, &last, || 0).is_some());
     }
 }
