@@ -18,6 +18,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         axum::serve(listener, router).await?;
         return Ok(());
     }
+    if mode == "identity" {
+        // A layer that does nothing: what axum's layering costs any middleware.
+        axum::serve(listener, router.layer(tower::layer::util::Identity::new())).await?;
+        return Ok(());
+    }
     let cache = (mode != "layer-nocache").then_some(32 << 20);
     let sessions = Sessions::builder(Keys::hs256(b"whole-stack-benchmark-secret-32-bytes!")?)
         .token_cache_bytes(cache)
