@@ -14,15 +14,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mode = std::env::var("MODE").unwrap_or_else(|_| "layer".to_owned());
     let router = Router::new().route("/", get(|| async { "hello" }));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
-    if mode == "plain" {
-        axum::serve(listener, router).await?;
-        return Ok(());
-    }
-    if mode == "identity" {
-        // A layer that does nothing: what axum's layering costs any middleware.
-        axum::serve(listener, router.layer(tower::layer::util::Identity::new())).await?;
-        return Ok(());
-    }
     let cache = (mode != "layer-nocache").then_some(32 << 20);
     let sessions = Sessions::builder(Keys::hs256(b"whole-stack-benchmark-secret-32-bytes!")?)
         .token_cache_bytes(cache)
@@ -41,8 +32,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let issued = sessions
         .create("u1", &claims, SessionMeta::default())
         .await?;
+    // Written in every mode, so that the runs without the layer send the same header bytes.
     if let Ok(path) = std::env::var("TOKEN_FILE") {
         std::fs::write(path, &issued.access_token)?;
+    }
+    if mode == "plain" {
+        axum::serve(listener, router).await?;
+        return Ok(());
+    }
+    if mode == "identity" {
+        // A layer that does nothing: what axum's layering costs any middleware.
+        axum::serve(listener, router.layer(tower::layer::util::Identity::new())).await?;
+        return Ok(());
     }
     axum::serve(listener, router.layer(sessions.layer())).await?;
     Ok(())

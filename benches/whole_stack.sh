@@ -30,11 +30,10 @@ run() {
     curl -s -o /dev/null "http://$ADDR/" -H "authorization: Bearer $(cat "$TOKEN_FILE" 2>/dev/null)" && break
     sleep 0.1
   done
-  if [ "$mode" != plain ] && [ "$mode" != identity ]; then
-    auth=(-H "authorization: Bearer $(cat "$TOKEN_FILE")")
-    # The token must be accepted, or we would measure refusals.
-    test "$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "http://$ADDR/")" = 200
-  fi
+  # Every run sends the token, so that all of them carry the same bytes; without the layer
+  # the app ignores it. With the layer it must be accepted, or we would measure refusals.
+  auth=(-H "authorization: Bearer $(cat "$TOKEN_FILE")")
+  test "$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "http://$ADDR/")" = 200
   local out rps requests before after
   before=$(awk '{print $14 + $15}' "/proc/$SERVER/stat")
   out=$(taskset -c 1 wrk -t1 -c"$CONNECTIONS" -d"$DURATION" "${auth[@]}" "http://$ADDR/")

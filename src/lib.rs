@@ -232,14 +232,17 @@
 //! | what | bound (default) | at the bound |
 //! |---|---|---|
 //! | verified-token cache | [`DEFAULT_TOKEN_CACHE_BYTES`] (32 MiB, about 1.3 KiB per 420-byte token) | least useful entries are evicted; a miss pays the full signature check |
+//! | its per-thread front | 128 tokens of at most 2 KiB per thread that serves requests (about 120 KiB for Machinable-sized tokens), until their `exp` | the slot is taken by the newer token; a miss asks the shared cache. A hit touches only the thread's own memory, so cache hits scale with cores |
 //! | session cache | [`DEFAULT_CACHE_CAPACITY`] entries (100 000, about 540 bytes each: ids, dates and generation; never the client's `meta`) | entries are evicted; a miss reads the store. Unknown sessions are remembered as gone for at most 5 s |
-//! | revoked set | [`DEFAULT_REVOCATION_BUDGET`] revocations (100 000, about 150 bytes each), each kept for the access-token lifetime plus [`MAX_LEEWAY`] | nothing is forgotten: until the refused revocation would have expired, an access token whose session is not in the set is checked against the session itself (session cache, then store). Slower, closed: a revoked token never gets in, and a store failure is a 503 |
+//! | revoked set | [`DEFAULT_REVOCATION_BUDGET`] revocations (100 000, about 150 bytes each, plus a fixed filter of 8 one-byte counters per revocation of the budget: 1 MiB), each kept for the access-token lifetime plus [`MAX_LEEWAY`] | nothing is forgotten: until the refused revocation would have expired, an access token whose session is not in the set is checked against the session itself (session cache, then store). Slower, closed: a revoked token never gets in, and a store failure is a 503 |
 //! | user-claims window | one read per user per [`DEFAULT_USER_CLAIMS_TTL`], as many users as the session cache | entries are evicted; a miss reads the directory |
 //! | session `meta` | [`MAX_META_LEN`] bytes per field | cut at a character boundary |
 //! | [`Sessions::list`] | [`MAX_LISTED_SESSIONS`], the newest | older sessions are not listed (they still work) |
 //! | [`MemoryBackend`] | every live session | expired sessions are purged as new ones are created |
 //!
 //! No request and no revocation scans a structure: lookups are hashes, expiry pops queues.
+//! An accepted request from the caches takes no lock and writes no memory another thread
+//! writes (the revoked set is asked through a filter it only reads).
 //!
 //! **Floods from one client.** The layer bounds what a flood costs the store: concurrent
 //! loads of one session coalesce, unknown sessions are remembered as gone, reads of one
@@ -271,7 +274,10 @@
 //!
 //! # Cargo features
 //!
-//! `aws-lc-rs` (default crypto backend), `rust-crypto` (pure Rust instead), `tracing`
+//! `aws-lc-rs` (default crypto backend), `rust-crypto` (pure Rust instead; HMAC tokens are
+//! verified with the chosen backend's primitives directly, the key prepared once, and with
+//! both features on that is aws-lc-rs, whatever provider the app installed in jsonwebtoken;
+//! signing and public-key verification go through jsonwebtoken), `tracing`
 //! (default; debug-level events for refusals and store failures), `axum` (extractors in the
 //! `axum` module), `redis` (`RedisStore`) and `postgres` (`PostgresStore`), shared stores
 //! whose revocations reach every instance; `jwks` (`Verifier`, verify-only mode); `metrics`
