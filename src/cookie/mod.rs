@@ -35,7 +35,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::error::refusals::{MALFORMED, TOKEN_TOO_LONG};
 use crate::error::{AuthError, ConfigError};
-use crate::service::bearer::MAX_TOKEN_LEN;
+use crate::token::MAX_TOKEN_LEN;
 use csrf::Csrf;
 
 /// The cookie's name when it is scoped to the refresh route.

@@ -7,10 +7,7 @@ use crate::error::AuthError;
 use crate::error::refusals::{
     DUPLICATE_AUTHORIZATION, EMPTY_BEARER, MALFORMED, TOKEN_IN_QUERY, TOKEN_TOO_LONG,
 };
-
-/// Tokens longer than this are refused before any decoding. Our own tokens are well under
-/// 2 KiB; the limit keeps a hostile 64 KiB header from costing base64 and JSON work.
-pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;
+use crate::token::MAX_TOKEN_LEN;
 
 /// Finds the Bearer token of a request.
 ///

@@ -34,6 +34,11 @@ pub(crate) use wire::{AccessClaims, RefreshClaims, TokenUse};
 use jws::KnownHeaders;
 use wire::{ACCESS_TYP, AccessOut, Audience, REFRESH_TYP, Registered};
 
+/// Tokens longer than this are refused before any decoding, whatever carries them. Our own
+/// tokens are well under 2 KiB; the limit keeps a hostile 64 KiB header from costing base64
+/// and JSON work.
+pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;
+
 /// The last second of year 9999 (RFC 3339's horizon). A token date past it is refused, so
 /// that no time arithmetic on a token value can overflow (`exp = 2^63` once panicked).
 pub(crate) const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
