@@ -109,3 +109,22 @@ pub fn keys(alg: Algorithm) -> (Keys, jsonwebtoken::DecodingKey) {
         other => panic!("no benchmark keys for {other:?}"),
     }
 }
+
+/// `GET /me` carrying `auth` as its `Authorization` header.
+pub fn authed_request(auth: &http::HeaderValue) -> Request<()> {
+    let mut req = Request::get("/me").body(()).unwrap();
+    req.headers_mut()
+        .insert(http::header::AUTHORIZATION, auth.clone());
+    req
+}
+
+/// A layer's sessions with every default but the key, and an access token of theirs.
+pub fn sessions_and_token(rt: &tokio::runtime::Runtime) -> (tower_jwt_sessions::Sessions, String) {
+    let (keys, _) = keys(Algorithm::HS256);
+    let sessions = tower_jwt_sessions::Sessions::builder(keys).build().unwrap();
+    let token = rt
+        .block_on(sessions.create("u1", &user(), tower_jwt_sessions::SessionMeta::default()))
+        .unwrap()
+        .access_token;
+    (sessions, token)
+}

@@ -11,44 +11,42 @@ use std::time::Duration;
 
 use common::*;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::header::AUTHORIZATION;
-use http::{HeaderValue, Request};
-use jsonwebtoken::Algorithm;
+use http::HeaderValue;
 use tower::{Layer, Service};
-use tower_jwt_sessions::{SessionMeta, Sessions};
-
-fn request(auth: &HeaderValue) -> Request<()> {
-    let mut req = Request::get("/me").body(()).unwrap();
-    req.headers_mut().insert(AUTHORIZATION, auth.clone());
-    req
-}
 
 fn metrics(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let (keys, _) = keys(Algorithm::HS256);
-    let sessions = Sessions::builder(keys).build().unwrap();
-    let token = rt
-        .block_on(sessions.create("u1", &user(), SessionMeta::default()))
-        .unwrap()
-        .access_token;
+    let (sessions, token) = sessions_and_token(&rt);
     let auth = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
 
     let mut group = c.benchmark_group("metrics");
     let mut bare = Hello;
     group.bench_function("bare", |b| {
-        b.iter(|| now(bare.call(request(black_box(&auth)))).unwrap().status())
+        b.iter(|| {
+            now(bare.call(authed_request(black_box(&auth))))
+                .unwrap()
+                .status()
+        })
     });
     let mut svc = sessions.layer().layer(Hello);
     group.bench_function("layer_cached_no_recorder", |b| {
-        b.iter(|| now(svc.call(request(black_box(&auth)))).unwrap().status())
+        b.iter(|| {
+            now(svc.call(authed_request(black_box(&auth))))
+                .unwrap()
+                .status()
+        })
     });
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).unwrap();
     group.bench_function("layer_cached_prometheus", |b| {
-        b.iter(|| now(svc.call(request(black_box(&auth)))).unwrap().status())
+        b.iter(|| {
+            now(svc.call(authed_request(black_box(&auth))))
+                .unwrap()
+                .status()
+        })
     });
     group.finish();
     // The counters did move: the figures above are of a recorder at work.

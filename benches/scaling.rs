@@ -22,26 +22,14 @@ use common::*;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
-use jsonwebtoken::Algorithm;
 use tower::{Layer, Service};
-use tower_jwt_sessions::{Claims, MachinableClaims, SessionMeta, Sessions};
-
-fn request(auth: &HeaderValue) -> Request<()> {
-    let mut req = Request::get("/me").body(()).unwrap();
-    req.headers_mut().insert(AUTHORIZATION, auth.clone());
-    req
-}
+use tower_jwt_sessions::{Claims, MachinableClaims};
 
 fn scaling(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let (keys, _) = keys(Algorithm::HS256);
-    let sessions = Sessions::builder(keys).build().unwrap();
-    let token = rt
-        .block_on(sessions.create("u1", &user(), SessionMeta::default()))
-        .unwrap()
-        .access_token;
+    let (sessions, token) = sessions_and_token(&rt);
     let auth = HeaderValue::from_str(&format!("Bearer {token}")).unwrap();
     let layer = sessions.layer();
 
@@ -65,13 +53,15 @@ fn scaling(c: &mut Criterion) {
                             if guarded {
                                 let mut svc = layer.layer(Hello);
                                 for _ in 0..per_thread {
-                                    let res = now(svc.call(request(black_box(&auth)))).unwrap();
+                                    let res =
+                                        now(svc.call(authed_request(black_box(&auth)))).unwrap();
                                     assert!(res.status().is_success());
                                 }
                             } else {
                                 let mut svc = Hello;
                                 for _ in 0..per_thread {
-                                    let res = now(svc.call(request(black_box(&auth)))).unwrap();
+                                    let res =
+                                        now(svc.call(authed_request(black_box(&auth)))).unwrap();
                                     assert!(res.status().is_success());
                                 }
                             }
@@ -87,11 +77,19 @@ fn scaling(c: &mut Criterion) {
     let mut group = c.benchmark_group("router");
     let mut bare = Hello;
     group.bench_function("tower_bare", |b| {
-        b.iter(|| now(bare.call(request(black_box(&auth)))).unwrap().status())
+        b.iter(|| {
+            now(bare.call(authed_request(black_box(&auth))))
+                .unwrap()
+                .status()
+        })
     });
     let mut svc = layer.layer(Hello);
     group.bench_function("tower_layer", |b| {
-        b.iter(|| now(svc.call(request(black_box(&auth)))).unwrap().status())
+        b.iter(|| {
+            now(svc.call(authed_request(black_box(&auth))))
+                .unwrap()
+                .status()
+        })
     });
     let router_request = || {
         let mut req = Request::get("/me").body(Body::empty()).unwrap();

@@ -12,7 +12,6 @@ mod app;
 mod store;
 
 use std::convert::Infallible;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::*;
@@ -323,17 +322,7 @@ async fn start_server() -> String {
         store::AnyStore::Memory(MemoryBackend::new()),
     )
     .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    format!("http://{addr}")
+    serve(router).await
 }
 
 fn set_cookie(res: &reqwest::Response) -> Option<String> {

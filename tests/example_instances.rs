@@ -14,7 +14,6 @@ mod store;
 
 mod common;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::nodes::{PrivateRedis, within};
@@ -29,17 +28,7 @@ async fn serve(url: &str) -> String {
     let store = store::AnyStore::Redis(RedisStore::connect(url).await.unwrap());
     let keys = tower_jwt_sessions::Keys::hs256(SECRET).unwrap();
     let (app, _sessions) = app::app_tuned(keys, app::Tuning::default(), store).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    format!("http://{addr}")
+    common::serve(app).await
 }
 
 async fn status(client: &Client, method: reqwest::Method, url: String, token: &str) -> StatusCode {

@@ -13,6 +13,22 @@ use tower_jwt_sessions::{
     BackendError, MachinableClaims, MachinableUser, MemoryBackend, Session, SessionStore, Users,
 };
 
+/// Serves an axum app (the example server's, say) on an ephemeral port, with the peer
+/// address the example reads; returns its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    format!("http://{addr}")
+}
+
 pub const SECRET: &[u8] = b"integration-test-secret-of-32-bytes!!";
 pub const OTHER_SECRET: &[u8] = b"another-secret-that-is-32-bytes-long!";
 
