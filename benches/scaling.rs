@@ -126,6 +126,17 @@ fn scaling(c: &mut Criterion) {
                 .status()
         })
     });
+    // The same with the layer for axum, whose responses axum does not box again.
+    let mut native: Router = Router::new()
+        .route("/me", get(|| async { "" }))
+        .route_layer(sessions.axum_layer());
+    group.bench_function("router_axum_layer", |b| {
+        b.iter(|| {
+            now(native.call(black_box(router_request())))
+                .unwrap()
+                .status()
+        })
+    });
     // The same, with the handler taking the claims (what an app does with them).
     let mut extracting: Router = Router::new()
         .route(

@@ -45,6 +45,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         axum::serve(listener, router.layer(tower::layer::util::Identity::new())).await?;
         return Ok(());
     }
-    axum::serve(listener, router.layer(sessions.layer())).await?;
+    axum::serve(listener, router.layer(sessions.axum_layer())).await?;
     Ok(())
 }

@@ -84,7 +84,7 @@ async fn token(sessions: &Sessions, id: &str, write: bool) -> String {
 #[tokio::test]
 async fn claims_extractor_reads_what_the_layer_verified() {
     let sessions = sessions();
-    let app = routes().layer(sessions.layer());
+    let app = routes().layer(sessions.axum_layer());
     let t = token(&sessions, "u1", true).await;
     assert_eq!(
         call(&app, "/me", Some(&t)).await,
@@ -155,4 +155,41 @@ async fn auth_error_is_a_response() {
     let res = tower_jwt_sessions::AuthError::InvalidToken("the token has expired").into_response();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(res.headers().contains_key(WWW_AUTHENTICATE));
+}
+
+#[tokio::test]
+async fn the_axum_layer_answers_exactly_as_the_generic_one() {
+    let sessions = sessions();
+    let generic = routes().layer(sessions.layer());
+    let native = routes().layer(sessions.axum_layer());
+    let reader = token(&sessions, "u2", false).await;
+    let mut forged = reader.clone();
+    forged.pop();
+    for (path, token) in [
+        ("/me", Some(reader.as_str())),
+        ("/me", None),
+        ("/me", Some(forged.as_str())),
+        ("/write", Some(reader.as_str())),
+        ("/public/maybe", None),
+        ("/nowhere", Some(reader.as_str())),
+    ] {
+        let expected = call(&generic, path, token).await;
+        assert_eq!(call(&native, path, token).await, expected, "{path}");
+    }
+    // The refresh route, answered by the layer itself.
+    let issued = sessions
+        .create("u3", &user("u3", true, true, true), SessionMeta::default())
+        .await
+        .unwrap();
+    sessions
+        .users()
+        .set_user("u3", user("u3", true, true, true));
+    let req = Request::post("/sessions/refresh/")
+        .header(AUTHORIZATION, format!("Bearer {}", issued.refresh_token))
+        .body(Body::empty())
+        .unwrap();
+    let res = native.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("access_token"));
 }

@@ -192,7 +192,7 @@ pub fn app_tuned(
     // The layer wraps the whole router rather than each route (`Router::layer`), so it sees
     // every request before routing: `/sessions/refresh` can never be taken for
     // `/sessions/{id}`, whose method rules would then add their own `Allow` header.
-    let app = Router::new().fallback_service(sessions.layer().layer(router));
+    let app = Router::new().fallback_service(sessions.axum_layer().layer(router));
     Ok((app, sessions))
 }
 

@@ -40,6 +40,18 @@ impl<B> ResponseBody<B> {
     }
 }
 
+#[cfg(feature = "axum")]
+impl ResponseBody<axum_core::body::Body> {
+    /// axum's `Body` itself: the app's body as it was, or the layer's JSON.
+    pub(crate) fn into_axum(self) -> axum_core::body::Body {
+        match self.kind {
+            Kind::Inner { body } => body,
+            Kind::Full { data: Some(data) } => axum_core::body::Body::from(data),
+            Kind::Full { data: None } => axum_core::body::Body::empty(),
+        }
+    }
+}
+
 impl<B> Body for ResponseBody<B>
 where
     B: Body<Data = Bytes>,

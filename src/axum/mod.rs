@@ -1,5 +1,7 @@
-//! axum 0.8 extractors (feature `axum`): [`Claims`] itself, `Option<Claims<C>>` for optional
-//! authentication, and [`Require`] for a permission.
+//! axum 0.8 integration (feature `axum`): extractors ([`Claims`] itself, `Option<Claims<C>>`
+//! for optional authentication, [`Require`] for a permission) and
+//! [`Sessions::axum_layer`](crate::Sessions::axum_layer), the layer whose responses are axum's
+//! own `Body`.
 //!
 //! ```
 //! use axum::Router;
@@ -25,7 +27,7 @@
 //!     .route("/me", get(me))
 //!     .route("/greeting", get(greeting))
 //!     .route("/pets", post(create_pet))
-//!     .layer(sessions.layer());
+//!     .layer(sessions.axum_layer());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -42,6 +44,10 @@ use axum_core::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::StatusCode;
 use http::request::Parts;
+
+mod layer;
+
+pub use layer::{AxumFuture, AxumLayer, AxumService};
 
 use crate::error::AuthError;
 use crate::scope::Scope;
