@@ -30,7 +30,9 @@ mod hot {
 
     pub(super) struct Hot {
         /// The address of the recorder the handles came from (the no-op one before any is
-        /// installed): a new recorder, global or local, gets new handles.
+        /// installed): a new recorder, global or local, gets new handles. A local recorder
+        /// dropped and replaced by another at the same address would keep the old handles;
+        /// the global one, which servers use, lives for the process.
         recorder: usize,
         pub(super) accepted: Counter,
         pub(super) cache_hits: Counter,

@@ -245,6 +245,36 @@ async fn the_bearer_api_is_unchanged_and_comes_first() {
 }
 
 #[tokio::test]
+async fn other_credentials_and_planted_cookies() {
+    let sessions = sessions(Some(cookie_mode()), None);
+    let issued = login(&sessions).await;
+    let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
+    // A browser's cached Basic credentials are no Bearer token: the cookie is used.
+    let answer = post_refresh(
+        &sessions,
+        &[
+            (AUTHORIZATION, "Basic dXNlcjpwYXNz"),
+            (COOKIE, &cookie),
+            (ORIGIN, APP),
+        ],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    // A second value (a sibling subdomain can plant one): 400, and ours is not cleared.
+    let planted = "refresh_token=eyJ.planted.value";
+    let answer = post_refresh(
+        &sessions,
+        &[(COOKIE, planted), (COOKIE, &cookie), (ORIGIN, APP)],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert_eq!(answer.body["error"], "invalid_request");
+    assert!(answer.set_cookie().is_none());
+    // The cookie values handed to the app never show the token in `Debug`.
+    assert!(!format!("{:?}", issued.refresh_cookie().unwrap()).contains(&issued.refresh_token));
+}
+
+#[tokio::test]
 async fn a_revoked_session_clears_the_cookie_and_a_store_fault_does_not() {
     let sessions = sessions(Some(cookie_mode()), None);
     let issued = login(&sessions).await;

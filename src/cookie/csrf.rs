@@ -22,6 +22,9 @@ impl Csrf {
         if origins.is_empty() && header.is_none() {
             return Err(ConfigError::NoCsrfDefence);
         }
+        if header.as_ref().is_some_and(|h| browsers_send(h.as_str())) {
+            return Err(ConfigError::BadCsrfHeader);
+        }
         let origins = origins
             .into_iter()
             .map(|origin| {
@@ -60,6 +63,38 @@ impl Csrf {
             _ => Err(FOREIGN_ORIGIN),
         }
     }
+}
+
+/// Whether a browser may send this header on a cross-site form or simple request by itself
+/// (the CORS-safelisted and forbidden request headers of the Fetch standard): such a header
+/// proves nothing about the page that sent the request.
+fn browsers_send(name: &str) -> bool {
+    const SENT: [&str; 22] = [
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "authorization",
+        "connection",
+        "content-language",
+        "content-length",
+        "content-type",
+        "cookie",
+        "date",
+        "dnt",
+        "expect",
+        "host",
+        "keep-alive",
+        "origin",
+        "range",
+        "referer",
+        "te",
+        "upgrade",
+        "user-agent",
+        "via",
+    ];
+    // `HeaderName`s are lowercase.
+    SENT.contains(&name) || name.starts_with("sec-") || name.starts_with("proxy-")
 }
 
 /// `scheme://host[:port]` of an `http(s)` URL, lowercase, without a default port or
@@ -141,6 +176,19 @@ mod tests {
             Csrf::new(vec!["https://a.example/path".into()], None).map(|_| ()),
             Err(ConfigError::BadOrigin("https://a.example/path".into()))
         );
+        for sent in [
+            "content-type",
+            "cookie",
+            "origin",
+            "sec-fetch-site",
+            "accept",
+        ] {
+            assert_eq!(
+                Csrf::new(vec![], Some(HeaderName::from_static(sent))).map(|_| ()),
+                Err(ConfigError::BadCsrfHeader),
+                "{sent}"
+            );
+        }
     }
 
     #[test]

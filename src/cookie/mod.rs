@@ -30,10 +30,10 @@
 
 mod csrf;
 
-use http::header::{AUTHORIZATION, COOKIE};
+use http::header::COOKIE;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::error::refusals::{MALFORMED, TOKEN_TOO_LONG};
+use crate::error::refusals::{DUPLICATE_REFRESH_COOKIE, MALFORMED, TOKEN_TOO_LONG};
 use crate::error::{AuthError, ConfigError};
 use crate::token::MAX_TOKEN_LEN;
 use csrf::Csrf;
@@ -127,7 +127,11 @@ impl CookieTransport {
             }
             .to_owned()
         });
-        if !is_token(&name) || (name.starts_with("__Host-") && path != "/") {
+        // Browsers match the prefix in any case (RFC 6265bis §4.1.3.2).
+        let host_prefixed = name
+            .get(..7)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("__Host-"));
+        if !is_token(&name) || (host_prefixed && path != "/") {
             return Err(ConfigError::BadCookieName);
         }
         // A path attribute runs to the next `;` (RFC 6265 §4.1.1).
@@ -150,7 +154,10 @@ impl CookieTransport {
             "{}={token}; Max-Age={max_age}{}",
             self.name, self.attributes
         );
-        HeaderValue::from_str(&value).ok()
+        let mut value = HeaderValue::from_str(&value).ok()?;
+        // It carries the refresh token: kept out of `Debug` and header logs (HPACK too).
+        value.set_sensitive(true);
+        Some(value)
     }
 
     /// The `Set-Cookie` value that makes the browser forget the cookie.
@@ -160,35 +167,44 @@ impl CookieTransport {
         HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
-    /// Whether the refresh route takes this request's token from the cookie: only when it has
-    /// no `Authorization` header and the cookie is there.
+    /// Whether the request sent the cookie (the refresh route asks only when the request
+    /// has no Bearer credentials).
     pub(crate) fn carries(&self, headers: &HeaderMap) -> bool {
-        !headers.contains_key(AUTHORIZATION) && self.value(headers).is_some()
+        self.values(headers).next().is_some()
     }
 
     /// The refresh token from the cookie, once the request passed the CSRF check.
+    ///
+    /// Two values of the cookie are refused, with a 400 that leaves the cookie alone: a
+    /// sibling subdomain can plant a second one (`Domain=` the parent), and neither taking the
+    /// first (its token, perhaps the attacker's session) nor clearing ours would be right.
+    /// A site-wide cookie has the `__Host-` prefix, which browsers never let anyone plant.
     pub(crate) fn token<'a>(&self, headers: &'a HeaderMap) -> Result<&'a str, AuthError> {
         self.csrf.check(headers)?;
-        let value = self.value(headers).unwrap_or_default();
+        let mut values = self.values(headers);
+        let (Some(value), None) = (values.next(), values.next()) else {
+            return Err(DUPLICATE_REFRESH_COOKIE);
+        };
         if value.len() > MAX_TOKEN_LEN {
             return Err(TOKEN_TOO_LONG);
         }
         std::str::from_utf8(value).map_err(|_| MALFORMED)
     }
 
-    /// The first non-empty value of the cookie over every `Cookie` header (HTTP/2 sends
-    /// one per cookie). Browsers send the cookie with the longest path first.
-    fn value<'a>(&self, headers: &'a HeaderMap) -> Option<&'a [u8]> {
+    /// The non-empty values of the cookie over every `Cookie` header (HTTP/2 sends one
+    /// per cookie).
+    fn values<'a>(&self, headers: &'a HeaderMap) -> impl Iterator<Item = &'a [u8]> + use<'a, '_> {
+        let name = self.name.as_bytes();
         headers
             .get_all(COOKIE)
             .iter()
             .flat_map(|header| header.as_bytes().split(|&b| b == b';'))
-            .filter_map(|pair| {
+            .filter_map(move |pair| {
                 let pair = pair.trim_ascii();
                 let at = pair.iter().position(|&b| b == b'=')?;
-                (&pair[..at] == self.name.as_bytes()).then(|| unquote(&pair[at + 1..]))
+                (&pair[..at] == name).then(|| unquote(&pair[at + 1..]))
             })
-            .find(|value| !value.is_empty())
+            .filter(|value| !value.is_empty())
     }
 }
 
@@ -254,6 +270,10 @@ mod tests {
             build(RefreshCookie::new().name("__Host-rt").site_wide()),
             Ok(())
         );
+        assert_eq!(
+            build(RefreshCookie::new().name("__host-rt")),
+            Err(ConfigError::BadCookieName)
+        );
         for bad in ["", "a b", "a;b", "a=b", "é"] {
             assert_eq!(
                 build(RefreshCookie::new().name(bad)),
@@ -268,24 +288,37 @@ mod tests {
     }
 
     #[test]
-    fn reads_the_first_value_over_every_cookie_header() {
-        let cookie = transport(RefreshCookie::new());
+    fn reads_one_value_over_every_cookie_header() {
+        let cookie = CookieTransport::new(
+            RefreshCookie::new().csrf_header(http::HeaderName::from_static("x-csrf")),
+            "/sessions/refresh",
+        )
+        .unwrap();
         let mut headers = HeaderMap::new();
+        headers.insert("x-csrf", HeaderValue::from_static("1"));
         headers.append(
             COOKIE,
             HeaderValue::from_static("theme=dark; refresh_tokenx=no"),
         );
-        assert!(cookie.value(&headers).is_none());
+        assert!(!cookie.carries(&headers));
         headers.append(COOKIE, HeaderValue::from_static("refresh_token=; a=b"));
-        assert!(cookie.value(&headers).is_none());
+        assert!(!cookie.carries(&headers));
         headers.append(
             COOKIE,
             HeaderValue::from_static("x=1;refresh_token=\"t.o.k\""),
         );
-        headers.append(COOKIE, HeaderValue::from_static("refresh_token=other"));
-        assert_eq!(cookie.value(&headers), Some(&b"t.o.k"[..]));
         assert!(cookie.carries(&headers));
-        headers.insert(AUTHORIZATION, HeaderValue::from_static("Bearer x"));
-        assert!(!cookie.carries(&headers));
+        assert_eq!(cookie.token(&headers), Ok("t.o.k"));
+        // A second value, perhaps planted by a sibling subdomain: neither is taken.
+        headers.append(COOKIE, HeaderValue::from_static("refresh_token=other"));
+        assert_eq!(cookie.token(&headers), Err(DUPLICATE_REFRESH_COOKIE));
+    }
+
+    #[test]
+    fn the_cookie_is_sensitive() {
+        let cookie = transport(RefreshCookie::new());
+        let value = cookie.set("secret.token.value", 60).unwrap();
+        assert!(value.is_sensitive());
+        assert!(!format!("{value:?}").contains("secret"));
     }
 }

@@ -76,6 +76,9 @@ pub enum ConfigError {
     NoCsrfDefence,
     /// An allowed origin is not `http(s)://host[:port]`.
     BadOrigin(String),
+    /// The CSRF header is one a browser sends by itself (`content-type`, `cookie`, `sec-*`,
+    /// ...), which proves nothing: name a custom one such as `x-requested-with`.
+    BadCsrfHeader,
 }
 
 impl fmt::Display for ConfigError {
@@ -145,6 +148,9 @@ impl fmt::Display for ConfigError {
             ),
             ConfigError::NoCsrfDefence => f.write_str(
                 "a refresh cookie needs an allowed origin or a CSRF header against cross-site requests",
+            ),
+            ConfigError::BadCsrfHeader => f.write_str(
+                "the CSRF header must be a custom one, not a header browsers send by themselves",
             ),
             ConfigError::BadOrigin(origin) => write!(
                 f,

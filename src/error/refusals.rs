@@ -15,6 +15,8 @@ pub(crate) const EMPTY_BEARER: AuthError =
 pub(crate) const NO_ORIGIN: AuthError = AuthError::CrossSiteRequest(
     "a refresh by cookie needs an Origin or Referer header, or the anti-CSRF header",
 );
+pub(crate) const DUPLICATE_REFRESH_COOKIE: AuthError =
+    AuthError::InvalidRequest("more than one refresh cookie was sent");
 pub(crate) const FOREIGN_ORIGIN: AuthError =
     AuthError::CrossSiteRequest("a refresh by cookie from an origin that is not allowed");
 
@@ -64,8 +66,9 @@ pub(crate) const TOKEN_REUSED: AuthError =
     AuthError::InvalidToken("a retired refresh token was used again; the session has ended");
 
 /// Every refusal with a fixed text, for the renderer to prepare once.
-pub(crate) const ALL: [AuthError; 32] = [
+pub(crate) const ALL: [AuthError; 33] = [
     DUPLICATE_AUTHORIZATION,
+    DUPLICATE_REFRESH_COOKIE,
     NO_ORIGIN,
     FOREIGN_ORIGIN,
     TOKEN_IN_QUERY,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use bytes::Bytes;
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, Response};
 
 use super::{AuthError, refusals};
 
@@ -50,8 +50,7 @@ impl ErrorRenderer {
 /// Every fixed refusal rendered once (body and headers), so that refusing garbage costs a
 /// table lookup and a copy of a small header map, not JSON and header formatting.
 struct Prepared {
-    responses:
-        HashMap<(StatusCode, &'static str), (HeaderMap, Bytes), BuildHasherDefault<TextHash>>,
+    responses: HashMap<(u8, &'static str), (HeaderMap, Bytes), BuildHasherDefault<TextHash>>,
 }
 
 /// The keys are the crate's own few dozen texts, so no flooding to fear: a text is hashed by
@@ -93,13 +92,14 @@ impl Prepared {
         Prepared { responses }
     }
 
-    /// Only refusals whose text is fixed by the crate have a key.
-    fn key(err: &AuthError) -> Option<(StatusCode, &'static str)> {
+    /// Only refusals whose text is fixed by the crate have a key: the variant and the text.
+    fn key(err: &AuthError) -> Option<(u8, &'static str)> {
         match err {
-            AuthError::InvalidRequest(d) | AuthError::InvalidToken(d) => Some((err.status(), d)),
-            AuthError::MissingCredentials
-            | AuthError::Unavailable
-            | AuthError::MethodNotAllowed => Some((err.status(), "")),
+            AuthError::InvalidRequest(d) => Some((0, d)),
+            AuthError::InvalidToken(d) => Some((1, d)),
+            AuthError::MissingCredentials => Some((2, "")),
+            AuthError::Unavailable => Some((3, "")),
+            AuthError::MethodNotAllowed => Some((4, "")),
             _ => None,
         }
     }
@@ -136,6 +136,8 @@ mod tests {
             let mut errors = refusals::ALL.to_vec();
             errors.push(AuthError::insufficient_scope("write"));
             errors.push(AuthError::InvalidToken("a text of the app's own"));
+            // An empty text must not be taken for the bare challenge of no credentials.
+            errors.push(AuthError::InvalidToken(""));
             for err in errors {
                 let (fresh, fresh_body) = err.to_response(realm).into_parts();
                 let (prepared, prepared_body) = renderer.render(&err).into_parts();

@@ -139,17 +139,17 @@ where
                 self.render(&AuthError::MethodNotAllowed, grpc::is_grpc(req.headers())),
             );
         }
+        // Bearer credentials first, as the original API has them; the cookie (when on) only
+        // for a request without them, whatever other `Authorization` it has (a browser's
+        // cached Basic credentials, say).
         let headers = req.headers();
-        let cookie = self.shared.cookie.as_ref().filter(|c| c.carries(headers));
-        let via = if cookie.is_some() {
-            Via::Cookie
-        } else {
-            Via::Bearer
-        };
-        let token = match cookie {
-            Some(cookie) => cookie.token(headers),
-            None => bearer_token(headers, req.uri())
-                .and_then(|token| token.ok_or(AuthError::MissingCredentials)),
+        let (token, via) = match bearer_token(headers, req.uri()) {
+            Ok(Some(token)) => (Ok(token), Via::Bearer),
+            Ok(None) => match self.shared.cookie.as_ref().filter(|c| c.carries(headers)) {
+                Some(cookie) => (cookie.token(headers), Via::Cookie),
+                None => (Err(AuthError::MissingCredentials), Via::Bearer),
+            },
+            Err(err) => (Err(err), Via::Bearer),
         };
         match token.and_then(|token| self.shared.codec.verify_refresh(token)) {
             Ok(claims) => ResponseFuture::refresh(Box::pin(refresh::respond(

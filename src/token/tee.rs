@@ -3,18 +3,19 @@
 //! payload once for each.
 //!
 //! The user's type drives the parse; this module sits between it and serde_json, reading
-//! each key first. A registered claim's value is read once as raw JSON, parsed into its
-//! field, and handed to the user's type as well, so that the user's type sees exactly the
-//! JSON it would see alone. Anything this pass cannot do (a claim type that does not walk
+//! each key first. A registered claim's value is read into its field and handed on to the
+//! user's type from there, so that a type reading everything (`serde_json::Value`) still
+//! sees it. Anything this pass cannot do (a claim type that does not walk
 //! the object, a malformed or duplicated claim) returns `None`, and the caller parses twice,
 //! which also gives the precise refusal.
 
 use std::fmt;
 
-use serde::de::value::{BorrowedStrDeserializer, StringDeserializer, U64Deserializer};
+use serde::de::value::{
+    BorrowedStrDeserializer, SeqDeserializer, StringDeserializer, U64Deserializer, UnitDeserializer,
+};
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::forward_to_deserialize_any;
-use serde_json::value::RawValue;
 
 use super::wire::{Audience, Registered, TokenUse};
 
@@ -83,21 +84,6 @@ impl Fields {
         let seen = self.seen & bit != 0;
         self.seen |= bit;
         seen
-    }
-
-    fn set(&mut self, field: Field, raw: &str) -> Result<(), serde_json::Error> {
-        match field {
-            Field::Sub => self.sub = Some(serde_json::from_str(raw)?),
-            Field::Sid => self.sid = Some(serde_json::from_str(raw)?),
-            Field::Iat => self.iat = Some(serde_json::from_str(raw)?),
-            Field::Exp => self.exp = Some(serde_json::from_str(raw)?),
-            Field::Nbf => self.nbf = serde_json::from_str(raw)?,
-            Field::Iss => self.iss = serde_json::from_str(raw)?,
-            Field::Aud => self.aud = serde_json::from_str(raw)?,
-            Field::TokenUse => self.token_use = Some(serde_json::from_str(raw)?),
-            Field::Generation => self.generation = serde_json::from_str(raw)?,
-        }
-        Ok(())
     }
 
     fn finish(self) -> Option<Registered> {
@@ -229,13 +215,36 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMap<'_, A> {
                 seed.deserialize(U64Deserializer::new(value))
             }
             // Rarer, and of several shapes: read once as raw JSON, parsed for each side.
-            Field::Nbf | Field::Iss | Field::Aud | Field::Generation => {
-                let raw: &'de RawValue = self.map.next_value()?;
-                self.fields
-                    .set(field, raw.get())
-                    .map_err(de::Error::custom)?;
-                seed.deserialize(&mut serde_json::Deserializer::from_str(raw.get()))
-                    .map_err(de::Error::custom)
+            // Optional numbers: `null` is `None`, as with `Registered`'s derive.
+            Field::Nbf | Field::Generation => {
+                let value: Option<u64> = self.map.next_value()?;
+                match field {
+                    Field::Nbf => self.fields.nbf = value,
+                    _ => self.fields.generation = value,
+                }
+                match value {
+                    Some(value) => seed.deserialize(U64Deserializer::new(value)),
+                    None => seed.deserialize(UnitDeserializer::new()),
+                }
+            }
+            Field::Iss => {
+                let value: Option<String> = self.map.next_value()?;
+                self.fields.iss.clone_from(&value);
+                match value {
+                    Some(value) => seed.deserialize(StringDeserializer::new(value)),
+                    None => seed.deserialize(UnitDeserializer::new()),
+                }
+            }
+            Field::Aud => {
+                let value: Option<Audience> = self.map.next_value()?;
+                self.fields.aud.clone_from(&value);
+                match value {
+                    Some(Audience::One(one)) => seed.deserialize(StringDeserializer::new(one)),
+                    Some(Audience::Many(many)) => {
+                        seed.deserialize(SeqDeserializer::<_, A::Error>::new(many.into_iter()))
+                    }
+                    None => seed.deserialize(UnitDeserializer::new()),
+                }
             }
         }
     }
@@ -311,6 +320,26 @@ mod tests {
             value,
             serde_json::from_str::<serde_json::Value>(PAYLOAD).unwrap()
         );
+        // The optional claims, in each of their shapes.
+        for extra in [
+            r#""nbf":5,"iss":"me","aud":"you","gen":3"#,
+            r#""nbf":null,"iss":null,"aud":["a","b"],"gen":null"#,
+        ] {
+            let payload = PAYLOAD.replacen('{', &format!("{{{extra},"), 1);
+            let (registered, value) = parse::<serde_json::Value>(payload.as_bytes()).unwrap();
+            let alone: serde_json::Value = serde_json::from_str(&payload).unwrap();
+            assert_eq!(value, alone, "{payload}");
+            let twice: Registered = serde_json::from_str(&payload).unwrap();
+            assert_eq!(
+                (
+                    registered.nbf,
+                    registered.iss,
+                    registered.aud,
+                    registered.generation
+                ),
+                (twice.nbf, twice.iss, twice.aud, twice.generation)
+            );
+        }
         // Escaped keys and values.
         let escaped = PAYLOAD.replace(r#""sub":"u1""#, r#""s\u0075b":"u\u0031""#);
         let (registered, _) = parse::<serde_json::Value>(escaped.as_bytes()).unwrap();
