@@ -231,7 +231,7 @@
 //!
 //! | what | bound (default) | at the bound |
 //! |---|---|---|
-//! | verified-token cache | [`DEFAULT_TOKEN_CACHE_BYTES`] (32 MiB, about 1.3 KiB per 420-byte token) | least useful entries are evicted; a miss pays the full signature check |
+//! | verified-token cache | [`DEFAULT_TOKEN_CACHE_BYTES`] (32 MiB, about 1.4 KiB per 420-byte token) | least useful entries are evicted; a miss pays the full signature check |
 //! | its per-thread front | 128 tokens of at most 2 KiB per thread that serves requests (about 120 KiB for Machinable-sized tokens), until their `exp` | the slot is taken by the newer token; a miss asks the shared cache. A hit touches only the thread's own memory, so cache hits scale with cores |
 //! | session cache | [`DEFAULT_CACHE_CAPACITY`] entries (100 000, about 540 bytes each: ids, dates and generation; never the client's `meta`) | entries are evicted; a miss reads the store. Unknown sessions are remembered as gone for at most 5 s |
 //! | revoked set | [`DEFAULT_REVOCATION_BUDGET`] revocations (100 000, about 150 bytes each, plus a fixed filter of 8 one-byte counters per revocation of the budget: 1 MiB), each kept for the access-token lifetime plus [`MAX_LEEWAY`] | nothing is forgotten: until the refused revocation would have expired, an access token whose session is not in the set is checked against the session itself (session cache, then store). Slower, closed: a revoked token never gets in, and a store failure is a 503 |

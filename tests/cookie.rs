@@ -275,7 +275,7 @@ async fn other_credentials_and_planted_cookies() {
 }
 
 #[tokio::test]
-async fn a_revoked_session_clears_the_cookie_and_a_store_fault_does_not() {
+async fn dead_cookies_are_cleared_and_a_store_fault_keeps_the_cookie() {
     let sessions = sessions(Some(cookie_mode()), None);
     let issued = login(&sessions).await;
     let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
@@ -293,6 +293,34 @@ async fn a_revoked_session_clears_the_cookie_and_a_store_fault_does_not() {
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
         assert_eq!(answer.set_cookie().map(pair), Some("refresh_token="));
     }
+
+    // A store that fails: 503, and the cookie (which may well be good) is kept.
+    let backend = CountingBackend::default();
+    backend.inner.set_user("u1", user("u1", true, true, true));
+    let failing = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .backend(backend.clone())
+        .refresh_cookie(cookie_mode())
+        .build()
+        .unwrap();
+    let issued = failing
+        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap();
+    let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
+    backend.set_fail(true);
+    let app = failing
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    let req = Request::post("/sessions/refresh/")
+        .header(COOKIE, &cookie)
+        .header(ORIGIN, APP)
+        .body(String::new())
+        .unwrap();
+    let res = app.oneshot(req).await.unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res.headers().get(SET_COOKIE).is_none());
 }
 
 #[tokio::test]

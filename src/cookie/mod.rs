@@ -170,28 +170,26 @@ impl CookieTransport {
         HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
     }
 
-    /// Whether the request sent the cookie (the refresh route asks only when the request
-    /// has no Bearer credentials).
-    pub(crate) fn carries(&self, headers: &HeaderMap) -> bool {
-        self.values(headers).next().is_some()
-    }
-
-    /// The refresh token from the cookie, once the request passed the CSRF check.
+    /// The refresh token from the cookie: `None` when the request sent none; else checked
+    /// against CSRF first, then for its shape.
     ///
     /// Two values of the cookie are refused, with a 400 that leaves the cookie alone: a
     /// sibling subdomain can plant a second one (`Domain=` the parent), and neither taking the
     /// first (its token, perhaps the attacker's session) nor clearing ours would be right.
     /// A site-wide cookie has the `__Host-` prefix, which browsers never let anyone plant.
-    pub(crate) fn token<'a>(&self, headers: &'a HeaderMap) -> Result<&'a str, AuthError> {
-        self.csrf.check(headers)?;
+    pub(crate) fn token<'a>(&self, headers: &'a HeaderMap) -> Option<Result<&'a str, AuthError>> {
         let mut values = self.values(headers);
-        let (Some(value), None) = (values.next(), values.next()) else {
-            return Err(DUPLICATE_REFRESH_COOKIE);
-        };
-        if value.len() > MAX_TOKEN_LEN {
-            return Err(TOKEN_TOO_LONG);
-        }
-        std::str::from_utf8(value).map_err(|_| MALFORMED)
+        let first = values.next()?;
+        let second = values.next();
+        Some(self.csrf.check(headers).and_then(|()| {
+            if second.is_some() {
+                return Err(DUPLICATE_REFRESH_COOKIE);
+            }
+            if first.len() > MAX_TOKEN_LEN {
+                return Err(TOKEN_TOO_LONG);
+            }
+            std::str::from_utf8(first).map_err(|_| MALFORMED)
+        }))
     }
 
     /// The non-empty values of the cookie over every `Cookie` header (HTTP/2 sends one
@@ -303,18 +301,23 @@ mod tests {
             COOKIE,
             HeaderValue::from_static("theme=dark; refresh_tokenx=no"),
         );
-        assert!(!cookie.carries(&headers));
+        assert_eq!(cookie.token(&headers), None);
         headers.append(COOKIE, HeaderValue::from_static("refresh_token=; a=b"));
-        assert!(!cookie.carries(&headers));
+        assert_eq!(cookie.token(&headers), None);
         headers.append(
             COOKIE,
             HeaderValue::from_static("x=1;refresh_token=\"t.o.k\""),
         );
-        assert!(cookie.carries(&headers));
-        assert_eq!(cookie.token(&headers), Ok("t.o.k"));
+        assert_eq!(cookie.token(&headers), Some(Ok("t.o.k")));
         // A second value, perhaps planted by a sibling subdomain: neither is taken.
         headers.append(COOKIE, HeaderValue::from_static("refresh_token=other"));
-        assert_eq!(cookie.token(&headers), Err(DUPLICATE_REFRESH_COOKIE));
+        assert_eq!(cookie.token(&headers), Some(Err(DUPLICATE_REFRESH_COOKIE)));
+        // The CSRF check comes first.
+        headers.remove("x-csrf");
+        assert!(matches!(
+            cookie.token(&headers),
+            Some(Err(AuthError::CrossSiteRequest(_)))
+        ));
     }
 
     #[test]

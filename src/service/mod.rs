@@ -145,8 +145,8 @@ where
         let headers = req.headers();
         let (token, via) = match bearer_token(headers, req.uri()) {
             Ok(Some(token)) => (Ok(token), Via::Bearer),
-            Ok(None) => match self.shared.cookie.as_ref().filter(|c| c.carries(headers)) {
-                Some(cookie) => (cookie.token(headers), Via::Cookie),
+            Ok(None) => match self.shared.cookie.as_ref().and_then(|c| c.token(headers)) {
+                Some(token) => (token, Via::Cookie),
                 None => (Err(AuthError::MissingCredentials), Via::Bearer),
             },
             Err(err) => (Err(err), Via::Bearer),
