@@ -79,6 +79,14 @@ async fn the_postgres_store_keeps_the_store_contract() {
 }
 
 #[tokio::test]
+async fn a_retired_token_replayed_on_an_instance_with_a_stale_cache_ends_the_session() {
+    let (schema, users) = (Schema::new(), users());
+    let a = instance(store_at(&url(), &schema).await, &users);
+    let b = instance(store_at(&url(), &schema).await, &users);
+    a_retired_token_replayed_on_a_stale_instance_ends_the_session(&a, &b).await;
+}
+
+#[tokio::test]
 async fn instances_starting_together_apply_the_migrations_once() {
     let schema = Schema::new();
     let url = url();

@@ -74,6 +74,14 @@ async fn the_redis_store_keeps_the_store_contract() {
 }
 
 #[tokio::test]
+async fn a_retired_token_replayed_on_an_instance_with_a_stale_cache_ends_the_session() {
+    let (url, prefix, users) = (url(), prefix(), users());
+    let a = instance(store_at(&url, &prefix).await, &users);
+    let b = instance(store_at(&url, &prefix).await, &users);
+    a_retired_token_replayed_on_a_stale_instance_ends_the_session(&a, &b).await;
+}
+
+#[tokio::test]
 async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_within_a_second() {
     let (url, prefix, users) = (url(), prefix(), users());
     let a = instance(store_at(&url, &prefix).await, &users);

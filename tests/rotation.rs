@@ -162,6 +162,26 @@ async fn instances_with_stale_caches_agree() {
 }
 
 #[tokio::test]
+async fn a_retired_token_replayed_on_an_instance_with_a_stale_cache_ends_the_session() {
+    let backend = backend();
+    let (a, b) = (
+        sessions(&backend, Duration::from_secs(30)),
+        sessions(&backend, Duration::from_secs(30)),
+    );
+    let g0 = login(&a).await;
+    let (_, body) = refresh(&b, &g0.refresh_token).await;
+    let g1 = body["refresh_token"].as_str().unwrap().to_owned();
+    // A lets generation 0 through within the grace window and caches the row at 1.
+    assert_eq!(refresh(&a, &g0.refresh_token).await.0, StatusCode::OK);
+    let (_, body) = refresh(&b, &g1).await;
+    let g2 = body["refresh_token"].as_str().unwrap().to_owned();
+    // Generation 0 is now two rotations old: reuse, whatever A's cache says.
+    let (status, body) = refresh(&a, &g0.refresh_token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(refresh(&b, &g2).await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn rotation_needs_a_backend_that_can_rotate() {
     // `rotate_refresh_tokens` is offered only for a `RotatingStore`, so this order is the
     // one left to refuse: rotation turned on, then a store that cannot rotate.

@@ -17,8 +17,9 @@ use crate::error::refusals::{SESSION_ENDED, TOKEN_REPLACED, TOKEN_REUSED};
 use crate::store::Store;
 
 /// Settles the generation for a refresh with a token of generation `presented`, given the
-/// session as this instance last saw it. Returns the generation of the refresh token to hand
-/// out.
+/// session as this instance last saw it (perhaps from its cache). Returns the generation of
+/// the refresh token to hand out. Only a refusal may rest on the cached row alone
+/// (generations only grow); a grace answer rests on a fresh read.
 pub(super) async fn settle<S: SessionStore>(
     store: &Store<S>,
     seen: &Session,
@@ -41,7 +42,12 @@ pub(super) async fn settle<S: SessionStore>(
         } else if presented.checked_add(1) == Some(current.generation)
             && now < current.rotated_at.saturating_add(grace.as_secs())
         {
-            return Ok(current.generation);
+            // The grace hands out the current generation: only the store can say which that
+            // is. A cached row may be a generation behind (another instance rotated since),
+            // and then `presented` is a retired token replayed, not a second tab.
+            if fresh {
+                return Ok(current.generation);
+            }
         } else if presented < current.generation {
             store.end(&current.id).await;
             return Err(TOKEN_REUSED);

@@ -216,12 +216,17 @@ where
                 Err(err) => return self.refuse(&err, req.headers()),
             },
         };
-        // The ready service is the one we were polled with; keep it and leave a clone behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
         match check {
-            Some(check) => ResponseFuture::checking(check, inner, req),
-            None => ResponseFuture::inner(inner.call(req)),
+            // Called later: the future takes the service we were polled ready with and
+            // leaves a clone behind.
+            Some(check) => {
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::checking(check, inner, req)
+            }
+            // Called now, while still ready: no clone (inside an axum Router the clone is a
+            // boxed route, most of the layer's cost there; benches/README.md).
+            None => ResponseFuture::inner(self.inner.call(req)),
         }
     }
 }

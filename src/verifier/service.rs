@@ -81,7 +81,7 @@ impl<T, C> VerifierService<T, C> {
 
 impl<T, C, ReqBody, ResBody> Service<Request<ReqBody>> for VerifierService<T, C>
 where
-    T: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
+    T: Service<Request<ReqBody>, Response = Response<ResBody>>,
     C: DeserializeOwned + Send + Sync + 'static,
     ResBody: http_body::Body<Data = Bytes>,
 {
@@ -122,10 +122,8 @@ where
                 return ResponseFuture::answered(response);
             }
         }
-        // The ready service is the one we were polled with; keep it and leave a clone behind.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        ResponseFuture::inner(inner.call(req))
+        // Called at once, while the service we were polled with is still ready: no clone.
+        ResponseFuture::inner(self.inner.call(req))
     }
 }
 

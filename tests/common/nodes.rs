@@ -158,3 +158,38 @@ pub async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
     .await;
     done.into_iter().flatten().collect()
 }
+
+/// Issue 17, item 2: A's cache holds the row at generation 1 (it let generation 0 through in
+/// the grace window) when B rotates again to 2. Generation 0 replayed on A is then a retired
+/// token two rotations old: the session ends everywhere, instead of A trusting its cache.
+pub async fn a_retired_token_replayed_on_a_stale_instance_ends_the_session<S>(
+    a: &Node<S>,
+    b: &Node<S>,
+) where
+    S: SessionStore + RotatingStore,
+{
+    let g0 = login(a).await;
+    let (status, g1) = refresh_with(b, &g0.refresh_token).await;
+    assert_eq!(status, StatusCode::OK);
+    let g1 = g1.expect("rotation hands out generation 1");
+    // Within the grace window: allowed, and A caches the row at generation 1.
+    let (status, _) = refresh_with(a, &g0.refresh_token).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a second tab within the grace window"
+    );
+    let (status, g2) = refresh_with(b, &g1).await;
+    assert_eq!(status, StatusCode::OK);
+    let g2 = g2.expect("rotation hands out generation 2");
+
+    let (status, leaked) = refresh_with(a, &g0.refresh_token).await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "generation 0 replayed after two rotations got a token: {leaked:?}"
+    );
+    // Reuse ends the session on every instance, the rightful holder's included.
+    assert_eq!(refresh_with(b, &g2).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh_with(a, &g2).await.0, StatusCode::UNAUTHORIZED);
+}
