@@ -188,3 +188,158 @@ async fn two_example_servers_share_one_redis() {
         .is_some()
     );
 }
+
+/// Issue 17, item 9: a session id that cannot be one of ours (a NUL, too long, not hex) is a
+/// 404 before any store call, on every store; Postgres used to answer 503 ("store
+/// unavailable") for `%00`, so any signed-in user could make store errors at will.
+#[tokio::test]
+async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
+    let prefix = format!("tjs-test-{}", random_suffix());
+    let mut stores = vec![
+        ("memory", store::AnyStore::Memory(Default::default()), None),
+        (
+            "redis",
+            store::AnyStore::Redis(
+                RedisStore::builder(redis_url())
+                    .prefix(&prefix)
+                    .connect()
+                    .await
+                    .unwrap(),
+            ),
+            None,
+        ),
+    ];
+    #[cfg(feature = "postgres")]
+    {
+        let (store, schema) = postgres_store().await;
+        stores.push(("postgres", store, Some(schema)));
+    }
+    let client = Client::new();
+    for (name, store, schema) in stores {
+        let keys = tower_jwt_sessions::Keys::hs256(SECRET).unwrap();
+        let (app, _sessions) = app::app_tuned(keys, app::Tuning::default(), store).unwrap();
+        let base = common::serve(app).await;
+        let login: Value = client
+            .post(format!("{base}/sessions/"))
+            .basic_auth("testUser", Some(app::PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let (access, id) = (
+            login["access_token"].as_str().unwrap().to_owned(),
+            login["session_id"].as_str().unwrap().to_owned(),
+        );
+        let delete = reqwest::Method::DELETE;
+        for odd in [
+            "%00".to_owned(),
+            format!("{id}%00"),
+            format!("{id}0"),
+            id.to_uppercase(),
+            "x".repeat(4000),
+            "%C3%A9".repeat(16),
+        ] {
+            let url = format!("{base}/sessions/{odd}");
+            let got = status(&client, delete.clone(), url, &access).await;
+            assert_eq!(got, StatusCode::NOT_FOUND, "{name}: DELETE /sessions/{odd}");
+        }
+        // The session itself is untouched, and its own id still ends it.
+        assert_eq!(
+            status(&client, reqwest::Method::GET, format!("{base}/me"), &access).await,
+            StatusCode::OK,
+            "{name}"
+        );
+        let url = format!("{base}/sessions/{id}");
+        assert_eq!(
+            status(&client, delete.clone(), url, &access).await,
+            StatusCode::NO_CONTENT,
+            "{name}"
+        );
+        drop(schema);
+    }
+    // The Redis keys of this test (the revocation log has no TTL).
+    let mut conn = redis::Client::open(redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{{{prefix}}}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    if !keys.is_empty() {
+        let _: i64 = redis::cmd("DEL")
+            .arg(keys)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+}
+
+fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+fn random_suffix() -> String {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    format!("{:016x}", u64::from_le_bytes(bytes))
+}
+
+/// The example's Postgres store in a schema of its own, dropped with the returned guard.
+#[cfg(feature = "postgres")]
+async fn postgres_store() -> (store::AnyStore, DropSchema) {
+    let schema = format!("tjs_test_{}", random_suffix());
+    let (client, connection) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
+        .await
+        .expect("Postgres answers (start it, or set DATABASE_URL)");
+    tokio::spawn(connection);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .unwrap();
+    let store = tower_jwt_sessions::PostgresStore::builder(postgres_url())
+        .schema(&schema)
+        .connect()
+        .await
+        .unwrap();
+    (store::AnyStore::Postgres(store), DropSchema(schema))
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+#[cfg(feature = "postgres")]
+struct DropSchema(String);
+
+#[cfg(not(feature = "postgres"))]
+type DropSchema = ();
+
+#[cfg(feature = "postgres")]
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0);
+        // A runtime of its own: the test's may be shutting down.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok((client, connection)) =
+                    tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls).await
+                {
+                    tokio::spawn(connection);
+                    let _ = client.batch_execute(&sql).await;
+                }
+            });
+        })
+        .join();
+    }
+}

@@ -343,3 +343,32 @@ async fn concurrent_refreshes_of_one_user_read_the_directory_once() {
         "20 refreshes of one user within the window share one read"
     );
 }
+
+/// Issue 17, item 9: ids that cannot be the crate's (32 lowercase hex digits) name no
+/// session, and are answered without a store call: the store here fails every call, and
+/// still no odd id makes an error.
+#[tokio::test]
+async fn an_id_that_cannot_be_a_session_never_reaches_the_store() {
+    let (sessions, backend) = counting();
+    let tokens = sessions
+        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap();
+    backend.set_fail(true);
+    let id = tokens.session_id.as_str();
+    for odd in [
+        "\0".to_owned(),
+        format!("{id}\0"),
+        format!("{id}0"),
+        id.to_uppercase(),
+        String::new(),
+        "é".repeat(16),
+        "x".repeat(1 << 20),
+    ] {
+        assert_eq!(sessions.revoke(&odd).await.unwrap(), false);
+        assert_eq!(sessions.revoke_for_user("u1", &odd).await.unwrap(), false);
+    }
+    assert_eq!(backend.loads(), 0);
+    // A real id goes to the store, which fails: the error is the store's, not "not found".
+    assert!(sessions.revoke(id).await.is_err());
+}

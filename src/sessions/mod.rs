@@ -174,6 +174,9 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
     /// Ends a session at once: its refresh token is refused from now on, in this process
     /// immediately. `Ok(false)` when there was no such session.
     pub async fn revoke(&self, session_id: &str) -> Result<bool, SessionError> {
+        if !could_be_ours(session_id) {
+            return Ok(false);
+        }
         self.shared
             .store
             .revoke(session_id)
@@ -194,6 +197,8 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
     /// Ends every session of a user but `keep` (the caller's own: "sign out other
     /// devices"); returns how many ended.
     pub async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<usize, SessionError> {
+        // An id that cannot be a session keeps nothing; the store never sees it.
+        let keep = if could_be_ours(keep) { keep } else { "" };
         self.shared
             .store
             .revoke_all(user_id, Some(keep))
@@ -222,6 +227,9 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
         user_id: &str,
         session_id: &str,
     ) -> Result<bool, SessionError> {
+        if !could_be_ours(session_id) {
+            return Ok(false);
+        }
         let session = self
             .shared
             .store
@@ -384,6 +392,9 @@ fn bounded(meta: SessionMeta) -> SessionMeta {
             }
             value.truncate(end);
         }
+        // `truncate` keeps the allocation: without this, a 400 KiB `User-Agent` cut to 512
+        // bytes would still hold 400 KiB for the session's whole life.
+        value.shrink_to_fit();
         value
     }
     SessionMeta {
@@ -392,11 +403,20 @@ fn bounded(meta: SessionMeta) -> SessionMeta {
     }
 }
 
+/// Whether `id` has the shape of [`new_session_id`]'s ids. Anything else (a NUL, a path, a
+/// megabyte) names no session: it is answered "not found" without a store call, so that a
+/// client cannot turn a store's refusal of odd input into 503s and error logs.
+fn could_be_ours(id: &str) -> bool {
+    id.len() == SESSION_ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+const SESSION_ID_LEN: usize = 32;
+
 /// 128 random bits, hex-encoded: unguessable, so one user cannot name another's session.
 fn new_session_id() -> Result<String, SessionError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|_| SessionError::Randomness)?;
-    let mut id = String::with_capacity(32);
+    let mut id = String::with_capacity(SESSION_ID_LEN);
     for b in bytes {
         id.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
         id.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
@@ -413,6 +433,7 @@ mod tests {
         let a = new_session_id().unwrap();
         let b = new_session_id().unwrap();
         assert_eq!(a.len(), 32);
+        assert!(could_be_ours(&a));
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
     }
