@@ -297,6 +297,22 @@ macro_rules! debug_event {
 }
 pub(crate) use debug_event;
 
+/// A warning for the operator (a fault of a dependency, logged once per episode), through
+/// `tracing` when the feature is on.
+#[allow(unused_macros)]
+macro_rules! warn_event {
+    ($($arg:tt)*) => {{
+        #[cfg(feature = "tracing")]
+        tracing::warn!($($arg)*);
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = format_args!($($arg)*);
+        }
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use warn_event;
+
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;

@@ -57,10 +57,12 @@ async fn token(sessions: &Sessions) -> String {
         .access_token
 }
 
-/// Serves a document that the test can swap, counting fetches.
+/// Serves a document that the test can swap, counting fetches; or, when `redirect` is set,
+/// a 302 to it instead.
 #[derive(Clone, Default)]
 struct JwksHost {
     document: Arc<Mutex<String>>,
+    redirect: Arc<Mutex<Option<String>>>,
     fetches: Arc<AtomicUsize>,
 }
 
@@ -73,8 +75,15 @@ impl JwksHost {
                 let host = host.clone();
                 async move {
                     host.fetches.fetch_add(1, Ordering::SeqCst);
+                    if let Some(to) = host.redirect.lock().unwrap().clone() {
+                        return (StatusCode::FOUND, [("location", to)], String::new());
+                    }
                     let body = host.document.lock().unwrap().clone();
-                    ([("cache-control", "public, max-age=300")], body)
+                    (
+                        StatusCode::OK,
+                        [("cache-control", "public, max-age=300".to_owned())],
+                        body,
+                    )
                 }
             }),
         );
@@ -223,4 +232,281 @@ async fn a_rotation_at_the_issuer_reaches_the_resource_server_and_a_kid_flood_co
         "{fetched} fetches in {windows} cooldown windows"
     );
     assert!(fetched >= 1, "an unknown kid never triggered a refetch");
+}
+
+/// A host serving `document` at the JWKS path; its URL.
+async fn host_with(document: String) -> (JwksHost, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}{DEFAULT_JWKS_PATH}",
+        listener.local_addr().unwrap()
+    );
+    let host = JwksHost::default();
+    *host.document.lock().unwrap() = document;
+    host.serve(listener).await;
+    (host, url)
+}
+
+/// A token naming a key nobody has: it makes the verifier look at the document again (at
+/// most once per cooldown).
+fn unknown_kid_token() -> String {
+    let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+    header.typ = Some("at+jwt".into());
+    header.kid = Some("nobody-has-this-key".into());
+    let claims = access_claims("u1", "s1", now(), now() + 60);
+    jsonwebtoken::encode(
+        &header,
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(SECRET),
+    )
+    .unwrap()
+}
+
+/// Issue 17, item 1: the issuer drops a key (its answer to a stolen key); a token that key
+/// signed, accepted and cached before, with a year to live, stops at the next fetch.
+#[tokio::test]
+async fn a_key_removed_from_the_issuers_set_stops_its_tokens_even_cached_ones() {
+    let ec_public = Keys::ec_public_pem(Algorithm::ES256, &key_file("ec_public.pem")).unwrap();
+    let (_, both) = issuer(rsa().verifying(ec_public).unwrap()).await;
+    let (_, rsa_only) = issuer(rsa()).await;
+    let (host, url) = host_with(both).await;
+    let cooldown = Duration::from_millis(300);
+    let (_verifier, base) = resource(&url, cooldown).await;
+    let (stolen, rightful) = (issuer(ec()).await.0, issuer(rsa()).await.0);
+    let stolen = stolen
+        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap()
+        .access_token;
+    let rightful = token(&rightful).await;
+    assert!(
+        within(Duration::from_secs(5), async || me(&base, &stolen).await
+            == StatusCode::OK)
+        .await
+        .is_some()
+    );
+    // Seen again: now from the verified-token cache.
+    assert_eq!(me(&base, &stolen).await, StatusCode::OK);
+
+    *host.document.lock().unwrap() = rsa_only;
+    let before = host.fetches();
+    let stopped = within(Duration::from_secs(5), async || {
+        me(&base, &unknown_kid_token()).await;
+        me(&base, &stolen).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(
+        host.fetches() > before,
+        "the document was never fetched again"
+    );
+    assert!(
+        stopped.is_some(),
+        "a token of the removed key still passes (from the cache)"
+    );
+    assert_eq!(me(&base, &rightful).await, StatusCode::OK);
+}
+
+/// Issue 17, item 3: the issuer's URL answers 302 to another origin, whose document holds
+/// an attacker's key. Not followed: the last good set stays, the attacker's token is
+/// refused. A redirect within the issuer's own origin is still followed.
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed() {
+    let (attacker, attacker_document) = issuer(ec()).await;
+    let (_, elsewhere) = host_with(attacker_document).await;
+    let (rightful, rightful_document) = issuer(rsa()).await;
+    let (host, url) = host_with(rightful_document.clone()).await;
+    let cooldown = Duration::from_millis(300);
+    let (verifier, base) = resource(&url, cooldown).await;
+    let (forged, good) = (token(&attacker).await, token(&rightful).await);
+    assert!(
+        within(Duration::from_secs(5), async || me(&base, &good).await
+            == StatusCode::OK)
+        .await
+        .is_some()
+    );
+
+    *host.redirect.lock().unwrap() = Some(elsewhere.clone());
+    let before = host.fetches();
+    for _ in 0..10 {
+        me(&base, &unknown_kid_token()).await;
+        assert_eq!(me(&base, &forged).await, StatusCode::UNAUTHORIZED);
+        tokio::time::sleep(cooldown / 2).await;
+    }
+    assert!(
+        host.fetches() > before,
+        "the document was never fetched again"
+    );
+    assert_eq!(
+        me(&base, &good).await,
+        StatusCode::OK,
+        "the last good set is kept"
+    );
+    assert!(verifier.has_keys());
+
+    // Nothing ever fetched from another origin, from the start either.
+    let redirecting = JwksHost::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirect_url = format!(
+        "http://{}{DEFAULT_JWKS_PATH}",
+        listener.local_addr().unwrap()
+    );
+    *redirecting.redirect.lock().unwrap() = Some(elsewhere);
+    redirecting.serve(listener).await;
+    let (fresh, fresh_base) = resource(&redirect_url, cooldown).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!fresh.has_keys());
+    assert_eq!(
+        me(&fresh_base, &forged).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+
+    // Within its own origin, a redirect is followed (a moved document).
+    let moving = JwksHost::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    *moving.redirect.lock().unwrap() = Some(format!("{origin}/moved"));
+    let served = rightful_document.clone();
+    let app = Router::new()
+        .route(
+            DEFAULT_JWKS_PATH,
+            get(|| async move { (StatusCode::FOUND, [("location", "/moved")]) }),
+        )
+        .route("/moved", get(move || async move { served.clone() }));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (moved, moved_base) = resource(&format!("{origin}{DEFAULT_JWKS_PATH}"), cooldown).await;
+    assert!(
+        within(Duration::from_secs(5), async || me(&moved_base, &good)
+            .await
+            == StatusCode::OK)
+        .await
+        .is_some(),
+        "a redirect within the issuer's origin was not followed"
+    );
+    assert!(moved.has_keys());
+}
+
+/// An endless body without `Content-Length` (chunked), counting what it sent.
+struct Endless {
+    sent: Arc<AtomicUsize>,
+}
+
+impl http_body::Body for Endless {
+    type Data = bytes::Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Infallible>>> {
+        const CHUNK: usize = 64 * 1024;
+        if self.sent.fetch_add(CHUNK, Ordering::SeqCst) >= 64 << 20 {
+            return std::task::Poll::Ready(None);
+        }
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from_static(
+            &[b' '; CHUNK],
+        )))))
+    }
+}
+
+/// Issue 17, item 4: a 64 MiB document sent chunked (no `Content-Length`) is refused while
+/// it streams in, at the 1 MiB cap, instead of being read whole first.
+#[tokio::test]
+async fn a_chunked_document_is_capped_while_it_streams() {
+    let sent = Arc::new(AtomicUsize::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}{DEFAULT_JWKS_PATH}",
+        listener.local_addr().unwrap()
+    );
+    let counter = Arc::clone(&sent);
+    let app = Router::new().route(
+        DEFAULT_JWKS_PATH,
+        get(move || {
+            let sent = Arc::clone(&counter);
+            async move { axum::body::Body::new(Endless { sent }) }
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (verifier, base) = resource(&url, Duration::from_secs(60)).await;
+    let (issuing, _) = issuer(ec()).await;
+    let access = token(&issuing).await;
+    // The first fetch runs at startup; give it time to end either way.
+    let settled = within(Duration::from_secs(10), async || {
+        let before = sent.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        before > 0 && sent.load(Ordering::SeqCst) == before
+    })
+    .await;
+    assert!(
+        settled.is_some(),
+        "the document was never fetched, or never stopped"
+    );
+    let read = sent.load(Ordering::SeqCst);
+    assert!(
+        read < 16 << 20,
+        "{} MiB of a 64 MiB document were sent before the fetch gave up",
+        read >> 20
+    );
+    assert!(!verifier.has_keys());
+    assert_eq!(me(&base, &access).await, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// Issue 17, item 5: keys meant for encryption (`use: enc`, or `key_ops` without
+/// `verify`) never verify a signature, and two keys sharing a `kid` make it unusable
+/// (today the last one silently won); the other keys of the document still work.
+#[tokio::test]
+async fn keys_not_meant_for_signatures_and_ambiguous_kids_verify_nothing() {
+    let named = |keys: Keys, kid: &str| keys.with_kid(kid);
+    let encrypting = named(ec(), "enc");
+    let operating = named(
+        Keys::from_private_pem(Algorithm::EdDSA, &key_file("ed_private.pem")).unwrap(),
+        "ops",
+    );
+    let twin = named(
+        Keys::from_private_pem(Algorithm::PS256, &key_file("rsa_private.pem")).unwrap(),
+        "dup",
+    );
+    let duplicated = named(rsa(), "dup");
+    let good = named(
+        Keys::from_private_pem(Algorithm::PS384, &key_file("rsa_private.pem")).unwrap(),
+        "good",
+    );
+    let mut keys = Vec::new();
+    let mut tokens = Vec::new();
+    for (set, tweak) in [
+        (encrypting, Some(("use", serde_json::json!("enc")))),
+        (operating, Some(("key_ops", serde_json::json!(["encrypt"])))),
+        (twin, None),
+        // Last: the one that won before.
+        (duplicated, None),
+        (good, None),
+    ] {
+        let (sessions, document) = issuer(set).await;
+        let mut document: serde_json::Value = serde_json::from_str(&document).unwrap();
+        let mut key = document["keys"][0].take();
+        if let Some((name, value)) = tweak {
+            key[name] = value;
+            if name == "key_ops" {
+                key.as_object_mut().unwrap().remove("use");
+            }
+        }
+        keys.push(key);
+        tokens.push(token(&sessions).await);
+    }
+    let document = serde_json::json!({ "keys": keys }).to_string();
+    let (_host, url) = host_with(document).await;
+    let (_verifier, base) = resource(&url, Duration::from_secs(60)).await;
+    let good = tokens.pop().unwrap();
+    assert!(
+        within(Duration::from_secs(5), async || me(&base, &good).await
+            == StatusCode::OK)
+        .await
+        .is_some()
+    );
+    for (token, why) in tokens
+        .iter()
+        .zip(["use: enc", "key_ops: encrypt", "dup", "dup"])
+    {
+        assert_eq!(me(&base, token).await, StatusCode::UNAUTHORIZED, "{why}");
+    }
 }

@@ -184,13 +184,39 @@ impl Keys {
 
     /// The verify-only set a JWKS document describes (a resource server's view of an
     /// issuer). Only what can be trusted is kept: a key needs `alg` matching its `kty` (and
-    /// its curve), never `none`, never a symmetric `oct` key; every key of a set of more than
+    /// its curve), never `none`, never a symmetric `oct` key; a key meant for anything but
+    /// signatures (`use` other than `sig`, `key_ops` without `verify`) is skipped; a `kid`
+    /// that two keys share is ambiguous, so neither is used; every key of a set of more than
     /// one needs a `kid`. Keys that fail are skipped; `Err` when none is left.
     pub fn from_jwks(jwks: &jsonwebtoken::jwk::JwkSet) -> Result<Self, ConfigError> {
-        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve};
+        use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, KeyOperations};
         provider::ensure_provider();
+        let mut named = HashMap::<&str, usize>::new();
+        for kid in jwks
+            .keys
+            .iter()
+            .filter_map(|jwk| jwk.common.key_id.as_deref())
+        {
+            *named.entry(kid).or_default() += 1;
+        }
         let mut keys = Vec::new();
         for jwk in &jwks.keys {
+            let for_signatures = matches!(
+                jwk.common.public_key_use,
+                None | Some(PublicKeyUse::Signature)
+            ) && jwk
+                .common
+                .key_operations
+                .as_ref()
+                .is_none_or(|ops| ops.contains(&KeyOperations::Verify));
+            let ambiguous = jwk
+                .common
+                .key_id
+                .as_deref()
+                .is_some_and(|kid| named.get(kid).is_some_and(|&n| n > 1));
+            if !for_signatures || ambiguous {
+                continue;
+            }
             let Some(algorithm) = jwk
                 .common
                 .key_algorithm
@@ -245,7 +271,10 @@ impl Keys {
     /// every token header and tokens are matched to it by it.
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
         if let Some(key) = self.keys.first_mut() {
-            key.kid = Some(kid.into());
+            let kid = kid.into();
+            // The published JWK carries the same name, or verifiers could not find it.
+            key.jwk = key.jwk.take().map(|jwk| named(jwk, &kid));
+            key.kid = Some(kid);
         }
         self.index();
         self
@@ -305,6 +334,17 @@ impl Keys {
             None if self.keys.len() == 1 => self.keys.first(),
             None => None,
         }
+    }
+
+    /// Whether every key of `old` is still in this set, with the same `kid`, algorithm and
+    /// public key: if not, what `old` verified must not be trusted any more.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn keeps_every_key_of(&self, old: &Keys) -> bool {
+        old.keys.iter().all(|gone| {
+            self.keys.iter().any(|key| {
+                key.kid == gone.kid && key.algorithm == gone.algorithm && key.jwk == gone.jwk
+            })
+        }) && old.keys.iter().all(|key| key.jwk.is_some())
     }
 
     /// The public JWKs of the set; `Err` when it holds an HMAC secret, which must never be
@@ -559,6 +599,15 @@ mod tests {
             Some(ConfigError::DuplicateKid("k".into()))
         );
         let set = a.with_kid("new").verifying(b.with_kid("old")).unwrap();
+        // A public key renamed is published under its new name.
+        let pem = std::fs::read("tests/keys/ec_public.pem").unwrap();
+        let renamed = Keys::ec_public_pem(Algorithm::ES256, &pem)
+            .unwrap()
+            .with_kid("mine");
+        assert_eq!(
+            renamed.jwks().unwrap()[0].common.key_id.as_deref(),
+            Some("mine")
+        );
         assert_eq!(set.kids().collect::<Vec<_>>(), ["new", "old"]);
         assert_eq!(
             set.for_token(Some("old")).unwrap().kid.as_deref(),

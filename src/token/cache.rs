@@ -4,9 +4,15 @@
 //! entry lives until the token's own `exp` (no leeway) and never longer; entries are bounded
 //! by an estimate of their memory. Only tokens that passed full verification are inserted.
 //! Each thread keeps its most recent hits in front of it ([`super::local`]).
+//!
+//! When the keys change (a verify-only layer refetched its issuer's set and a key left it),
+//! [`TokenCache::forget_all`] starts a new generation: every entry is tagged with the one it
+//! was verified in, and only the current one is ever served, so a token of a removed key
+//! cannot pass again from any cache.
 
 use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use moka::Expiry;
@@ -22,6 +28,8 @@ use crate::clock::unix_now;
 #[derive(Clone)]
 struct Entry {
     exp: u64,
+    /// The generation the token was verified in.
+    generation: u64,
     claims: Erased,
     /// Copies the claims for a thread's own cache, when their type can be cloned; else the
     /// threads share this `Arc`.
@@ -92,17 +100,21 @@ fn weigh(token: &Box<str>, _: &Entry) -> u32 {
     weight(token)
 }
 
-#[derive(Clone)]
 pub(crate) struct TokenCache {
-    /// Tags this cache's entries in the threads' own caches.
-    id: u64,
+    /// The current generation: tags this cache's entries here and in the threads' own
+    /// caches (a process-wide unique id, so that two caches never see each other's).
+    generation: AtomicU64,
     cache: Cache<Box<str>, Entry, TailHash>,
 }
+
+/// The generation of a [`TokenCache`] a verification began in; see [`TokenCache::generation`].
+#[derive(Clone, Copy)]
+pub(crate) struct Generation(u64);
 
 impl TokenCache {
     pub(crate) fn new(max_bytes: u64) -> Self {
         TokenCache {
-            id: local::next_cache_id(),
+            generation: AtomicU64::new(local::next_cache_id()),
             cache: Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(weigh)
@@ -111,8 +123,24 @@ impl TokenCache {
         }
     }
 
+    /// Read before the keys a verification uses: its result is cached only if no
+    /// [`forget_all`](Self::forget_all) came in between.
+    pub(crate) fn generation(&self) -> Generation {
+        Generation(self.generation.load(Ordering::Acquire))
+    }
+
+    /// Forgets every token verified so far, in the shared and the threads' caches: call it
+    /// after the keys it was verified with are replaced.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn forget_all(&self) {
+        self.generation
+            .store(local::next_cache_id(), Ordering::Release);
+        self.cache.invalidate_all();
+    }
+
     pub(crate) fn get<C: Send + Sync + 'static>(&self, token: &str) -> Option<Claims<C>> {
-        let claims = match local::get(self.id, token, unix_now) {
+        let generation = self.generation.load(Ordering::Acquire);
+        let claims = match local::get(generation, token, unix_now) {
             Some(claims) => claims,
             None => {
                 // A miss (a new or forged token) costs only a lookup: `get` would also record
@@ -122,14 +150,14 @@ impl TokenCache {
                 }
                 let entry = self.cache.get(token)?;
                 // moka's clock may lag a little; the token's own `exp` is the law.
-                if entry.exp <= unix_now() {
+                if entry.exp <= unix_now() || entry.generation != generation {
                     return None;
                 }
                 let claims = match entry.fork {
                     Some(fork) => fork(&entry.claims),
                     None => entry.claims,
                 };
-                local::put(self.id, token, entry.exp, Arc::clone(&claims));
+                local::put(generation, token, entry.exp, Arc::clone(&claims));
                 claims
             }
         };
@@ -137,14 +165,21 @@ impl TokenCache {
     }
 
     /// Caches claims whose type can be cloned: each thread serving them gets its own copy.
+    /// Keys that never change: the current generation.
     pub(crate) fn insert<C: Clone + Send + Sync + 'static>(&self, token: &str, claims: &Claims<C>) {
-        self.insert_erased(token, claims, Some(fork::<C>));
+        self.insert_erased(token, claims, Some(fork::<C>), self.generation());
     }
 
-    /// Caches claims whose type cannot be cloned: the threads share one `Arc`.
+    /// Caches claims whose type cannot be cloned (the threads share one `Arc`), verified
+    /// with the keys of `verified_in`: nothing is cached if they were replaced since.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-    pub(crate) fn insert_shared<C: Send + Sync + 'static>(&self, token: &str, claims: &Claims<C>) {
-        self.insert_erased(token, claims, None);
+    pub(crate) fn insert_shared<C: Send + Sync + 'static>(
+        &self,
+        token: &str,
+        claims: &Claims<C>,
+        verified_in: Generation,
+    ) {
+        self.insert_erased(token, claims, None, verified_in);
     }
 
     fn insert_erased<C: Send + Sync + 'static>(
@@ -152,17 +187,21 @@ impl TokenCache {
         token: &str,
         claims: &Claims<C>,
         fork: Option<fn(&Erased) -> Erased>,
+        Generation(generation): Generation,
     ) {
         let exp = claims.expires_at();
-        if exp <= unix_now() {
+        // A stale generation may still slip in after the check, but tagged with it: `get`
+        // never serves it.
+        if exp <= unix_now() || generation != self.generation().0 {
             return;
         }
         let erased: Erased = claims.as_arc().clone();
-        local::put(self.id, token, exp, Arc::clone(&erased));
+        local::put(generation, token, exp, Arc::clone(&erased));
         self.cache.insert(
             token.into(),
             Entry {
                 exp,
+                generation,
                 claims: erased,
                 fork,
             },
@@ -218,6 +257,22 @@ mod tests {
         cache.insert("short", &claims(unix_now() + 1));
         std::thread::sleep(Duration::from_millis(2100));
         assert!(cache.get::<String>("short").is_none());
+    }
+
+    #[test]
+    fn forgetting_all_reaches_every_cache_and_late_inserts() {
+        let cache = TokenCache::new(1 << 20);
+        let before = cache.generation();
+        cache.insert("a.b.c", &claims(unix_now() + 60));
+        assert!(cache.get::<String>("a.b.c").is_some());
+        cache.forget_all();
+        // Neither this thread's cache nor the shared one serves it.
+        assert!(cache.get::<String>("a.b.c").is_none());
+        // A verification begun with the old keys finishes after the change: not cached.
+        cache.insert_shared("d.e.f", &claims(unix_now() + 60), before);
+        assert!(cache.get::<String>("d.e.f").is_none());
+        cache.insert_shared("d.e.f", &claims(unix_now() + 60), cache.generation());
+        assert!(cache.get::<String>("d.e.f").is_some());
     }
 
     #[test]

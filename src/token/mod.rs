@@ -58,6 +58,12 @@ pub(crate) struct TokenCodec {
 }
 
 impl TokenCodec {
+    /// The key set tokens are verified with.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
     pub(crate) fn new(
         keys: Keys,
         leeway: Duration,

@@ -1,10 +1,18 @@
 //! Fetching the issuer's JWKS document, and keeping it fresh.
+//!
+//! The document decides which tokens pass, so it is fetched defensively: redirects are
+//! followed only within the issuer's own origin (one to elsewhere would let whoever answers
+//! there choose the keys), the body is capped while it streams in (a missing
+//! `Content-Length` must not let a document fill memory), and a failure keeps the last good
+//! set.
 
+use std::fmt;
 use std::sync::Weak;
 use std::time::Duration;
 
 use http::header::CACHE_CONTROL;
 use jsonwebtoken::jwk::JwkSet;
+use reqwest::redirect::{Attempt, Policy};
 
 use super::Shared;
 use crate::keys::Keys;
@@ -12,16 +20,82 @@ use crate::keys::Keys;
 /// The longest a document is trusted without fetching it again, whatever its `max-age`.
 const LONGEST_REFRESH: Duration = Duration::from_secs(60 * 60);
 /// Documents larger than this are refused: a key set is a few KiB.
-const MAX_DOCUMENT: usize = 1024 * 1024;
+pub(super) const MAX_DOCUMENT: usize = 1024 * 1024;
+/// Redirects followed within the issuer's origin, at most.
+const MAX_REDIRECTS: usize = 5;
+
+/// Why a fetch brought no keys. Its text names no URL (one may carry credentials).
+#[derive(Debug)]
+pub(super) enum FetchError {
+    /// The request failed (connection, TLS, timeout).
+    Request(reqwest::Error),
+    /// The answer was a redirect to another origin (or too many): not followed.
+    Redirected,
+    /// The answer was an error status.
+    Status(http::StatusCode),
+    /// The document is larger than [`MAX_DOCUMENT`].
+    TooLarge,
+    /// The document is not a JWK set.
+    NotJwks(serde_json::Error),
+    /// No key of the document can be trusted.
+    NoUsableKey,
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::Request(err) => write!(f, "the request failed: {err}"),
+            FetchError::Redirected => f.write_str(
+                "the issuer redirected to another origin (or too often); only redirects \
+                 within its own origin are followed",
+            ),
+            FetchError::Status(status) => write!(f, "the issuer answered {status}"),
+            FetchError::TooLarge => write!(f, "the document is larger than {MAX_DOCUMENT} bytes"),
+            FetchError::NotJwks(err) => write!(f, "the document is not a JWK set: {err}"),
+            FetchError::NoUsableKey => f.write_str("no key of the document can be trusted"),
+        }
+    }
+}
+
+impl std::error::Error for FetchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FetchError::Request(err) => Some(err),
+            FetchError::NotJwks(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+/// Follows a redirect only to the origin of the first request, and only a few times; any
+/// other stops, and the redirect answer itself is then refused as an error status.
+pub(super) fn same_origin_redirects() -> Policy {
+    Policy::custom(|attempt: Attempt<'_>| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same_origin && attempt.previous().len() <= MAX_REDIRECTS {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
 
 /// One fetch: the keys the document describes, and its `max-age`.
 pub(super) async fn jwks(
     client: &reqwest::Client,
     url: &str,
-) -> Result<(Keys, Option<Duration>), ()> {
-    let response = client.get(url).send().await.map_err(|_| ())?;
-    if !response.status().is_success() {
-        return Err(());
+) -> Result<(Keys, Option<Duration>), FetchError> {
+    let request_failed = |err: reqwest::Error| FetchError::Request(err.without_url());
+    let mut response = client.get(url).send().await.map_err(request_failed)?;
+    let status = response.status();
+    if status.is_redirection() {
+        return Err(FetchError::Redirected);
+    }
+    if !status.is_success() {
+        return Err(FetchError::Status(status));
     }
     let max_age = response
         .headers()
@@ -37,14 +111,18 @@ pub(super) async fn jwks(
         .content_length()
         .is_some_and(|len| len > MAX_DOCUMENT as u64)
     {
-        return Err(());
+        return Err(FetchError::TooLarge);
     }
-    let body = response.bytes().await.map_err(|_| ())?;
-    if body.len() > MAX_DOCUMENT {
-        return Err(());
+    // Capped as it arrives: without `Content-Length` (chunked), nothing else bounds it.
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(request_failed)? {
+        if body.len() + chunk.len() > MAX_DOCUMENT {
+            return Err(FetchError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
     }
-    let set: JwkSet = serde_json::from_slice(&body).map_err(|_| ())?;
-    let keys = Keys::from_jwks(&set).map_err(|_| ())?;
+    let set: JwkSet = serde_json::from_slice(&body).map_err(FetchError::NotJwks)?;
+    let keys = Keys::from_jwks(&set).map_err(|_| FetchError::NoUsableKey)?;
     Ok((keys, max_age))
 }
 

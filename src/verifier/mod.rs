@@ -19,8 +19,15 @@
 //!   `max-age` of the document (between the cooldown and an hour), and at once when a token
 //!   names a `kid` the set lacks, at most once per cooldown (default 30 s) and one fetch at a
 //!   time, so a flood of made-up `kid`s costs the issuer one request per cooldown.
-//! - **Only trustworthy keys**: `alg` must match `kty` and curve; `none` and symmetric keys
-//!   are never taken from a document ([`Keys::from_jwks`](crate::Keys::from_jwks)).
+//! - **Only trustworthy keys**: `alg` must match `kty` and curve; `none`, symmetric keys,
+//!   keys meant for encryption and `kid`s that two keys share are never taken from a
+//!   document ([`Keys::from_jwks`](crate::Keys::from_jwks)).
+//! - **Only the issuer's document**: a redirect is followed only within the origin of the
+//!   JWKS URL, and a document is refused past 1 MiB as it streams in, `Content-Length` or
+//!   not. A failed fetch is logged once (at `warn`) until one succeeds.
+//! - **A removed key stops at once**: when a fetch drops a key of the set (the issuer's
+//!   answer to a stolen key), every token verified so far is forgotten by the
+//!   verified-token cache, so none signed by that key passes again.
 //! - **Revocation**: tokens are verified locally and live until `exp`, as with any
 //!   JWT-only resource server. For instant revocation, run the full layer on the same shared
 //!   store instead: its revocation feed reaches every instance.
@@ -67,6 +74,8 @@ pub(crate) struct Shared {
     cooldown: Duration,
     last_fetch: Mutex<Option<Instant>>,
     in_flight: AtomicBool,
+    /// The last fetch failed (logged once, until a fetch succeeds).
+    failing: AtomicBool,
     runtime: tokio::runtime::Handle,
     pub(crate) token_cache: Option<TokenCache>,
     pub(crate) routes: Routes,
@@ -225,6 +234,7 @@ impl<C> VerifierBuilder<C> {
         let client = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout)
+            .redirect(fetch::same_origin_redirects())
             .build()
             .map_err(|_| ConfigError::BadJwksUrl)?;
         let url = reqwest::Url::parse(&self.url).map_err(|_| ConfigError::BadJwksUrl)?;
@@ -241,6 +251,7 @@ impl<C> VerifierBuilder<C> {
             cooldown: self.cooldown,
             last_fetch: Mutex::new(None),
             in_flight: AtomicBool::new(false),
+            failing: AtomicBool::new(false),
             runtime: runtime.clone(),
             token_cache: self.token_cache_bytes.map(TokenCache::new),
             routes: Routes::public_only(self.public)?,
@@ -263,6 +274,8 @@ impl Shared {
         if let Some(claims) = self.token_cache.as_ref().and_then(|c| c.get(token)) {
             return Ok(claims);
         }
+        // Before the keys: a result verified with keys replaced meanwhile is not cached.
+        let generation = self.token_cache.as_ref().map(TokenCache::generation);
         let codec = self.codec.read().unwrap_or_else(|e| e.into_inner()).clone();
         let Some(codec) = codec else {
             self.refetch_soon();
@@ -271,8 +284,8 @@ impl Shared {
         match codec.verify_access::<C>(token) {
             Ok(claims) => {
                 let claims = Claims::new(claims, &self.renderer);
-                if let Some(cache) = &self.token_cache {
-                    cache.insert_shared(token, &claims);
+                if let (Some(cache), Some(generation)) = (&self.token_cache, generation) {
+                    cache.insert_shared(token, &claims, generation);
                 }
                 Ok(claims)
             }
@@ -306,16 +319,38 @@ impl Shared {
     }
 
     /// One fetch; the new set replaces the old only if it parses. Returns the document's
-    /// `max-age`, if it said one.
+    /// `max-age`, if it said one. A fetch that fails is logged once, until one succeeds.
     async fn fetch(&self) -> Result<Option<Duration>, ()> {
-        let (keys, max_age) = fetch::jwks(&self.client, &self.url).await?;
-        let codec = TokenCodec::new(
+        let (keys, max_age) = match fetch::jwks(&self.client, &self.url).await {
+            Ok(fetched) => {
+                self.failing.store(false, Ordering::Relaxed);
+                fetched
+            }
+            Err(err) => {
+                if !self.failing.swap(true, Ordering::Relaxed) {
+                    crate::warn_event!("JWKS fetch failed, keeping the last good key set: {}", err);
+                }
+                return Err(());
+            }
+        };
+        let codec = Arc::new(TokenCodec::new(
             keys,
             self.leeway,
             self.issuer.clone(),
             self.audience.clone(),
-        );
-        *self.codec.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(codec));
+        ));
+        let old = self
+            .codec
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(Arc::clone(&codec));
+        // A key left the set (the issuer's answer to a stolen key): whatever it verified
+        // must not pass again from the cache. Keys only added keep the cache.
+        if let (Some(old), Some(cache)) = (old, &self.token_cache)
+            && !codec.keys().keeps_every_key_of(old.keys())
+        {
+            cache.forget_all();
+        }
         Ok(max_age)
     }
 }
