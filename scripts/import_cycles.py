@@ -1,29 +1,37 @@
 #!/usr/bin/env python3
 """Fails when a module of src/ imports from a module that imports it back.
 
-Reads every `use crate::...`, `use super::...` and `crate::a::b` path in src/, maps each to
-the module (file) it names, and looks for cycles twice: between files, and between the
-top-level modules (`service` -> `refresh` -> `shared` -> ...). A parent importing what it
+Reads every path into the crate in src/ (`use crate::a::b`, grouped `use crate::{a::b, c}`,
+`use super::...`, and `crate::a::b` in expressions), maps each to the module (file) it
+names, and looks for cycles twice: between files, and between the top-level modules
+(`service` -> `refresh` -> `shared` -> ...). A name the crate root re-exports
+(`use crate::Sessions`) counts as the module it comes from. A parent importing what it
 declares as a child (`mod.rs` re-exporting `cache.rs`) is not a cycle: the child is part of
 the parent. Prints the order of the top-level modules, lowest first.
+
+`--self-test` plants each form of import in a copy of src/ and fails unless every planted
+cycle is found and the tree as it is passes.
 """
 import pathlib
 import re
+import shutil
 import sys
+import tempfile
 
 SRC = pathlib.Path(__file__).resolve().parent.parent / "src"
+IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
-def module_of(path):
-    rel = path.relative_to(SRC).with_suffix("")
+def module_of(src, path):
+    rel = path.relative_to(src).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] in ("mod", "lib"):
         parts = parts[:-1]
     return tuple(parts)
 
 
-def files():
-    return {module_of(p): p for p in SRC.rglob("*.rs")}
+def files(src):
+    return {module_of(src, p): p for p in src.rglob("*.rs")}
 
 
 def resolve(path, modules):
@@ -40,15 +48,77 @@ def strip_tests(text):
     return text if cut < 0 else text[:cut]
 
 
-def imports(module, text, modules):
-    found = set()
-    for m in re.finditer(r"\b(crate|super)((?:::[A-Za-z_][A-Za-z0-9_]*)+)", strip_tests(text)):
-        segs = m.group(2).split("::")[1:]
-        if m.group(1) == "crate":
-            base = []
+def strip_comments(text):
+    return re.sub(r"//[^\n]*", "", text)
+
+
+def split_top(text):
+    """Splits a use-tree list at the commas outside braces."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
         else:
-            base = list(module[:-1])
+            cur += ch
+    parts.append(cur)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def expand(tree):
+    """Every path a use-tree names: `a::{b::c, d}` -> [a::b::c, a::d]."""
+    tree = re.sub(r"\s+", "", tree)
+    tree = re.sub(r"\bas" + IDENT + "$", "", tree)
+    brace = tree.find("{")
+    if brace < 0:
+        return [tree]
+    prefix, inner = tree[:brace], tree[brace + 1 : tree.rfind("}")]
+    out = []
+    for part in split_top(inner):
+        for path in expand(part):
+            out.append(prefix + ("" if path == "self" else path))
+    return out
+
+
+def paths(text):
+    """(root, segments) of every path into the crate: `use` trees expanded, then the
+    plain `crate::a::b` paths of the code."""
+    text = strip_comments(strip_tests(text))
+    found = []
+    for m in re.finditer(r"\buse\s+([^;]*);", text, re.S):
+        for path in expand(m.group(1)):
+            segs = [s for s in path.split("::") if s and s != "self"]
+            if segs and segs[0] in ("crate", "super"):
+                found.append((segs[0], segs[1:]))
+    code = re.sub(r"\buse\s+[^;]*;", "", text, flags=re.S)
+    for m in re.finditer(r"\b(crate|super)((?:::" + IDENT + ")+)", code):
+        found.append((m.group(1), m.group(2).split("::")[1:]))
+    return found
+
+
+def root_exports(src, modules):
+    """Names the crate root re-exports from its own modules: name -> module."""
+    exports = {}
+    for root, segs in paths((src / "lib.rs").read_text().replace("pub use ", "use crate::")):
+        if root == "crate" and segs:
+            target = resolve(segs, modules)
+            if target:
+                exports[segs[-1]] = target
+    return exports
+
+
+def imports(module, text, modules, exports):
+    found = set()
+    for root, segs in paths(text):
+        base = [] if root == "crate" else list(module[:-1])
         target = resolve(base + segs, modules)
+        if target is None and root == "crate" and len(segs) >= 1:
+            # `crate::Sessions`: through the root's re-export, to the module it comes from.
+            target = exports.get(segs[0])
         if target is not None and target != module and target != ():
             found.add(target)
     return found
@@ -74,11 +144,13 @@ def cycles(graph):
     return out
 
 
-def main():
-    modules = files()
+def check(src, quiet=False):
+    """Prints the cycles, or the order of the top-level modules; True when there are none."""
+    modules = files(src)
+    exports = root_exports(src, modules)
     graph = {}
     for module, path in modules.items():
-        deps = imports(module, path.read_text(), modules)
+        deps = imports(module, path.read_text(), modules, exports)
         # A module may use its own children and its parent may declare it: not cycles.
         graph[module] = {d for d in deps if d[: len(module)] != module}
     top = {}
@@ -91,20 +163,56 @@ def main():
         top.setdefault(module[0], set())
     bad = False
     for name, graph_ in (("file", graph), ("top-level module", top)):
-        found = cycles(graph_)
-        for cycle in found:
+        for cycle in cycles(graph_):
             bad = True
-            print(f"{name} import cycle: " + " -> ".join("::".join(c) if isinstance(c, tuple) else c for c in cycle))
+            if not quiet:
+                print(f"{name} import cycle: " + " -> ".join(
+                    "::".join(c) if isinstance(c, tuple) else c for c in cycle))
     if bad:
-        sys.exit(1)
-    order, placed = [], set()
-    while len(placed) < len(top):
-        layer = sorted(m for m in top if m not in placed and top[m] <= placed)
-        order.append(layer)
-        placed.update(layer)
-    print("no import cycles; top-level modules, lowest first:")
-    for layer in order:
-        print("  " + ", ".join(layer))
+        return False
+    if not quiet:
+        order, placed = [], set()
+        while len(placed) < len(top):
+            layer = sorted(m for m in top if m not in placed and top[m] <= placed)
+            order.append(layer)
+            placed.update(layer)
+        print("no import cycles; top-level modules, lowest first:")
+        for layer in order:
+            print("  " + ", ".join(layer))
+    return True
 
 
-main()
+# Each plant adds to src/token/mod.rs (below `sessions`, which builds its codec) an
+# import of `sessions` in one form: each must close a cycle.
+PLANTS = {
+    "plain": "use crate::sessions::Sessions;",
+    "grouped": "use crate::{sessions::Sessions};",
+    "nested group": "use crate::{clock, sessions::{Sessions, SessionsBuilder}};",
+    "root re-export": "use crate::Sessions;",
+    "grouped root re-export": "use crate::{Claims, Sessions};",
+    "expression": "fn planted() { let _ = crate::sessions::MAX_META_LEN; }",
+}
+
+
+def self_test():
+    ok = check(SRC, quiet=True)
+    if not ok:
+        print("self-test: the tree as it is already has a cycle")
+    for name, line in PLANTS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = pathlib.Path(tmp) / "src"
+            shutil.copytree(SRC, copy)
+            target = copy / "token" / "mod.rs"
+            # At the top: anything after the unit tests is not read.
+            target.write_text(line + "\n" + target.read_text())
+            if check(copy, quiet=True):
+                print(f"self-test: a planted {name} import was not seen: {line}")
+                ok = False
+    print("self-test passed" if ok else "self-test FAILED")
+    return ok
+
+
+if __name__ == "__main__":
+    if "--self-test" in sys.argv:
+        sys.exit(0 if self_test() else 1)
+    sys.exit(0 if check(SRC) else 1)
