@@ -1,7 +1,7 @@
 //! The Postgres store against a real Postgres (`DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`): the store contract, migrations applied once by
 //! racing instances, two instances sharing it, a revocation made while an instance's listener
-//! was cut or before it started. Each test works in a schema of its own, dropped at the end.
+//! was cut or before it started, every pooled connection dropped by the server. Each test works in a schema of its own, dropped at the end.
 //! Behind the `postgres` feature: `cargo test --features postgres` (`.ci/run` starts Postgres).
 #![cfg(feature = "postgres")]
 
@@ -200,4 +200,63 @@ async fn expired_rows_are_deleted_in_batches() {
     }
     assert_eq!(store.delete_expired().await.unwrap(), 1500);
     assert!(store.list("u1", 10).await.unwrap().is_empty());
+}
+
+/// Terminates every backend named `name` and waits until each has exited; how many. From a
+/// thread of its own, blocking the test's runtime meanwhile: the store's connection tasks
+/// get no chance to notice before its next call, as after a failover nobody saw.
+fn terminate(url: &str, name: &str) -> i64 {
+    let (url, name) = (url.to_owned(), name.to_owned());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(connection);
+            admin
+                .query_one(
+                    "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity \
+                     WHERE application_name = $1",
+                    &[&name],
+                )
+                .await
+                .unwrap()
+                .get(0)
+        })
+    })
+    .join()
+    .unwrap()
+}
+#[tokio::test]
+async fn the_first_call_after_postgres_drops_every_pooled_connection_succeeds() {
+    use tower_jwt_sessions::SessionStore;
+    let (url, schema) = (url(), Schema::new());
+    let store = store_at(&url, &schema).await;
+    let session = |id: &str| tower_jwt_sessions::Session {
+        id: id.into(),
+        user_id: "u1".into(),
+        created_at: 1,
+        expires_at: u64::from(u32::MAX),
+        last_accessed: 1,
+        generation: 0,
+        rotated_at: 0,
+        meta: Default::default(),
+    };
+    // Several pooled connections, all idle when their backends go.
+    let warm: Vec<_> = (0..4)
+        .map(|i| store.create(session(&format!("s{i}"))))
+        .collect();
+    assert!(futures_join(warm).await.iter().all(Result::is_ok));
+    let pooled = format!("{}_tjs_store", schema.0);
+
+    assert!(terminate(&url, &pooled) >= 1, "no pooled connection found");
+    assert!(store.load("s0").await.unwrap().is_some(), "load");
+    assert!(terminate(&url, &pooled) >= 1);
+    assert!(store.create(session("s9")).await.is_ok(), "create");
+    assert!(terminate(&url, &pooled) >= 1);
+    assert!(store.revoke("s1").await.unwrap(), "revoke");
 }

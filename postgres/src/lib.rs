@@ -13,7 +13,11 @@
 //! - **Driver**: tokio-postgres behind a deadpool-postgres pool with explicit wait, create
 //!   and recycle timeouts (its defaults wait for ever), runtime SQL only: no compile-time
 //!   macros, so no `DATABASE_URL` on every downstream build. sqlx would bring its macros, its
-//!   own pool and a much larger build for the same five statements.
+//!   own pool and a much larger build for the same five statements. A call whose pooled
+//!   connection turns out dead (a failover, a restart, `pg_terminate_backend`) drops every
+//!   idle connection and runs once more on a fresh one, as every call here is safe to repeat.
+//!   Pooled connections are named `{schema}_{prefix}store` in `pg_stat_activity` unless the
+//!   URL names them.
 //! - **Migrations** are the crate's own, versioned, applied at [`PostgresStore::connect`]
 //!   under a Postgres advisory lock, so that instances starting together do not race, into a
 //!   configurable schema and table prefix (`public`, `tjs_`).
@@ -30,6 +34,7 @@
 #![deny(unreachable_pub)]
 
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -123,6 +128,28 @@ impl PostgresStore {
         self.pool.get().await.map_err(BackendError::new)
     }
 
+    /// Runs one call on a pooled connection, and once more on a fresh one if the first was
+    /// found dead: after a failover, a restart or `pg_terminate_backend`, an idle pooled
+    /// connection passes the pool's check until its first query fails. Every call here is
+    /// safe to repeat (the compare-and-swap answers "lost" the second time, which the layer
+    /// settles by reading the store).
+    async fn run<T, F, Fut>(&self, call: F) -> Result<T, BackendError>
+    where
+        F: Fn(deadpool_postgres::Client) -> Fut,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        match call(self.client().await?).await {
+            Err(err) if connection_lost(&err) => {
+                // The failed connection is back in the pool by now, and the other idle ones
+                // most likely went with it (a failover drops them all): none is handed out
+                // again.
+                self.pool.retain(|_, _| false);
+                call(self.client().await?).await.map_err(BackendError::new)
+            }
+            result => result.map_err(BackendError::new),
+        }
+    }
+
     /// The statement, prepared once per pooled connection: a query then costs one round
     /// trip instead of two (parse, then execute).
     async fn prepared(
@@ -170,7 +197,12 @@ impl PostgresStoreBuilder {
     /// Connects and applies the migrations.
     pub async fn connect(self) -> Result<PostgresStore, BackendError> {
         let sql = schema::Statements::new(&self.schema, &self.table_prefix)?;
-        let config: tokio_postgres::Config = self.url.parse().map_err(BackendError::new)?;
+        let mut config: tokio_postgres::Config = self.url.parse().map_err(BackendError::new)?;
+        if config.get_application_name().is_none() {
+            // Named apart from the feed, so that an operator (or a test) can tell them apart
+            // in `pg_stat_activity`.
+            config.application_name(&sql.store_name);
+        }
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -213,6 +245,25 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Whether the connection, not the statement, failed: closed, an I/O error, or the server
+/// ending the session (a `FATAL` error such as `terminating connection due to administrator
+/// command`).
+fn connection_lost(err: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    err.is_closed()
+        || err
+            .source()
+            .is_some_and(|source| source.is::<std::io::Error>())
+        || err.as_db_error().is_some_and(|db| {
+            matches!(
+                db.parsed_severity(),
+                Some(
+                    tokio_postgres::error::Severity::Fatal | tokio_postgres::error::Severity::Panic
+                )
+            )
+        })
+}
+
 /// Postgres has no unsigned integers: values past `i64::MAX` are refused, not wrapped.
 fn signed(value: u64) -> Result<i64, BackendError> {
     i64::try_from(value).map_err(|_| BackendError::new("a value past i64::MAX cannot be stored"))
@@ -240,67 +291,75 @@ fn session(row: &Row) -> Result<Session, BackendError> {
 
 impl SessionStore for PostgresStore {
     async fn create(&self, s: Session) -> Result<(), BackendError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                &self.prepared(&client, &self.sql.create).await?,
-                &[
-                    &s.id,
-                    &s.user_id,
-                    &signed(s.created_at)?,
-                    &signed(s.expires_at)?,
-                    &signed(s.last_accessed)?,
-                    &signed(s.generation)?,
-                    &signed(s.rotated_at)?,
-                    &s.meta.ip,
-                    &s.meta.user_agent,
-                ],
-            )
-            .await
-            .map_err(BackendError::new)?;
+        let values = (
+            signed(s.created_at)?,
+            signed(s.expires_at)?,
+            signed(s.last_accessed)?,
+            signed(s.generation)?,
+            signed(s.rotated_at)?,
+        );
+        let s = &s;
+        self.run(|client| async move {
+            let statement = client.prepare_cached(&self.sql.create).await?;
+            client
+                .execute(
+                    &statement,
+                    &[
+                        &s.id,
+                        &s.user_id,
+                        &values.0,
+                        &values.1,
+                        &values.2,
+                        &values.3,
+                        &values.4,
+                        &s.meta.ip,
+                        &s.meta.user_agent,
+                    ],
+                )
+                .await
+        })
+        .await?;
         Ok(())
     }
 
     async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(&self.prepared(&client, &self.sql.load).await?, &[&id])
-            .await
-            .map_err(BackendError::new)?;
+        let row = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.load).await?;
+                client.query_opt(&statement, &[&id]).await
+            })
+            .await?;
         row.as_ref().map(session).transpose()
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(&self.prepared(&client, &self.sql.revoke).await?, &[&id])
-            .await
-            .map_err(BackendError::new)?;
+        let rows = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.revoke).await?;
+                client.query(&statement, &[&id]).await
+            })
+            .await?;
         Ok(!rows.is_empty())
     }
 
     async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
-        let client = self.client().await?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = client
-            .query(
-                &self.prepared(&client, &self.sql.list).await?,
-                &[&user_id, &limit],
-            )
-            .await
-            .map_err(BackendError::new)?;
+        let rows = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.list).await?;
+                client.query(&statement, &[&user_id, &limit]).await
+            })
+            .await?;
         rows.iter().map(session).collect()
     }
 
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                &self.prepared(&client, &self.sql.touch).await?,
-                &[&id, &signed(at)?],
-            )
-            .await
-            .map_err(BackendError::new)?;
+        let at = signed(at)?;
+        self.run(|client| async move {
+            let statement = client.prepare_cached(&self.sql.touch).await?;
+            client.execute(&statement, &[&id, &at]).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -309,14 +368,12 @@ impl SessionStore for PostgresStore {
     }
 
     async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<Vec<String>, BackendError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                &self.prepared(&client, &self.sql.revoke_others).await?,
-                &[&user_id, &keep],
-            )
-            .await
-            .map_err(BackendError::new)?;
+        let rows = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.revoke_others).await?;
+                client.query(&statement, &[&user_id, &keep]).await
+            })
+            .await?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
@@ -333,14 +390,13 @@ impl SessionStore for PostgresStore {
 
 impl RotatingStore for PostgresStore {
     async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
-        let client = self.client().await?;
-        let swapped = client
-            .execute(
-                &self.prepared(&client, &self.sql.rotate).await?,
-                &[&id, &signed(from)?, &signed(to)?, &signed(at)?],
-            )
-            .await
-            .map_err(BackendError::new)?;
+        let (from, to, at) = (signed(from)?, signed(to)?, signed(at)?);
+        let swapped = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.rotate).await?;
+                client.execute(&statement, &[&id, &from, &to, &at]).await
+            })
+            .await?;
         Ok(swapped == 1)
     }
 }

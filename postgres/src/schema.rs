@@ -51,6 +51,8 @@ pub(crate) struct Statements {
     pub(crate) listen: String,
     /// The feed connection's `application_name`, to find it in `pg_stat_activity`.
     pub(crate) feed_name: String,
+    /// The pooled connections' `application_name`, unless the URL names them.
+    pub(crate) store_name: String,
 }
 
 /// Identifiers are spliced into SQL, so only plain lower-case names are accepted.
@@ -133,6 +135,7 @@ impl Statements {
             replay: format!("SELECT id, session_id FROM {l} WHERE id > $1 ORDER BY id"),
             listen: format!("LISTEN \"{channel}\""),
             feed_name: format!("{schema}_{prefix}feed"),
+            store_name: format!("{schema}_{prefix}store"),
         })
     }
 }
