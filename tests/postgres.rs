@@ -1,7 +1,8 @@
 //! The Postgres store against a real Postgres (`DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`): the store contract, migrations applied once by
 //! racing instances, two instances sharing it, a revocation made while an instance's listener
-//! was cut or before it started, every pooled connection dropped by the server. Each test works in a schema of its own, dropped at the end.
+//! was cut or before it started, every pooled connection dropped by the server. Each test
+//! works in a schema of its own, dropped at the end.
 //! Behind the `postgres` feature: `cargo test --features postgres` (`.ci/run` starts Postgres).
 #![cfg(feature = "postgres")]
 
