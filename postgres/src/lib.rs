@@ -27,6 +27,18 @@
 //!   replays the log from the last id it saw after (re)subscribing, pings the connection every
 //!   second so that a silently dead one is found within [`FEED_DEAD_AFTER`], and reports its
 //!   feed down while it cannot listen (the layer then trusts no cached session state).
+//! - **A log that lost entries is never trusted**: a one-row meta table says since when the
+//!   log is complete. Triggers keep it: a `DELETE` moves it to the newest entry removed (the
+//!   age trim's are older than every live access token, so they change nothing), a
+//!   `TRUNCATE` to the moment it ran, and notifies every listener at once. Each listener
+//!   also checks every second that the ids did not go back (the log's sequence behind the
+//!   last id it saw, or another session at that id: a reset it was not told of), records
+//!   such a loss in the meta table and replays the whole log. It reports the time to the
+//!   layer ([`RevocationSink::log_complete_since`]), which checks each access token's session
+//!   in the store until that time is older than every access token still alive. A restore
+//!   from a backup that no running instance witnessed also restores the revoked sessions'
+//!   rows, and with them their tokens: nothing here can tell, so after a restore, revoke
+//!   again what was revoked since the backup (or rotate the signing key).
 //! - **Expired rows** are deleted in batches (`FOR UPDATE SKIP LOCKED`) by the same task,
 //!   every minute, and the log is trimmed to [`DEFAULT_RETENTION`].
 //!
@@ -401,16 +413,32 @@ impl RotatingStore for PostgresStore {
     }
 }
 
+/// Where a listener is in the log: the last id it saw, and the session logged there.
+#[derive(Default)]
+struct Position {
+    last: i64,
+    session: Option<String>,
+}
+
+impl Position {
+    fn saw(&mut self, id: i64, session: &str) {
+        if id > self.last {
+            self.last = id;
+            self.session = Some(session.to_owned());
+        }
+    }
+}
+
 /// Follows the revocation log for as long as the layer lives: listen, replay, deliver; on
 /// any failure, feed down, a short pause, and again from the last id seen.
 async fn follow(store: PostgresStore, sink: Weak<dyn RevocationSink>) {
     // 0 replays the whole log on start: every entry in it may still have live tokens.
-    let mut last: i64 = 0;
+    let mut position = Position::default();
     loop {
         if sink.upgrade().is_none() {
             return;
         }
-        let _ = follow_once(&store, &mut last, &sink).await;
+        let _ = follow_once(&store, &mut position, &sink).await;
         match sink.upgrade() {
             Some(sink) => sink.feed_up(false),
             None => return,
@@ -421,7 +449,7 @@ async fn follow(store: PostgresStore, sink: Weak<dyn RevocationSink>) {
 
 async fn follow_once(
     store: &PostgresStore,
-    last: &mut i64,
+    position: &mut Position,
     sink: &Weak<dyn RevocationSink>,
 ) -> Result<(), BackendError> {
     let mut config: tokio_postgres::Config = store.url.parse().map_err(BackendError::new)?;
@@ -445,12 +473,12 @@ async fn follow_once(
         }
     });
     let result = async {
-        // Subscribe first, then replay: nothing committed in between is missed.
+        // Subscribe first, then check and replay: nothing committed in between is missed.
         client
             .batch_execute(&store.sql.listen)
             .await
             .map_err(BackendError::new)?;
-        replay(&client, store, last, sink).await?;
+        catch_up(&client, store, position, sink).await?;
         match sink.upgrade() {
             Some(sink) => sink.feed_up(true),
             None => return Ok(()),
@@ -464,19 +492,26 @@ async fn follow_once(
                         return Err(BackendError::new("the feed connection closed"));
                     };
                     let Some(sink) = sink.upgrade() else { return Ok(()) };
-                    // `<log id>:<session id>`
+                    // `<log id>:<session id>`, or `reset`: the log was truncated.
                     if let Some((id, session)) = payload.split_once(':') {
                         sink.revoked(session);
                         if let Ok(id) = id.parse::<i64>() {
-                            *last = (*last).max(id);
+                            position.saw(id, session);
                         }
+                    } else if payload == schema::RESET {
+                        catch_up(&client, store, position, &Arc::downgrade(&sink)).await?;
                     }
                 }
+                // The ping is the log check: a reset no listener was told of (a restore) is
+                // found within a second, and a silently dead connection within
+                // FEED_DEAD_AFTER.
                 _ = ping.tick() => {
-                    tokio::time::timeout(FEED_DEAD_AFTER - PING_EVERY, client.simple_query("SELECT 1"))
-                        .await
-                        .map_err(|_| BackendError::new("the feed connection stopped answering"))?
-                        .map_err(BackendError::new)?;
+                    tokio::time::timeout(
+                        FEED_DEAD_AFTER - PING_EVERY,
+                        catch_up(&client, store, position, sink),
+                    )
+                    .await
+                    .map_err(|_| BackendError::new("the feed connection stopped answering"))??;
                     if sink.upgrade().is_none() {
                         return Ok(());
                     }
@@ -492,15 +527,57 @@ async fn follow_once(
     result
 }
 
-/// Delivers every log entry after `last`, oldest first.
+/// Checks that the log is still the one this listener followed, replays what it holds past
+/// the listener's position (all of it after a reset), and reports since when it is
+/// complete. Ids that went back (the sequence behind the last id seen, or another session
+/// at that id) mean the log was reset, by a `TRUNCATE ... RESTART IDENTITY` whose
+/// notification was missed or a restore from a backup: that loss is recorded in the log's
+/// meta row, so that instances starting later know of it too.
+async fn catch_up(
+    client: &tokio_postgres::Client,
+    store: &PostgresStore,
+    position: &mut Position,
+    sink: &Weak<dyn RevocationSink>,
+) -> Result<(), BackendError> {
+    let state = client
+        .query_one(&store.sql.log_state, &[&position.last])
+        .await
+        .map_err(BackendError::new)?;
+    let (since, issued, at_last): (Option<i64>, Option<i64>, Option<String>) =
+        (state.get(0), state.get(1), state.get(2));
+    let reset = position.last > 0
+        && (issued.is_some_and(|issued| issued < position.last)
+            || at_last.is_some_and(|at_last| position.session.as_deref() != Some(&at_last)));
+    let since = match since {
+        Some(since) if !reset => since,
+        // Reset, or the meta row deleted: lost now.
+        _ => {
+            if reset {
+                *position = Position::default();
+            }
+            client
+                .query_one(&store.sql.record_loss, &[])
+                .await
+                .map_err(BackendError::new)?
+                .get(0)
+        }
+    };
+    replay(client, store, position, sink).await?;
+    if let Some(sink) = sink.upgrade() {
+        sink.log_complete_since(u64::try_from(since).unwrap_or(0));
+    }
+    Ok(())
+}
+
+/// Delivers every log entry after the listener's position, oldest first.
 async fn replay(
     client: &tokio_postgres::Client,
     store: &PostgresStore,
-    last: &mut i64,
+    position: &mut Position,
     sink: &Weak<dyn RevocationSink>,
 ) -> Result<(), BackendError> {
     let rows = client
-        .query(&store.sql.replay, &[&*last])
+        .query(&store.sql.replay, &[&position.last])
         .await
         .map_err(BackendError::new)?;
     let Some(sink) = sink.upgrade() else {
@@ -510,7 +587,7 @@ async fn replay(
         let id: i64 = row.get(0);
         let session: String = row.get(1);
         sink.revoked(&session);
-        *last = (*last).max(id);
+        position.saw(id, &session);
     }
     Ok(())
 }
