@@ -45,8 +45,10 @@ const MIGRATIONS: &[(i32, &str)] = &[
     INSERT INTO {m} (since) VALUES (0) ON CONFLICT DO NOTHING;
     CREATE OR REPLACE FUNCTION {f}revocations_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        UPDATE {m} SET since = GREATEST(since,
-            (SELECT COALESCE(ceil(extract(epoch FROM max(at)))::bigint, 0) FROM gone));
+        -- Written only when it moves: the age trim of an empty log writes nothing.
+        UPDATE {m} SET since = newest.at
+            FROM (SELECT ceil(extract(epoch FROM max(at)))::bigint AS at FROM gone) AS newest
+            WHERE newest.at > since;
         RETURN NULL;
     END $$;
     CREATE TRIGGER {p}revocations_deleted AFTER DELETE ON {l}
