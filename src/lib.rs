@@ -210,7 +210,11 @@
 //!     not answer), so a revocation made meanwhile may be missed for at most about 3 s,
 //!     then replayed;
 //!   - an instance starting: it replays the log (kept for an hour) before trusting its
-//!     caches, and reads the store until then.
+//!     caches, and reads the store until then;
+//!   - the log lost entries (truncated, deleted, trimmed, its ids reset; see
+//!     [`RevocationSink::log_complete_since`]): every instance that learns of it, running or
+//!     starting later, checks each access token's session in the store (and re-reads cached
+//!     rows once) until every access token minted before the loss has expired: never stale.
 //!
 //!   [`Sessions::revocation_feed_up`] says which state an instance is in.
 //! - **Known limits**: a store *without* a feed (a custom one that does not implement

@@ -1,8 +1,8 @@
 //! Several instances sharing one store: revocations reach every instance through the store's
 //! feed, "sign out everywhere" and "other devices", the per-user limit, and an instance whose
-//! feed is down trusting nothing it cached. The shared store here is the in-memory one with a
-//! feed that delivers at once; `tests/redis.rs` and `tests/postgres.rs` run the same over
-//! real stores.
+//! feed is down, or whose store lost part of its log, trusting nothing it cached. The shared
+//! store here is the in-memory one with a feed that delivers at once; `tests/redis.rs` and
+//! `tests/postgres.rs` run the same over real stores.
 
 mod common;
 
@@ -168,6 +168,25 @@ async fn while_the_feed_is_down_nothing_cached_is_trusted() {
     assert_eq!(refresh(a, &other).await, StatusCode::OK);
     store.sink(0).feed_up(true);
     assert_eq!(access(a, &other).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn after_the_store_reports_a_lost_log_nothing_cached_before_it_is_trusted() {
+    let (store, nodes) = cluster(1);
+    let a = &nodes[0];
+    let tokens = login(a).await;
+    assert_eq!(access(a, &tokens).await, StatusCode::OK);
+    // Revoked elsewhere, and the log entry lost with the log (truncated, say): the feed is
+    // up, the broadcast never came, but the store says its log is complete only from now.
+    assert!(store.rows.revoke(&tokens.session_id).await.unwrap());
+    store.sink(0).log_complete_since(now());
+    assert_eq!(access(a, &tokens).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(a, &tokens).await, StatusCode::UNAUTHORIZED);
+    // Live sessions still work, read from the store.
+    let other = login(a).await;
+    assert_eq!(access(a, &other).await, StatusCode::OK);
+    assert_eq!(refresh(a, &other).await, StatusCode::OK);
+    assert!(a.revocation_feed_up(), "the feed itself is up");
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! The Redis store against a real Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`):
 //! the store contract, two instances sharing it, a revocation made while an instance's feed
-//! was cut or before it started, and a private `redis-server` killed and restarted.
+//! was cut or before it started, and lost from the log (deleted, trimmed, `XDEL`) meanwhile
+//! or before an instance started, and a private `redis-server` killed and restarted.
 //! Behind the `redis` feature: `cargo test --features redis` (`.ci/run` starts Redis).
 #![cfg(feature = "redis")]
 
@@ -114,37 +115,157 @@ async fn a_revocation_made_while_the_feed_was_cut_is_honoured_after_the_resync()
     let tokens = login(&a).await;
     assert_eq!(access(&a, &tokens).await, StatusCode::OK);
 
-    // Cut the feed connections of this test's instances (named after the prefix; other
-    // tests' connections are left alone), and revoke while they reconnect.
-    let admin = redis::Client::open(url.as_str()).unwrap();
-    let mut admin = admin.get_multiplexed_async_connection().await.unwrap();
-    let clients: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let feed = format!("name={}-feed", &*prefix);
-    let ids: Vec<&str> = clients
-        .lines()
-        .filter(|line| line.split(' ').any(|field| field == feed))
-        .filter_map(|line| line.split(' ').find_map(|f| f.strip_prefix("id=")))
-        .collect();
-    assert_eq!(ids.len(), 2, "one feed per instance");
-    for id in ids {
-        let _: i64 = redis::cmd("CLIENT")
-            .arg("KILL")
-            .arg("ID")
-            .arg(id)
-            .query_async(&mut admin)
-            .await
-            .unwrap();
-    }
+    // Cut the feeds, and revoke while they reconnect.
+    let mut admin = admin(&url).await;
+    assert_eq!(
+        cut_feeds(&mut admin, &prefix).await,
+        2,
+        "one feed per instance"
+    );
     assert!(b.revoke(&tokens.session_id).await.unwrap());
     let seen = within(Duration::from_secs(3), async || {
         access(&a, &tokens).await == StatusCode::UNAUTHORIZED
     })
     .await;
     assert!(seen.is_some(), "the revocation was lost with the feed");
+}
+
+async fn admin(url: &str) -> redis::aio::MultiplexedConnection {
+    let admin = redis::Client::open(url).unwrap();
+    admin.get_multiplexed_async_connection().await.unwrap()
+}
+
+/// Cuts the feed connections of this test's instances (named after the prefix; other tests'
+/// connections are left alone); how many.
+async fn cut_feeds(admin: &mut redis::aio::MultiplexedConnection, prefix: &str) -> usize {
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(admin)
+        .await
+        .unwrap();
+    let feed = format!("name={prefix}-feed");
+    let ids: Vec<&str> = clients
+        .lines()
+        .filter(|line| line.split(' ').any(|field| field == feed))
+        .filter_map(|line| line.split(' ').find_map(|f| f.strip_prefix("id=")))
+        .collect();
+    for id in &ids {
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("ID")
+            .arg(id)
+            .query_async(admin)
+            .await
+            .unwrap();
+    }
+    ids.len()
+}
+
+/// Waits until the instance has reconnected its feed and replayed the log.
+async fn resynced<S: tower_jwt_sessions::SessionStore>(node: &Node<S>) {
+    // Long enough for a cut feed to have been noticed, short of its reconnection.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let up = within(Duration::from_secs(5), async || node.revocation_feed_up()).await;
+    assert!(up.is_some(), "the feed did not come back");
+}
+
+/// A revocation made on B while A's feed is cut, then lost from the log by `lose`; A, back,
+/// must refuse the session's access token (it served it before).
+async fn lost_while_cut(lose: &[&str]) {
+    let (url, prefix, users) = (url(), prefix(), users());
+    let a = instance(store_at(&url, &prefix).await, &users);
+    let b = instance(store_at(&url, &prefix).await, &users);
+    let tokens = login(&a).await;
+    resynced(&a).await;
+    assert_eq!(access(&a, &tokens).await, StatusCode::OK);
+
+    let mut admin = admin(&url).await;
+    assert_eq!(cut_feeds(&mut admin, &prefix).await, 2);
+    assert!(b.revoke(&tokens.session_id).await.unwrap());
+    let log = format!("{{{}}}:revoked", &*prefix);
+    let mut command = redis::cmd(lose[0]);
+    command.arg(&log);
+    if lose[0] == "XDEL" {
+        let newest: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(&log)
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut admin)
+            .await
+            .unwrap();
+        command.arg(&newest.ids[0].id);
+    }
+    command.arg(&lose[1..]);
+    let _: i64 = command.query_async(&mut admin).await.unwrap();
+    resynced(&a).await;
+    assert_eq!(
+        access(&a, &tokens).await,
+        StatusCode::UNAUTHORIZED,
+        "the revocation was lost with the log ({})",
+        lose.join(" ")
+    );
+    // Fail closed, not shut: a live session is read from the store and served.
+    let live = login(&b).await;
+    assert_eq!(access(&a, &live).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_revocation_lost_with_the_deleted_log_while_the_feed_was_cut_is_honoured() {
+    lost_while_cut(&["DEL"]).await;
+}
+
+#[tokio::test]
+async fn a_revocation_trimmed_from_the_log_while_the_feed_was_cut_is_honoured() {
+    lost_while_cut(&["XTRIM", "MAXLEN", "0"]).await;
+}
+
+#[tokio::test]
+async fn a_revocation_deleted_from_the_log_while_the_feed_was_cut_is_honoured() {
+    lost_while_cut(&["XDEL"]).await;
+}
+
+#[tokio::test]
+async fn an_instance_started_after_the_log_was_deleted_refuses_a_session_revoked_before() {
+    let (url, prefix, users) = (url(), prefix(), users());
+    let a = instance(store_at(&url, &prefix).await, &users);
+    let tokens = login(&a).await;
+    let live = login(&a).await;
+    resynced(&a).await;
+    assert!(a.revoke(&tokens.session_id).await.unwrap());
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{{{}}}:revoked", &*prefix))
+        .query_async(&mut admin(&url).await)
+        .await
+        .unwrap();
+    let c = instance(store_at(&url, &prefix).await, &users);
+    resynced(&c).await;
+    assert_eq!(access(&c, &tokens).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(access(&c, &live).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_fresh_log_is_complete_and_the_feed_trusted() {
+    let (url, prefix, users) = (url(), prefix(), users());
+    let a = instance(store_at(&url, &prefix).await, &users);
+    let tokens = login(&a).await;
+    resynced(&a).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let marker: String = redis::cmd("GET")
+        .arg(format!("{{{}}}:log-since", &*prefix))
+        .query_async(&mut admin(&url).await)
+        .await
+        .unwrap();
+    assert_eq!(marker, "0", "a first use loses nothing");
+    // Trusted: the access token is served without reading the store, so a row deleted
+    // behind the layer's back (no log entry) goes unnoticed, as it should on the fast path.
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{{{}}}:s:{}", &*prefix, tokens.session_id))
+        .query_async(&mut admin(&url).await)
+        .await
+        .unwrap();
+    assert_eq!(access(&a, &tokens).await, StatusCode::OK);
 }
 
 #[tokio::test]

@@ -125,12 +125,28 @@ pub trait SessionStore: Send + Sync + 'static {
 /// subscriber loses or regains the feed. While the feed is down the layer trusts nothing it
 /// cached about sessions and asks the store instead; the store replays what it missed before
 /// saying the feed is up again.
+///
+/// A replay only helps if the log still holds what was missed. A store whose log can lose
+/// entries (wiped, truncated, restored from a backup, its ids reset) says so with
+/// [`log_complete_since`](Self::log_complete_since): until that time is older than every
+/// access token still alive, the layer checks each access token's session in the store,
+/// as while the feed is down. Fail closed: an instance that cannot prove its view of
+/// revocations complete never lets a token pass on that view alone.
 pub trait RevocationSink: Send + Sync + 'static {
     /// A session was revoked somewhere: its refresh and access tokens stop here.
     fn revoked(&self, session_id: &str);
 
     /// The feed is down (`false`) or back, with everything missed replayed (`true`).
     fn feed_up(&self, up: bool);
+
+    /// The log behind the feed holds every revocation made since `unix_secs` (seconds since
+    /// the Unix epoch); older ones may be missing. `0`: complete since the log began. The
+    /// time is that of the newest entry ever removed other than by the store's age trim
+    /// (which only removes entries older than every live access token), or of the moment a
+    /// loss was found (the log deleted, its ids gone back). A store reports it before each
+    /// [`feed_up(true)`](Self::feed_up) and again whenever it learns of a loss; the layer
+    /// keeps the latest time it was told. A store that never calls it is taken as complete.
+    fn log_complete_since(&self, unix_secs: u64);
 }
 
 /// A store that can rotate refresh tokens: an atomic compare-and-swap of a session's

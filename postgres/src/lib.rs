@@ -13,7 +13,11 @@
 //! - **Driver**: tokio-postgres behind a deadpool-postgres pool with explicit wait, create
 //!   and recycle timeouts (its defaults wait for ever), runtime SQL only: no compile-time
 //!   macros, so no `DATABASE_URL` on every downstream build. sqlx would bring its macros, its
-//!   own pool and a much larger build for the same five statements.
+//!   own pool and a much larger build for the same five statements. A call whose pooled
+//!   connection turns out dead (a failover, a restart, `pg_terminate_backend`) drops every
+//!   idle connection and runs once more on a fresh one, as every call here is safe to repeat.
+//!   Pooled connections are named `{schema}_{prefix}store` in `pg_stat_activity` unless the
+//!   URL names them.
 //! - **Migrations** are the crate's own, versioned, applied at [`PostgresStore::connect`]
 //!   under a Postgres advisory lock, so that instances starting together do not race, into a
 //!   configurable schema and table prefix (`public`, `tjs_`).
@@ -23,6 +27,18 @@
 //!   replays the log from the last id it saw after (re)subscribing, pings the connection every
 //!   second so that a silently dead one is found within [`FEED_DEAD_AFTER`], and reports its
 //!   feed down while it cannot listen (the layer then trusts no cached session state).
+//! - **A log that lost entries is never trusted**: a one-row meta table says since when the
+//!   log is complete. Triggers keep it: a `DELETE` moves it to the newest entry removed (the
+//!   age trim's are older than every live access token, so they change nothing), a
+//!   `TRUNCATE` to the moment it ran, and notifies every listener at once. Each listener
+//!   also checks every second that the ids did not go back (the log's sequence behind the
+//!   last id it saw, or another session at that id: a reset it was not told of), records
+//!   such a loss in the meta table and replays the whole log. It reports the time to the
+//!   layer ([`RevocationSink::log_complete_since`]), which checks each access token's session
+//!   in the store until that time is older than every access token still alive. A restore
+//!   from a backup that no running instance witnessed also restores the revoked sessions'
+//!   rows, and with them their tokens: nothing here can tell, so after a restore, revoke
+//!   again what was revoked since the backup (or rotate the signing key).
 //! - **Expired rows** are deleted in batches (`FOR UPDATE SKIP LOCKED`) by the same task,
 //!   every minute, and the log is trimmed to [`DEFAULT_RETENTION`].
 //!
@@ -30,6 +46,7 @@
 #![deny(unreachable_pub)]
 
 use std::fmt;
+use std::future::Future;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -123,6 +140,28 @@ impl PostgresStore {
         self.pool.get().await.map_err(BackendError::new)
     }
 
+    /// Runs one call on a pooled connection, and once more on a fresh one if the first was
+    /// found dead: after a failover, a restart or `pg_terminate_backend`, an idle pooled
+    /// connection passes the pool's check until its first query fails. Every call here is
+    /// safe to repeat (the compare-and-swap answers "lost" the second time, which the layer
+    /// settles by reading the store).
+    async fn run<T, F, Fut>(&self, call: F) -> Result<T, BackendError>
+    where
+        F: Fn(deadpool_postgres::Client) -> Fut,
+        Fut: Future<Output = Result<T, tokio_postgres::Error>>,
+    {
+        match call(self.client().await?).await {
+            Err(err) if connection_lost(&err) => {
+                // The failed connection is back in the pool by now, and the other idle ones
+                // most likely went with it (a failover drops them all): none is handed out
+                // again.
+                self.pool.retain(|_, _| false);
+                call(self.client().await?).await.map_err(BackendError::new)
+            }
+            result => result.map_err(BackendError::new),
+        }
+    }
+
     /// The statement, prepared once per pooled connection: a query then costs one round
     /// trip instead of two (parse, then execute).
     async fn prepared(
@@ -170,7 +209,12 @@ impl PostgresStoreBuilder {
     /// Connects and applies the migrations.
     pub async fn connect(self) -> Result<PostgresStore, BackendError> {
         let sql = schema::Statements::new(&self.schema, &self.table_prefix)?;
-        let config: tokio_postgres::Config = self.url.parse().map_err(BackendError::new)?;
+        let mut config: tokio_postgres::Config = self.url.parse().map_err(BackendError::new)?;
+        if config.get_application_name().is_none() {
+            // Named apart from the feed, so that an operator (or a test) can tell them apart
+            // in `pg_stat_activity`.
+            config.application_name(&sql.store_name);
+        }
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -213,6 +257,25 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Whether the connection, not the statement, failed: closed, an I/O error, or the server
+/// ending the session (a `FATAL` error such as `terminating connection due to administrator
+/// command`).
+fn connection_lost(err: &tokio_postgres::Error) -> bool {
+    use std::error::Error as _;
+    err.is_closed()
+        || err
+            .source()
+            .is_some_and(|source| source.is::<std::io::Error>())
+        || err.as_db_error().is_some_and(|db| {
+            matches!(
+                db.parsed_severity(),
+                Some(
+                    tokio_postgres::error::Severity::Fatal | tokio_postgres::error::Severity::Panic
+                )
+            )
+        })
+}
+
 /// Postgres has no unsigned integers: values past `i64::MAX` are refused, not wrapped.
 fn signed(value: u64) -> Result<i64, BackendError> {
     i64::try_from(value).map_err(|_| BackendError::new("a value past i64::MAX cannot be stored"))
@@ -240,67 +303,75 @@ fn session(row: &Row) -> Result<Session, BackendError> {
 
 impl SessionStore for PostgresStore {
     async fn create(&self, s: Session) -> Result<(), BackendError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                &self.prepared(&client, &self.sql.create).await?,
-                &[
-                    &s.id,
-                    &s.user_id,
-                    &signed(s.created_at)?,
-                    &signed(s.expires_at)?,
-                    &signed(s.last_accessed)?,
-                    &signed(s.generation)?,
-                    &signed(s.rotated_at)?,
-                    &s.meta.ip,
-                    &s.meta.user_agent,
-                ],
-            )
-            .await
-            .map_err(BackendError::new)?;
+        let values = (
+            signed(s.created_at)?,
+            signed(s.expires_at)?,
+            signed(s.last_accessed)?,
+            signed(s.generation)?,
+            signed(s.rotated_at)?,
+        );
+        let s = &s;
+        self.run(|client| async move {
+            let statement = client.prepare_cached(&self.sql.create).await?;
+            client
+                .execute(
+                    &statement,
+                    &[
+                        &s.id,
+                        &s.user_id,
+                        &values.0,
+                        &values.1,
+                        &values.2,
+                        &values.3,
+                        &values.4,
+                        &s.meta.ip,
+                        &s.meta.user_agent,
+                    ],
+                )
+                .await
+        })
+        .await?;
         Ok(())
     }
 
     async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
-        let client = self.client().await?;
-        let row = client
-            .query_opt(&self.prepared(&client, &self.sql.load).await?, &[&id])
-            .await
-            .map_err(BackendError::new)?;
+        let row = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.load).await?;
+                client.query_opt(&statement, &[&id]).await
+            })
+            .await?;
         row.as_ref().map(session).transpose()
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(&self.prepared(&client, &self.sql.revoke).await?, &[&id])
-            .await
-            .map_err(BackendError::new)?;
+        let rows = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.revoke).await?;
+                client.query(&statement, &[&id]).await
+            })
+            .await?;
         Ok(!rows.is_empty())
     }
 
     async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
-        let client = self.client().await?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = client
-            .query(
-                &self.prepared(&client, &self.sql.list).await?,
-                &[&user_id, &limit],
-            )
-            .await
-            .map_err(BackendError::new)?;
+        let rows = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.list).await?;
+                client.query(&statement, &[&user_id, &limit]).await
+            })
+            .await?;
         rows.iter().map(session).collect()
     }
 
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                &self.prepared(&client, &self.sql.touch).await?,
-                &[&id, &signed(at)?],
-            )
-            .await
-            .map_err(BackendError::new)?;
+        let at = signed(at)?;
+        self.run(|client| async move {
+            let statement = client.prepare_cached(&self.sql.touch).await?;
+            client.execute(&statement, &[&id, &at]).await
+        })
+        .await?;
         Ok(())
     }
 
@@ -309,14 +380,12 @@ impl SessionStore for PostgresStore {
     }
 
     async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<Vec<String>, BackendError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                &self.prepared(&client, &self.sql.revoke_others).await?,
-                &[&user_id, &keep],
-            )
-            .await
-            .map_err(BackendError::new)?;
+        let rows = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.revoke_others).await?;
+                client.query(&statement, &[&user_id, &keep]).await
+            })
+            .await?;
         Ok(rows.iter().map(|row| row.get(0)).collect())
     }
 
@@ -333,15 +402,30 @@ impl SessionStore for PostgresStore {
 
 impl RotatingStore for PostgresStore {
     async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
-        let client = self.client().await?;
-        let swapped = client
-            .execute(
-                &self.prepared(&client, &self.sql.rotate).await?,
-                &[&id, &signed(from)?, &signed(to)?, &signed(at)?],
-            )
-            .await
-            .map_err(BackendError::new)?;
+        let (from, to, at) = (signed(from)?, signed(to)?, signed(at)?);
+        let swapped = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.rotate).await?;
+                client.execute(&statement, &[&id, &from, &to, &at]).await
+            })
+            .await?;
         Ok(swapped == 1)
+    }
+}
+
+/// Where a listener is in the log: the last id it saw, and the session logged there.
+#[derive(Default)]
+struct Position {
+    last: i64,
+    session: Option<String>,
+}
+
+impl Position {
+    fn saw(&mut self, id: i64, session: &str) {
+        if id > self.last {
+            self.last = id;
+            self.session = Some(session.to_owned());
+        }
     }
 }
 
@@ -349,12 +433,12 @@ impl RotatingStore for PostgresStore {
 /// any failure, feed down, a short pause, and again from the last id seen.
 async fn follow(store: PostgresStore, sink: Weak<dyn RevocationSink>) {
     // 0 replays the whole log on start: every entry in it may still have live tokens.
-    let mut last: i64 = 0;
+    let mut position = Position::default();
     loop {
         if sink.upgrade().is_none() {
             return;
         }
-        let _ = follow_once(&store, &mut last, &sink).await;
+        let _ = follow_once(&store, &mut position, &sink).await;
         match sink.upgrade() {
             Some(sink) => sink.feed_up(false),
             None => return,
@@ -365,7 +449,7 @@ async fn follow(store: PostgresStore, sink: Weak<dyn RevocationSink>) {
 
 async fn follow_once(
     store: &PostgresStore,
-    last: &mut i64,
+    position: &mut Position,
     sink: &Weak<dyn RevocationSink>,
 ) -> Result<(), BackendError> {
     let mut config: tokio_postgres::Config = store.url.parse().map_err(BackendError::new)?;
@@ -389,12 +473,12 @@ async fn follow_once(
         }
     });
     let result = async {
-        // Subscribe first, then replay: nothing committed in between is missed.
+        // Subscribe first, then check and replay: nothing committed in between is missed.
         client
             .batch_execute(&store.sql.listen)
             .await
             .map_err(BackendError::new)?;
-        replay(&client, store, last, sink).await?;
+        catch_up(&client, store, position, sink).await?;
         match sink.upgrade() {
             Some(sink) => sink.feed_up(true),
             None => return Ok(()),
@@ -408,19 +492,26 @@ async fn follow_once(
                         return Err(BackendError::new("the feed connection closed"));
                     };
                     let Some(sink) = sink.upgrade() else { return Ok(()) };
-                    // `<log id>:<session id>`
+                    // `<log id>:<session id>`, or `reset`: the log was truncated.
                     if let Some((id, session)) = payload.split_once(':') {
                         sink.revoked(session);
                         if let Ok(id) = id.parse::<i64>() {
-                            *last = (*last).max(id);
+                            position.saw(id, session);
                         }
+                    } else if payload == schema::RESET {
+                        catch_up(&client, store, position, &Arc::downgrade(&sink)).await?;
                     }
                 }
+                // The ping is the log check: a reset no listener was told of (a restore) is
+                // found within a second, and a silently dead connection within
+                // FEED_DEAD_AFTER.
                 _ = ping.tick() => {
-                    tokio::time::timeout(FEED_DEAD_AFTER - PING_EVERY, client.simple_query("SELECT 1"))
-                        .await
-                        .map_err(|_| BackendError::new("the feed connection stopped answering"))?
-                        .map_err(BackendError::new)?;
+                    tokio::time::timeout(
+                        FEED_DEAD_AFTER - PING_EVERY,
+                        catch_up(&client, store, position, sink),
+                    )
+                    .await
+                    .map_err(|_| BackendError::new("the feed connection stopped answering"))??;
                     if sink.upgrade().is_none() {
                         return Ok(());
                     }
@@ -436,15 +527,57 @@ async fn follow_once(
     result
 }
 
-/// Delivers every log entry after `last`, oldest first.
+/// Checks that the log is still the one this listener followed, replays what it holds past
+/// the listener's position (all of it after a reset), and reports since when it is
+/// complete. Ids that went back (the sequence behind the last id seen, or another session
+/// at that id) mean the log was reset, by a `TRUNCATE ... RESTART IDENTITY` whose
+/// notification was missed or a restore from a backup: that loss is recorded in the log's
+/// meta row, so that instances starting later know of it too.
+async fn catch_up(
+    client: &tokio_postgres::Client,
+    store: &PostgresStore,
+    position: &mut Position,
+    sink: &Weak<dyn RevocationSink>,
+) -> Result<(), BackendError> {
+    let state = client
+        .query_one(&store.sql.log_state, &[&position.last])
+        .await
+        .map_err(BackendError::new)?;
+    let (since, issued, at_last): (Option<i64>, Option<i64>, Option<String>) =
+        (state.get(0), state.get(1), state.get(2));
+    let reset = position.last > 0
+        && (issued.is_some_and(|issued| issued < position.last)
+            || at_last.is_some_and(|at_last| position.session.as_deref() != Some(&at_last)));
+    let since = match since {
+        Some(since) if !reset => since,
+        // Reset, or the meta row deleted: lost now.
+        _ => {
+            if reset {
+                *position = Position::default();
+            }
+            client
+                .query_one(&store.sql.record_loss, &[])
+                .await
+                .map_err(BackendError::new)?
+                .get(0)
+        }
+    };
+    replay(client, store, position, sink).await?;
+    if let Some(sink) = sink.upgrade() {
+        sink.log_complete_since(u64::try_from(since).unwrap_or(0));
+    }
+    Ok(())
+}
+
+/// Delivers every log entry after the listener's position, oldest first.
 async fn replay(
     client: &tokio_postgres::Client,
     store: &PostgresStore,
-    last: &mut i64,
+    position: &mut Position,
     sink: &Weak<dyn RevocationSink>,
 ) -> Result<(), BackendError> {
     let rows = client
-        .query(&store.sql.replay, &[&*last])
+        .query(&store.sql.replay, &[&position.last])
         .await
         .map_err(BackendError::new)?;
     let Some(sink) = sink.upgrade() else {
@@ -454,7 +587,7 @@ async fn replay(
         let id: i64 = row.get(0);
         let session: String = row.get(1);
         sink.revoked(&session);
-        *last = (*last).max(id);
+        position.saw(id, &session);
     }
     Ok(())
 }

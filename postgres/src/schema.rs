@@ -7,10 +7,12 @@ use tower_jwt_sessions_core::BackendError;
 pub(crate) const CLEAN_BATCH: u64 = 1000;
 
 /// The migrations, in order; a version once released never changes. `{s}` is the sessions
-/// table, `{l}` the revocation log, `{p}` the prefix for index names.
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
-    "CREATE TABLE IF NOT EXISTS {s} (
+/// table, `{l}` the revocation log, `{p}` the prefix for index and trigger names, `{m}` the
+/// log's meta row, `{f}` the prefix of function names, `{c}` the notification channel.
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
+        "CREATE TABLE IF NOT EXISTS {s} (
         id text PRIMARY KEY,
         user_id text NOT NULL,
         created_at bigint NOT NULL,
@@ -29,7 +31,42 @@ const MIGRATIONS: &[(i32, &str)] = &[(
         at timestamptz NOT NULL DEFAULT now()
     );
     CREATE INDEX IF NOT EXISTS {p}revocations_at ON {l} (at);",
-)];
+    ),
+    // Since when the log is complete (Unix seconds): 0 at creation, as the log exists since
+    // the schema. A DELETE moves it to the newest entry it removed (the age trim's are
+    // older than every live access token, so they never matter), a TRUNCATE to the moment
+    // it ran, and also tells every listener at once.
+    (
+        2,
+        "CREATE TABLE IF NOT EXISTS {m} (
+        one boolean PRIMARY KEY DEFAULT true CHECK (one),
+        since bigint NOT NULL
+    );
+    INSERT INTO {m} (since) VALUES (0) ON CONFLICT DO NOTHING;
+    CREATE OR REPLACE FUNCTION {f}revocations_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        -- Written only when it moves: the age trim of an empty log writes nothing.
+        UPDATE {m} SET since = newest.at
+            FROM (SELECT ceil(extract(epoch FROM max(at)))::bigint AS at FROM gone) AS newest
+            WHERE newest.at > since;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER {p}revocations_deleted AFTER DELETE ON {l}
+        REFERENCING OLD TABLE AS gone FOR EACH STATEMENT
+        EXECUTE FUNCTION {f}revocations_deleted();
+    CREATE OR REPLACE FUNCTION {f}revocations_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE {m} SET since = GREATEST(since, ceil(extract(epoch FROM clock_timestamp()))::bigint);
+        PERFORM pg_notify('{c}', 'reset');
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER {p}revocations_truncated AFTER TRUNCATE ON {l}
+        FOR EACH STATEMENT EXECUTE FUNCTION {f}revocations_truncated();",
+    ),
+];
+
+/// The notification a TRUNCATE of the log sends: every listener checks the log at once.
+pub(crate) const RESET: &str = "reset";
 
 const COLUMNS: &str =
     "id, user_id, created_at, expires_at, last_accessed, generation, rotated_at, ip, user_agent";
@@ -48,9 +85,16 @@ pub(crate) struct Statements {
     pub(crate) delete_expired: String,
     pub(crate) trim_log: String,
     pub(crate) replay: String,
+    /// Since when the log is complete, the last log id issued (its sequence: ids never go
+    /// back unless the log was reset), and the session logged at id `$1`.
+    pub(crate) log_state: String,
+    /// Records a loss found by a listener, now, so that instances starting later know too.
+    pub(crate) record_loss: String,
     pub(crate) listen: String,
     /// The feed connection's `application_name`, to find it in `pg_stat_activity`.
     pub(crate) feed_name: String,
+    /// The pooled connections' `application_name`, unless the URL names them.
+    pub(crate) store_name: String,
 }
 
 /// Identifiers are spliced into SQL, so only plain lower-case names are accepted.
@@ -79,6 +123,7 @@ impl Statements {
         };
         let s = format!("\"{schema}\".\"{prefix}sessions\"");
         let l = format!("\"{schema}\".\"{prefix}revocations\"");
+        let m = format!("\"{schema}\".\"{prefix}revocations_meta\"");
         let channel = format!("{schema}_{prefix}revoked");
         let notify = |from: &str| {
             format!(
@@ -88,13 +133,23 @@ impl Statements {
                  FROM logged"
             )
         };
-        let (s2, l2, p2) = (s.clone(), l.clone(), prefix.to_owned());
+        let (s2, l2, p2, m2, c2) = (
+            s.clone(),
+            l.clone(),
+            prefix.to_owned(),
+            m.clone(),
+            channel.clone(),
+        );
+        let f2 = format!("\"{schema}\".{prefix}");
         Ok(Statements {
             migrations_table: format!("\"{schema}\".\"{prefix}migrations\""),
             expand: Box::new(move |sql| {
                 sql.replace("{s}", &s2)
                     .replace("{l}", &l2)
                     .replace("{p}", &p2)
+                    .replace("{m}", &m2)
+                    .replace("{f}", &f2)
+                    .replace("{c}", &c2)
             }),
             lock_key: fnv(&format!("tower-jwt-sessions:{schema}.{prefix}")),
             create: format!(
@@ -131,8 +186,20 @@ impl Statements {
                 "DELETE FROM {l} WHERE at < now() - $1::bigint * interval '1 second'"
             ),
             replay: format!("SELECT id, session_id FROM {l} WHERE id > $1 ORDER BY id"),
+            log_state: format!(
+                "SELECT (SELECT since FROM {m}), \
+                 (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END \
+                  FROM \"{schema}\".\"{prefix}revocations_id_seq\"), \
+                 (SELECT session_id FROM {l} WHERE id = $1)"
+            ),
+            record_loss: format!(
+                "INSERT INTO {m} (since) VALUES (ceil(extract(epoch FROM clock_timestamp()))) \
+                 ON CONFLICT (one) DO UPDATE SET since = GREATEST({m}.since, EXCLUDED.since) \
+                 RETURNING since"
+            ),
             listen: format!("LISTEN \"{channel}\""),
             feed_name: format!("{schema}_{prefix}feed"),
+            store_name: format!("{schema}_{prefix}store"),
         })
     }
 }

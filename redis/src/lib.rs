@@ -18,7 +18,8 @@
 //! - **Keys** live under a prefix (default `tjs`), which is also their hash tag:
 //!   `{prefix}:s:{id}`, a hash expiring with the session; `{prefix}:u:{user}`, the user's
 //!   sessions scored by creation time (for `list`, "sign out everywhere" and the per-user
-//!   limit); `{prefix}:revoked`, the revocation log.
+//!   limit); `{prefix}:revoked`, the revocation log; `{prefix}:log-since`, since when it is
+//!   complete.
 //! - **Revocations reach every instance**: the revoke script appends to the log (a Redis
 //!   Stream trimmed to [`DEFAULT_RETENTION`], longer than any access token lives) in the same
 //!   atomic step as the delete. Each instance follows the log with a blocking read on a
@@ -26,6 +27,18 @@
 //!   reconnects, and reports its feed down while it cannot read (the layer then trusts no
 //!   cached session state). The blocking read returns at least every second, so a silently
 //!   dead connection is found within [`FEED_DEAD_AFTER`].
+//! - **A log that lost entries is never trusted**: `{prefix}:log-since` holds the Unix second
+//!   since which the log is known complete (0 from its first use). Each follower checks the
+//!   log when it connects and after every blocking read: a deleted log (the marker is there,
+//!   the stream is not), ids gone back, or entries added past its last id that it never got
+//!   (trimmed or deleted before it read them) are recorded there as a loss now; entries
+//!   removed by `XDEL` show in the stream's `max-deleted-entry-id`. The later of the two is
+//!   reported to the layer ([`RevocationSink::log_complete_since`]), which checks each
+//!   access token's session in the store until that time is older than every access token
+//!   still alive. The age trim changes nothing: it removes only entries older than
+//!   [`DEFAULT_RETENTION`], never the newest. Not seen: an operator's `XTRIM` of recent
+//!   entries while no follower was running (the stream keeps no trace of what a trim
+//!   removed), and a restore from a backup, which also brings back the revoked sessions.
 //! - **Redis Cluster**: every key carries the `{prefix}` hash tag, so all of them live in one
 //!   slot and the scripts (which reach the user index and log from a session) run on a
 //!   cluster too. The price: one app's sessions are not spread over shards. Tagging by user
@@ -41,7 +54,7 @@ use std::future::Future;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
 use redis::streams::{StreamRangeReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, Client, RedisError, Script};
 use tower_jwt_sessions_core::{
@@ -119,6 +132,11 @@ impl RedisStore {
 
     fn log_key(&self) -> String {
         format!("{}:revoked", self.tag())
+    }
+
+    /// Since when the log is known complete: see [`scripts::check_log`].
+    fn marker_key(&self) -> String {
+        format!("{}:log-since", self.tag())
     }
 
     /// Runs one command, and once more if the connection was found dead: a connection the
@@ -207,6 +225,12 @@ impl fmt::Debug for RedisStore {
     }
 }
 
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 fn store_error(err: RedisError) -> BackendError {
     BackendError::new(err)
 }
@@ -292,12 +316,13 @@ impl SessionStore for RedisStore {
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
-        let (key, log) = (self.session_key(id), self.log_key());
+        let (key, log, marker) = (self.session_key(id), self.log_key(), self.marker_key());
         let revoked: i64 = self
             .run(|mut conn| {
                 let mut script = self.scripts.revoke.key(&key);
                 script
                     .key(&log)
+                    .key(&marker)
                     .arg(id)
                     .arg(self.tag())
                     .arg(self.oldest_kept());
@@ -371,11 +396,12 @@ impl SessionStore for RedisStore {
     }
 
     async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<Vec<String>, BackendError> {
-        let (key, log) = (self.user_key(user_id), self.log_key());
+        let (key, log, marker) = (self.user_key(user_id), self.log_key(), self.marker_key());
         self.run(|mut conn| {
             let mut script = self.scripts.revoke_others.key(&key);
             script
                 .key(&log)
+                .key(&marker)
                 .arg(keep)
                 .arg(self.tag())
                 .arg(self.oldest_kept());
@@ -390,12 +416,13 @@ impl SessionStore for RedisStore {
         // Without a runtime there is no feed: the layer stays in its fail-closed mode and
         // reads every session from the store.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(follow(
-                self.client.clone(),
-                self.log_key(),
-                format!("{}-feed", self.prefix),
-                Arc::downgrade(&sink),
-            ));
+            let feed = Feed {
+                log: self.log_key(),
+                marker: self.marker_key(),
+                name: format!("{}-feed", self.prefix),
+                check: scripts::check_log(),
+            };
+            runtime.spawn(follow(self.client.clone(), feed, Arc::downgrade(&sink)));
         }
     }
 }
@@ -414,15 +441,46 @@ impl RotatingStore for RedisStore {
     }
 }
 
+/// Where a follower is in the log: the last id it saw, and how many entries were ever added
+/// to the log up to it (`None` until a check found the follower caught up).
+struct Position {
+    last: String,
+    added: Option<i64>,
+}
+
+impl Position {
+    fn start() -> Self {
+        // "0-0" replays the whole log: every entry in it may still have live tokens.
+        Position {
+            last: "0-0".to_owned(),
+            added: None,
+        }
+    }
+
+    fn saw(&mut self, id: String) {
+        self.last = id;
+        if let Some(added) = &mut self.added {
+            *added += 1;
+        }
+    }
+}
+
+/// The follower's keys and script.
+struct Feed {
+    log: String,
+    marker: String,
+    name: String,
+    check: Script,
+}
+
 /// Follows the revocation log for as long as the layer lives: replay, then blocking reads;
 /// on any failure, feed down, a short pause, and again from the last entry seen.
-async fn follow(client: Client, log: String, name: String, sink: Weak<dyn RevocationSink>) {
-    // "0-0" replays the whole log on start: every entry in it may still have live tokens.
-    let mut last = "0-0".to_owned();
+async fn follow(client: Client, feed: Feed, sink: Weak<dyn RevocationSink>) {
+    let mut position = Position::start();
     loop {
         let Some(alive) = sink.upgrade() else { return };
         drop(alive);
-        let _ = follow_once(&client, &log, &name, &mut last, &sink).await;
+        let _ = follow_once(&client, &feed, &mut position, &sink).await;
         match sink.upgrade() {
             Some(sink) => sink.feed_up(false),
             None => return,
@@ -434,9 +492,8 @@ async fn follow(client: Client, log: String, name: String, sink: Weak<dyn Revoca
 /// One connection's worth of following; returns when it fails or the layer is gone.
 async fn follow_once(
     client: &Client,
-    log: &str,
-    name: &str,
-    last: &mut String,
+    feed: &Feed,
+    position: &mut Position,
     sink: &Weak<dyn RevocationSink>,
 ) -> Result<(), RedisError> {
     let config = AsyncConnectionConfig::new()
@@ -448,33 +505,19 @@ async fn follow_once(
     // Named, so that an operator (or a test) can find the feed in `CLIENT LIST`.
     redis::cmd("CLIENT")
         .arg("SETNAME")
-        .arg(name)
+        .arg(&feed.name)
         .query_async::<()>(&mut conn)
         .await?;
-    // Replay what was missed, in pages, before saying the feed is up.
-    loop {
-        let page: StreamRangeReply = redis::cmd("XRANGE")
-            .arg(log)
-            .arg(format!("({last}"))
-            .arg("+")
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await?;
-        let Some(sink) = sink.upgrade() else {
-            return Ok(());
-        };
-        let full = page.ids.len() == 1000;
-        for entry in page.ids {
-            if let Some(sid) = entry.get::<String>("sid") {
-                sink.revoked(&sid);
-            }
-            *last = entry.id;
-        }
-        if !full {
-            sink.feed_up(true);
-            break;
-        }
+    // Replay what was missed, then check the log is still the one followed (else replay it
+    // all), before saying the feed is up.
+    replay(&mut conn, feed, position, sink).await?;
+    if check(&mut conn, feed, position, sink).await? {
+        replay(&mut conn, feed, position, sink).await?;
+        check(&mut conn, feed, position, sink).await?;
+    }
+    match sink.upgrade() {
+        Some(sink) => sink.feed_up(true),
+        None => return Ok(()),
     }
     loop {
         let reply: Option<StreamReadReply> = redis::cmd("XREAD")
@@ -483,8 +526,8 @@ async fn follow_once(
             .arg("BLOCK")
             .arg(u64::try_from(FEED_BLOCK.as_millis()).unwrap_or(1000))
             .arg("STREAMS")
-            .arg(log)
-            .arg(last.as_str())
+            .arg(&feed.log)
+            .arg(position.last.as_str())
             .query_async(&mut conn)
             .await?;
         let Some(sink) = sink.upgrade() else {
@@ -495,8 +538,84 @@ async fn follow_once(
                 if let Some(sid) = entry.get::<String>("sid") {
                     sink.revoked(&sid);
                 }
-                *last = entry.id;
+                position.saw(entry.id);
             }
         }
+        // About every second (the read blocks at most that long). After a reset the next
+        // read, from "0-0", delivers the whole log.
+        check(&mut conn, feed, position, &Arc::downgrade(&sink)).await?;
     }
+}
+
+/// Delivers every entry after the follower's position, in pages, oldest first.
+async fn replay(
+    conn: &mut MultiplexedConnection,
+    feed: &Feed,
+    position: &mut Position,
+    sink: &Weak<dyn RevocationSink>,
+) -> Result<(), RedisError> {
+    loop {
+        let page: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&feed.log)
+            .arg(format!("({}", position.last))
+            .arg("+")
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        let Some(sink) = sink.upgrade() else {
+            return Ok(());
+        };
+        let full = page.ids.len() == 1000;
+        for entry in page.ids {
+            if let Some(sid) = entry.get::<String>("sid") {
+                sink.revoked(&sid);
+            }
+            position.saw(entry.id);
+        }
+        if !full {
+            return Ok(());
+        }
+    }
+}
+
+/// Checks that the log is the one this follower followed (see [`scripts::check_log`]) and
+/// reports since when it is complete: the latest of the marker and the newest entry removed
+/// by `XDEL` (stream ids are milliseconds). True when the follower must replay from the
+/// start: its position was moved there.
+async fn check(
+    conn: &mut MultiplexedConnection,
+    feed: &Feed,
+    position: &mut Position,
+    sink: &Weak<dyn RevocationSink>,
+) -> Result<bool, RedisError> {
+    let added = position.added.map(|a| a.to_string()).unwrap_or_default();
+    let (marker, deleted, generated, total, reset): (String, String, String, i64, i64) = feed
+        .check
+        .key(&feed.log)
+        .key(&feed.marker)
+        .arg(&position.last)
+        .arg(added)
+        .invoke_async(conn)
+        .await?;
+    let reset = reset == 1;
+    if reset {
+        *position = Position::start();
+    }
+    if generated == position.last {
+        position.added = Some(total);
+    }
+    let deleted_ms = deleted
+        .split_once('-')
+        .and_then(|(ms, _)| ms.parse::<u64>().ok())
+        .unwrap_or(0);
+    // A marker that is no number (written by hand) counts as a loss now.
+    let since = marker
+        .parse::<u64>()
+        .unwrap_or_else(|_| unix_now())
+        .max(deleted_ms.div_ceil(1000));
+    if let Some(sink) = sink.upgrade() {
+        sink.log_complete_since(since);
+    }
+    Ok(reset)
 }

@@ -4,7 +4,9 @@
 //! Keys (the prefix in braces is the Redis Cluster hash tag): `{prefix}:s:{id}` is a session's hash (fields `user`, `created`, `expires`,
 //! `accessed`, `gen`, `rotated`, and `ip`/`ua` when known) expiring with the session;
 //! `{prefix}:u:{user}` is a sorted set of the user's session ids scored by creation time;
-//! `{prefix}:revoked` is the revocation log, a stream every instance reads.
+//! `{prefix}:revoked` is the revocation log, a stream every instance reads;
+//! `{prefix}:log-since` is the Unix second since which the log is known complete (0: since
+//! it began).
 
 use redis::Script;
 
@@ -27,26 +29,35 @@ return 1
     )
 }
 
-/// KEYS: session, revocation log. ARGV: id, prefix, oldest log id to keep.
+/// Appending to a log that was deleted (its marker remains) records the loss, now.
+const LOST_LOG: &str = "
+if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('SET', KEYS[3], redis.call('TIME')[1])
+end
+";
+
+/// KEYS: session, revocation log, its marker. ARGV: id, prefix, oldest log id to keep.
 pub(crate) fn revoke() -> Script {
-    Script::new(
+    Script::new(&format!(
         r"
 local user = redis.call('HGET', KEYS[1], 'user')
 if not user then return 0 end
+{LOST_LOG}
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', ARGV[2] .. ':u:' .. user, ARGV[1])
 redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*', 'sid', ARGV[1])
 return 1
-",
-    )
+"
+    ))
 }
 
-/// KEYS: user index, revocation log. ARGV: session to keep (empty: none), prefix, oldest log
-/// id to keep. Returns the ids ended.
+/// KEYS: user index, revocation log, its marker. ARGV: session to keep (empty: none), prefix,
+/// oldest log id to keep. Returns the ids ended.
 pub(crate) fn revoke_others() -> Script {
-    Script::new(
+    Script::new(&format!(
         r"
-local ended = {}
+{LOST_LOG}
+local ended = {{}}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if id ~= ARGV[1] then
     redis.call('ZREM', KEYS[1], id)
@@ -57,6 +68,62 @@ for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   end
 end
 return ended
+"
+    ))
+}
+
+/// The follower's check that the log is the one it followed. KEYS: revocation log, its
+/// marker. ARGV: the last id the follower saw (`0-0`: none), and the number of entries ever
+/// added to the log up to that id as the follower counted them (empty: unknown).
+///
+/// A missing log is created empty (so that a later deletion can be told from a first use),
+/// and the marker set: to 0 on first use, to now if the log was deleted. The log also counts
+/// as lost now if its ids went back, if entries were added past the follower's last id and
+/// none is left (trimmed or deleted before it read them), or, while the follower is caught
+/// up, if more entries were added than it was given. The age trim (`MINID` on every
+/// append) never trips these: it only removes entries the follower read long ago, and never
+/// the newest. Returns the
+/// marker, `max-deleted-entry-id` (entries removed by `XDEL`; trims do not count there),
+/// `last-generated-id`, `entries-added`, and 1 when the follower must replay from the start.
+pub(crate) fn check_log() -> Script {
+    Script::new(
+        r"
+local function before(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if not am or not bm then return false end
+  if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
+  return tonumber(as) < tonumber(bs)
+end
+local now = redis.call('TIME')[1]
+local since = redis.call('GET', KEYS[2])
+local followed = ARGV[1] ~= '0-0' or ARGV[2] ~= ''
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if since or followed then since = now else since = '0' end
+  redis.call('SET', KEYS[2], since)
+  redis.call('XGROUP', 'CREATE', KEYS[1], 'tjs', '$', 'MKSTREAM')
+  redis.call('XGROUP', 'DESTROY', KEYS[1], 'tjs')
+  return {since, '0-0', '0-0', 0, 1}
+end
+if not since then
+  since = '0'
+  redis.call('SET', KEYS[2], since)
+end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local field = {}
+for i = 1, #info - 1, 2 do field[info[i]] = info[i + 1] end
+local generated, added = field['last-generated-id'], field['entries-added']
+local reset = 0
+if before(generated, ARGV[1]) then reset = 1 end
+-- Entries were added past the follower's last id, and none is left to read.
+local trimmed = followed and before(ARGV[1], generated)
+  and #redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', 1) == 0
+local skipped = ARGV[2] ~= '' and generated == ARGV[1] and tonumber(ARGV[2]) ~= added
+if reset == 1 or trimmed or skipped then
+  since = now
+  redis.call('SET', KEYS[2], since)
+end
+return {since, field['max-deleted-entry-id'], generated, added, reset}
 ",
     )
 }
