@@ -207,10 +207,18 @@ fn auth_error(sessions: &AppSessions, err: &AuthError) -> Response {
 fn session_error(err: SessionError) -> Response {
     match err {
         SessionError::UserInactive => error(StatusCode::FORBIDDEN, "the user is inactive"),
-        SessionError::Backend(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the session store is unavailable",
-        ),
+        // As the layer's own 503s: a server fault the client may retry shortly, with its
+        // tokens kept.
+        SessionError::Backend(_) => {
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the session store is unavailable",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
         _ => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the session could not be created",
