@@ -166,6 +166,71 @@ async fn bad_logins_are_401_with_a_basic_challenge_and_inactive_is_403() {
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }
 
+/// The scheme of a `WWW-Authenticate` value, lower-cased.
+fn scheme(challenge: &HeaderValue) -> String {
+    let value = challenge.to_str().unwrap();
+    value.split(' ').next().unwrap().to_ascii_lowercase()
+}
+
+#[tokio::test]
+async fn a_failed_login_by_script_gets_json_and_no_challenge_browsers_act_on() {
+    let server = Server::start().await;
+    // The headers Chromium sends with a page's `fetch` (same and cross origin), an XHR
+    // library's marker, and a form's navigation.
+    let fetch_same_origin: &[(&str, &str)] = &[
+        ("sec-fetch-mode", "cors"),
+        ("sec-fetch-site", "same-origin"),
+        ("sec-fetch-dest", "empty"),
+    ];
+    let fetch_cross_origin: &[(&str, &str)] = &[
+        ("origin", "http://127.0.0.1:5173"),
+        ("sec-fetch-mode", "cors"),
+        ("sec-fetch-site", "same-site"),
+        ("sec-fetch-dest", "empty"),
+    ];
+    let no_cors: &[(&str, &str)] = &[("sec-fetch-mode", "no-cors")];
+    let xhr: &[(&str, &str)] = &[("x-requested-with", "XMLHttpRequest")];
+    for headers in [fetch_same_origin, fetch_cross_origin, no_cors, xhr] {
+        for password in [Some("wrong"), None] {
+            let mut req = server.client.post(server.url("/sessions/"));
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            if let Some(password) = password {
+                req = req.basic_auth("testUser", Some(password));
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{headers:?}");
+            // RFC 9110: still a challenge, in a scheme no browser prompts for.
+            let challenge = res.headers()[WWW_AUTHENTICATE].clone();
+            assert_eq!(scheme(&challenge), "xbasic", "{headers:?}");
+            let body: Value = res.json().await.unwrap();
+            assert!(body["error"].as_str().is_some(), "{headers:?}: {body}");
+        }
+    }
+    // A navigation (a plain form) and a client that is no browser get the real challenge.
+    let navigate: &[(&str, &str)] = &[
+        ("sec-fetch-mode", "navigate"),
+        ("sec-fetch-site", "same-origin"),
+        ("sec-fetch-dest", "document"),
+    ];
+    for headers in [navigate, &[]] {
+        let mut req = server
+            .client
+            .post(server.url("/sessions/"))
+            .basic_auth("testUser", Some("wrong"));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.headers()[WWW_AUTHENTICATE],
+            "Basic realm=\"pet-demo\", charset=\"UTF-8\""
+        );
+    }
+}
+
 #[tokio::test]
 async fn refresh_as_on_the_original_api_page() {
     let server = Server::start().await;

@@ -226,11 +226,33 @@ fn session_error(err: SessionError) -> Response {
     }
 }
 
-fn basic_challenge(message: &str) -> Response {
+/// A failed login: 401 with the JSON error and a challenge for HTTP Basic.
+///
+/// Browsers answer a `Basic` challenge with their own sign-in dialog, even on a page's
+/// `fetch`, which then never settles. A request made by a script (Fetch Metadata's
+/// `Sec-Fetch-Mode` other than `navigate`, or the `X-Requested-With` that script libraries
+/// send) gets the same challenge under the scheme name `xBasic`, which no browser acts on:
+/// RFC 9110 wants a challenge on every 401, and the script reads the JSON. Navigations and
+/// clients that are not browsers (curl sends no `Sec-Fetch-*`) still get `Basic`.
+fn basic_challenge(headers: &HeaderMap, message: &str) -> Response {
+    let by_script = headers.contains_key("x-requested-with")
+        || headers
+            .get("sec-fetch-mode")
+            .is_some_and(|mode| mode != "navigate");
+    let challenge = if by_script {
+        "xBasic realm=\"pet-demo\", charset=\"UTF-8\""
+    } else {
+        "Basic realm=\"pet-demo\", charset=\"UTF-8\""
+    };
     let mut response = error(StatusCode::UNAUTHORIZED, message);
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"pet-demo\", charset=\"UTF-8\""),
+        HeaderValue::from_static(challenge),
+    );
+    // The challenge depends on these request headers.
+    response.headers_mut().append(
+        header::VARY,
+        HeaderValue::from_static("sec-fetch-mode, x-requested-with"),
     );
     response
 }
@@ -262,7 +284,7 @@ async fn login(
     headers: HeaderMap,
 ) -> Response {
     let Some((name, password)) = basic_credentials(&headers) else {
-        return basic_challenge("HTTP Basic credentials are required");
+        return basic_challenge(&headers, "HTTP Basic credentials are required");
     };
     // An unknown user costs the same digest and comparison as a known one.
     let digest = password_digest(&password);
@@ -270,7 +292,7 @@ async fn login(
     let expected = known.map_or(digest.as_str(), |user| user.password_digest.as_str());
     let user = match known {
         Some(user) if constant_time_eq(expected.as_bytes(), digest.as_bytes()) => user,
-        _ => return basic_challenge("invalid user name or password"),
+        _ => return basic_challenge(&headers, "invalid user name or password"),
     };
     if !user.claims.user.active {
         return error(StatusCode::FORBIDDEN, "the user is inactive");
