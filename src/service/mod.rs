@@ -11,6 +11,7 @@ use tower_service::Service;
 use tower_jwt_sessions_core::{SessionStore, Users};
 
 use crate::cookie::Via;
+use crate::error::refusals::ACCESS_AS_REFRESH;
 use crate::error::{AuthError, ErrorRenderer};
 use crate::refresh;
 use crate::routes::Route;
@@ -141,17 +142,28 @@ where
         }
         // Bearer credentials first, as the original API has them; the cookie (when on) only
         // for a request without them, whatever other `Authorization` it has (a browser's
-        // cached Basic credentials, say).
+        // cached Basic credentials, say), or whose Bearer token is an access token: HTTP
+        // clients that attach the access token to every call, this one included, must not
+        // mask the cookie. That is decided by the token's `typ`, before its signature or
+        // expiry, as the app's access token has often expired by then; a forged one gains
+        // nothing, since the cookie is then checked as if it came alone.
         let headers = req.headers();
-        let (token, via) = match bearer_token(headers, req.uri()) {
-            Ok(Some(token)) => (Ok(token), Via::Bearer),
-            Ok(None) => match self.shared.cookie.as_ref().and_then(|c| c.token(headers)) {
-                Some(token) => (token, Via::Cookie),
-                None => (Err(AuthError::MissingCredentials), Via::Bearer),
+        let codec = &self.shared.codec;
+        let by_cookie = || {
+            let token = self.shared.cookie.as_ref()?.token(headers)?;
+            Some((token.and_then(|t| codec.verify_refresh(t)), Via::Cookie))
+        };
+        let (verified, via) = match bearer_token(headers, req.uri()) {
+            Ok(Some(token)) => match codec.verify_refresh(token) {
+                Err(err) if err == ACCESS_AS_REFRESH => {
+                    by_cookie().unwrap_or((Err(err), Via::Bearer))
+                }
+                verified => (verified, Via::Bearer),
             },
+            Ok(None) => by_cookie().unwrap_or((Err(AuthError::MissingCredentials), Via::Bearer)),
             Err(err) => (Err(err), Via::Bearer),
         };
-        match token.and_then(|token| self.shared.codec.verify_refresh(token)) {
+        match verified {
             Ok(claims) => ResponseFuture::refresh(Box::pin(refresh::respond(
                 Arc::clone(&self.shared),
                 claims,
