@@ -45,7 +45,9 @@ pub(crate) struct LayerMark(
 ///   [`Claims`] go into the request extensions. Refusals are responses (401, 400, 503), so the
 ///   inner service's error type is kept.
 /// - `POST` on the refresh route is answered here and never reaches the inner service.
-/// - Public routes pass through untouched.
+/// - Public routes pass through untouched, and so do CORS preflights (`OPTIONS` with
+///   `Origin` and `Access-Control-Request-Method`), which never carry credentials: a
+///   CORS layer, inside or outside this one, answers them.
 /// - gRPC requests (`content-type: application/grpc*`) are refused the gRPC way: HTTP 200
 ///   with `grpc-status` 16 (`UNAUTHENTICATED`), 7 (`PERMISSION_DENIED`) or 14
 ///   (`UNAVAILABLE`) and a `grpc-message`.
@@ -194,7 +196,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let check = match self.shared.routes.classify(req.method(), req.uri().path()) {
+        let check = match self.shared.routes.classify_request(&req) {
             Route::Public => {
                 crate::telemetry::access_anonymous();
                 req.extensions_mut()
