@@ -518,6 +518,19 @@ async fn the_example_server_in_cookie_mode() {
     assert!(body.get("refresh_token").is_none(), "{body}");
     assert!(body["access_token"].as_str().is_some());
 
+    // An HTTP client that sends the access token with every call, the refresh included:
+    // the cookie is still used (and rotated).
+    let res = client
+        .post(format!("{base}/sessions/refresh/"))
+        .bearer_auth(&access)
+        .header(COOKIE, pair(&rotated))
+        .header(ORIGIN, ORIGIN_OK)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rotated = set_cookie(&res).unwrap();
+
     // Signing out of this session clears the cookie; the cookie then fails.
     let res = client
         .delete(format!("{base}/sessions/{session_id}"))
@@ -536,4 +549,78 @@ async fn the_example_server_in_cookie_mode() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(set_cookie(&res).unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn the_example_server_with_a_site_wide_cookie_for_an_app_on_another_origin() {
+    // As `REFRESH_COOKIE_SITE_WIDE=1 ALLOWED_ORIGINS=... cargo run --example server`.
+    let vars = [
+        ("REFRESH_COOKIE_SITE_WIDE", "1"),
+        ("ALLOWED_ORIGINS", ORIGIN_OK),
+    ];
+    let mut tuning = app::Tuning::default();
+    tuning
+        .browser_from(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+    let (router, _sessions) = app::app_tuned(
+        Keys::hs256(SERVER_SECRET).unwrap(),
+        tuning,
+        store::AnyStore::Memory(MemoryBackend::new()),
+    )
+    .unwrap();
+    let base = serve(router).await;
+    let client = reqwest::Client::new();
+    // The page's own requests, as Chromium sends them.
+    let from_app = |req: reqwest::RequestBuilder| {
+        req.header(ORIGIN, ORIGIN_OK)
+            .header("sec-fetch-mode", "cors")
+            .header("sec-fetch-site", "same-site")
+            .header("sec-fetch-dest", "empty")
+    };
+    let readable = |res: &reqwest::Response| {
+        assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN_OK);
+        assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    };
+
+    let res = from_app(client.post(format!("{base}/sessions/")))
+        .basic_auth("testUser", Some(app::PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    readable(&res);
+    let cookie = set_cookie(&res).unwrap();
+    assert!(cookie.starts_with("__Host-refresh_token="), "{cookie}");
+    assert!(cookie.contains("; Path=/;"), "{cookie}");
+
+    // A refresh by cookie needs no preflight; its answer is readable by the page, rotated
+    // cookie included.
+    let res = from_app(client.post(format!("{base}/sessions/refresh/")))
+        .header(COOKIE, pair(&cookie))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    readable(&res);
+    let rotated = set_cookie(&res).unwrap();
+    assert!(rotated.starts_with("__Host-refresh_token="), "{rotated}");
+
+    // A dead cookie: a readable 401 that clears it, so the page knows it is signed out
+    // (and not that the network is down).
+    let res = from_app(client.post(format!("{base}/sessions/refresh/")))
+        .header(COOKIE, "__Host-refresh_token=not.a.jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    readable(&res);
+    assert!(
+        set_cookie(&res)
+            .unwrap()
+            .starts_with("__Host-refresh_token=; Max-Age=0; Path=/;")
+    );
 }

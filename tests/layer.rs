@@ -345,7 +345,10 @@ async fn cors_preflights_reach_the_inner_service_without_claims() {
         Request::options(path)
             .header("origin", "http://127.0.0.1:5173")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "authorization,content-type")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
             .header("sec-fetch-mode", "cors")
             .header("sec-fetch-site", "same-site")
             .header("sec-fetch-dest", "empty")
