@@ -15,6 +15,10 @@
 //!   [`Sessions::clear_refresh_cookie`](crate::Sessions::clear_refresh_cookie) gives the
 //!   value that clears it at logout.
 //!
+//! For a page on another origin, the CORS layer goes outside the session layer, with
+//! credentials allowed: the order is shown in the `axum` module's docs (feature `axum`; the
+//! same holds for any tower stack).
+//!
 //! The Bearer API is unchanged: a request with a Bearer refresh token is served as before. Two values
 //! of the cookie (a sibling subdomain can plant one with `Domain=`) are refused with a 400
 //! that clears nothing; [`RefreshCookie::site_wide`] names the cookie with the `__Host-`
