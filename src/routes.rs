@@ -1,6 +1,7 @@
 //! Which requests the layer answers itself, which it lets through, and which need a token.
 
-use http::Method;
+use http::header::{ACCESS_CONTROL_REQUEST_METHOD, ORIGIN};
+use http::{Method, Request};
 
 use crate::error::ConfigError;
 
@@ -114,6 +115,23 @@ impl Routes {
         &self.refresh
     }
 
+    /// [`classify`](Self::classify), except that a CORS preflight is public wherever it goes.
+    ///
+    /// A preflight (`OPTIONS` with `Origin` and `Access-Control-Request-Method`, Fetch
+    /// standard §4.8) never carries credentials, so refusing it would only hide the route
+    /// from every cross-origin page; it passes on, without claims, for a CORS layer inside
+    /// or outside this one to answer.
+    pub(crate) fn classify_request<B>(&self, req: &Request<B>) -> Route {
+        let headers = req.headers();
+        if req.method() == Method::OPTIONS
+            && headers.contains_key(ORIGIN)
+            && headers.contains_key(ACCESS_CONTROL_REQUEST_METHOD)
+        {
+            return Route::Public;
+        }
+        self.classify(req.method(), req.uri().path())
+    }
+
     pub(crate) fn classify(&self, method: &Method, path: &str) -> Route {
         let path = trim_slash(path);
         if path == self.refresh {
@@ -180,5 +198,43 @@ mod tests {
             Route::Protected
         );
         assert_eq!(routes.classify(&Method::GET, "/"), Route::Protected);
+    }
+
+    #[test]
+    fn cors_preflights_are_public_everywhere() {
+        let routes = Routes::new("/sessions/refresh/", Some("/jwks"), vec![]).unwrap();
+        let request = |method: Method, path: &str, headers: &[(&str, &str)]| {
+            let mut req = Request::builder().method(method).uri(path);
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            routes.classify_request(&req.body(()).unwrap())
+        };
+        let preflight = [
+            ("origin", "http://127.0.0.1:5173"),
+            ("access-control-request-method", "POST"),
+            ("access-control-request-headers", "authorization"),
+        ];
+        for path in ["/me", "/sessions/refresh/", "/sessions/refresh", "/jwks"] {
+            assert_eq!(
+                request(Method::OPTIONS, path, &preflight),
+                Route::Public,
+                "{path}"
+            );
+        }
+        // Not a preflight: another method, or a header missing.
+        assert_eq!(request(Method::POST, "/me", &preflight), Route::Protected);
+        assert_eq!(
+            request(Method::OPTIONS, "/me", &preflight[..1]),
+            Route::Protected
+        );
+        assert_eq!(
+            request(Method::OPTIONS, "/me", &preflight[1..]),
+            Route::Protected
+        );
+        assert_eq!(
+            request(Method::OPTIONS, "/sessions/refresh/", &[]),
+            Route::Refresh
+        );
     }
 }

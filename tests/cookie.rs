@@ -219,18 +219,18 @@ async fn rotation_moves_the_new_token_into_the_cookie_and_reuse_clears_it() {
 async fn the_bearer_api_is_unchanged_and_comes_first() {
     let sessions = sessions(Some(cookie_mode()), Some(Duration::ZERO));
     let issued = login(&sessions).await;
-    let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
 
-    // An `Authorization` header decides, even with a good cookie: here an access token,
-    // which is no refresh token.
-    let bearer = format!("Bearer {}", issued.access_token);
-    let answer = post_refresh(&sessions, &[(AUTHORIZATION, &bearer), (COOKIE, &cookie)]).await;
-    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
-    assert!(answer.set_cookie().is_none());
-
-    // By Bearer, no Origin is needed, and the rotated token comes in the body.
+    // A refresh token by Bearer decides, even with a cookie (here a dead one), and needs no
+    // Origin; the rotated token comes in the body.
     let bearer = format!("Bearer {}", issued.refresh_token);
-    let answer = post_refresh(&sessions, &[(AUTHORIZATION, &bearer)]).await;
+    let answer = post_refresh(
+        &sessions,
+        &[
+            (AUTHORIZATION, &bearer),
+            (COOKIE, "refresh_token=not.a.jwt"),
+        ],
+    )
+    .await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
     assert!(answer.body["refresh_token"].as_str().is_some());
     assert!(answer.set_cookie().is_none());
@@ -242,6 +242,85 @@ async fn the_bearer_api_is_unchanged_and_comes_first() {
     let answer = post_refresh(&plain, &[(COOKIE, &cookie), (ORIGIN, APP)]).await;
     assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
     assert_eq!(answer.headers[WWW_AUTHENTICATE], "Bearer");
+}
+
+#[tokio::test]
+async fn an_access_token_on_the_refresh_route_does_not_mask_the_cookie() {
+    let sessions = sessions(Some(cookie_mode()), Some(Duration::ZERO));
+    let issued = login(&sessions).await;
+    let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
+    let bearer = format!("Bearer {}", issued.access_token);
+
+    // Without an allowed origin, the cookie is refused as it would be alone, and kept.
+    let answer = post_refresh(&sessions, &[(AUTHORIZATION, &bearer), (COOKIE, &cookie)]).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN, "{}", answer.body);
+    assert_eq!(answer.body["error"], "cross_site_request");
+    assert!(answer.set_cookie().is_none());
+
+    // From the app's page: the cookie is used and rotated, as without the header.
+    let answer = post_refresh(
+        &sessions,
+        &[(AUTHORIZATION, &bearer), (COOKIE, &cookie), (ORIGIN, APP)],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.body["access_token"].as_str().is_some());
+    assert!(
+        answer.body.get("refresh_token").is_none(),
+        "{}",
+        answer.body
+    );
+    let rotated = pair(answer.set_cookie().unwrap()).to_owned();
+    assert_ne!(rotated, cookie);
+
+    // The app's access token has usually expired by the time it refreshes: still no mask.
+    let now = now();
+    let expired = sign(
+        &header(jsonwebtoken::Algorithm::HS256, "at+jwt"),
+        &access_claims("u1", &issued.session_id, now - 7200, now - 3600),
+        SECRET,
+    );
+    let bearer = format!("Bearer {expired}");
+    let answer = post_refresh(
+        &sessions,
+        &[(AUTHORIZATION, &bearer), (COOKIE, &rotated), (ORIGIN, APP)],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert!(answer.set_cookie().is_some());
+
+    // A dead cookie (the first, retired) behind an access token is refused and cleared, as
+    // alone.
+    let answer = post_refresh(
+        &sessions,
+        &[(AUTHORIZATION, &bearer), (COOKIE, &cookie), (ORIGIN, APP)],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.set_cookie().map(pair), Some("refresh_token="));
+
+    // No cookie: the access token is refused for what it is.
+    let issued = login(&sessions).await;
+    let bearer = format!("Bearer {}", issued.access_token);
+    let answer = post_refresh(&sessions, &[(AUTHORIZATION, &bearer), (ORIGIN, APP)]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        answer.body["error_description"],
+        "an access token cannot be used as a refresh token"
+    );
+    assert!(answer.set_cookie().is_none());
+
+    // Cookie mode off: an access token is refused, whatever cookie rides along.
+    let plain = self::sessions(None, None);
+    let issued = login(&plain).await;
+    let bearer = format!("Bearer {}", issued.access_token);
+    let cookie = format!("refresh_token={}", issued.refresh_token);
+    let answer = post_refresh(
+        &plain,
+        &[(AUTHORIZATION, &bearer), (COOKIE, &cookie), (ORIGIN, APP)],
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -439,6 +518,19 @@ async fn the_example_server_in_cookie_mode() {
     assert!(body.get("refresh_token").is_none(), "{body}");
     assert!(body["access_token"].as_str().is_some());
 
+    // An HTTP client that sends the access token with every call, the refresh included:
+    // the cookie is still used (and rotated).
+    let res = client
+        .post(format!("{base}/sessions/refresh/"))
+        .bearer_auth(&access)
+        .header(COOKIE, pair(&rotated))
+        .header(ORIGIN, ORIGIN_OK)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let rotated = set_cookie(&res).unwrap();
+
     // Signing out of this session clears the cookie; the cookie then fails.
     let res = client
         .delete(format!("{base}/sessions/{session_id}"))
@@ -457,4 +549,78 @@ async fn the_example_server_in_cookie_mode() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert!(set_cookie(&res).unwrap().contains("Max-Age=0"));
+}
+
+#[tokio::test]
+async fn the_example_server_with_a_site_wide_cookie_for_an_app_on_another_origin() {
+    // As `REFRESH_COOKIE_SITE_WIDE=1 ALLOWED_ORIGINS=... cargo run --example server`.
+    let vars = [
+        ("REFRESH_COOKIE_SITE_WIDE", "1"),
+        ("ALLOWED_ORIGINS", ORIGIN_OK),
+    ];
+    let mut tuning = app::Tuning::default();
+    tuning
+        .browser_from(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+    let (router, _sessions) = app::app_tuned(
+        Keys::hs256(SERVER_SECRET).unwrap(),
+        tuning,
+        store::AnyStore::Memory(MemoryBackend::new()),
+    )
+    .unwrap();
+    let base = serve(router).await;
+    let client = reqwest::Client::new();
+    // The page's own requests, as Chromium sends them.
+    let from_app = |req: reqwest::RequestBuilder| {
+        req.header(ORIGIN, ORIGIN_OK)
+            .header("sec-fetch-mode", "cors")
+            .header("sec-fetch-site", "same-site")
+            .header("sec-fetch-dest", "empty")
+    };
+    let readable = |res: &reqwest::Response| {
+        assert_eq!(res.headers()["access-control-allow-origin"], ORIGIN_OK);
+        assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    };
+
+    let res = from_app(client.post(format!("{base}/sessions/")))
+        .basic_auth("testUser", Some(app::PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    readable(&res);
+    let cookie = set_cookie(&res).unwrap();
+    assert!(cookie.starts_with("__Host-refresh_token="), "{cookie}");
+    assert!(cookie.contains("; Path=/;"), "{cookie}");
+
+    // A refresh by cookie needs no preflight; its answer is readable by the page, rotated
+    // cookie included.
+    let res = from_app(client.post(format!("{base}/sessions/refresh/")))
+        .header(COOKIE, pair(&cookie))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    readable(&res);
+    let rotated = set_cookie(&res).unwrap();
+    assert!(rotated.starts_with("__Host-refresh_token="), "{rotated}");
+
+    // A dead cookie: a readable 401 that clears it, so the page knows it is signed out
+    // (and not that the network is down).
+    let res = from_app(client.post(format!("{base}/sessions/refresh/")))
+        .header(COOKIE, "__Host-refresh_token=not.a.jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    readable(&res);
+    assert!(
+        set_cookie(&res)
+            .unwrap()
+            .starts_with("__Host-refresh_token=; Max-Age=0; Path=/;")
+    );
 }

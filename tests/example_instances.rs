@@ -1,7 +1,8 @@
 //! Two example servers on different ports, one Redis, one secret, over real HTTP: a session
 //! made on one refreshes on the other; a revocation on one is honoured by the other within a
 //! second, refresh and access token; the store killed gives 503 on both, and both serve
-//! again by themselves when it is back. The Redis is a private `redis-server` on a free port.
+//! again by themselves when it is back; every 503 carries `Retry-After`. The Redis is a
+//! private `redis-server` on a free port.
 //! Behind the `redis` feature.
 #![cfg(feature = "redis")]
 
@@ -341,5 +342,54 @@ impl Drop for DropSchema {
             });
         })
         .join();
+    }
+}
+
+#[tokio::test]
+async fn every_503_of_the_example_carries_retry_after() {
+    let redis = PrivateRedis::start(PrivateRedis::free_port());
+    let base = serve(&redis.url()).await;
+    let client = Client::new();
+    let login: Value = client
+        .post(format!("{base}/sessions/"))
+        .basic_auth("testUser", Some(app::PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = login["access_token"].as_str().unwrap().to_owned();
+    let id = login["session_id"].as_str().unwrap().to_owned();
+    drop(redis);
+
+    // The login is the app's own handler; the others are answered by the handler or, once
+    // the revocation feed is known to be down, by the layer: a 503 with `Retry-After` either
+    // way, never a 401 or a 500.
+    let requests = [
+        client
+            .post(format!("{base}/sessions/"))
+            .basic_auth("testUser", Some(app::PASSWORD)),
+        client.get(format!("{base}/sessions/")).bearer_auth(&access),
+        client
+            .delete(format!("{base}/sessions/{id}"))
+            .bearer_auth(&access),
+        client
+            .delete(format!("{base}/sessions/others"))
+            .bearer_auth(&access),
+        client
+            .delete(format!("{base}/sessions/"))
+            .bearer_auth(&access),
+    ];
+    for request in requests {
+        let res = request.send().await.unwrap();
+        let url = res.url().to_string();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{url}");
+        assert_eq!(
+            res.headers().get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"1"[..]),
+            "{url}"
+        );
+        assert!(res.headers().get("www-authenticate").is_none(), "{url}");
     }
 }

@@ -337,6 +337,42 @@ async fn public_routes_pass_untouched() {
 }
 
 #[tokio::test]
+async fn cors_preflights_reach_the_inner_service_without_claims() {
+    let h = Harness::new();
+    // What Chromium sends before a cross-origin `fetch` with an `Authorization` header: no
+    // credentials of any kind.
+    let preflight = |path: &str| {
+        Request::options(path)
+            .header("origin", "http://127.0.0.1:5173")
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .header("sec-fetch-mode", "cors")
+            .header("sec-fetch-site", "same-site")
+            .header("sec-fetch-dest", "empty")
+            .body(String::new())
+            .unwrap()
+    };
+    for path in ["/me", "/sessions/refresh/", "/sessions/refresh"] {
+        let reply = h.send(preflight(path)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {reply:?}");
+        assert_eq!(reply.text(), "anonymous", "{path}");
+    }
+    assert_eq!(h.inner_calls.load(Ordering::SeqCst), 3);
+    // An `OPTIONS` that is no preflight is an ordinary request.
+    let req = Request::options("/me").body(String::new()).unwrap();
+    h.send(req).await.assert_bare_challenge();
+    let req = Request::options("/sessions/refresh/")
+        .header("origin", "http://127.0.0.1:5173")
+        .body(String::new())
+        .unwrap();
+    assert_eq!(h.send(req).await.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(h.inner_calls.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
 async fn optional_mode_lets_anonymous_through_but_not_bad_tokens() {
     let h = Harness::with(builder().optional(true));
     let reply = h.get("/me", None).await;

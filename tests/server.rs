@@ -29,6 +29,24 @@ struct Server {
 impl Server {
     async fn start() -> Self {
         let (app, _sessions) = app::app(SECRET).unwrap();
+        Server::serve(app).await
+    }
+
+    /// The example as its binary starts with these environment variables (the browser
+    /// settings: `ALLOWED_ORIGINS`, `REFRESH_COOKIE`, `REFRESH_COOKIE_SITE_WIDE`).
+    async fn with_env(vars: &[(&str, &str)]) -> Self {
+        let mut tuning = app::Tuning::default();
+        tuning.browser_from(env(vars)).unwrap();
+        let (app, _sessions) = app::app_tuned(
+            tower_jwt_sessions::Keys::hs256(SECRET).unwrap(),
+            tuning,
+            store::AnyStore::Memory(tower_jwt_sessions::MemoryBackend::new()),
+        )
+        .unwrap();
+        Server::serve(app).await
+    }
+
+    async fn serve(app: axum::Router) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -84,6 +102,15 @@ impl Server {
         let res = self.client.get(self.url("/health")).send().await.unwrap();
         assert_eq!(res.status(), StatusCode::OK);
     }
+}
+
+/// An environment of exactly these variables.
+fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }
 
 fn token_of(v: &Value, field: &str) -> String {
@@ -164,6 +191,71 @@ async fn bad_logins_are_401_with_a_basic_challenge_and_inactive_is_403() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// The scheme of a `WWW-Authenticate` value, lower-cased.
+fn scheme(challenge: &HeaderValue) -> String {
+    let value = challenge.to_str().unwrap();
+    value.split(' ').next().unwrap().to_ascii_lowercase()
+}
+
+#[tokio::test]
+async fn a_failed_login_by_script_gets_json_and_no_challenge_browsers_act_on() {
+    let server = Server::start().await;
+    // The headers Chromium sends with a page's `fetch` (same and cross origin), an XHR
+    // library's marker, and a form's navigation.
+    let fetch_same_origin: &[(&str, &str)] = &[
+        ("sec-fetch-mode", "cors"),
+        ("sec-fetch-site", "same-origin"),
+        ("sec-fetch-dest", "empty"),
+    ];
+    let fetch_cross_origin: &[(&str, &str)] = &[
+        ("origin", "http://127.0.0.1:5173"),
+        ("sec-fetch-mode", "cors"),
+        ("sec-fetch-site", "same-site"),
+        ("sec-fetch-dest", "empty"),
+    ];
+    let no_cors: &[(&str, &str)] = &[("sec-fetch-mode", "no-cors")];
+    let xhr: &[(&str, &str)] = &[("x-requested-with", "XMLHttpRequest")];
+    for headers in [fetch_same_origin, fetch_cross_origin, no_cors, xhr] {
+        for password in [Some("wrong"), None] {
+            let mut req = server.client.post(server.url("/sessions/"));
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            if let Some(password) = password {
+                req = req.basic_auth("testUser", Some(password));
+            }
+            let res = req.send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{headers:?}");
+            // RFC 9110: still a challenge, in a scheme no browser prompts for.
+            let challenge = res.headers()[WWW_AUTHENTICATE].clone();
+            assert_eq!(scheme(&challenge), "xbasic", "{headers:?}");
+            let body: Value = res.json().await.unwrap();
+            assert!(body["error"].as_str().is_some(), "{headers:?}: {body}");
+        }
+    }
+    // A navigation (a plain form) and a client that is no browser get the real challenge.
+    let navigate: &[(&str, &str)] = &[
+        ("sec-fetch-mode", "navigate"),
+        ("sec-fetch-site", "same-origin"),
+        ("sec-fetch-dest", "document"),
+    ];
+    for headers in [navigate, &[]] {
+        let mut req = server
+            .client
+            .post(server.url("/sessions/"))
+            .basic_auth("testUser", Some("wrong"));
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
+        let res = req.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            res.headers()[WWW_AUTHENTICATE],
+            "Basic realm=\"pet-demo\", charset=\"UTF-8\""
+        );
+    }
 }
 
 #[tokio::test]
@@ -456,5 +548,229 @@ async fn two_hundred_concurrent_refreshes_all_succeed() {
         .collect();
     for task in tasks {
         assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+}
+
+// --- a single-page app on another origin --------------------------------------------------
+
+/// The app's origin: another port of the same host, as a dev server would be.
+const APP_ORIGIN: &str = "http://127.0.0.1:5173";
+
+/// What Chromium sends before a cross-origin `fetch` that is no simple request.
+fn preflight(server: &Server, path: &str, method: &str, headers: &str) -> reqwest::RequestBuilder {
+    preflight_from(APP_ORIGIN, server, path, method, headers)
+}
+
+fn preflight_from(
+    origin: &str,
+    server: &Server,
+    path: &str,
+    method: &str,
+    headers: &str,
+) -> reqwest::RequestBuilder {
+    let mut req = server
+        .client
+        .request(reqwest::Method::OPTIONS, server.url(path))
+        .header("origin", origin)
+        .header("access-control-request-method", method)
+        .header("sec-fetch-mode", "cors")
+        .header("sec-fetch-site", "same-site")
+        .header("sec-fetch-dest", "empty")
+        .header("accept", "*/*");
+    if !headers.is_empty() {
+        req = req.header("access-control-request-headers", headers);
+    }
+    req
+}
+
+/// The headers of a page's cross-origin `fetch` itself.
+fn from_app(req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    req.header("origin", APP_ORIGIN)
+        .header("sec-fetch-mode", "cors")
+        .header("sec-fetch-site", "same-site")
+        .header("sec-fetch-dest", "empty")
+}
+
+fn header<'a>(res: &'a reqwest::Response, name: &str) -> &'a str {
+    res.headers().get(name).map_or("", |v| v.to_str().unwrap())
+}
+
+/// The comma-separated list of a header, lower-cased.
+fn list(res: &reqwest::Response, name: &str) -> Vec<String> {
+    header(res, name)
+        .split(',')
+        .map(|item| item.trim().to_ascii_lowercase())
+        .filter(|item| !item.is_empty())
+        .collect()
+}
+
+#[tokio::test]
+async fn allowed_origins_get_their_preflights_answered_on_every_route() {
+    let server = Server::with_env(&[("ALLOWED_ORIGINS", APP_ORIGIN)]).await;
+    let cases = [
+        ("/sessions/", "POST", "authorization"),
+        ("/me", "GET", "authorization"),
+        ("/sessions/refresh/", "POST", "authorization"),
+        ("/sessions/refresh/", "POST", "x-requested-with"),
+        ("/sessions/", "GET", "authorization"),
+        ("/sessions/0123456789abcdef", "DELETE", "authorization"),
+        ("/api/pets", "POST", "authorization,content-type"),
+    ];
+    for (path, method, headers) in cases {
+        let res = preflight(&server, path, method, headers)
+            .send()
+            .await
+            .unwrap();
+        let case = format!("{method} {path} ({headers})");
+        assert_eq!(res.status(), StatusCode::OK, "{case}");
+        assert_eq!(
+            header(&res, "access-control-allow-origin"),
+            APP_ORIGIN,
+            "{case}"
+        );
+        assert_eq!(
+            header(&res, "access-control-allow-credentials"),
+            "true",
+            "{case}"
+        );
+        assert!(
+            list(&res, "access-control-allow-methods").contains(&method.to_ascii_lowercase()),
+            "{case}"
+        );
+        let allowed = list(&res, "access-control-allow-headers");
+        for wanted in headers.split(',') {
+            assert!(allowed.contains(&wanted.to_owned()), "{case}: {allowed:?}");
+        }
+        assert!(res.headers().get(WWW_AUTHENTICATE).is_none(), "{case}");
+    }
+    // Another origin learns nothing: no `Access-Control-Allow-Origin`, so its browser
+    // refuses to send the request.
+    let res = preflight_from(
+        "http://127.0.0.1:6666",
+        &server,
+        "/me",
+        "GET",
+        "authorization",
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn the_app_on_another_origin_reads_every_answer_refusals_included() {
+    let server = Server::with_env(&[("ALLOWED_ORIGINS", APP_ORIGIN)]).await;
+    let readable = |res: &reqwest::Response| {
+        assert_eq!(header(res, "access-control-allow-origin"), APP_ORIGIN);
+        assert_eq!(header(res, "access-control-allow-credentials"), "true");
+    };
+    let res = from_app(server.client.post(server.url("/sessions/")))
+        .basic_auth("testUser", Some(app::PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    readable(&res);
+    let login: Value = res.json().await.unwrap();
+
+    // The layer's own refusal: readable, with the challenge exposed to the script.
+    let res = from_app(server.client.get(server.url("/me")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    readable(&res);
+    let exposed = list(&res, "access-control-expose-headers");
+    for name in ["www-authenticate", "retry-after"] {
+        assert!(exposed.contains(&name.to_owned()), "{exposed:?}");
+    }
+    let res = from_app(server.client.get(server.url("/me")))
+        .bearer_auth(token_of(&login, "access_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    readable(&res);
+    // A refresh by Bearer, and its refusal.
+    let res = from_app(server.client.post(server.url("/sessions/refresh/")))
+        .bearer_auth(token_of(&login, "refresh_token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    readable(&res);
+    let res = from_app(server.client.post(server.url("/sessions/refresh/")))
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    readable(&res);
+}
+
+#[tokio::test]
+async fn without_allowed_origins_there_is_no_cors() {
+    let server = Server::start().await;
+    let res = preflight(&server, "/me", "GET", "authorization")
+        .send()
+        .await
+        .unwrap();
+    // Passed on by the layer (no 401), then refused by the router: no method for it.
+    assert_eq!(res.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+    let res = from_app(server.client.get(server.url("/me")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+#[test]
+fn the_browser_settings_are_read_from_the_environment() {
+    let tuning = |vars: &[(&str, &str)]| {
+        let mut tuning = app::Tuning::default();
+        tuning.browser_from(env(vars)).map(|()| tuning)
+    };
+    // ALLOWED_ORIGINS alone: CORS, no cookie; origins as browsers write them.
+    let only = tuning(&[(
+        "ALLOWED_ORIGINS",
+        " HTTP://LocalHost:5173/ , https://app.example:443,http://[::1]:8080",
+    )])
+    .unwrap();
+    assert!(only.refresh_cookie.is_none());
+    assert_eq!(
+        only.allowed_origins,
+        [
+            "http://localhost:5173",
+            "https://app.example",
+            "http://[::1]:8080"
+        ]
+    );
+    assert!(tuning(&[]).unwrap().allowed_origins.is_empty());
+    let both = tuning(&[("ALLOWED_ORIGINS", APP_ORIGIN), ("REFRESH_COOKIE", "1")]).unwrap();
+    assert!(both.refresh_cookie.is_some());
+    assert_eq!(both.allowed_origins, [APP_ORIGIN]);
+    assert!(
+        tuning(&[("ALLOWED_ORIGINS", APP_ORIGIN), ("REFRESH_COOKIE", "0")])
+            .unwrap()
+            .refresh_cookie
+            .is_none()
+    );
+    for (name, value) in [
+        ("ALLOWED_ORIGINS", "localhost:5173"),
+        ("ALLOWED_ORIGINS", "http://a.example/app"),
+        ("ALLOWED_ORIGINS", "ftp://a.example"),
+        ("ALLOWED_ORIGINS", "http://user@a.example"),
+        ("ALLOWED_ORIGINS", "*"),
+        ("REFRESH_COOKIE", "yes"),
+        ("REFRESH_COOKIE_SITE_WIDE", "true"),
+    ] {
+        let err = tuning(&[(name, value)]).err().unwrap_or_default();
+        assert!(
+            err.starts_with(name) && err.contains(value),
+            "{name}={value}: {err}"
+        );
     }
 }

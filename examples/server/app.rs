@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
@@ -14,6 +14,7 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 use tower::Layer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_jwt_sessions::axum::Require;
 use tower_jwt_sessions::scopes::{Read, Write};
 use tower_jwt_sessions::{
@@ -105,6 +106,9 @@ pub struct Tuning {
     /// The refresh token in an `HttpOnly` cookie for browser apps (`REFRESH_COOKIE=1`), with
     /// rotation on, as RFC 9700 asks of tokens held by browsers; `None`: Bearer only.
     pub refresh_cookie: Option<RefreshCookie>,
+    /// Origins whose pages may call the API (`ALLOWED_ORIGINS`): CORS, with credentials, for
+    /// exactly these; empty: no CORS.
+    pub allowed_origins: Vec<HeaderValue>,
 }
 
 impl Default for Tuning {
@@ -113,8 +117,94 @@ impl Default for Tuning {
             revocation_budget: tower_jwt_sessions::DEFAULT_REVOCATION_BUDGET,
             token_cache_bytes: Some(tower_jwt_sessions::DEFAULT_TOKEN_CACHE_BYTES),
             refresh_cookie: None,
+            allowed_origins: Vec::new(),
         }
     }
+}
+
+impl Tuning {
+    /// The browser settings from the environment (`var` reads one variable):
+    /// `ALLOWED_ORIGINS` (comma-separated origins, such as `http://localhost:5173`) turns on
+    /// CORS for them and admits them to a refresh by cookie; `REFRESH_COOKIE=1` puts the
+    /// refresh token in a cookie scoped to the refresh route, `REFRESH_COOKIE_SITE_WIDE=1`
+    /// in a site-wide `__Host-` cookie (`Path=/`). A bad value is a one-line error.
+    // The binary's entry point and the tests'; not every test file calls it.
+    #[allow(dead_code)]
+    pub fn browser_from(&mut self, var: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        let origins = var("ALLOWED_ORIGINS").unwrap_or_default();
+        let origins = origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(origin)
+            .collect::<Result<Vec<_>, _>>()?;
+        let cookie = flag(&var, "REFRESH_COOKIE")?;
+        let site_wide = flag(&var, "REFRESH_COOKIE_SITE_WIDE")?;
+        if cookie || site_wide {
+            let mut config = origins.iter().fold(RefreshCookie::new(), |config, origin| {
+                config.allowed_origin(origin.to_owned())
+            });
+            if site_wide {
+                config = config.site_wide();
+            }
+            self.refresh_cookie = Some(config);
+        }
+        self.allowed_origins = origins
+            .iter()
+            .map(|origin| HeaderValue::from_str(origin).map_err(|e| e.to_string()))
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+}
+
+/// `0`/unset or `1`; anything else is a mistake worth stopping for.
+fn flag(var: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, String> {
+    match var(name).as_deref() {
+        None | Some("") | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(other) => Err(format!("{name}={other} is not 0 or 1")),
+    }
+}
+
+/// One origin of `ALLOWED_ORIGINS` as browsers write it in `Origin`: `scheme://host[:port]`,
+/// lowercase, without the default port; CORS compares it byte for byte.
+fn origin(value: &str) -> Result<String, String> {
+    let bad = || format!("ALLOWED_ORIGINS: {value} is not an origin such as http://localhost:5173");
+    let uri: axum::http::Uri = value.parse().map_err(|_| bad())?;
+    let scheme = uri.scheme_str().ok_or_else(bad)?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return Err(bad()),
+    };
+    let authority = uri.authority().ok_or_else(bad)?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    if authority.as_str().contains('@') || authority.host().is_empty() || path != "/" {
+        return Err(bad());
+    }
+    let host = authority.host().to_ascii_lowercase();
+    Ok(match authority.port_u16() {
+        Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
+/// CORS for the app's origins, outermost: it answers preflights itself and adds its headers
+/// to every answer, the session layer's refusals included, so that the page can read a 401
+/// or a 503 (and tell "signed out" from "try again") instead of a network error.
+fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        // The refresh cookie only rides on credentialed requests.
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-requested-with"),
+        ])
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .max_age(std::time::Duration::from_secs(600))
 }
 
 /// [`app`] with its bounds and its session store given.
@@ -192,7 +282,12 @@ pub fn app_tuned(
     // The layer wraps the whole router rather than each route (`Router::layer`), so it sees
     // every request before routing: `/sessions/refresh` can never be taken for
     // `/sessions/{id}`, whose method rules would then add their own `Allow` header.
-    let app = Router::new().fallback_service(sessions.axum_layer().layer(router));
+    let guarded = sessions.axum_layer().layer(router);
+    let app = if tuning.allowed_origins.is_empty() {
+        Router::new().fallback_service(guarded)
+    } else {
+        Router::new().fallback_service(cors(tuning.allowed_origins).layer(guarded))
+    };
     Ok((app, sessions))
 }
 
@@ -207,10 +302,18 @@ fn auth_error(sessions: &AppSessions, err: &AuthError) -> Response {
 fn session_error(err: SessionError) -> Response {
     match err {
         SessionError::UserInactive => error(StatusCode::FORBIDDEN, "the user is inactive"),
-        SessionError::Backend(_) => error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the session store is unavailable",
-        ),
+        // As the layer's own 503s: a server fault the client may retry shortly, with its
+        // tokens kept.
+        SessionError::Backend(_) => {
+            let mut response = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the session store is unavailable",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
         _ => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "the session could not be created",
@@ -218,11 +321,33 @@ fn session_error(err: SessionError) -> Response {
     }
 }
 
-fn basic_challenge(message: &str) -> Response {
+/// A failed login: 401 with the JSON error and a challenge for HTTP Basic.
+///
+/// Browsers answer a `Basic` challenge with their own sign-in dialog, even on a page's
+/// `fetch`, which then never settles. A request made by a script (Fetch Metadata's
+/// `Sec-Fetch-Mode` other than `navigate`, or the `X-Requested-With` that script libraries
+/// send) gets the same challenge under the scheme name `xBasic`, which no browser acts on:
+/// RFC 9110 wants a challenge on every 401, and the script reads the JSON. Navigations and
+/// clients that are not browsers (curl sends no `Sec-Fetch-*`) still get `Basic`.
+fn basic_challenge(headers: &HeaderMap, message: &str) -> Response {
+    let by_script = headers.contains_key("x-requested-with")
+        || headers
+            .get("sec-fetch-mode")
+            .is_some_and(|mode| mode != "navigate");
+    let challenge = if by_script {
+        "xBasic realm=\"pet-demo\", charset=\"UTF-8\""
+    } else {
+        "Basic realm=\"pet-demo\", charset=\"UTF-8\""
+    };
     let mut response = error(StatusCode::UNAUTHORIZED, message);
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,
-        HeaderValue::from_static("Basic realm=\"pet-demo\", charset=\"UTF-8\""),
+        HeaderValue::from_static(challenge),
+    );
+    // The challenge depends on these request headers.
+    response.headers_mut().append(
+        header::VARY,
+        HeaderValue::from_static("sec-fetch-mode, x-requested-with"),
     );
     response
 }
@@ -254,7 +379,7 @@ async fn login(
     headers: HeaderMap,
 ) -> Response {
     let Some((name, password)) = basic_credentials(&headers) else {
-        return basic_challenge("HTTP Basic credentials are required");
+        return basic_challenge(&headers, "HTTP Basic credentials are required");
     };
     // An unknown user costs the same digest and comparison as a known one.
     let digest = password_digest(&password);
@@ -262,7 +387,7 @@ async fn login(
     let expected = known.map_or(digest.as_str(), |user| user.password_digest.as_str());
     let user = match known {
         Some(user) if constant_time_eq(expected.as_bytes(), digest.as_bytes()) => user,
-        _ => return basic_challenge("invalid user name or password"),
+        _ => return basic_challenge(&headers, "invalid user name or password"),
     };
     if !user.claims.user.active {
         return error(StatusCode::FORBIDDEN, "the user is inactive");

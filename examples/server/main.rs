@@ -10,9 +10,11 @@
 //! `APP_SECRET` (HS256 secret, at least 32 bytes;
 //! random when unset), `REVOCATION_BUDGET` (revocations remembered at once; default
 //! 100 000), `TOKEN_CACHE_BYTES` (verified-token cache budget, `0` for off; default 32 MiB),
-//! `REFRESH_COOKIE=1` (the refresh token in an `HttpOnly` cookie, rotating, for browser apps)
-//! with `ALLOWED_ORIGINS` (comma-separated origins whose pages may refresh by cookie, such as
-//! `http://localhost:5173`). Users `testUser`, `readOnlyUser`, `inactiveUser`, password
+//! `ALLOWED_ORIGINS` (comma-separated origins, such as `http://localhost:5173`, whose pages
+//! may call the API: CORS with credentials for exactly those), `REFRESH_COOKIE=1` (the
+//! refresh token in an `HttpOnly` cookie, rotating, for browser apps; needs
+//! `ALLOWED_ORIGINS`), `REFRESH_COOKIE_SITE_WIDE=1` (the same in a site-wide `__Host-`
+//! cookie, `Path=/`). Users `testUser`, `readOnlyUser`, `inactiveUser`, password
 //! `testPassword`.
 
 mod app;
@@ -33,19 +35,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(bytes) = std::env::var("TOKEN_CACHE_BYTES") {
         tuning.token_cache_bytes = Some(env::or_exit(bytes.parse())).filter(|b| *b > 0);
     }
-    if std::env::var("REFRESH_COOKIE").is_ok_and(|v| v == "1") {
-        let origins = std::env::var("ALLOWED_ORIGINS").unwrap_or_default();
-        tuning.refresh_cookie = Some(
-            origins
-                .split(',')
-                .map(str::trim)
-                .filter(|o| !o.is_empty())
-                .fold(
-                    tower_jwt_sessions::RefreshCookie::new(),
-                    |cookie, origin| cookie.allowed_origin(origin),
-                ),
-        );
-    }
+    env::or_exit(tuning.browser_from(|name| std::env::var(name).ok()));
     if let Ok(metrics) = std::env::var("METRICS_ADDR") {
         // Prometheus text on any path of that address (the counters need `--features metrics`).
         let addr: std::net::SocketAddr = env::or_exit(metrics.parse());

@@ -33,6 +33,61 @@
 //!
 //! On a public route, or in optional mode without a token, `Claims` answers the layer's 401
 //! and `Option<Claims>` is `None`. Without the layer at all, both answer a 500 that says so.
+//!
+//! # A browser app on another origin (CORS)
+//!
+//! Put tower-http's `CorsLayer` outermost, around the session layer: it answers the
+//! preflights itself and adds its headers to every answer, the session layer's 401s and
+//! 503s included, so that the page can read a refusal (and tell "signed out" from "network
+//! down") instead of seeing a network error. Allow the `Authorization` header (and the CSRF
+//! header of [`RefreshCookie::csrf_header`](crate::RefreshCookie::csrf_header), if you use
+//! one), allow credentials when the refresh token travels in the cookie, and expose
+//! `WWW-Authenticate` and `Retry-After`. The session layer itself never refuses a preflight
+//! (`OPTIONS` with `Origin` and `Access-Control-Request-Method`, which carries no
+//! credentials): it passes it on without claims, so a `CorsLayer` inside it answers too,
+//! but its own refusals would then carry no CORS headers.
+//!
+//! ```
+//! use axum::body::Body;
+//! use axum::routing::get;
+//! use axum::Router;
+//! use http::{HeaderValue, Method, Request, StatusCode, header};
+//! use tower::{Layer, ServiceExt};
+//! use tower_http::cors::CorsLayer;
+//! use tower_jwt_sessions::{Keys, RefreshCookie, Sessions};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let page = "https://app.example";
+//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
+//!     .refresh_cookie(RefreshCookie::new().allowed_origin(page))
+//!     .build()?;
+//! let cors = CorsLayer::new()
+//!     .allow_origin(HeaderValue::from_static(page))
+//!     .allow_credentials(true)
+//!     .allow_methods([Method::GET, Method::POST, Method::DELETE])
+//!     .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+//!     .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER]);
+//! let routes = Router::new().route("/me", get(|| async { "me" }));
+//! // CORS, then the session layer, then the routes.
+//! let app = Router::new().fallback_service(cors.layer(sessions.axum_layer().layer(routes)));
+//!
+//! let preflight = Request::options("/me")
+//!     .header(header::ORIGIN, page)
+//!     .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
+//!     .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
+//!     .body(Body::empty())?;
+//! let res = app.clone().oneshot(preflight).await?;
+//! assert_eq!(res.status(), StatusCode::OK);
+//! assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], page);
+//!
+//! // The page reads the layer's refusal.
+//! let anonymous = Request::get("/me").header(header::ORIGIN, page).body(Body::empty())?;
+//! let res = app.oneshot(anonymous).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], page);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
+//! ```
 
 use std::fmt;
 use std::marker::PhantomData;

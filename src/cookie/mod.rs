@@ -6,15 +6,20 @@
 //! - the login answer sets the refresh token as an `HttpOnly; Secure; SameSite=Strict` cookie
 //!   scoped to the refresh route ([`IssuedTokens::refresh_cookie`](crate::IssuedTokens::refresh_cookie)),
 //!   and its JSON omits `refresh_token`;
-//! - the refresh route reads that cookie when the request has no Bearer token, after a
-//!   cross-site request forgery check ([`RefreshCookie::allowed_origin`],
+//! - the refresh route reads that cookie when the request has no Bearer refresh token (an
+//!   access token there, which HTTP clients attach to every call, does not mask it), after
+//!   a cross-site request forgery check ([`RefreshCookie::allowed_origin`],
 //!   [`RefreshCookie::csrf_header`]): a missing or foreign origin is a 403;
 //! - with rotation, the new refresh token replaces the cookie and stays out of the body;
 //! - a refused cookie (ended, expired, reused) is cleared, and
 //!   [`Sessions::clear_refresh_cookie`](crate::Sessions::clear_refresh_cookie) gives the
 //!   value that clears it at logout.
 //!
-//! The Bearer API is unchanged: a request with a Bearer token is served as before. Two values
+//! For a page on another origin, the CORS layer goes outside the session layer, with
+//! credentials allowed: the order is shown in the `axum` module's docs (feature `axum`; the
+//! same holds for any tower stack).
+//!
+//! The Bearer API is unchanged: a request with a Bearer refresh token is served as before. Two values
 //! of the cookie (a sibling subdomain can plant one with `Domain=`) are refused with a 400
 //! that clears nothing; [`RefreshCookie::site_wide`] names the cookie with the `__Host-`
 //! prefix, which browsers let nobody plant.

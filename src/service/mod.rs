@@ -11,6 +11,7 @@ use tower_service::Service;
 use tower_jwt_sessions_core::{SessionStore, Users};
 
 use crate::cookie::Via;
+use crate::error::refusals::ACCESS_AS_REFRESH;
 use crate::error::{AuthError, ErrorRenderer};
 use crate::refresh;
 use crate::routes::Route;
@@ -44,7 +45,9 @@ pub(crate) struct LayerMark(
 ///   [`Claims`] go into the request extensions. Refusals are responses (401, 400, 503), so the
 ///   inner service's error type is kept.
 /// - `POST` on the refresh route is answered here and never reaches the inner service.
-/// - Public routes pass through untouched.
+/// - Public routes pass through untouched, and so do CORS preflights (`OPTIONS` with
+///   `Origin` and `Access-Control-Request-Method`), which never carry credentials: a
+///   CORS layer, inside or outside this one, answers them.
 /// - gRPC requests (`content-type: application/grpc*`) are refused the gRPC way: HTTP 200
 ///   with `grpc-status` 16 (`UNAUTHENTICATED`), 7 (`PERMISSION_DENIED`) or 14
 ///   (`UNAVAILABLE`) and a `grpc-message`.
@@ -141,17 +144,28 @@ where
         }
         // Bearer credentials first, as the original API has them; the cookie (when on) only
         // for a request without them, whatever other `Authorization` it has (a browser's
-        // cached Basic credentials, say).
+        // cached Basic credentials, say), or whose Bearer token is an access token: HTTP
+        // clients that attach the access token to every call, this one included, must not
+        // mask the cookie. That is decided by the token's `typ`, before its signature or
+        // expiry, as the app's access token has often expired by then; a forged one gains
+        // nothing, since the cookie is then checked as if it came alone.
         let headers = req.headers();
-        let (token, via) = match bearer_token(headers, req.uri()) {
-            Ok(Some(token)) => (Ok(token), Via::Bearer),
-            Ok(None) => match self.shared.cookie.as_ref().and_then(|c| c.token(headers)) {
-                Some(token) => (token, Via::Cookie),
-                None => (Err(AuthError::MissingCredentials), Via::Bearer),
+        let codec = &self.shared.codec;
+        let by_cookie = || {
+            let token = self.shared.cookie.as_ref()?.token(headers)?;
+            Some((token.and_then(|t| codec.verify_refresh(t)), Via::Cookie))
+        };
+        let (verified, via) = match bearer_token(headers, req.uri()) {
+            Ok(Some(token)) => match codec.verify_refresh(token) {
+                Err(err) if err == ACCESS_AS_REFRESH => {
+                    by_cookie().unwrap_or((Err(err), Via::Bearer))
+                }
+                verified => (verified, Via::Bearer),
             },
+            Ok(None) => by_cookie().unwrap_or((Err(AuthError::MissingCredentials), Via::Bearer)),
             Err(err) => (Err(err), Via::Bearer),
         };
-        match token.and_then(|token| self.shared.codec.verify_refresh(token)) {
+        match verified {
             Ok(claims) => ResponseFuture::refresh(Box::pin(refresh::respond(
                 Arc::clone(&self.shared),
                 claims,
@@ -182,7 +196,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        let check = match self.shared.routes.classify(req.method(), req.uri().path()) {
+        let check = match self.shared.routes.classify_request(&req) {
             Route::Public => {
                 crate::telemetry::access_anonymous();
                 req.extensions_mut()

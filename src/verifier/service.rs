@@ -95,7 +95,7 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
-        let verdict = match shared.routes.classify(req.method(), req.uri().path()) {
+        let verdict = match shared.routes.classify_request(&req) {
             Route::Protected => match bearer_token(req.headers(), req.uri()) {
                 Ok(Some(token)) => shared.verify::<C>(token).map(Some),
                 Ok(None) if shared.optional => Ok(None),
