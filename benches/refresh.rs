@@ -17,17 +17,17 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tower::{Layer, Service, ServiceExt};
 use tower_jwt_sessions::{
-    BackendError, MachinableClaims, MemoryBackend, Session, SessionMeta, SessionStore, Sessions,
+    BackendError, MachinableClaims, MemoryBackend, Session, SessionBackend, SessionMeta, Sessions,
 };
 
-/// The in-memory store, counting loads; its `inner` is also the user directory.
+/// The in-memory backend, counting loads; its `inner` is also the user directory.
 #[derive(Clone, Default)]
 struct Counting {
     inner: MemoryBackend,
     loads: Arc<AtomicUsize>,
 }
 
-impl SessionStore for Counting {
+impl SessionBackend for Counting {
     async fn create(&self, s: Session) -> Result<(), BackendError> {
         self.inner.create(s).await
     }
@@ -83,7 +83,7 @@ fn refresh(c: &mut Criterion) {
     let backend = Counting::default();
     backend.inner.set_user("u1", user());
     let sessions = Sessions::builder(keys(Algorithm::HS256).0)
-        .store(backend.clone())
+        .backend(backend.clone())
         .users(backend.inner.clone())
         .build()
         .unwrap();
@@ -159,7 +159,7 @@ fn refresh(c: &mut Criterion) {
     let backend = Counting::default();
     backend.inner.set_user("u1", user());
     let sessions = Sessions::builder(keys(Algorithm::HS256).0)
-        .store(backend.clone())
+        .backend(backend.clone())
         .users(backend.inner.clone())
         .build()
         .unwrap();

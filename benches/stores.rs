@@ -1,5 +1,5 @@
-//! The shared stores over loopback, against the in-memory store in the same run: warm
-//! paths (no store call at all), a cold refresh beside one bare round trip of the same
+//! The shared backends over loopback, against the in-memory backend in the same run: warm
+//! paths (no backend call at all), a cold refresh beside one bare round trip of the same
 //! driver, how soon another instance refuses a revoked access token, and 200 concurrent
 //! cold refreshes of one session spread over two instances.
 //!
@@ -19,18 +19,18 @@ use http::{HeaderValue, Request};
 use jsonwebtoken::Algorithm;
 use tower::{Layer, Service, ServiceExt};
 use tower_jwt_sessions::{
-    BackendError, MemoryBackend, PostgresStore, RedisStore, RevocationSink, Session, SessionMeta,
-    SessionStore, Sessions,
+    BackendError, MemoryBackend, PostgresBackend, RedisBackend, RevocationSink, Session,
+    SessionBackend, SessionMeta, Sessions,
 };
 
-/// A store that counts its loads.
+/// A backend that counts its loads.
 #[derive(Clone)]
 struct Counting<S> {
     inner: S,
     loads: Arc<AtomicUsize>,
 }
 
-impl<S: SessionStore> SessionStore for Counting<S> {
+impl<S: SessionBackend> SessionBackend for Counting<S> {
     async fn create(&self, s: Session) -> Result<(), BackendError> {
         self.inner.create(s).await
     }
@@ -58,9 +58,9 @@ fn users() -> MemoryBackend {
     users
 }
 
-fn instance<S: SessionStore>(store: S, users: &MemoryBackend) -> Sessions<S, MemoryBackend> {
+fn instance<S: SessionBackend>(backend: S, users: &MemoryBackend) -> Sessions<S, MemoryBackend> {
     Sessions::builder(keys(Algorithm::HS256).0)
-        .store(store)
+        .backend(backend)
         .users(users.clone())
         .build()
         .unwrap()
@@ -102,7 +102,7 @@ fn feed_up<S>(sessions: &Sessions<S, MemoryBackend>) {
     }
 }
 
-fn paths<S: SessionStore>(
+fn paths<S: SessionBackend>(
     c: &mut Criterion,
     rt: &tokio::runtime::Runtime,
     name: &str,
@@ -115,7 +115,7 @@ fn paths<S: SessionStore>(
         .block_on(sessions.create("u1", &user(), SessionMeta::default()))
         .unwrap();
     // Warm: the session and the user are cached, the access token verified once; every
-    // await completes at once (`now` panics otherwise), so no store call is made.
+    // await completes at once (`now` panics otherwise), so no backend call is made.
     rt.block_on(
         svc.clone()
             .oneshot(request("/sessions/refresh/", &issued.refresh_token)),
@@ -158,7 +158,7 @@ fn paths<S: SessionStore>(
 }
 
 /// How long after `b.revoke` returns until `a` refuses the access token it had cached.
-fn propagation<S: SessionStore>(
+fn propagation<S: SessionBackend>(
     rt: &tokio::runtime::Runtime,
     name: &str,
     a: &Sessions<S, MemoryBackend>,
@@ -193,7 +193,11 @@ fn propagation<S: SessionStore>(
 }
 
 /// 200 concurrent refreshes of one cold session, half on each of two instances.
-fn two_instances_cold<S: SessionStore + Clone>(rt: &tokio::runtime::Runtime, name: &str, store: S) {
+fn two_instances_cold<S: SessionBackend + Clone>(
+    rt: &tokio::runtime::Runtime,
+    name: &str,
+    store: S,
+) {
     let users = users();
     let counting = Counting {
         inner: store,
@@ -253,11 +257,11 @@ fn stores(c: &mut Criterion) {
     rt.block_on(admin.batch_execute(&format!("CREATE SCHEMA {schema}")))
         .unwrap();
     let redis = |prefix: &str| {
-        rt.block_on(RedisStore::builder(&redis_url).prefix(prefix).connect())
+        rt.block_on(RedisBackend::builder(&redis_url).prefix(prefix).connect())
             .expect("Redis answers")
     };
     let postgres = || {
-        rt.block_on(PostgresStore::builder(&pg_url).schema(&schema).connect())
+        rt.block_on(PostgresBackend::builder(&pg_url).schema(&schema).connect())
             .expect("Postgres answers")
     };
     let users = users();

@@ -4,7 +4,7 @@
 //!   (algorithm fixed by you, `exp`/`nbf`/`iss`/`aud`, explicit `typ`) and puts the typed
 //!   [`Claims`] into the request extensions.
 //! - `POST /sessions/refresh/` is answered by the layer: a refresh token in, `{"access_token"}`
-//!   out, after checking its session through a moka cache in front of your [`SessionStore`].
+//!   out, after checking its session through a moka cache in front of your [`SessionBackend`].
 //! - Your login handler calls [`Sessions::create`]; [`Sessions::revoke`] ends a session at once.
 //! - Every refusal is an RFC 6750 response (401 + `WWW-Authenticate`, 400, 403, 503); no token
 //!   or secret ever reaches `Debug` output or logs.
@@ -46,7 +46,7 @@
 //! | builder method | default | meaning |
 //! |---|---|---|
 //! | [`Keys::hs256`] / [`Keys::hmac`] / `rsa_pem` / `ec_pem` / `ed_pem` / `from_private_pem`, then `.verifying(retired)` | — | the signing key and the retired keys still accepted, each pinned to its algorithm and found by `kid`; secrets under 32 bytes and mismatched key pairs are refused |
-//! | `.store(s)` / `.users(u)` / `.backend(b)` | one [`MemoryBackend`] | the session store, the user directory, or one value that is both |
+//! | `.backend(b)` / `.users(u)` | one [`MemoryBackend`] for both | the session backend and the user directory |
 //! | `.access_ttl(d)` | [`DEFAULT_ACCESS_TTL`] (15 min) | access-token lifetime (never past the session's end) |
 //! | `.refresh_ttl(d)` | [`DEFAULT_REFRESH_TTL`] (3 days) | refresh-token and session lifetime; must be >= `access_ttl` |
 //! | `.idle_timeout(Some(d))` | off | end sessions unused for this long |
@@ -57,30 +57,30 @@
 //! | `.optional(true)` | off | no token: passes without claims; a bad token is still 401 |
 //! | `.cache_capacity(n)` / `.cache_ttl(d)` | [`DEFAULT_CACHE_CAPACITY`] / [`DEFAULT_CACHE_TTL`] | session cache; the TTL bounds how late a revocation made *outside* this process is seen |
 //! | `.token_cache_bytes(Some(n))` | [`DEFAULT_TOKEN_CACHE_BYTES`] | verified-token cache budget; `None` turns it off |
-//! | `.backend_timeout(Some(d))` / `.max_backend_calls(n)` | [`DEFAULT_BACKEND_TIMEOUT`] / [`DEFAULT_MAX_BACKEND_CALLS`] | each store call's timeout, and the calls in flight before refusing with 503 |
+//! | `.backend_timeout(Some(d))` / `.max_backend_calls(n)` | [`DEFAULT_BACKEND_TIMEOUT`] / [`DEFAULT_MAX_BACKEND_CALLS`] | each backend call's timeout, and the calls in flight before refusing with 503 |
 //! | `.touch_debounce(d)` | [`DEFAULT_TOUCH_DEBOUNCE`] | at most one `last_accessed` write per session per window |
 //! | `.max_sessions_per_user(Some(n))` | off | past `n` live sessions, the oldest end at login (`Some(1)`: one session per user) |
-//! | `.revocation_budget(n)` | [`DEFAULT_REVOCATION_BUDGET`] | revocations remembered at once; past it, sessions are checked in the store (never forgotten) |
+//! | `.revocation_budget(n)` | [`DEFAULT_REVOCATION_BUDGET`] | revocations remembered at once; past it, sessions are checked in the backend (never forgotten) |
 //! | `.jwks_path(Some(p))` / `.jwks_max_age(d)` | off / [`DEFAULT_JWKS_MAX_AGE`] | publish the public keys (RFC 7517) for services that verify our tokens; refused with an HMAC secret |
 //! | `.user_claims_ttl(Some(d))` | [`DEFAULT_USER_CLAIMS_TTL`] | one read of a user's claims serves every refresh of that user within it; `None` reads at every refresh |
-//! | `.rotate_refresh_tokens(grace)` | off | every refresh also answers a new `refresh_token`; a retired one used again ends the session, except within `grace` (a second tab); for a [`RotatingStore`] |
+//! | `.rotate_refresh_tokens(grace)` | off | every refresh also answers a new `refresh_token`; a retired one used again ends the session, except within `grace` (a second tab); for a [`RotatingBackend`] |
 //! | `.realm(r)` / `.error_renderer(r)` | none / RFC 6750 JSON | how refusals look |
 //! | `.refresh_cookie(RefreshCookie::new().allowed_origin(o))` | off (Bearer only) | the refresh token also in an `HttpOnly; Secure; SameSite=Strict` cookie, for browser apps, with a CSRF check; see the [`cookie`] module |
 //!
-//! # Your own store and user directory
+//! # Your own backend and user directory
 //!
-//! Session rows and users are two separate doors: a [`SessionStore`] keeps sessions (it
+//! Session rows and users are two separate doors: a [`SessionBackend`] keeps sessions (it
 //! knows nothing of users), a [`Users`] directory gives a user's *current* claims at every
 //! refresh. [`MemoryBackend`] is both; anything else plugs in with
-//! [`store`](SessionsBuilder::store) and [`users`](SessionsBuilder::users). Store authors
+//! [`backend`](SessionsBuilder::backend) and [`users`](SessionsBuilder::users). Backend authors
 //! need only the contract crate, `tower-jwt-sessions-core`, whose `suite` (feature
-//! `test-suite`) checks a store in one line.
+//! `test-suite`) checks a backend in one line.
 //!
 //! ```
 //! use std::collections::HashMap;
 //! use std::sync::Mutex;
 //! use tower_jwt_sessions::{
-//!     BackendError, Keys, MachinableClaims, MachinableUser, Session, SessionMeta, SessionStore,
+//!     BackendError, Keys, MachinableClaims, MachinableUser, Session, SessionMeta, SessionBackend,
 //!     Sessions, Users,
 //! };
 //!
@@ -88,7 +88,7 @@
 //! #[derive(Default)]
 //! struct Rows(Mutex<HashMap<String, Session>>);
 //!
-//! impl SessionStore for Rows {
+//! impl SessionBackend for Rows {
 //!     async fn create(&self, session: Session) -> Result<(), BackendError> {
 //!         self.0.lock().unwrap().insert(session.id.clone(), session);
 //!         Ok(())
@@ -129,7 +129,7 @@
 //! let user = MachinableClaims::new("pet-demo", MachinableUser { id: "u1".into(),
 //!     name: "testUser".into(), active: true, read: true, write: true, kind: "project".into() });
 //! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-//!     .store(Rows::default())
+//!     .backend(Rows::default())
 //!     .users(Directory(HashMap::from([("u1".to_owned(), user.clone())])))
 //!     .build()?;
 //! let issued = sessions.create("u1", &user, SessionMeta::default()).await?;
@@ -139,11 +139,11 @@
 //! # }).unwrap();
 //! ```
 //!
-//! A store failure (`Err(BackendError)`) is a server fault: 503 with `Retry-After`, never a
+//! A backend failure (`Err(BackendError)`) is a server fault: 503 with `Retry-After`, never a
 //! 401, and the client keeps its tokens. "Not there" (`Ok(None)`, `Ok(false)`) ends the
 //! session with a 401. Refresh-token rotation
 //! ([`rotate_refresh_tokens`](SessionsBuilder::rotate_refresh_tokens)) is offered for stores
-//! that also implement [`RotatingStore`], a compare-and-swap of the session's generation.
+//! that also implement [`RotatingBackend`], a compare-and-swap of the session's generation.
 //!
 //! # Security model
 //!
@@ -171,15 +171,15 @@
 //!   revocations past the set's budget never makes it forget one: it then checks the
 //!   sessions themselves (see the memory table below).
 //! - **Refresh-token rotation** (opt-in, RFC 9700 §4.14.2): each session has a generation,
-//!   swapped by a compare-and-swap in the store at every refresh. A retired token presented
+//!   swapped by a compare-and-swap in the backend at every refresh. A retired token presented
 //!   again is treated as stolen and ends the whole session, unless it was retired less than
 //!   `grace` ago, when the second tab gets the current tokens without a second swap. Racing
-//!   refreshes rotate exactly once; an instance whose cache is behind reads the store before
+//!   refreshes rotate exactly once; an instance whose cache is behind reads the backend before
 //!   deciding.
 //! - **Errors never leak**: descriptions are fixed strings; `Debug` of [`Keys`], [`Claims`],
 //!   [`IssuedTokens`], [`Sessions`] shows no key material, token or claim value; `tracing`
 //!   events (feature `tracing`) are at debug level and carry only the description.
-//! - **Server faults are 503**, never 401. Every store and user-directory call goes through
+//! - **Server faults are 503**, never 401. Every backend and user-directory call goes through
 //!   one guard: a timeout ([`DEFAULT_BACKEND_TIMEOUT`]) and a limit of calls in flight
 //!   ([`DEFAULT_MAX_BACKEND_CALLS`]), past which a request is refused at once with 503 and
 //!   `Retry-After: 1` instead of queueing. The timeout runs on a small timer thread of its
@@ -196,8 +196,8 @@
 //!   time arithmetic on a token value can overflow; an `iat` in the future (beyond the
 //!   leeway) is refused. The header and the claims must be JSON objects; a `crit` of any
 //!   value, `null` included, is refused.
-//! - **Several instances** share sessions through a store with a revocation feed
-//!   (`RedisStore`, `PostgresStore`: features `redis`, `postgres`). A revocation anywhere,
+//! - **Several instances** share sessions through a backend with a revocation feed
+//!   (`RedisBackend`, `PostgresBackend`: features `redis`, `postgres`). A revocation anywhere,
 //!   including ends by idle timeout, reuse detection and deleted users, and "sign out
 //!   everywhere" ([`Sessions::revoke_all`], [`Sessions::revoke_others`]), reaches every
 //!   instance. Worst-case staleness, with the measured figures of `benches/README.md`
@@ -210,15 +210,15 @@
 //!     not answer), so a revocation made meanwhile may be missed for at most about 3 s,
 //!     then replayed;
 //!   - an instance starting: it replays the log (kept for an hour) before trusting its
-//!     caches, and reads the store until then;
+//!     caches, and reads the backend until then;
 //!   - the log lost entries (truncated, deleted, trimmed, its ids reset; see
 //!     [`RevocationSink::log_complete_since`]): every instance that learns of it, running or
-//!     starting later, checks each access token's session in the store (and re-reads cached
+//!     starting later, checks each access token's session in the backend (and re-reads cached
 //!     rows once) until every access token minted before the loss has expired: never stale.
 //!
 //!   [`Sessions::revocation_feed_up`] says which state an instance is in.
-//! - **Known limits**: a store *without* a feed (a custom one that does not implement
-//!   [`SessionStore::watch_revocations`]) shared by several processes sees a revocation
+//! - **Known limits**: a backend *without* a feed (a custom one that does not implement
+//!   [`SessionBackend::watch_revocations`]) shared by several processes sees a revocation
 //!   made elsewhere only when its cached copy expires ([`DEFAULT_CACHE_TTL`]) for refresh
 //!   tokens, and at `exp` for access tokens; RFC 9068's `jti` and `client_id` are not
 //!   minted.
@@ -237,8 +237,8 @@
 //! |---|---|---|
 //! | verified-token cache | [`DEFAULT_TOKEN_CACHE_BYTES`] (32 MiB, about 1.4 KiB per 420-byte token) | least useful entries are evicted; a miss pays the full signature check |
 //! | its per-thread front | 128 tokens of at most 2 KiB per thread that serves requests (about 120 KiB for Machinable-sized tokens), until their `exp` | the slot is taken by the newer token; a miss asks the shared cache. A hit touches only the thread's own memory, so cache hits scale with cores |
-//! | session cache | [`DEFAULT_CACHE_CAPACITY`] entries (100 000, about 540 bytes each: ids, dates and generation; never the client's `meta`) | entries are evicted; a miss reads the store. Unknown sessions are remembered as gone for at most 5 s |
-//! | revoked set | [`DEFAULT_REVOCATION_BUDGET`] revocations (100 000, about 150 bytes each, plus a fixed filter of 8 one-byte counters per revocation of the budget: 1 MiB), each kept for the access-token lifetime plus [`MAX_LEEWAY`] | nothing is forgotten: until the refused revocation would have expired, an access token whose session is not in the set is checked against the session itself (session cache, then store). Slower, closed: a revoked token never gets in, and a store failure is a 503 |
+//! | session cache | [`DEFAULT_CACHE_CAPACITY`] entries (100 000, about 540 bytes each: ids, dates and generation; never the client's `meta`) | entries are evicted; a miss reads the backend. Unknown sessions are remembered as gone for at most 5 s |
+//! | revoked set | [`DEFAULT_REVOCATION_BUDGET`] revocations (100 000, about 150 bytes each, plus a fixed filter of 8 one-byte counters per revocation of the budget: 1 MiB), each kept for the access-token lifetime plus [`MAX_LEEWAY`] | nothing is forgotten: until the refused revocation would have expired, an access token whose session is not in the set is checked against the session itself (session cache, then store). Slower, closed: a revoked token never gets in, and a backend failure is a 503 |
 //! | user-claims window | one read per user per [`DEFAULT_USER_CLAIMS_TTL`], as many users as the session cache | entries are evicted; a miss reads the directory |
 //! | session `meta` | [`MAX_META_LEN`] bytes per field | cut at a character boundary |
 //! | [`Sessions::list`] | [`MAX_LISTED_SESSIONS`], the newest | older sessions are not listed (they still work) |
@@ -248,10 +248,10 @@
 //! An accepted request from the caches takes no lock and writes no memory another thread
 //! writes (the revoked set is asked through a filter it only reads).
 //!
-//! **Floods from one client.** The layer bounds what a flood costs the store: concurrent
+//! **Floods from one client.** The layer bounds what a flood costs the backend: concurrent
 //! loads of one session coalesce, unknown sessions are remembered as gone, reads of one
 //! user's claims are shared within the window, and at most [`DEFAULT_MAX_BACKEND_CALLS`]
-//! store calls are in flight (the rest get a quick 503). It has no notion of clients, so
+//! backend calls are in flight (the rest get a quick 503). It has no notion of clients, so
 //! per-client fairness belongs in front of it: a rate limiter keyed by client address or
 //! user, such as `tower_governor::GovernorLayer` from tower-governor, placed outside the
 //! session layer (`ServiceBuilder::new().layer(governor).layer(sessions.layer())`), so that
@@ -268,12 +268,12 @@
 //! | `tjs_access_requests_total` | counter | `outcome` (`accepted`, `anonymous`, `refused`), `error`, `reason` |
 //! | `tjs_token_cache_lookups_total` | counter | `result` (`hit`, `miss`) |
 //! | `tjs_refresh_requests_total` | counter | `outcome` (`refreshed`, `refused`), `error`, `reason` |
-//! | `tjs_store_calls_total` | counter | `op`, `result` (`ok`, `error`) |
-//! | `tjs_store_call_duration_seconds` | histogram | `op` |
+//! | `tjs_backend_calls_total` | counter | `op`, `result` (`ok`, `error`) |
+//! | `tjs_backend_call_duration_seconds` | histogram | `op` |
 //! | `tjs_revocations_total` | counter | `source` (`local`, `feed`) |
-//! | `tjs_revocation_feed_up` | gauge | 1 while the shared store's revocation feed is up |
+//! | `tjs_revocation_feed_up` | gauge | 1 while the shared backend's revocation feed is up |
 //!
-//! With `tracing`, the refresh route and every store call run in a debug-level span
+//! With `tracing`, the refresh route and every backend call run in a debug-level span
 //! (`refresh`, `session_store` with its `op`) that records its `outcome`.
 //!
 //! # Cargo features
@@ -282,8 +282,8 @@
 //! verified with the chosen backend's primitives directly, the key prepared once, and with
 //! both features on that is aws-lc-rs, whatever provider the app installed in jsonwebtoken;
 //! signing and public-key verification go through jsonwebtoken), `tracing`
-//! (default; debug-level events for refusals and store failures), `axum` (extractors in the
-//! `axum` module), `redis` (`RedisStore`) and `postgres` (`PostgresStore`), shared stores
+//! (default; debug-level events for refusals and backend failures), `axum` (extractors in the
+//! `axum` module), `redis` (`RedisBackend`) and `postgres` (`PostgresBackend`), shared backends
 //! whose revocations reach every instance; `jwks` (`Verifier`, verify-only mode); `metrics`
 //! (the counters above).
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -357,15 +357,15 @@ pub use sessions::{
 pub use store::MemoryBackend;
 pub use token::Claims;
 pub use tower_jwt_sessions_core::{
-    BackendError, RevocationSink, RotatingStore, Session, SessionMeta, SessionStore, UserClaims,
-    Users,
+    BackendError, RevocationSink, RotatingBackend, Session, SessionBackend, SessionMeta,
+    UserClaims, Users,
 };
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub use tower_jwt_sessions_postgres::{PostgresStore, PostgresStoreBuilder};
+pub use tower_jwt_sessions_postgres::{PostgresBackend, PostgresBackendBuilder};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use tower_jwt_sessions_redis::{RedisStore, RedisStoreBuilder};
+pub use tower_jwt_sessions_redis::{RedisBackend, RedisBackendBuilder};
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub use verifier::{Verifier, VerifierBuilder};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use tower_jwt_sessions_core::{SessionStore, Users};
+use tower_jwt_sessions_core::{SessionBackend, Users};
 
 use crate::cookie::CookieTransport;
 use crate::error::refusals::SESSION_ENDED;
@@ -80,7 +80,7 @@ impl<S, U: Users> Shared<S, U> {
     }
 
     /// The user's current claims (as of the user-claims window), through the same guard as
-    /// every store call; a failed read is a server fault.
+    /// every backend call; a failed read is a server fault.
     pub(crate) async fn user_claims(&self, user_id: &str) -> Result<Option<U::Claims>, AuthError> {
         let read = self
             .store
@@ -94,7 +94,7 @@ impl<S, U: Users> Shared<S, U> {
     }
 }
 
-impl<S: SessionStore, U: Users> Shared<S, U> {
+impl<S: SessionBackend, U: Users> Shared<S, U> {
     /// Whether the access token's session still exists, asked of the session cache and the
     /// store: the fallback while the revoked set cannot vouch for it.
     pub(crate) async fn check_session(&self, claims: &Claims<U::Claims>) -> Result<(), AuthError> {

@@ -1,6 +1,6 @@
 //! What operators count (feature `metrics`, through the `metrics` facade): every name is
 //! `tjs_*`, counters end in `_total`, durations are `_seconds` histograms, and labels are
-//! low-cardinality: an outcome, an error code, a fixed reason, a store operation; never a
+//! low-cardinality: an outcome, an error code, a fixed reason, a backend operation; never a
 //! user, a session or a token. Without the feature every function here is empty and
 //! inlined away: the hot path pays nothing.
 //!
@@ -9,8 +9,8 @@
 //! | `tjs_access_requests_total` | counter | `outcome` (`accepted`, `anonymous`, `refused`), `error`, `reason` |
 //! | `tjs_token_cache_lookups_total` | counter | `result` (`hit`, `miss`) |
 //! | `tjs_refresh_requests_total` | counter | `outcome` (`refreshed`, `refused`), `error`, `reason` |
-//! | `tjs_store_calls_total` | counter | `op`, `result` (`ok`, `error`) |
-//! | `tjs_store_call_duration_seconds` | histogram | `op` |
+//! | `tjs_backend_calls_total` | counter | `op`, `result` (`ok`, `error`) |
+//! | `tjs_backend_call_duration_seconds` | histogram | `op` |
 //! | `tjs_revocations_total` | counter | `source` (`local`, `feed`) |
 //! | `tjs_revocation_feed_up` | gauge | (1 up, 0 down) |
 
@@ -139,22 +139,22 @@ pub(crate) fn refresh_refused(err: &AuthError) {
     let _ = err;
 }
 
-/// One call to the store or the user directory, and how long it took (timed only with the
+/// One call to the backend or the user directory, and how long it took (timed only with the
 /// feature on).
 #[cfg(feature = "metrics")]
 #[inline]
 pub(crate) fn store_call(op: &'static str, ok: bool, took: Duration) {
     #[cfg(feature = "metrics")]
     {
-        metrics::counter!("tjs_store_calls_total", "op" => op,
+        metrics::counter!("tjs_backend_calls_total", "op" => op,
             "result" => if ok { "ok" } else { "error" })
         .increment(1);
-        metrics::histogram!("tjs_store_call_duration_seconds", "op" => op)
+        metrics::histogram!("tjs_backend_call_duration_seconds", "op" => op)
             .record(took.as_secs_f64());
     }
 }
 
-/// A revocation this process made, or one the store's feed reported.
+/// A revocation this process made, or one the backend's feed reported.
 #[inline]
 pub(crate) fn revocation(from_feed: bool) {
     #[cfg(feature = "metrics")]
@@ -165,7 +165,7 @@ pub(crate) fn revocation(from_feed: bool) {
     let _ = from_feed;
 }
 
-/// The store's revocation feed went up or down.
+/// The backend's revocation feed went up or down.
 #[inline]
 pub(crate) fn feed_up(up: bool) {
     #[cfg(feature = "metrics")]

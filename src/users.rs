@@ -1,4 +1,4 @@
-//! The user directory as the refresh route reads it: through the store's guard, and
+//! The user directory as the refresh route reads it: through the backend's guard, and
 //! coalesced per user for a short window, so that a burst of refreshes of one user (or one
 //! client hammering the refresh route) costs one directory read.
 

@@ -12,7 +12,7 @@ use http::{HeaderValue, Request, Response, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{Keys, SessionMeta, SessionStore, Sessions, Users};
+use tower_jwt_sessions::{Keys, SessionBackend, SessionMeta, Sessions, Users};
 
 const INVALID_TOKEN: &str = "invalid_token";
 
@@ -22,7 +22,10 @@ struct Reply {
     body: Value,
 }
 
-async fn send<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, req: Request<String>) -> Reply {
+async fn send<S: SessionBackend, U: Users>(
+    sessions: &Sessions<S, U>,
+    req: Request<String>,
+) -> Reply {
     let app = sessions
         .layer()
         .layer(tower::service_fn(|_: Request<String>| async {
@@ -46,7 +49,7 @@ async fn send<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, req: Request
     }
 }
 
-async fn get<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
+async fn get<S: SessionBackend, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
     let req = Request::get("/me")
         .header(AUTHORIZATION, format!("Bearer {token}"))
         .body(String::new())
@@ -54,7 +57,7 @@ async fn get<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, token: &str) 
     send(sessions, req).await
 }
 
-async fn refresh<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
+async fn refresh<S: SessionBackend, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
     let req = Request::post("/sessions/refresh/")
         .header(AUTHORIZATION, format!("Bearer {token}"))
         .body(String::new())

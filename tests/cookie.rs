@@ -7,9 +7,9 @@ mod common;
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
-#[path = "../examples/server/store.rs"]
+#[path = "../examples/server/backend.rs"]
 #[allow(dead_code)]
-mod store;
+mod backend;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -37,7 +37,9 @@ fn sessions(cookie: Option<RefreshCookie>, rotation: Option<Duration>) -> Sessio
     let backend = MemoryBackend::new();
     backend.set_user("u1", user("u1", true, true, true));
     let mut builder = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend)
+        .backend(backend.clone())
+        .users(backend.clone())
+        .users(backend)
         .refresh_ttl(Duration::from_secs(REFRESH_TTL));
     if let Some(cookie) = cookie {
         builder = builder.refresh_cookie(cookie);
@@ -373,11 +375,12 @@ async fn dead_cookies_are_cleared_and_a_store_fault_keeps_the_cookie() {
         assert_eq!(answer.set_cookie().map(pair), Some("refresh_token="));
     }
 
-    // A store that fails: 503, and the cookie (which may well be good) is kept.
+    // A backend that fails: 503, and the cookie (which may well be good) is kept.
     let backend = CountingBackend::default();
     backend.inner.set_user("u1", user("u1", true, true, true));
     let failing = Sessions::builder(Keys::hs256(SECRET).unwrap())
         .backend(backend.clone())
+        .users(backend.clone())
         .refresh_cookie(cookie_mode())
         .build()
         .unwrap();
@@ -456,7 +459,7 @@ async fn start_server() -> String {
     let (router, _sessions) = app::app_tuned(
         Keys::hs256(SERVER_SECRET).unwrap(),
         tuning,
-        store::AnyStore::Memory(MemoryBackend::new()),
+        backend::AnyBackend::Memory(MemoryBackend::new()),
     )
     .unwrap();
     serve(router).await
@@ -569,7 +572,7 @@ async fn the_example_server_with_a_site_wide_cookie_for_an_app_on_another_origin
     let (router, _sessions) = app::app_tuned(
         Keys::hs256(SERVER_SECRET).unwrap(),
         tuning,
-        store::AnyStore::Memory(MemoryBackend::new()),
+        backend::AnyBackend::Memory(MemoryBackend::new()),
     )
     .unwrap();
     let base = serve(router).await;

@@ -1,6 +1,6 @@
 //! Two example servers on different ports, one Redis, one secret, over real HTTP: a session
 //! made on one refreshes on the other; a revocation on one is honoured by the other within a
-//! second, refresh and access token; the store killed gives 503 on both, and both serve
+//! second, refresh and access token; the backend killed gives 503 on both, and both serve
 //! again by themselves when it is back; every 503 carries `Retry-After`. The Redis is a
 //! private `redis-server` on a free port.
 //! Behind the `redis` feature.
@@ -9,9 +9,9 @@
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
-#[path = "../examples/server/store.rs"]
+#[path = "../examples/server/backend.rs"]
 #[allow(dead_code)]
-mod store;
+mod backend;
 
 mod common;
 
@@ -21,12 +21,12 @@ use common::nodes::{PrivateRedis, within};
 
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
-use tower_jwt_sessions::RedisStore;
+use tower_jwt_sessions::RedisBackend;
 
 const SECRET: &[u8] = b"example-instances-secret-32-bytes!!";
 
 async fn serve(url: &str) -> String {
-    let store = store::AnyStore::Redis(RedisStore::connect(url).await.unwrap());
+    let store = backend::AnyBackend::Redis(RedisBackend::connect(url).await.unwrap());
     let keys = tower_jwt_sessions::Keys::hs256(SECRET).unwrap();
     let (app, _sessions) = app::app_tuned(keys, app::Tuning::default(), store).unwrap();
     common::serve(app).await
@@ -120,7 +120,7 @@ async fn two_example_servers_share_one_redis() {
         StatusCode::UNAUTHORIZED
     );
 
-    // The store killed: 503 on both, for a login and for an access token (whose session
+    // The backend killed: 503 on both, for a login and for an access token (whose session
     // cannot be vouched for while the revocation feed is down).
     let fresh: Value = client
         .post(format!("{two}/sessions/"))
@@ -191,17 +191,21 @@ async fn two_example_servers_share_one_redis() {
 }
 
 /// Issue 17, item 9: a session id that cannot be one of ours (a NUL, too long, not hex) is a
-/// 404 before any store call, on every store; Postgres used to answer 503 ("store
-/// unavailable") for `%00`, so any signed-in user could make store errors at will.
+/// 404 before any backend call, on every backend; Postgres used to answer 503 ("store
+/// unavailable") for `%00`, so any signed-in user could make backend errors at will.
 #[tokio::test]
 async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
     let prefix = format!("tjs-test-{}", random_suffix());
     let mut stores = vec![
-        ("memory", store::AnyStore::Memory(Default::default()), None),
+        (
+            "memory",
+            backend::AnyBackend::Memory(Default::default()),
+            None,
+        ),
         (
             "redis",
-            store::AnyStore::Redis(
-                RedisStore::builder(redis_url())
+            backend::AnyBackend::Redis(
+                RedisBackend::builder(redis_url())
                     .prefix(&prefix)
                     .connect()
                     .await
@@ -290,9 +294,9 @@ fn random_suffix() -> String {
     format!("{:016x}", u64::from_le_bytes(bytes))
 }
 
-/// The example's Postgres store in a schema of its own, dropped with the returned guard.
+/// The example's Postgres backend in a schema of its own, dropped with the returned guard.
 #[cfg(feature = "postgres")]
-async fn postgres_store() -> (store::AnyStore, DropSchema) {
+async fn postgres_store() -> (backend::AnyBackend, DropSchema) {
     let schema = format!("tjs_test_{}", random_suffix());
     let (client, connection) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls)
         .await
@@ -302,12 +306,12 @@ async fn postgres_store() -> (store::AnyStore, DropSchema) {
         .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .await
         .unwrap();
-    let store = tower_jwt_sessions::PostgresStore::builder(postgres_url())
+    let store = tower_jwt_sessions::PostgresBackend::builder(postgres_url())
         .schema(&schema)
         .connect()
         .await
         .unwrap();
-    (store::AnyStore::Postgres(store), DropSchema(schema))
+    (backend::AnyBackend::Postgres(store), DropSchema(schema))
 }
 
 #[cfg(feature = "postgres")]

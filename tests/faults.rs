@@ -14,7 +14,10 @@ use tower::{Layer, ServiceExt};
 use tower_jwt_sessions::{IssuedTokens, Keys, SessionMeta, Sessions, SessionsBuilder};
 
 fn builder() -> SessionsBuilder<CountingBackend> {
-    Sessions::builder(Keys::hs256(SECRET).unwrap()).backend(CountingBackend::default())
+    let backend = CountingBackend::default();
+    Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .backend(backend.clone())
+        .users(backend)
 }
 
 async fn login(sessions: &Sessions<CountingBackend>) -> IssuedTokens {
@@ -50,7 +53,7 @@ fn setup(
     builder: SessionsBuilder<CountingBackend>,
 ) -> (Sessions<CountingBackend>, CountingBackend) {
     let sessions = builder.build().unwrap();
-    let backend = sessions.store().clone();
+    let backend = sessions.users().clone();
     backend.inner.set_user("u1", user("u1", true, true, true));
     (sessions, backend)
 }
@@ -204,11 +207,11 @@ async fn session_api_reports_backend_faults() {
     assert!(sessions.revoke(&issued.session_id).await.unwrap());
 }
 
-/// A store whose loads never finish, and which needs no timer of its own.
+/// A backend whose loads never finish, and which needs no timer of its own.
 #[derive(Clone, Default)]
 struct Stalling(tower_jwt_sessions::MemoryBackend);
 
-impl tower_jwt_sessions::SessionStore for Stalling {
+impl tower_jwt_sessions::SessionBackend for Stalling {
     async fn create(
         &self,
         s: tower_jwt_sessions::Session,
@@ -256,6 +259,7 @@ fn timeouts_work_on_a_runtime_without_timers() {
         .unwrap();
     let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
         .backend(Stalling::default())
+        .users(Stalling::default())
         .backend_timeout(Some(Duration::from_millis(100)))
         .build()
         .unwrap();

@@ -2,15 +2,15 @@
 //! every bad one is `UNAUTHENTICATED`. Tokens come from the HTTP example's login with the same
 //! secret, which proves they are interchangeable.
 
+#[path = "../examples/server/backend.rs"]
+#[allow(dead_code)]
+mod backend;
 mod common;
 #[path = "../examples/grpc_server/app.rs"]
 mod grpc_app;
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod http_app;
-#[path = "../examples/server/store.rs"]
-#[allow(dead_code)]
-mod store;
 
 use common::*;
 use jsonwebtoken::Algorithm;

@@ -13,14 +13,17 @@ use http::{Request, Response, StatusCode};
 use jsonwebtoken::Algorithm;
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{Keys, SessionMeta, SessionStore, Sessions, Users};
+use tower_jwt_sessions::{Keys, SessionBackend, SessionMeta, Sessions, Users};
 
 struct Reply {
     status: StatusCode,
     body: Value,
 }
 
-async fn send<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, req: Request<String>) -> Reply {
+async fn send<S: SessionBackend, U: Users>(
+    sessions: &Sessions<S, U>,
+    req: Request<String>,
+) -> Reply {
     let app = sessions
         .layer()
         .layer(tower::service_fn(|_: Request<String>| async {
@@ -38,7 +41,7 @@ async fn send<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, req: Request
     }
 }
 
-async fn get<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
+async fn get<S: SessionBackend, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
     let req = Request::get("/me")
         .header(AUTHORIZATION, format!("Bearer {token}"))
         .body(String::new())
@@ -46,7 +49,7 @@ async fn get<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, token: &str) 
     send(sessions, req).await
 }
 
-async fn refresh<S: SessionStore, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
+async fn refresh<S: SessionBackend, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
     let req = Request::post("/sessions/refresh/")
         .header(AUTHORIZATION, format!("Bearer {token}"))
         .body(String::new())
@@ -62,12 +65,14 @@ fn assert_invalid_token(reply: &Reply, description: &str) {
 }
 
 fn counting() -> (Sessions<CountingBackend>, CountingBackend) {
+    let backend = CountingBackend::default();
     let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(CountingBackend::default())
+        .backend(backend.clone())
+        .users(backend)
         .revocation_budget(10)
         .build()
         .unwrap();
-    let backend = sessions.store().clone();
+    let backend = sessions.users().clone();
     backend.inner.set_user("u1", user("u1", true, true, true));
     (sessions, backend)
 }
@@ -106,7 +111,7 @@ async fn a_revocation_flood_past_the_budget_never_lets_a_revoked_access_token_in
         }
     }
     assert_eq!(accepted, 0, "revoked access tokens accepted");
-    // A live session still works; past the budget it is vouched for by the store.
+    // A live session still works; past the budget it is vouched for by the backend.
     let before = backend.loads();
     assert_eq!(
         get(&sessions, &live.access_token).await.status,
@@ -263,6 +268,7 @@ async fn a_refresh_token_of_the_last_generation_is_refused_not_a_panic() {
     backend.set_user("u1", user("u1", true, true, true));
     let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
         .backend(backend.clone())
+        .users(backend.clone())
         .rotate_refresh_tokens(Duration::from_secs(10))
         .build()
         .unwrap();
@@ -271,7 +277,7 @@ async fn a_refresh_token_of_the_last_generation_is_refused_not_a_panic() {
         .await
         .unwrap();
     // Make the stored generation u64::MAX, as a long-lived session could only dream of.
-    use tower_jwt_sessions::RotatingStore;
+    use tower_jwt_sessions::RotatingBackend;
     assert!(
         backend
             .rotate(&issued.session_id, 0, u64::MAX, now())
@@ -345,7 +351,7 @@ async fn concurrent_refreshes_of_one_user_read_the_directory_once() {
 }
 
 /// Issue 17, item 9: ids that cannot be the crate's (32 lowercase hex digits) name no
-/// session, and are answered without a store call: the store here fails every call, and
+/// session, and are answered without a backend call: the backend here fails every call, and
 /// still no odd id makes an error.
 #[tokio::test]
 async fn an_id_that_cannot_be_a_session_never_reaches_the_store() {
@@ -369,6 +375,6 @@ async fn an_id_that_cannot_be_a_session_never_reaches_the_store() {
         assert!(!sessions.revoke_for_user("u1", &odd).await.unwrap());
     }
     assert_eq!(backend.loads(), 0);
-    // A real id goes to the store, which fails: the error is the store's, not "not found".
+    // A real id goes to the backend, which fails: the error is the backend's, not "not found".
     assert!(sessions.revoke(id).await.is_err());
 }

@@ -1,4 +1,4 @@
-//! Several instances sharing one store: revocations reach every instance through the store's
+//! Several instances sharing one backend: revocations reach every instance through the backend's
 //! feed, "sign out everywhere" and "other devices", the per-user limit, and an instance whose
 //! feed is down, or whose store lost part of its log, trusting nothing it cached. The shared
 //! store here is the in-memory one with a feed that delivers at once; `tests/redis.rs` and
@@ -15,10 +15,10 @@ use http::{Request, Response, StatusCode};
 use tower::{Layer, ServiceExt};
 use tower_jwt_sessions::{
     BackendError, IssuedTokens, Keys, MachinableClaims, MemoryBackend, RevocationSink, Session,
-    SessionMeta, SessionStore, Sessions, Users,
+    SessionBackend, SessionMeta, Sessions, Users,
 };
 
-/// One store for every instance; a revocation through it reaches every instance's sink.
+/// One backend for every instance; a revocation through it reaches every instance's sink.
 #[derive(Clone, Default)]
 struct Broadcasting {
     rows: MemoryBackend,
@@ -31,7 +31,7 @@ impl Broadcasting {
     }
 }
 
-impl SessionStore for Broadcasting {
+impl SessionBackend for Broadcasting {
     async fn create(&self, session: Session) -> Result<(), BackendError> {
         self.rows.create(session).await
     }
@@ -66,6 +66,7 @@ impl Users for Broadcasting {
 fn instance(store: &Broadcasting) -> Sessions<Broadcasting> {
     Sessions::builder(Keys::hs256(SECRET).unwrap())
         .backend(store.clone())
+        .users(store.clone())
         .build()
         .unwrap()
 }
@@ -162,7 +163,7 @@ async fn while_the_feed_is_down_nothing_cached_is_trusted() {
     assert!(store.rows.revoke(&tokens.session_id).await.unwrap());
     assert_eq!(access(a, &tokens).await, StatusCode::UNAUTHORIZED);
     assert_eq!(refresh(a, &tokens).await, StatusCode::UNAUTHORIZED);
-    // Live sessions still work, read from the store.
+    // Live sessions still work, read from the backend.
     let other = login(a).await;
     assert_eq!(access(a, &other).await, StatusCode::OK);
     assert_eq!(refresh(a, &other).await, StatusCode::OK);
@@ -177,12 +178,12 @@ async fn after_the_store_reports_a_lost_log_nothing_cached_before_it_is_trusted(
     let tokens = login(a).await;
     assert_eq!(access(a, &tokens).await, StatusCode::OK);
     // Revoked elsewhere, and the log entry lost with the log (truncated, say): the feed is
-    // up, the broadcast never came, but the store says its log is complete only from now.
+    // up, the broadcast never came, but the backend says its log is complete only from now.
     assert!(store.rows.revoke(&tokens.session_id).await.unwrap());
     store.sink(0).log_complete_since(now());
     assert_eq!(access(a, &tokens).await, StatusCode::UNAUTHORIZED);
     assert_eq!(refresh(a, &tokens).await, StatusCode::UNAUTHORIZED);
-    // Live sessions still work, read from the store.
+    // Live sessions still work, read from the backend.
     let other = login(a).await;
     assert_eq!(access(a, &other).await, StatusCode::OK);
     assert_eq!(refresh(a, &other).await, StatusCode::OK);
@@ -195,6 +196,7 @@ async fn past_the_per_user_limit_the_oldest_sessions_end() {
     store.rows.set_user("u1", user("u1", true, true, true));
     let a = Sessions::builder(Keys::hs256(SECRET).unwrap())
         .backend(store.clone())
+        .users(store.clone())
         .max_sessions_per_user(Some(2))
         .build()
         .unwrap();

@@ -37,6 +37,7 @@ fn rsa() -> Keys {
 fn sessions(keys: Keys, store: &MemoryBackend) -> Sessions {
     Sessions::builder(keys)
         .backend(store.clone())
+        .users(store.clone())
         .jwks_path(Some(DEFAULT_JWKS_PATH))
         .build()
         .unwrap()
@@ -185,6 +186,7 @@ async fn an_hmac_key_named_by_an_rs256_token_is_key_confusion_refused() {
         .unwrap();
     let set = Sessions::builder(keys)
         .backend(store.clone())
+        .users(store.clone())
         .build()
         .unwrap();
     let rsa_kid = rsa().kids().next().unwrap().to_owned();

@@ -32,8 +32,10 @@ type TestService = tower_jwt_sessions::SessionService<
 >;
 
 fn builder() -> SessionsBuilder<CountingBackend> {
+    let backend = CountingBackend::default();
     Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(CountingBackend::default())
+        .backend(backend.clone())
+        .users(backend)
         .public_path("/health")
         .public_route(Method::POST, "/sessions/")
 }
@@ -45,7 +47,7 @@ impl Harness {
 
     fn with(builder: SessionsBuilder<CountingBackend>) -> Self {
         let sessions = builder.build().unwrap();
-        let backend = sessions.store().clone();
+        let backend = sessions.users().clone();
         backend.inner.set_user("u1", user("u1", true, true, true));
         backend.inner.set_user("u2", user("u2", true, true, false));
         Harness {
@@ -662,7 +664,7 @@ async fn backend_failure_is_503_and_never_cached() {
 }
 
 /// Was `unknown_sessions_are_not_cached`: a flood of refreshes naming unknown (or revoked)
-/// sessions reached the store every time. Now "gone" is remembered for a short while.
+/// sessions reached the backend every time. Now "gone" is remembered for a short while.
 #[tokio::test]
 async fn unknown_sessions_are_remembered_briefly() {
     let h = Harness::with(builder().cache_ttl(Duration::from_millis(200)));
@@ -705,14 +707,14 @@ async fn cache_entries_expire_with_the_configured_ttl() {
 
 #[tokio::test]
 async fn a_revocation_outside_the_crate_is_seen_after_the_cache_ttl() {
-    use tower_jwt_sessions::SessionStore;
+    use tower_jwt_sessions::SessionBackend;
     let h = Harness::with(builder().cache_ttl(Duration::from_millis(200)));
     let issued = h.login("u1").await;
     assert_eq!(
         h.refresh(&issued.refresh_token).await.status,
         StatusCode::OK
     );
-    // Another instance deletes the row directly in the shared store.
+    // Another instance deletes the row directly in the shared backend.
     assert!(h.backend.inner.revoke(&issued.session_id).await.unwrap());
     tokio::time::sleep(Duration::from_millis(400)).await;
     h.refresh(&issued.refresh_token)

@@ -6,9 +6,9 @@
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
-#[path = "../examples/server/store.rs"]
+#[path = "../examples/server/backend.rs"]
 #[allow(dead_code)]
-mod store;
+mod backend;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};

@@ -123,23 +123,26 @@ async fn counters_move_by_exactly_what_happened() {
     // The login wrote the session, the refresh loaded it and read the user.
     assert_eq!(
         delta(
-            "tjs_store_calls_total",
+            "tjs_backend_calls_total",
             &[("op", "create"), ("result", "ok")]
         ),
         1.0
     );
     assert_eq!(
-        delta("tjs_store_calls_total", &[("op", "load"), ("result", "ok")]),
+        delta(
+            "tjs_backend_calls_total",
+            &[("op", "load"), ("result", "ok")]
+        ),
         1.0
     );
     assert_eq!(
         delta(
-            "tjs_store_calls_total",
+            "tjs_backend_calls_total",
             &[("op", "user claims"), ("result", "ok")]
         ),
         1.0
     );
-    assert!(after.contains("tjs_store_call_duration_seconds"));
+    assert!(after.contains("tjs_backend_call_duration_seconds"));
     // Nothing personal in any label.
     for secret in [
         &issued.access_token,

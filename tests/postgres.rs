@@ -1,5 +1,5 @@
-//! The Postgres store against a real Postgres (`DATABASE_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/test`): the store contract, migrations applied once by
+//! The Postgres backend against a real Postgres (`DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`): the backend contract, migrations applied once by
 //! racing instances, two instances sharing it, a revocation made while an instance's listener
 //! was cut or before it started, every pooled connection dropped by the server. Each test
 //! works in a schema of its own, dropped at the end.
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::nodes::*;
 use http::StatusCode;
-use tower_jwt_sessions::PostgresStore;
+use tower_jwt_sessions::PostgresBackend;
 use tower_jwt_sessions_core::suite;
 
 fn url() -> String {
@@ -55,7 +55,7 @@ impl Drop for Schema {
     }
 }
 
-async fn store_at(url: &str, schema: &Schema) -> PostgresStore {
+async fn store_at(url: &str, schema: &Schema) -> PostgresBackend {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .expect("Postgres answers (start it, or set DATABASE_URL)");
@@ -64,7 +64,7 @@ async fn store_at(url: &str, schema: &Schema) -> PostgresStore {
         .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", schema.0))
         .await
         .unwrap();
-    PostgresStore::builder(url)
+    PostgresBackend::builder(url)
         .schema(&schema.0)
         .connect()
         .await
@@ -75,7 +75,7 @@ async fn store_at(url: &str, schema: &Schema) -> PostgresStore {
 async fn the_postgres_store_keeps_the_store_contract() {
     let schema = Schema::new();
     let store = store_at(&url(), &schema).await;
-    suite::check_store(&store).await;
+    suite::check_backend(&store).await;
     suite::check_rotation(&store).await;
 }
 
@@ -99,7 +99,7 @@ async fn instances_starting_together_apply_the_migrations_once() {
         .batch_execute(&format!("CREATE SCHEMA {}", schema.0))
         .await
         .unwrap();
-    let connect = || PostgresStore::builder(&url).schema(&schema.0).connect();
+    let connect = || PostgresBackend::builder(&url).schema(&schema.0).connect();
     let stores = futures_join(vec![connect(), connect(), connect()]).await;
     assert!(
         stores.iter().all(Result::is_ok),
@@ -187,7 +187,7 @@ async fn cut_listeners(admin: &tokio_postgres::Client, schema: &Schema) -> i64 {
 }
 
 /// Waits until the instance has reconnected its listener and replayed the log.
-async fn resynced<S: tower_jwt_sessions::SessionStore>(node: &Node<S>) {
+async fn resynced<S: tower_jwt_sessions::SessionBackend>(node: &Node<S>) {
     // Long enough for a cut listener to have been noticed, short of its reconnection.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let up = within(Duration::from_secs(5), async || node.revocation_feed_up()).await;
@@ -195,7 +195,7 @@ async fn resynced<S: tower_jwt_sessions::SessionStore>(node: &Node<S>) {
 }
 
 /// Two sessions revoked through `by` and seen by `seen_by`: its listener's last id is 2.
-async fn revoke_two<S: tower_jwt_sessions::SessionStore + tower_jwt_sessions::RotatingStore>(
+async fn revoke_two<S: tower_jwt_sessions::SessionBackend + tower_jwt_sessions::RotatingBackend>(
     by: &Node<S>,
     seen_by: &Node<S>,
 ) {
@@ -238,7 +238,7 @@ async fn a_revocation_made_while_the_listener_was_cut_across_a_log_reset_is_hono
         StatusCode::UNAUTHORIZED,
         "the revocation was lost with the log"
     );
-    // Fail closed, not shut: a live session is read from the store and served.
+    // Fail closed, not shut: a live session is read from the backend and served.
     let live = login(&b).await;
     assert_eq!(access(&a, &live).await, StatusCode::OK);
 }
@@ -304,7 +304,7 @@ async fn a_fresh_log_is_complete_and_an_old_trim_changes_nothing() {
     let a = instance(store_at(&url, &schema).await, &users);
     let tokens = login(&a).await;
     resynced(&a).await;
-    // Trusted: the access token is served without reading the store, so a row deleted
+    // Trusted: the access token is served without reading the backend, so a row deleted
     // behind the layer's back (no log entry) goes unnoticed, as it should on the fast path.
     let admin = admin(&url).await;
     admin
@@ -336,7 +336,7 @@ async fn an_instance_started_after_a_revocation_honours_it() {
 async fn expired_rows_are_deleted_in_batches() {
     let schema = Schema::new();
     let store = store_at(&url(), &schema).await;
-    use tower_jwt_sessions::SessionStore;
+    use tower_jwt_sessions::SessionBackend;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -361,7 +361,7 @@ async fn expired_rows_are_deleted_in_batches() {
 }
 
 /// Terminates every backend named `name` and waits until each has exited; how many. From a
-/// thread of its own, blocking the test's runtime meanwhile: the store's connection tasks
+/// thread of its own, blocking the test's runtime meanwhile: the backend's connection tasks
 /// get no chance to notice before its next call, as after a failover nobody saw.
 fn terminate(url: &str, name: &str) -> i64 {
     let (url, name) = (url.to_owned(), name.to_owned());
@@ -391,7 +391,7 @@ fn terminate(url: &str, name: &str) -> i64 {
 }
 #[tokio::test]
 async fn the_first_call_after_postgres_drops_every_pooled_connection_succeeds() {
-    use tower_jwt_sessions::SessionStore;
+    use tower_jwt_sessions::SessionBackend;
     let (url, schema) = (url(), Schema::new());
     let store = store_at(&url, &schema).await;
     let session = |id: &str| tower_jwt_sessions::Session {

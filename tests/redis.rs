@@ -1,5 +1,5 @@
-//! The Redis store against a real Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`):
-//! the store contract, two instances sharing it, a revocation made while an instance's feed
+//! The Redis backend against a real Redis (`REDIS_URL`, default `redis://127.0.0.1:6379`):
+//! the backend contract, two instances sharing it, a revocation made while an instance's feed
 //! was cut or before it started, and lost from the log (deleted, trimmed, `XDEL`) meanwhile
 //! or before an instance started, and a private `redis-server` killed and restarted.
 //! Behind the `redis` feature: `cargo test --features redis` (`.ci/run` starts Redis).
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::nodes::*;
 use common::*;
 use http::StatusCode;
-use tower_jwt_sessions::{Keys, RedisStore, SessionMeta};
+use tower_jwt_sessions::{Keys, RedisBackend, SessionMeta};
 use tower_jwt_sessions_core::suite;
 
 fn url() -> String {
@@ -58,8 +58,8 @@ fn prefix() -> Prefix {
     Prefix(format!("tjs-test-{}", u64::from_le_bytes(bytes)))
 }
 
-async fn store_at(url: &str, prefix: &str) -> RedisStore {
-    RedisStore::builder(url)
+async fn store_at(url: &str, prefix: &str) -> RedisBackend {
+    RedisBackend::builder(url)
         .prefix(prefix)
         .connect()
         .await
@@ -70,7 +70,7 @@ async fn store_at(url: &str, prefix: &str) -> RedisStore {
 async fn the_redis_store_keeps_the_store_contract() {
     let prefix = prefix();
     let store = store_at(&url(), &prefix).await;
-    suite::check_store(&store).await;
+    suite::check_backend(&store).await;
     suite::check_rotation(&store).await;
 }
 
@@ -162,7 +162,7 @@ async fn cut_feeds(admin: &mut redis::aio::MultiplexedConnection, prefix: &str) 
 }
 
 /// Waits until the instance has reconnected its feed and replayed the log.
-async fn resynced<S: tower_jwt_sessions::SessionStore>(node: &Node<S>) {
+async fn resynced<S: tower_jwt_sessions::SessionBackend>(node: &Node<S>) {
     // Long enough for a cut feed to have been noticed, short of its reconnection.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let up = within(Duration::from_secs(5), async || node.revocation_feed_up()).await;
@@ -206,7 +206,7 @@ async fn lost_while_cut(lose: &[&str]) {
         "the revocation was lost with the log ({})",
         lose.join(" ")
     );
-    // Fail closed, not shut: a live session is read from the store and served.
+    // Fail closed, not shut: a live session is read from the backend and served.
     let live = login(&b).await;
     assert_eq!(access(&a, &live).await, StatusCode::OK);
 }
@@ -258,7 +258,7 @@ async fn a_fresh_log_is_complete_and_the_feed_trusted() {
         .await
         .unwrap();
     assert_eq!(marker, "0", "a first use loses nothing");
-    // Trusted: the access token is served without reading the store, so a row deleted
+    // Trusted: the access token is served without reading the backend, so a row deleted
     // behind the layer's back (no log entry) goes unnoticed, as it should on the fast path.
     let _: i64 = redis::cmd("DEL")
         .arg(format!("{{{}}}:s:{}", &*prefix, tokens.session_id))
@@ -294,7 +294,7 @@ async fn a_dead_redis_is_503_in_time_and_a_restarted_one_serves_again() {
     );
 
     drop(server);
-    // A session this instance never loaded needs the store: 503 within the timeout.
+    // A session this instance never loaded needs the backend: 503 within the timeout.
     let other = tower_jwt_sessions::Sessions::builder(Keys::hs256(SECRET).unwrap())
         .build()
         .unwrap()

@@ -13,11 +13,12 @@ use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{ConfigError, Keys, MemoryBackend, SessionMeta, SessionStore, Sessions};
+use tower_jwt_sessions::{ConfigError, Keys, MemoryBackend, SessionBackend, SessionMeta, Sessions};
 
 fn sessions(backend: &MemoryBackend, grace: Duration) -> Sessions {
     Sessions::builder(Keys::hs256(SECRET).unwrap())
         .backend(backend.clone())
+        .users(backend.clone())
         .rotate_refresh_tokens(grace)
         .build()
         .unwrap()
@@ -150,7 +151,7 @@ async fn instances_with_stale_caches_agree() {
     // One rotates 1 -> 2; two's cache still says 1.
     let (_, body) = refresh(&one, &gen1).await;
     let gen2 = body["refresh_token"].as_str().unwrap().to_owned();
-    // Two is shown generation 2, newer than it knows: it reads the store and rotates 2 -> 3.
+    // Two is shown generation 2, newer than it knows: it reads the backend and rotates 2 -> 3.
     let (status, body) = refresh(&two, &gen2).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(generation(&backend, &issued.session_id).await, 3);
@@ -183,11 +184,12 @@ async fn a_retired_token_replayed_on_an_instance_with_a_stale_cache_ends_the_ses
 
 #[tokio::test]
 async fn rotation_needs_a_backend_that_can_rotate() {
-    // `rotate_refresh_tokens` is offered only for a `RotatingStore`, so this order is the
-    // one left to refuse: rotation turned on, then a store that cannot rotate.
+    // `rotate_refresh_tokens` is offered only for a `RotatingBackend`, so this order is the
+    // one left to refuse: rotation turned on, then a backend that cannot rotate.
     let err = Sessions::builder(Keys::hs256(SECRET).unwrap())
         .rotate_refresh_tokens(Duration::from_secs(10))
         .backend(CountingBackend::default())
+        .users(CountingBackend::default())
         .build()
         .unwrap_err();
     assert_eq!(err, ConfigError::RotationUnsupported);

@@ -4,9 +4,9 @@
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
-#[path = "../examples/server/store.rs"]
+#[path = "../examples/server/backend.rs"]
 #[allow(dead_code)]
-mod store;
+mod backend;
 
 use std::net::SocketAddr;
 
@@ -40,7 +40,7 @@ impl Server {
         let (app, _sessions) = app::app_tuned(
             tower_jwt_sessions::Keys::hs256(SECRET).unwrap(),
             tuning,
-            store::AnyStore::Memory(tower_jwt_sessions::MemoryBackend::new()),
+            backend::AnyBackend::Memory(tower_jwt_sessions::MemoryBackend::new()),
         )
         .unwrap();
         Server::serve(app).await

@@ -1,16 +1,16 @@
-//! The store contract: the in-memory store passes the conformance suite every store runs,
-//! and the suite catches a store that breaks the contract.
+//! The backend contract: the in-memory backend passes the conformance suite every backend runs,
+//! and the suite catches a backend that breaks the contract.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 
-use tower_jwt_sessions::{BackendError, MachinableClaims, MemoryBackend, Session, SessionStore};
+use tower_jwt_sessions::{BackendError, MachinableClaims, MemoryBackend, Session, SessionBackend};
 use tower_jwt_sessions_core::suite;
 
 #[tokio::test]
 async fn the_memory_store_keeps_the_store_contract() {
-    suite::check_store(&MemoryBackend::<MachinableClaims>::new()).await;
+    suite::check_backend(&MemoryBackend::<MachinableClaims>::new()).await;
 }
 
 #[tokio::test]
@@ -22,7 +22,7 @@ async fn the_memory_store_rotates_by_compare_and_swap() {
 #[derive(Default)]
 struct Undeleting(Mutex<HashMap<String, Session>>);
 
-impl SessionStore for Undeleting {
+impl SessionBackend for Undeleting {
     async fn create(&self, session: Session) -> Result<(), BackendError> {
         self.0.lock().unwrap().insert(session.id.clone(), session);
         Ok(())
@@ -60,7 +60,7 @@ fn the_suite_fails_a_store_that_does_not_delete_on_revoke() {
         .build()
         .unwrap();
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-        rt.block_on(suite::check_store(&Undeleting::default()))
+        rt.block_on(suite::check_backend(&Undeleting::default()))
     }));
     let message = outcome.expect_err("a broken store must fail the suite");
     let message = message

@@ -1,12 +1,12 @@
 //! The warp example over real HTTP with reqwest, using tokens minted by the HTTP example.
 
+#[path = "../examples/server/backend.rs"]
+#[allow(dead_code)]
+mod backend;
 mod common;
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod http_app;
-#[path = "../examples/server/store.rs"]
-#[allow(dead_code)]
-mod store;
 #[path = "../examples/warp_server/app.rs"]
 mod warp_app;
 

@@ -1,10 +1,10 @@
-//! The one error a store or user directory reports: it failed.
+//! The one error a backend or user directory reports: it failed.
 
 use std::fmt;
 
-/// The store failed: unreachable, timed out, corrupt. Answered with 503, never 401.
+/// The backend failed: unreachable, timed out, corrupt. Answered with 503, never 401.
 ///
-/// "Not found" is not an error: [`SessionStore::load`](crate::SessionStore::load) answers
+/// "Not found" is not an error: [`SessionBackend::load`](crate::SessionBackend::load) answers
 /// `Ok(None)` for it.
 #[derive(Debug)]
 pub struct BackendError {
@@ -12,7 +12,7 @@ pub struct BackendError {
 }
 
 impl BackendError {
-    /// Wraps the store's own error.
+    /// Wraps the backend's own error.
     pub fn new(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
         BackendError {
             source: source.into(),

@@ -1,4 +1,4 @@
-//! The session row a store keeps.
+//! The session row a backend keeps.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,17 +1,17 @@
-//! The conformance suite every store runs (feature `test-suite`).
+//! The conformance suite every backend runs (feature `test-suite`).
 //!
-//! Each check panics with the clause of the contract that the store broke, so it reads as a
-//! failed test. Ids are random, so the checks can run against a shared store (one Redis, one
+//! Each check panics with the clause of the contract that the backend broke, so it reads as a
+//! failed test. Ids are random, so the checks can run against a shared backend (one Redis, one
 //! database) beside other tests. No runtime is needed: call them from the test runtime you
 //! already use.
 //!
 //! ```
 //! # use std::collections::HashMap;
 //! # use std::sync::Mutex;
-//! # use tower_jwt_sessions_core::{BackendError, Session, SessionStore};
+//! # use tower_jwt_sessions_core::{BackendError, Session, SessionBackend};
 //! # #[derive(Default)]
-//! # struct MyStore(Mutex<HashMap<String, Session>>);
-//! # impl SessionStore for MyStore {
+//! # struct MyBackend(Mutex<HashMap<String, Session>>);
+//! # impl SessionBackend for MyBackend {
 //! #     async fn create(&self, s: Session) -> Result<(), BackendError> {
 //! #         self.0.lock().unwrap().insert(s.id.clone(), s); Ok(())
 //! #     }
@@ -37,7 +37,7 @@
 //! # }
 //! // In a `#[tokio::test]`, or any runtime:
 //! async fn my_store_keeps_the_contract() {
-//!     tower_jwt_sessions_core::suite::check_store(&MyStore::default()).await;
+//!     tower_jwt_sessions_core::suite::check_backend(&MyBackend::default()).await;
 //! }
 //! # tokio::runtime::Builder::new_current_thread().build().unwrap()
 //! #     .block_on(my_store_keeps_the_contract());
@@ -50,11 +50,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{RotatingStore, Session, SessionMeta, SessionStore};
+use crate::{RotatingBackend, Session, SessionBackend, SessionMeta};
 
 /// Checks create, load, list, touch and revoke, "not found" apart from "failed", and rows
 /// whose expiry has passed.
-pub async fn check_store<S: SessionStore>(store: &S) {
+pub async fn check_backend<S: SessionBackend>(store: &S) {
     let now = unix_now();
     let user = unique("user");
     let other_user = unique("user");
@@ -185,7 +185,7 @@ pub async fn check_store<S: SessionStore>(store: &S) {
         "revoking one user's session leaves another's"
     );
 
-    // A row whose expiry passed (a clock jump, a slow write) is never an error: the store
+    // A row whose expiry passed (a clock jump, a slow write) is never an error: the backend
     // keeps it or drops it, and the crate checks `expires_at` itself.
     let expired = session(&user, now - 100, now - 1);
     store
@@ -260,7 +260,7 @@ pub async fn check_store<S: SessionStore>(store: &S) {
 }
 
 /// Checks the generation compare-and-swap, with racing swaps: exactly one wins.
-pub async fn check_rotation<S: RotatingStore>(store: &S) {
+pub async fn check_rotation<S: RotatingBackend>(store: &S) {
     let now = unix_now();
     let user = unique("user");
     assert!(
@@ -366,7 +366,7 @@ fn unique(kind: &str) -> String {
 }
 
 /// Polls every future until all are done, so that they interleave at each await point (a
-/// network store's racing requests are then really in flight together).
+/// network backend's racing requests are then really in flight together).
 async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();

@@ -29,7 +29,7 @@ pub trait UserClaims: Serialize + DeserializeOwned + Clone + Send + Sync + 'stat
 /// The app's user directory: the current claims of a user, read at every refresh so that
 /// permission changes and deactivations reach the next access token.
 ///
-/// Kept apart from [`SessionStore`](crate::SessionStore): a Redis or Postgres session store
+/// Kept apart from [`SessionBackend`](crate::SessionBackend): a Redis or Postgres session backend
 /// keeps sessions, the app knows its users.
 ///
 /// ```

@@ -1,5 +1,5 @@
 //! A resource server: verifies the example server's access tokens with the keys of its JWKS
-//! document, holds no secret and no session store.
+//! document, holds no secret and no session backend.
 //!
 //! `JWKS_URL` (default `http://127.0.0.1:3000/.well-known/jwks.json`; start the example
 //! server with an asymmetric `APP_ALG` and `APP_KEY_FILE`), `APP_ADDR` (default

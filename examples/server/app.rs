@@ -22,10 +22,10 @@ use tower_jwt_sessions::{
     RefreshCookie, SessionError, SessionMeta, Sessions,
 };
 
-use crate::store::AnyStore;
+use crate::backend::AnyBackend;
 
 /// The app's sessions: in the chosen store; users in this process (seeded below).
-pub type AppSessions = Sessions<AnyStore, MemoryBackend>;
+pub type AppSessions = Sessions<AnyBackend, MemoryBackend>;
 
 /// Every seeded user's password.
 pub const PASSWORD: &str = "testPassword";
@@ -93,7 +93,7 @@ pub fn app(secret: &[u8]) -> Result<(Router, AppSessions), ConfigError> {
     app_tuned(
         Keys::hs256(secret)?,
         Tuning::default(),
-        AnyStore::Memory(MemoryBackend::new()),
+        AnyBackend::Memory(MemoryBackend::new()),
     )
 }
 
@@ -207,11 +207,11 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
         .max_age(std::time::Duration::from_secs(600))
 }
 
-/// [`app`] with its bounds and its session store given.
+/// [`app`] with its bounds and its session backend given.
 pub fn app_tuned(
     keys: Keys,
     tuning: Tuning,
-    store: AnyStore,
+    backend: AnyBackend,
 ) -> Result<(Router, AppSessions), ConfigError> {
     // With public keys, other services verify our tokens from the JWKS document; an HMAC
     // secret is never published, so with HS256 the path is a plain 404.
@@ -221,7 +221,7 @@ pub fn app_tuned(
         .jwks_path(jwks)
         // Public either way: without keys to publish it is a plain 404, not a 401.
         .public_path(tower_jwt_sessions::DEFAULT_JWKS_PATH)
-        .store(store)
+        .backend(backend)
         .users(MemoryBackend::new())
         .revocation_budget(tuning.revocation_budget)
         .token_cache_bytes(tuning.token_cache_bytes)

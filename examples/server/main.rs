@@ -18,9 +18,9 @@
 //! `testPassword`.
 
 mod app;
+mod backend;
 #[path = "../common/env.rs"]
 mod env;
-mod store;
 
 use std::net::SocketAddr;
 
@@ -46,7 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         eprintln!("metrics on http://{addr}/metrics");
     }
-    let store = env::or_exit(store::AnyStore::from_env().await);
+    let store = env::or_exit(backend::AnyBackend::from_env().await);
     let (app, _sessions) = env::or_exit(app::app_tuned(keys, tuning, store));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);

@@ -9,7 +9,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderValue, Method, Request, Response};
 use tower::{Layer, ServiceExt};
 use tower_jwt_sessions::{
-    BackendError, Keys, MachinableClaims, MachinableUser, Session, SessionLayer, SessionStore,
+    BackendError, Keys, MachinableClaims, MachinableUser, Session, SessionLayer, SessionBackend,
     Sessions, Users,
 };
 
@@ -33,7 +33,7 @@ fn claims() -> MachinableClaims {
     )
 }
 
-impl SessionStore for EveryoneBackend {
+impl SessionBackend for EveryoneBackend {
     async fn create(&self, _: Session) -> Result<(), BackendError> {
         Ok(())
     }
@@ -76,7 +76,7 @@ pub fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
-            .backend(EveryoneBackend)
+            .backend(EveryoneBackend).users(EveryoneBackend)
             .build()
             .unwrap();
         World {

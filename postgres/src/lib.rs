@@ -1,12 +1,12 @@
-//! A Postgres session store for [tower-jwt-sessions]: several instances share sessions, and a
+//! A Postgres session backend for [tower-jwt-sessions]: several instances share sessions, and a
 //! revocation made on one stops that session's refresh *and* access tokens on every other.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use tower_jwt_sessions_postgres::PostgresStore;
+//! use tower_jwt_sessions_postgres::PostgresBackend;
 //!
-//! let store = PostgresStore::connect("postgres://postgres@127.0.0.1:5432/test").await?;
-//! // Sessions::builder(keys).store(store).users(my_users).build()?
+//! let store = PostgresBackend::connect("postgres://postgres@127.0.0.1:5432/test").await?;
+//! // Sessions::builder(keys).backend(backend).users(my_users).build()?
 //! # Ok(()) }
 //! ```
 //!
@@ -18,7 +18,7 @@
 //!   idle connection and runs once more on a fresh one, as every call here is safe to repeat.
 //!   Pooled connections are named `{schema}_{prefix}store` in `pg_stat_activity` unless the
 //!   URL names them.
-//! - **Migrations** are the crate's own, versioned, applied at [`PostgresStore::connect`]
+//! - **Migrations** are the crate's own, versioned, applied at [`PostgresBackend::connect`]
 //!   under a Postgres advisory lock, so that instances starting together do not race, into a
 //!   configurable schema and table prefix (`public`, `tjs_`).
 //! - **Revocations reach every instance**: a revoke deletes the row, appends to the
@@ -35,7 +35,7 @@
 //!   last id it saw, or another session at that id: a reset it was not told of), records
 //!   such a loss in the meta table and replays the whole log. It reports the time to the
 //!   layer ([`RevocationSink::log_complete_since`]), which checks each access token's session
-//!   in the store until that time is older than every access token still alive. A restore
+//!   in the backend until that time is older than every access token still alive. A restore
 //!   from a backup that no running instance witnessed also restores the revoked sessions'
 //!   rows, and with them their tokens: nothing here can tell, so after a restore, revoke
 //!   again what was revoked since the backup (or rotate the signing key).
@@ -53,7 +53,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 use tower_jwt_sessions_core::{
-    BackendError, RevocationSink, RotatingStore, Session, SessionMeta, SessionStore,
+    BackendError, RevocationSink, RotatingBackend, Session, SessionBackend, SessionMeta,
 };
 
 mod schema;
@@ -65,19 +65,19 @@ pub const FEED_DEAD_AFTER: Duration = Duration::from_secs(3);
 const PING_EVERY: Duration = Duration::from_secs(1);
 const CLEAN_EVERY: Duration = Duration::from_secs(60);
 
-/// A [`SessionStore`] (and [`RotatingStore`]) in Postgres. Cloning shares the pool.
+/// A [`SessionBackend`] (and [`RotatingBackend`]) in Postgres. Cloning shares the pool.
 #[derive(Clone)]
-pub struct PostgresStore {
+pub struct PostgresBackend {
     pool: Pool,
     url: Arc<str>,
     sql: Arc<schema::Statements>,
     retention: Duration,
 }
 
-/// Configures a [`PostgresStore`]; start with [`PostgresStore::builder`].
+/// Configures a [`PostgresBackend`]; start with [`PostgresBackend::builder`].
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct PostgresStoreBuilder {
+pub struct PostgresBackendBuilder {
     url: String,
     schema: String,
     table_prefix: String,
@@ -86,17 +86,17 @@ pub struct PostgresStoreBuilder {
     timeout: Duration,
 }
 
-impl PostgresStore {
+impl PostgresBackend {
     /// Connects with every default and applies the migrations; a bad URL or an unreachable
     /// database is an error here, not at the first request.
     pub async fn connect(url: &str) -> Result<Self, BackendError> {
-        PostgresStore::builder(url).connect().await
+        PostgresBackend::builder(url).connect().await
     }
 
     /// Starts a configuration: schema `public`, tables `tjs_*`, 16 connections, 2-second
     /// timeouts, log retention [`DEFAULT_RETENTION`].
-    pub fn builder(url: impl Into<String>) -> PostgresStoreBuilder {
-        PostgresStoreBuilder {
+    pub fn builder(url: impl Into<String>) -> PostgresBackendBuilder {
+        PostgresBackendBuilder {
             url: url.into(),
             schema: "public".to_owned(),
             table_prefix: "tjs_".to_owned(),
@@ -144,7 +144,7 @@ impl PostgresStore {
     /// found dead: after a failover, a restart or `pg_terminate_backend`, an idle pooled
     /// connection passes the pool's check until its first query fails. Every call here is
     /// safe to repeat (the compare-and-swap answers "lost" the second time, which the layer
-    /// settles by reading the store).
+    /// settles by reading the backend).
     async fn run<T, F, Fut>(&self, call: F) -> Result<T, BackendError>
     where
         F: Fn(deadpool_postgres::Client) -> Fut,
@@ -173,7 +173,7 @@ impl PostgresStore {
     }
 }
 
-impl PostgresStoreBuilder {
+impl PostgresBackendBuilder {
     /// The schema of the tables. Default `public`.
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = schema.into();
@@ -207,7 +207,7 @@ impl PostgresStoreBuilder {
     }
 
     /// Connects and applies the migrations.
-    pub async fn connect(self) -> Result<PostgresStore, BackendError> {
+    pub async fn connect(self) -> Result<PostgresBackend, BackendError> {
         let sql = schema::Statements::new(&self.schema, &self.table_prefix)?;
         let mut config: tokio_postgres::Config = self.url.parse().map_err(BackendError::new)?;
         if config.get_application_name().is_none() {
@@ -233,7 +233,7 @@ impl PostgresStoreBuilder {
         let mut client = pool.get().await.map_err(BackendError::new)?;
         schema::migrate(&mut client, &sql).await?;
         drop(client);
-        Ok(PostgresStore {
+        Ok(PostgresBackend {
             pool,
             url: self.url.into(),
             sql: Arc::new(sql),
@@ -242,10 +242,10 @@ impl PostgresStoreBuilder {
     }
 }
 
-impl fmt::Debug for PostgresStore {
+impl fmt::Debug for PostgresBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The URL may carry a password: never printed.
-        f.debug_struct("PostgresStore")
+        f.debug_struct("PostgresBackend")
             .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
@@ -301,7 +301,7 @@ fn session(row: &Row) -> Result<Session, BackendError> {
     })
 }
 
-impl SessionStore for PostgresStore {
+impl SessionBackend for PostgresBackend {
     async fn create(&self, s: Session) -> Result<(), BackendError> {
         let values = (
             signed(s.created_at)?,
@@ -393,14 +393,14 @@ impl SessionStore for PostgresStore {
         // Down until the log has been replayed once.
         sink.feed_up(false);
         // Without a runtime there is no feed: the layer stays in its fail-closed mode and
-        // reads every session from the store.
+        // reads every session from the backend.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(follow(self.clone(), Arc::downgrade(&sink)));
         }
     }
 }
 
-impl RotatingStore for PostgresStore {
+impl RotatingBackend for PostgresBackend {
     async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
         let (from, to, at) = (signed(from)?, signed(to)?, signed(at)?);
         let swapped = self
@@ -431,7 +431,7 @@ impl Position {
 
 /// Follows the revocation log for as long as the layer lives: listen, replay, deliver; on
 /// any failure, feed down, a short pause, and again from the last id seen.
-async fn follow(store: PostgresStore, sink: Weak<dyn RevocationSink>) {
+async fn follow(store: PostgresBackend, sink: Weak<dyn RevocationSink>) {
     // 0 replays the whole log on start: every entry in it may still have live tokens.
     let mut position = Position::default();
     loop {
@@ -448,7 +448,7 @@ async fn follow(store: PostgresStore, sink: Weak<dyn RevocationSink>) {
 }
 
 async fn follow_once(
-    store: &PostgresStore,
+    store: &PostgresBackend,
     position: &mut Position,
     sink: &Weak<dyn RevocationSink>,
 ) -> Result<(), BackendError> {
@@ -535,7 +535,7 @@ async fn follow_once(
 /// meta row, so that instances starting later know of it too.
 async fn catch_up(
     client: &tokio_postgres::Client,
-    store: &PostgresStore,
+    store: &PostgresBackend,
     position: &mut Position,
     sink: &Weak<dyn RevocationSink>,
 ) -> Result<(), BackendError> {
@@ -572,7 +572,7 @@ async fn catch_up(
 /// Delivers every log entry after the listener's position, oldest first.
 async fn replay(
     client: &tokio_postgres::Client,
-    store: &PostgresStore,
+    store: &PostgresBackend,
     position: &mut Position,
     sink: &Weak<dyn RevocationSink>,
 ) -> Result<(), BackendError> {

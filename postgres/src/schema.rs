@@ -1,4 +1,4 @@
-//! The tables, their versioned migrations, and every statement the store runs.
+//! The tables, their versioned migrations, and every statement the backend runs.
 
 use tokio_postgres::Client;
 use tower_jwt_sessions_core::BackendError;

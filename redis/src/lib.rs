@@ -1,17 +1,17 @@
-//! A Redis session store for [tower-jwt-sessions]: several instances share sessions, and a
+//! A Redis session backend for [tower-jwt-sessions]: several instances share sessions, and a
 //! revocation made on one stops that session's refresh *and* access tokens on every other.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use tower_jwt_sessions_redis::RedisStore;
+//! use tower_jwt_sessions_redis::RedisBackend;
 //!
-//! let store = RedisStore::connect("redis://127.0.0.1:6379").await?;
-//! // Sessions::builder(keys).store(store).users(my_users).build()?
+//! let store = RedisBackend::connect("redis://127.0.0.1:6379").await?;
+//! // Sessions::builder(keys).backend(backend).users(my_users).build()?
 //! # Ok(()) }
 //! ```
 //!
 //! - **Driver**: redis-rs 1.x with a `ConnectionManager`, which reconnects in the background.
-//!   `fred`, the peer store's choice, has had no release since early 2025.
+//!   `fred`, the peer backend's choice, has had no release since early 2025.
 //! - **Writes are Lua scripts** (create, revoke, revoke others, touch, the generation
 //!   compare-and-swap): atomic on the server and safe on the shared multiplexed connection,
 //!   where WATCH/MULTI is not (redis-rs #565).
@@ -34,7 +34,7 @@
 //!   (trimmed or deleted before it read them) are recorded there as a loss now; entries
 //!   removed by `XDEL` show in the stream's `max-deleted-entry-id`. The later of the two is
 //!   reported to the layer ([`RevocationSink::log_complete_since`]), which checks each
-//!   access token's session in the store until that time is older than every access token
+//!   access token's session in the backend until that time is older than every access token
 //!   still alive. The age trim changes nothing: it removes only entries older than
 //!   [`DEFAULT_RETENTION`], never the newest. Not seen: an operator's `XTRIM` of recent
 //!   entries while no follower was running (the stream keeps no trace of what a trim
@@ -42,7 +42,7 @@
 //! - **Redis Cluster**: every key carries the `{prefix}` hash tag, so all of them live in one
 //!   slot and the scripts (which reach the user index and log from a session) run on a
 //!   cluster too. The price: one app's sessions are not spread over shards. Tagging by user
-//!   instead would need the user in every session lookup, which the store contract (load by
+//!   instead would need the user in every session lookup, which the backend contract (load by
 //!   id) does not give.
 //!
 //! [tower-jwt-sessions]: https://docs.rs/tower-jwt-sessions
@@ -58,7 +58,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 use redis::streams::{StreamRangeReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, Client, RedisError, Script};
 use tower_jwt_sessions_core::{
-    BackendError, RevocationSink, RotatingStore, Session, SessionMeta, SessionStore,
+    BackendError, RevocationSink, RotatingBackend, Session, SessionBackend, SessionMeta,
 };
 
 mod scripts;
@@ -71,9 +71,9 @@ const FEED_BLOCK: Duration = Duration::from_secs(1);
 /// The longest a dead feed connection goes unnoticed: one blocking read plus its margin.
 pub const FEED_DEAD_AFTER: Duration = Duration::from_secs(3);
 
-/// A [`SessionStore`] (and [`RotatingStore`]) in Redis. Cloning shares the connection.
+/// A [`SessionBackend`] (and [`RotatingBackend`]) in Redis. Cloning shares the connection.
 #[derive(Clone)]
-pub struct RedisStore {
+pub struct RedisBackend {
     conn: ConnectionManager,
     client: Client,
     prefix: Arc<str>,
@@ -89,26 +89,26 @@ struct Scripts {
     rotate: Script,
 }
 
-/// Configures a [`RedisStore`]; start with [`RedisStore::builder`].
+/// Configures a [`RedisBackend`]; start with [`RedisBackend::builder`].
 #[derive(Debug, Clone)]
 #[must_use]
-pub struct RedisStoreBuilder {
+pub struct RedisBackendBuilder {
     url: String,
     prefix: String,
     retention: Duration,
     response_timeout: Duration,
 }
 
-impl RedisStore {
+impl RedisBackend {
     /// Connects with every default; a bad URL or an unreachable server is an error here,
     /// not at the first request.
     pub async fn connect(url: &str) -> Result<Self, BackendError> {
-        RedisStore::builder(url).connect().await
+        RedisBackend::builder(url).connect().await
     }
 
     /// Starts a configuration: key prefix `tjs`, log retention [`DEFAULT_RETENTION`].
-    pub fn builder(url: impl Into<String>) -> RedisStoreBuilder {
-        RedisStoreBuilder {
+    pub fn builder(url: impl Into<String>) -> RedisBackendBuilder {
+        RedisBackendBuilder {
             url: url.into(),
             prefix: "tjs".to_owned(),
             retention: DEFAULT_RETENTION,
@@ -143,7 +143,7 @@ impl RedisStore {
     /// server closed while idle (`timeout` in redis.conf) fails the first command sent on it,
     /// and the connection manager has reconnected by the second. Every command here is safe
     /// to repeat (the compare-and-swap answers "lost" the second time, which the layer
-    /// settles by reading the store).
+    /// settles by reading the backend).
     async fn run<T, F, Fut>(&self, command: F) -> Result<T, BackendError>
     where
         F: Fn(ConnectionManager) -> Fut,
@@ -167,7 +167,7 @@ impl RedisStore {
     }
 }
 
-impl RedisStoreBuilder {
+impl RedisBackendBuilder {
     /// The prefix of every key. Default `tjs`; give each app its own.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = prefix.into();
@@ -190,7 +190,7 @@ impl RedisStoreBuilder {
     }
 
     /// Connects; a bad URL or an unreachable server is an error.
-    pub async fn connect(self) -> Result<RedisStore, BackendError> {
+    pub async fn connect(self) -> Result<RedisBackend, BackendError> {
         let client = Client::open(self.url.as_str()).map_err(store_error)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
@@ -199,7 +199,7 @@ impl RedisStoreBuilder {
         let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
             .map_err(store_error)?;
-        Ok(RedisStore {
+        Ok(RedisBackend {
             conn,
             client,
             prefix: self.prefix.into(),
@@ -215,10 +215,10 @@ impl RedisStoreBuilder {
     }
 }
 
-impl fmt::Debug for RedisStore {
+impl fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The URL may carry a password: never printed.
-        f.debug_struct("RedisStore")
+        f.debug_struct("RedisBackend")
             .field("prefix", &self.prefix)
             .field("retention", &self.retention)
             .finish_non_exhaustive()
@@ -275,7 +275,7 @@ fn parse(id: &str, mut row: HashMap<String, String>) -> Result<Option<Session>, 
     }))
 }
 
-impl SessionStore for RedisStore {
+impl SessionBackend for RedisBackend {
     async fn create(&self, session: Session) -> Result<(), BackendError> {
         let (session_key, user_key) = (
             self.session_key(&session.id),
@@ -414,7 +414,7 @@ impl SessionStore for RedisStore {
         // Down until the log has been replayed once.
         sink.feed_up(false);
         // Without a runtime there is no feed: the layer stays in its fail-closed mode and
-        // reads every session from the store.
+        // reads every session from the backend.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let feed = Feed {
                 log: self.log_key(),
@@ -427,7 +427,7 @@ impl SessionStore for RedisStore {
     }
 }
 
-impl RotatingStore for RedisStore {
+impl RotatingBackend for RedisBackend {
     async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
         let key = self.session_key(id);
         let swapped: i64 = self

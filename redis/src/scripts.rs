@@ -1,4 +1,4 @@
-//! The store's writes, each one Lua script: atomic on the server, and safe on a shared
+//! The backend's writes, each one Lua script: atomic on the server, and safe on a shared
 //! multiplexed connection, where WATCH/MULTI is not (redis-rs #565).
 //!
 //! Keys (the prefix in braces is the Redis Cluster hash tag): `{prefix}:s:{id}` is a session's hash (fields `user`, `created`, `expires`,

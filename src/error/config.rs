@@ -65,8 +65,8 @@ pub enum ConfigError {
     NoRuntime,
     /// The JWKS URL is not an `http` or `https` URL.
     BadJwksUrl,
-    /// Rotation was turned on, then the store was replaced by one that is not a
-    /// [`RotatingStore`](crate::RotatingStore): call `rotate_refresh_tokens` after `store`.
+    /// Rotation was turned on, then the backend was replaced by one that is not a
+    /// [`RotatingBackend`](crate::RotatingBackend): call `rotate_refresh_tokens` after `backend`.
     RotationUnsupported,
     /// The refresh cookie's name is not an RFC 6265 token, or has the `__Host-` prefix
     /// without [`RefreshCookie::site_wide`](crate::RefreshCookie::site_wide).
@@ -141,7 +141,7 @@ impl fmt::Display for ConfigError {
             }
             ConfigError::BadJwksUrl => f.write_str("the JWKS URL must be an http or https URL"),
             ConfigError::RotationUnsupported => f.write_str(
-                "refresh-token rotation needs a RotatingStore; call rotate_refresh_tokens after store",
+                "refresh-token rotation needs a RotatingBackend; call rotate_refresh_tokens after backend",
             ),
             ConfigError::BadCookieName => f.write_str(
                 "the cookie name must be a token, and a __Host- name needs a site-wide cookie",

@@ -32,7 +32,7 @@ pub enum AuthError {
     InvalidToken(&'static str),
     /// The token is valid but lacks a permission: 403 `insufficient_scope`.
     InsufficientScope(Cow<'static, str>),
-    /// The session store failed or timed out: 503, never 401, since the client did nothing wrong.
+    /// The session backend failed or timed out: 503, never 401, since the client did nothing wrong.
     Unavailable,
     /// The refresh route was called with another method than `POST`: 405 with `Allow: POST`.
     MethodNotAllowed,

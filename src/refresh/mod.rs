@@ -1,7 +1,7 @@
 //! The refresh route: a verified refresh token in, a new access token out.
 //!
 //! The service has already read and verified the refresh token. Here: load its session
-//! through the store's cache -> check owner, generation, expiry and idleness -> read the
+//! through the backend's cache -> check owner, generation, expiry and idleness -> read the
 //! user's current claims -> settle the rotation (when on) -> mint -> record the use
 //! (debounced).
 
@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, SET_COOKIE};
 use http::{HeaderValue, Response, StatusCode};
-use tower_jwt_sessions_core::{SessionStore, UserClaims, Users};
+use tower_jwt_sessions_core::{SessionBackend, UserClaims, Users};
 
 use crate::clock::unix_now;
 use crate::cookie::Via;
@@ -27,7 +27,7 @@ mod rotation;
 
 /// Answers one refresh request whose token verified. Never fails: every refusal is a
 /// rendered response.
-pub(crate) async fn respond<S: SessionStore, U: Users>(
+pub(crate) async fn respond<S: SessionBackend, U: Users>(
     shared: Arc<Shared<S, U>>,
     claims: RefreshClaims,
     via: Via,
@@ -70,7 +70,7 @@ pub(crate) fn refusal<S, U>(shared: &Shared<S, U>, err: &AuthError, via: Via) ->
     response
 }
 
-async fn refresh<S: SessionStore, U: Users>(
+async fn refresh<S: SessionBackend, U: Users>(
     shared: &Shared<S, U>,
     claims: RefreshClaims,
     via: Via,

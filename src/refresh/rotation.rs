@@ -1,7 +1,7 @@
 //! Refresh-token rotation with reuse detection (RFC 9700 §4.14.2).
 //!
 //! Each session has a generation; its refresh token carries the generation it was minted
-//! for. A refresh with the current generation swaps it for the next one in the store
+//! for. A refresh with the current generation swaps it for the next one in the backend
 //! (compare-and-swap, so that instances racing for it agree on one winner) and hands out a
 //! token of the new generation. The previous generation is accepted only within the grace
 //! window after it was retired (two tabs refreshing at once), and then gets the current
@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use tower_jwt_sessions_core::{Session, SessionStore};
+use tower_jwt_sessions_core::{Session, SessionBackend};
 
 use crate::error::AuthError;
 use crate::error::refusals::{SESSION_ENDED, TOKEN_REPLACED, TOKEN_REUSED};
@@ -20,7 +20,7 @@ use crate::store::Store;
 /// session as this instance last saw it (perhaps from its cache). Returns the generation of
 /// the refresh token to hand out. Only a refusal may rest on the cached row alone
 /// (generations only grow); a grace answer rests on a fresh read.
-pub(super) async fn settle<S: SessionStore>(
+pub(super) async fn settle<S: SessionBackend>(
     store: &Store<S>,
     seen: &Session,
     presented: u64,
@@ -29,7 +29,7 @@ pub(super) async fn settle<S: SessionStore>(
 ) -> Result<u64, AuthError> {
     let mut current = seen.clone();
     // Our view can be stale (another instance rotated, or we lost the swap): on a mismatch
-    // read the store itself, once.
+    // read the backend itself, once.
     for fresh in [false, true] {
         if presented == current.generation {
             // A generation at the top of u64 cannot be bumped: refuse it as replaced.
@@ -42,7 +42,7 @@ pub(super) async fn settle<S: SessionStore>(
         } else if presented.checked_add(1) == Some(current.generation)
             && now < current.rotated_at.saturating_add(grace.as_secs())
         {
-            // The grace hands out the current generation: only the store can say which that
+            // The grace hands out the current generation: only the backend can say which that
             // is. A cached row may be a generation behind (another instance rotated since),
             // and then `presented` is a retired token replayed, not a second tab.
             if fresh {

@@ -15,7 +15,7 @@ use super::body::ResponseBody;
 /// cannot be named. Only refreshes pay for the box; the access path does not.
 pub(crate) type RefreshFuture = Pin<Box<dyn Future<Output = Response<Bytes>> + Send>>;
 
-/// The check of an access token's session in the store, only while the revoked set is over
+/// The check of an access token's session in the backend, only while the revoked set is over
 /// its budget (rare; boxed for the same reason). `Err` is the rendered refusal.
 pub(crate) type CheckFuture = Pin<Box<dyn Future<Output = Result<(), Response<Bytes>>> + Send>>;
 

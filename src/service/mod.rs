@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use tower_service::Service;
 
-use tower_jwt_sessions_core::{SessionStore, Users};
+use tower_jwt_sessions_core::{SessionBackend, Users};
 
 use crate::cookie::Via;
 use crate::error::refusals::ACCESS_AS_REFRESH;
@@ -79,7 +79,7 @@ impl<T, S, U> SessionService<T, S, U> {
 
 impl<T, S, U> SessionService<T, S, U>
 where
-    S: SessionStore,
+    S: SessionBackend,
     U: Users,
 {
     fn authenticate<B>(&self, req: &Request<B>) -> Result<Option<Access<U::Claims>>, AuthError> {
@@ -134,7 +134,7 @@ where
     }
 
     /// The refresh route: the credential is read and verified here, so that a bad one is
-    /// refused without boxing a future; only a verified token reaches the store.
+    /// refused without boxing a future; only a verified token reaches the backend.
     fn refresh<B, F, X, B2>(&self, req: &Request<B>) -> ResponseFuture<F, X, B2> {
         if req.method() != Method::POST {
             crate::telemetry::refresh_refused(&AuthError::MethodNotAllowed);
@@ -183,7 +183,7 @@ where
 impl<T, S, U, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<T, S, U>
 where
     T: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
-    S: SessionStore,
+    S: SessionBackend,
     U: Users,
     ResBody: http_body::Body<Data = Bytes>,
 {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use tower_jwt_sessions_core::{RotatingStore, SessionStore, Users};
+use tower_jwt_sessions_core::{RotatingBackend, SessionBackend, Users};
 
 use super::Sessions;
 use crate::cookie::{CookieTransport, RefreshCookie};
@@ -39,7 +39,7 @@ pub const DEFAULT_JWKS_PATH: &str = "/.well-known/jwks.json";
 pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(300);
 /// Default number of sessions kept in the session cache.
 pub const DEFAULT_CACHE_CAPACITY: u64 = 100_000;
-/// Default time a cached session is trusted without asking the store again.
+/// Default time a cached session is trusted without asking the backend again.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
 /// Default window in which reads of one user's claims are shared by every refresh.
 pub const DEFAULT_USER_CLAIMS_TTL: Duration = Duration::from_secs(1);
@@ -50,9 +50,9 @@ pub const DEFAULT_TOKEN_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// Default number of revocations remembered at once for access tokens (about 15 MiB). Past
 /// it, nothing is forgotten: access tokens are checked against their session instead.
 pub const DEFAULT_REVOCATION_BUDGET: usize = 100_000;
-/// Default limit of store calls in flight.
+/// Default limit of backend calls in flight.
 pub const DEFAULT_MAX_BACKEND_CALLS: usize = 512;
-/// Default timeout of one store call.
+/// Default timeout of one backend call.
 pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Builds [`Sessions`]; start with [`Sessions::builder`].
@@ -61,8 +61,11 @@ pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
 /// use std::time::Duration;
 /// use tower_jwt_sessions::{Keys, MemoryBackend, MachinableClaims, Sessions};
 ///
+/// // In memory: sessions and users in one value, given as both.
+/// let memory = MemoryBackend::<MachinableClaims>::new();
 /// let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-///     .backend(MemoryBackend::<MachinableClaims>::new())
+///     .backend(memory.clone())
+///     .users(memory)
 ///     .access_ttl(Duration::from_secs(300))
 ///     .idle_timeout(Some(Duration::from_secs(24 * 3600)))
 ///     .public_path("/health")
@@ -74,12 +77,12 @@ pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
 pub struct SessionsBuilder<S = MemoryBackend, U = S> {
     store: S,
     users: U,
-    /// The store's compare-and-swap, known only while the store's type says it has one.
+    /// The backend's compare-and-swap, known only while the backend's type says it has one.
     rotate: Option<RotateFn<S>>,
     settings: Settings,
 }
 
-/// Every knob but the store and the users, carried unchanged when either changes type.
+/// Every knob but the backend and the users, carried unchanged when either changes type.
 struct Settings {
     keys: Keys,
     access_ttl: Duration,
@@ -169,14 +172,15 @@ impl SessionsBuilder {
 }
 
 impl<S, U> SessionsBuilder<S, U> {
-    /// The session store. Defaults to a [`MemoryBackend`], which is also the default user
-    /// directory.
+    /// The session backend, where sessions live (Redis, Postgres, your own). Defaults to a
+    /// [`MemoryBackend`], which is also the default user directory: to keep one value as
+    /// both, give it to both, `.backend(memory.clone()).users(memory)`.
     ///
     /// Call [`rotate_refresh_tokens`](Self::rotate_refresh_tokens) after this, since whether
-    /// the store can rotate is known from its type.
-    pub fn store<S2: SessionStore>(self, store: S2) -> SessionsBuilder<S2, U> {
+    /// the backend can rotate is known from its type.
+    pub fn backend<S2: SessionBackend>(self, backend: S2) -> SessionsBuilder<S2, U> {
         SessionsBuilder {
-            store,
+            store: backend,
             users: self.users,
             rotate: None,
             settings: self.settings,
@@ -184,7 +188,7 @@ impl<S, U> SessionsBuilder<S, U> {
     }
 
     /// The user directory the refresh route reads the users' current claims from. Defaults
-    /// to the [`MemoryBackend`] that is also the default store.
+    /// to the [`MemoryBackend`] that is also the default session backend.
     pub fn users<U2: Users>(self, users: U2) -> SessionsBuilder<S, U2> {
         SessionsBuilder {
             store: self.store,
@@ -192,15 +196,6 @@ impl<S, U> SessionsBuilder<S, U> {
             rotate: self.rotate,
             settings: self.settings,
         }
-    }
-
-    /// One value that is both the store and the user directory, such as a
-    /// [`MemoryBackend`]: the same as `.store(backend.clone()).users(backend)`.
-    pub fn backend<B>(self, backend: B) -> SessionsBuilder<B, B>
-    where
-        B: SessionStore + Users + Clone,
-    {
-        self.store(backend.clone()).users(backend)
     }
 
     /// Access-token lifetime. Default 15 minutes.
@@ -310,7 +305,7 @@ impl<S, U> SessionsBuilder<S, U> {
         self
     }
 
-    /// Longest time a loaded session is trusted without asking the store again; bounds how
+    /// Longest time a loaded session is trusted without asking the backend again; bounds how
     /// late a revocation made outside this process is seen. Default 30 seconds.
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
         self.settings.cache_ttl = ttl;
@@ -346,13 +341,13 @@ impl<S, U> SessionsBuilder<S, U> {
     /// access tokens stop at once (about 150 bytes each). Default 100 000. A revocation past
     /// the budget is never dropped: until it would have expired, an access token whose
     /// session is not among those remembered is checked against the session itself (the
-    /// session cache, then the store), which is slower but never lets a revoked token in.
+    /// session cache, then the backend), which is slower but never lets a revoked token in.
     pub fn revocation_budget(mut self, budget: usize) -> Self {
         self.settings.revocation_budget = budget;
         self
     }
 
-    /// Most store calls in flight at once; one more is refused at once with 503
+    /// Most backend calls in flight at once; one more is refused at once with 503
     /// (`Retry-After`) instead of waiting. Concurrent loads of one session count once (they
     /// coalesce). Default 512.
     pub fn max_backend_calls(mut self, max: usize) -> Self {
@@ -360,7 +355,7 @@ impl<S, U> SessionsBuilder<S, U> {
         self
     }
 
-    /// Longest wait for one store call; past it the request gets 503 (`Retry-After`) and
+    /// Longest wait for one backend call; past it the request gets 503 (`Retry-After`) and
     /// nothing is cached. Default 2 seconds; `None` waits for ever. Works under any executor
     /// (a small timer thread wakes the waiting task).
     pub fn backend_timeout(mut self, timeout: Option<Duration>) -> Self {
@@ -391,12 +386,12 @@ impl<S, U> SessionsBuilder<S, U> {
     }
 }
 
-impl<S: RotatingStore, U> SessionsBuilder<S, U> {
+impl<S: RotatingBackend, U> SessionsBuilder<S, U> {
     /// Refresh-token rotation (RFC 9700 §4.14.2): every refresh also answers a new
     /// `refresh_token` and retires the one used. Presenting a retired token later is taken as
     /// theft and ends the whole session, except within `grace` of its retirement, when a second
     /// tab refreshing at the same moment gets the current tokens instead. Off by default;
-    /// offered for stores that implement [`RotatingStore`].
+    /// offered for backends that implement [`RotatingBackend`].
     pub fn rotate_refresh_tokens(mut self, grace: Duration) -> Self {
         self.rotate = Some(rotate_fn::<S>());
         self.settings.rotation = Some(grace);
@@ -404,7 +399,7 @@ impl<S: RotatingStore, U> SessionsBuilder<S, U> {
     }
 }
 
-impl<S: SessionStore, U: Users> SessionsBuilder<S, U> {
+impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
     /// Checks the configuration and builds the shared handle.
     pub fn build(self) -> Result<Sessions<S, U>, ConfigError> {
         let settings = self.settings;

@@ -8,7 +8,7 @@ use http::{HeaderValue, Response};
 use serde::Serialize;
 
 use tower_jwt_sessions_core::{
-    BackendError, Session, SessionMeta, SessionStore, UserClaims, Users,
+    BackendError, Session, SessionBackend, SessionMeta, UserClaims, Users,
 };
 
 use crate::clock::unix_now;
@@ -80,19 +80,14 @@ impl<S, U> Sessions<S, U> {
         SessionLayer::from_shared(Arc::clone(&self.shared))
     }
 
-    /// The session store.
-    pub fn store(&self) -> &S {
-        self.shared.store.rows()
-    }
-
     /// The user directory.
     pub fn users(&self) -> &U {
         &self.shared.users
     }
 
-    /// Whether this instance hears every revocation: `true` for a store only this process
-    /// uses, and for a shared store while its revocation feed is connected and replayed.
-    /// While `false`, the layer trusts nothing it cached about sessions and reads the store
+    /// Whether this instance hears every revocation: `true` for a backend only this process
+    /// uses, and for a shared backend while its revocation feed is connected and replayed.
+    /// While `false`, the layer trusts nothing it cached about sessions and reads the backend
     /// (503 if that fails too): slower, never stale. For a readiness probe.
     pub fn revocation_feed_up(&self) -> bool {
         self.shared.store.feed_up()
@@ -111,7 +106,7 @@ impl<S, U> Sessions<S, U> {
     }
 }
 
-impl<S: SessionStore, U: Users> Sessions<S, U> {
+impl<S: SessionBackend, U: Users> Sessions<S, U> {
     /// Starts a session for a user whose credentials the app has checked, and mints its
     /// first pair of tokens.
     pub async fn create(
@@ -197,7 +192,7 @@ impl<S: SessionStore, U: Users> Sessions<S, U> {
     /// Ends every session of a user but `keep` (the caller's own: "sign out other
     /// devices"); returns how many ended.
     pub async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<usize, SessionError> {
-        // An id that cannot be a session keeps nothing; the store never sees it.
+        // An id that cannot be a session keeps nothing; the backend never sees it.
         let keep = if could_be_ours(keep) { keep } else { "" };
         self.shared
             .store
@@ -345,7 +340,7 @@ impl fmt::Debug for IssuedTokens {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SessionError {
-    /// The store failed; answer 503.
+    /// The backend failed; answer 503.
     Backend(BackendError),
     /// The user's claims say they are inactive: no session for them.
     UserInactive,
@@ -404,8 +399,8 @@ fn bounded(meta: SessionMeta) -> SessionMeta {
 }
 
 /// Whether `id` has the shape of [`new_session_id`]'s ids. Anything else (a NUL, a path, a
-/// megabyte) names no session: it is answered "not found" without a store call, so that a
-/// client cannot turn a store's refusal of odd input into 503s and error logs.
+/// megabyte) names no session: it is answered "not found" without a backend call, so that a
+/// client cannot turn a backend's refusal of odd input into 503s and error logs.
 fn could_be_ours(id: &str) -> bool {
     id.len() == SESSION_ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }

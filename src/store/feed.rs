@@ -1,12 +1,12 @@
-//! What this process knows of revocations, and where a shared store's feed delivers them:
+//! What this process knows of revocations, and where a shared backend's feed delivers them:
 //! the revoked set, the latest revocation it had no room for, and whether the feed can be
 //! trusted.
 //!
-//! The feed is trusted when it is up *and* the store's log is known complete since a time
+//! The feed is trusted when it is up *and* the backend's log is known complete since a time
 //! older than every access token still alive (`since + remember <= now`, `remember` being
 //! the access-token lifetime plus leeway, or more). Otherwise an access token whose session
 //! is not in the set is checked against the session itself: fail closed. A log that lost
-//! entries (wiped, truncated, its ids reset) thus costs store reads for one access-token
+//! entries (wiped, truncated, its ids reset) thus costs backend reads for one access-token
 //! lifetime, never a revoked token let in.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,10 +24,10 @@ pub(crate) struct Revocations {
     /// The time base of `unrecorded_at`.
     started: Instant,
     /// Nanoseconds after `started` of the latest revocation the set had no room for, or of
-    /// the latest loss the store reported (0: none): a cached row loaded before it may
+    /// the latest loss the backend reported (0: none): a cached row loaded before it may
     /// predate a revocation this process never saw.
     unrecorded_at: AtomicU64,
-    /// Whether the store's revocation feed is up (connected and replayed).
+    /// Whether the backend's revocation feed is up (connected and replayed).
     up: AtomicBool,
     /// The latest [`RevocationSink::log_complete_since`] reported, in Unix seconds.
     since: AtomicU64,
@@ -82,7 +82,7 @@ impl Revocations {
         }
     }
 
-    /// Recomputes `trusted_from` after the feed reported; called by the store's feed task.
+    /// Recomputes `trusted_from` after the feed reported; called by the backend's feed task.
     fn update_trust(&self) {
         let from = if self.feed_down() {
             DOWN

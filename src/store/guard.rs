@@ -1,4 +1,4 @@
-//! Every call to the session store or the user directory goes through here: at most
+//! Every call to the session backend or the user directory goes through here: at most
 //! `max_in_flight` at once, each bounded by a timeout, each failure logged once. A stalled
 //! store then costs a quick 503 instead of a pile of waiting requests.
 
@@ -35,9 +35,9 @@ impl Guard {
     }
 
     /// Runs one call named `op` (for the log line) under the limit and the timeout. The
-    /// call's future is made and boxed only when this runs: a store's futures can be large
+    /// call's future is made and boxed only when this runs: a backend's futures can be large
     /// (a pool checkout and a query), and inline they would swell every future that might
-    /// call the store, cache hits included.
+    /// call the backend, cache hits included.
     pub(crate) async fn call<T, F>(
         &self,
         op: &'static str,
@@ -49,9 +49,9 @@ impl Guard {
         #[cfg(feature = "metrics")]
         let started = std::time::Instant::now();
         let call = self.bounded(Box::pin(make()));
-        // A span per store call, with its outcome, for whoever debugs a slow refresh.
+        // A span per backend call, with its outcome, for whoever debugs a slow refresh.
         #[cfg(feature = "tracing")]
-        let span = tracing::debug_span!("session_store", op, outcome = tracing::field::Empty);
+        let span = tracing::debug_span!("session_backend", op, outcome = tracing::field::Empty);
         #[cfg(feature = "tracing")]
         let call = tracing::Instrument::instrument(call, span.clone());
         let result = call.await;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use tower_jwt_sessions_core::{
-    BackendError, RotatingStore, Session, SessionStore, UserClaims, Users,
+    BackendError, RotatingBackend, Session, SessionBackend, UserClaims, Users,
 };
 
 use crate::clock::unix_now;
@@ -13,8 +13,8 @@ use crate::machinable::MachinableClaims;
 
 /// Sessions and users in process memory, for one-instance apps, tests and examples.
 ///
-/// It is both a [`SessionStore`] (and [`RotatingStore`]) and a [`Users`] directory, so one
-/// value serves both sides of the builder. Cloning shares the store. Users are registered
+/// It is both a [`SessionBackend`] (and [`RotatingBackend`]) and a [`Users`] directory, so one
+/// value serves both sides of the builder. Cloning shares the backend. Users are registered
 /// with [`MemoryBackend::set_user`]; the refresh route reads their current claims from here.
 ///
 /// Expired sessions are purged as new ones are created, so memory follows the live sessions;
@@ -131,7 +131,7 @@ impl<C> fmt::Debug for MemoryBackend<C> {
     }
 }
 
-impl<C: Send + Sync + 'static> SessionStore for MemoryBackend<C> {
+impl<C: Send + Sync + 'static> SessionBackend for MemoryBackend<C> {
     async fn create(&self, session: Session) -> Result<(), BackendError> {
         let mut state = self.write();
         state.purge_expired(unix_now());
@@ -168,7 +168,7 @@ impl<C: Send + Sync + 'static> SessionStore for MemoryBackend<C> {
     }
 }
 
-impl<C: Send + Sync + 'static> RotatingStore for MemoryBackend<C> {
+impl<C: Send + Sync + 'static> RotatingBackend for MemoryBackend<C> {
     async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
         match self.write().sessions.get_mut(id) {
             Some(session) if session.generation == from => {

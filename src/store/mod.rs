@@ -1,4 +1,4 @@
-//! The one door to session state: the store behind its guard, the session cache and the
+//! The one door to session state: the backend behind its guard, the session cache and the
 //! sessions this process revoked. Refresh, rotation and the app's handle go through
 //! [`Store`] and nothing else.
 
@@ -7,7 +7,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tower_jwt_sessions_core::{BackendError, RevocationSink, RotatingStore, Session, SessionStore};
+use tower_jwt_sessions_core::{
+    BackendError, RevocationSink, RotatingBackend, Session, SessionBackend,
+};
 
 mod feed;
 mod guard;
@@ -24,7 +26,7 @@ pub(crate) use session_cache::{CachedSession, LoadError};
 use feed::Revocations;
 use session_cache::SessionCache;
 
-/// The store's compare-and-swap, boxed: only stores that implement [`RotatingStore`] get
+/// The backend's compare-and-swap, boxed: only backends that implement [`RotatingBackend`] get
 /// one, and only refreshes with rotation on pay for the box.
 pub(crate) type RotateFn<S> =
     for<'a> fn(
@@ -35,7 +37,7 @@ pub(crate) type RotateFn<S> =
         u64,
     ) -> Pin<Box<dyn Future<Output = Result<bool, BackendError>> + Send + 'a>>;
 
-fn rotate_boxed<'a, S: RotatingStore>(
+fn rotate_boxed<'a, S: RotatingBackend>(
     store: &'a S,
     id: &'a str,
     from: u64,
@@ -45,8 +47,8 @@ fn rotate_boxed<'a, S: RotatingStore>(
     Box::pin(store.rotate(id, from, to, at))
 }
 
-/// The rotation of a [`RotatingStore`].
-pub(crate) fn rotate_fn<S: RotatingStore>() -> RotateFn<S> {
+/// The rotation of a [`RotatingBackend`].
+pub(crate) fn rotate_fn<S: RotatingBackend>() -> RotateFn<S> {
     rotate_boxed::<S>
 }
 
@@ -59,7 +61,7 @@ pub(crate) struct StoreConfig {
     /// How long a revocation must be remembered: past any cache entry a racing load could
     /// insert, and past every access token minted before it.
     pub(crate) remember_revocations: Duration,
-    /// Most revocations remembered at once; past it, sessions are checked in the store.
+    /// Most revocations remembered at once; past it, sessions are checked in the backend.
     pub(crate) revocation_budget: usize,
 }
 
@@ -85,11 +87,6 @@ impl<S> Store<S> {
         }
     }
 
-    /// The app's store itself.
-    pub(crate) fn rows(&self) -> &S {
-        &self.rows
-    }
-
     /// The guard, shared with the calls to the user directory.
     pub(crate) fn guard(&self) -> &Guard {
         &self.guard
@@ -101,14 +98,14 @@ impl<S> Store<S> {
         self.revocations.check(id)
     }
 
-    /// Whether the store's revocation feed is up (always, for a store without one).
+    /// Whether the backend's revocation feed is up (always, for a backend without one).
     pub(crate) fn feed_up(&self) -> bool {
         !self.revocations.feed_down()
     }
 }
 
-impl<S: SessionStore> Store<S> {
-    /// Subscribes this process to the store's revocation feed (a no-op for a store only this
+impl<S: SessionBackend> Store<S> {
+    /// Subscribes this process to the backend's revocation feed (a no-op for a backend only this
     /// process uses).
     pub(crate) fn watch_revocations(&self) {
         self.rows
@@ -121,7 +118,7 @@ impl<S: SessionStore> Store<S> {
             .await
     }
 
-    /// The session through the cache: one store load for any number of concurrent callers.
+    /// The session through the cache: one backend load for any number of concurrent callers.
     pub(crate) async fn load(&self, id: &str) -> Result<Arc<CachedSession>, Arc<LoadError>> {
         if self.revocations.feed_down() {
             // Revocations made elsewhere may be missing: nothing cached is trusted.
@@ -153,13 +150,13 @@ impl<S: SessionStore> Store<S> {
         Err(Arc::new(LoadError::Backend))
     }
 
-    /// The session as the store has it now, past the cache; the cache is left as it is.
+    /// The session as the backend has it now, past the cache; the cache is left as it is.
     pub(crate) async fn read(&self, id: &str) -> Result<Option<Session>, BackendError> {
         let session = self.guard.call("load", || self.rows.load(id)).await?;
         Ok(session.filter(|_| self.revocations.check(id) != Verdict::Revoked))
     }
 
-    /// Reads the store past the cache and drops the cached copy, which proved out of date.
+    /// Reads the backend past the cache and drops the cached copy, which proved out of date.
     pub(crate) async fn reload(&self, id: &str) -> Result<Option<Session>, BackendError> {
         self.cache.invalidate(id).await;
         self.read(id).await
@@ -186,7 +183,7 @@ impl<S: SessionStore> Store<S> {
         }
     }
 
-    /// Revokes in the store first, then here, so that no reader can reload the row.
+    /// Revokes in the backend first, then here, so that no reader can reload the row.
     pub(crate) async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
         let existed = self.guard.call("revoke", || self.rows.revoke(id)).await?;
         self.forget_revoked(id).await;
@@ -194,7 +191,7 @@ impl<S: SessionStore> Store<S> {
     }
 
     /// Ends a session whose refresh is refused for good (idle, user gone, token reused). The
-    /// refusal stands even if the store fails to delete the row: the same check refuses the
+    /// refusal stands even if the backend fails to delete the row: the same check refuses the
     /// next attempt too, and this process already forgets the session.
     pub(crate) async fn end(&self, id: &str) {
         let _ = self.guard.call("revoke", || self.rows.revoke(id)).await;

@@ -11,7 +11,7 @@
 //! Memory is bounded by a budget of entries. A revocation past the budget is never dropped:
 //! the set says that it *may* be missing revocations until the last one it refused would
 //! have expired, and until then an access token whose session is not in the set is checked
-//! against the session itself (through the session cache and the store). Fail closed.
+//! against the session itself (through the session cache and the backend). Fail closed.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};

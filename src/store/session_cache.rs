@@ -1,9 +1,9 @@
-//! The moka cache of session rows in front of the store.
+//! The moka cache of session rows in front of the backend.
 //!
-//! Concurrent loads of one session coalesce into one store call (`try_get_with`); failed
+//! Concurrent loads of one session coalesce into one backend call (`try_get_with`); failed
 //! loads are never cached; an entry expires with its session at the latest. A session the
 //! store does not know is remembered as gone for a short while, so that a flood of unknown
-//! or revoked ids does not reach the store on every request. Only what refresh reads is
+//! or revoked ids does not reach the backend on every request. Only what refresh reads is
 //! kept: the client-chosen `meta` is dropped.
 
 use std::future::Future;
@@ -58,7 +58,7 @@ impl CachedSession {
 pub(crate) enum LoadError {
     /// Unknown, revoked or expired: the client's session has ended.
     NotFound,
-    /// The store failed (the guard logged why): a server fault.
+    /// The backend failed (the guard logged why): a server fault.
     Backend,
 }
 
@@ -69,7 +69,7 @@ const GONE_TTL: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 enum Slot {
     Live(Arc<CachedSession>),
-    /// The store did not know it (or it had expired) when last asked.
+    /// The backend did not know it (or it had expired) when last asked.
     Gone,
 }
 

@@ -1,4 +1,4 @@
-//! Verify-only mode, for resource servers: no signing key, no session store; access tokens
+//! Verify-only mode, for resource servers: no signing key, no session backend; access tokens
 //! verified against the issuer's JWKS document with the same checks and the same
 //! [`Claims`] as the full layer (feature `jwks`).
 //!

@@ -10,7 +10,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tower_jwt_sessions::{
-    BackendError, MachinableClaims, MachinableUser, MemoryBackend, Session, SessionStore, Users,
+    BackendError, MachinableClaims, MachinableUser, MemoryBackend, Session, SessionBackend, Users,
 };
 
 /// Serves an axum app (the example server's, say) on an ephemeral port, with the peer
@@ -114,8 +114,8 @@ pub fn key_file(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
-/// A store and user directory that counts calls and can be told to fail or to stall. It
-/// cannot rotate (it is no `RotatingStore`).
+/// A backend and user directory that counts calls and can be told to fail or to stall. It
+/// cannot rotate (it is no `RotatingBackend`).
 #[derive(Clone, Default)]
 pub struct CountingBackend {
     pub inner: MemoryBackend,
@@ -156,7 +156,7 @@ impl CountingBackend {
     }
 }
 
-impl SessionStore for CountingBackend {
+impl SessionBackend for CountingBackend {
     async fn create(&self, session: Session) -> Result<(), BackendError> {
         self.gate().await?;
         self.inner.create(session).await

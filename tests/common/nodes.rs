@@ -1,4 +1,4 @@
-//! Helpers for tests of several instances over a shared store, and of stores on servers.
+//! Helpers for tests of several instances over a shared backend, and of stores on servers.
 
 use std::convert::Infallible;
 use std::process::{Child, Command, Stdio};
@@ -8,7 +8,7 @@ use http::header::AUTHORIZATION;
 use http::{Request, Response, StatusCode};
 use tower::{Layer, ServiceExt};
 use tower_jwt_sessions::{
-    IssuedTokens, Keys, MemoryBackend, RotatingStore, SessionMeta, SessionStore, Sessions,
+    IssuedTokens, Keys, MemoryBackend, RotatingBackend, SessionBackend, SessionMeta, Sessions,
 };
 
 use super::{SECRET, user};
@@ -19,9 +19,9 @@ pub fn users() -> MemoryBackend {
     users
 }
 
-pub fn instance<S: SessionStore + RotatingStore>(store: S, users: &MemoryBackend) -> Node<S> {
+pub fn instance<S: SessionBackend + RotatingBackend>(backend: S, users: &MemoryBackend) -> Node<S> {
     Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .store(store)
+        .backend(backend)
         .users(users.clone())
         .rotate_refresh_tokens(Duration::from_secs(5))
         .backend_timeout(Some(Duration::from_millis(500)))
@@ -29,10 +29,10 @@ pub fn instance<S: SessionStore + RotatingStore>(store: S, users: &MemoryBackend
         .unwrap()
 }
 
-/// One instance of the layer over a shared store, users in this process.
+/// One instance of the layer over a shared backend, users in this process.
 pub type Node<S> = Sessions<S, MemoryBackend>;
 
-pub async fn send<S: SessionStore>(node: &Node<S>, req: Request<String>) -> StatusCode {
+pub async fn send<S: SessionBackend>(node: &Node<S>, req: Request<String>) -> StatusCode {
     let app = node
         .layer()
         .layer(tower::service_fn(|_: Request<String>| async {
@@ -41,7 +41,7 @@ pub async fn send<S: SessionStore>(node: &Node<S>, req: Request<String>) -> Stat
     app.oneshot(req).await.unwrap().status()
 }
 
-pub async fn access<S: SessionStore>(node: &Node<S>, tokens: &IssuedTokens) -> StatusCode {
+pub async fn access<S: SessionBackend>(node: &Node<S>, tokens: &IssuedTokens) -> StatusCode {
     let req = Request::get("/me")
         .header(AUTHORIZATION, format!("Bearer {}", tokens.access_token))
         .body(String::new())
@@ -49,7 +49,7 @@ pub async fn access<S: SessionStore>(node: &Node<S>, tokens: &IssuedTokens) -> S
     send(node, req).await
 }
 
-pub async fn refresh_with<S: SessionStore>(
+pub async fn refresh_with<S: SessionBackend>(
     node: &Node<S>,
     token: &str,
 ) -> (StatusCode, Option<String>) {
@@ -72,7 +72,7 @@ pub async fn refresh_with<S: SessionStore>(
     (status, body["refresh_token"].as_str().map(str::to_owned))
 }
 
-pub async fn login<S: SessionStore>(node: &Node<S>) -> IssuedTokens {
+pub async fn login<S: SessionBackend>(node: &Node<S>) -> IssuedTokens {
     node.create("u1", &user("u1", true, true, true), SessionMeta::default())
         .await
         .unwrap()
@@ -166,7 +166,7 @@ pub async fn a_retired_token_replayed_on_a_stale_instance_ends_the_session<S>(
     a: &Node<S>,
     b: &Node<S>,
 ) where
-    S: SessionStore + RotatingStore,
+    S: SessionBackend + RotatingBackend,
 {
     let g0 = login(a).await;
     let (status, g1) = refresh_with(b, &g0.refresh_token).await;

@@ -1,54 +1,54 @@
-//! The session store the example runs on, chosen at start by `SESSION_BACKEND`: `memory`
-//! (the default), `redis` (`REDIS_URL`) or `postgres` (`DATABASE_URL`). The shared stores need
+//! The session backend the example runs on, chosen at start by `SESSION_BACKEND`: `memory`
+//! (the default), `redis` (`REDIS_URL`) or `postgres` (`DATABASE_URL`). The shared backends need
 //! the crate features of the same names:
 //! `cargo run --example server --features redis,postgres`.
 
 use std::sync::Arc;
 
 use tower_jwt_sessions::{
-    BackendError, MemoryBackend, RevocationSink, RotatingStore, Session, SessionStore,
+    BackendError, MemoryBackend, RevocationSink, RotatingBackend, Session, SessionBackend,
 };
 
-/// One of the stores, so that the app has one type whatever the environment says.
+/// One of the backends, so that the app has one type whatever the environment says.
 #[derive(Clone, Debug)]
-pub enum AnyStore {
+pub enum AnyBackend {
     /// Sessions in this process only.
     Memory(MemoryBackend),
     /// Sessions in Redis, shared by every instance.
     #[cfg(feature = "redis")]
-    Redis(tower_jwt_sessions::RedisStore),
+    Redis(tower_jwt_sessions::RedisBackend),
     /// Sessions in Postgres, shared by every instance.
     #[cfg(feature = "postgres")]
-    Postgres(tower_jwt_sessions::PostgresStore),
+    Postgres(tower_jwt_sessions::PostgresBackend),
 }
 
-impl AnyStore {
-    /// The store `SESSION_BACKEND` names; a bad name, URL or an unreachable store is an
+impl AnyBackend {
+    /// The backend `SESSION_BACKEND` names; a bad name, URL or an unreachable store is an
     /// error with a one-line reason.
     #[allow(dead_code)] // the binary's entry point; the tests build theirs directly
-    pub async fn from_env() -> Result<AnyStore, String> {
+    pub async fn from_env() -> Result<AnyBackend, String> {
         let backend = std::env::var("SESSION_BACKEND").unwrap_or_else(|_| "memory".to_owned());
         match backend.as_str() {
-            "memory" => Ok(AnyStore::Memory(MemoryBackend::new())),
+            "memory" => Ok(AnyBackend::Memory(MemoryBackend::new())),
             #[cfg(feature = "redis")]
             "redis" => {
                 let url = std::env::var("REDIS_URL")
                     .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
-                tower_jwt_sessions::RedisStore::connect(&url)
+                tower_jwt_sessions::RedisBackend::connect(&url)
                     .await
-                    .map(AnyStore::Redis)
+                    .map(AnyBackend::Redis)
                     .map_err(|err| format!("SESSION_BACKEND=redis: {err}"))
             }
             #[cfg(feature = "postgres")]
             "postgres" => {
                 let url = std::env::var("DATABASE_URL")
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
-                tower_jwt_sessions::PostgresStore::connect(&url)
+                tower_jwt_sessions::PostgresBackend::connect(&url)
                     .await
-                    .map(AnyStore::Postgres)
+                    .map(AnyBackend::Postgres)
                     .map_err(|err| format!("SESSION_BACKEND=postgres: {err}"))
             }
-            // Reached only for a store whose feature is off.
+            // Reached only for a backend whose feature is off.
             #[allow(unreachable_patterns)]
             "redis" | "postgres" => Err(format!(
                 "SESSION_BACKEND={backend} needs the feature of that name: \
@@ -64,16 +64,16 @@ impl AnyStore {
 macro_rules! each {
     ($self:ident, $store:ident => $call:expr) => {
         match $self {
-            AnyStore::Memory($store) => $call,
+            AnyBackend::Memory($store) => $call,
             #[cfg(feature = "redis")]
-            AnyStore::Redis($store) => $call,
+            AnyBackend::Redis($store) => $call,
             #[cfg(feature = "postgres")]
-            AnyStore::Postgres($store) => $call,
+            AnyBackend::Postgres($store) => $call,
         }
     };
 }
 
-impl SessionStore for AnyStore {
+impl SessionBackend for AnyBackend {
     async fn create(&self, session: Session) -> Result<(), BackendError> {
         each!(self, store => store.create(session).await)
     }
@@ -100,7 +100,7 @@ impl SessionStore for AnyStore {
     }
 }
 
-impl RotatingStore for AnyStore {
+impl RotatingBackend for AnyBackend {
     async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
         each!(self, store => store.rotate(id, from, to, at).await)
     }

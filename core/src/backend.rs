@@ -1,4 +1,4 @@
-//! Where sessions live: [`SessionStore`], and rotation as the optional [`RotatingStore`].
+//! Where sessions live: [`SessionBackend`], and rotation as the optional [`RotatingBackend`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,24 +8,24 @@ use crate::{BackendError, Session};
 /// Keeps session rows: Postgres, Redis, or anything async.
 ///
 /// Implement it with `async fn`s. The crate generates session ids, signs tokens, caches
-/// loads and debounces `touch`, so a store only keeps rows; it knows nothing of users or
+/// loads and debounces `touch`, so a backend only keeps rows; it knows nothing of users or
 /// their permissions (that is [`Users`](crate::Users)). Every method separates "not there"
-/// (`Ok(None)`, `Ok(false)`) from "the store failed" (`Err`): the first ends a session with a
+/// (`Ok(None)`, `Ok(false)`) from "the backend failed" (`Err`): the first ends a session with a
 /// 401, the second is a 503.
 ///
-/// A store may keep a row past its `expires_at` or drop it then: the crate checks the expiry
-/// itself. [`suite::check_store`](crate::suite::check_store) (feature `test-suite`) checks
+/// A backend may keep a row past its `expires_at` or drop it then: the crate checks the expiry
+/// itself. [`suite::check_backend`](crate::suite::check_backend) (feature `test-suite`) checks
 /// the whole contract in one line.
 ///
 /// ```
 /// use std::collections::HashMap;
 /// use std::sync::Mutex;
-/// use tower_jwt_sessions_core::{BackendError, Session, SessionStore};
+/// use tower_jwt_sessions_core::{BackendError, Session, SessionBackend};
 ///
 /// #[derive(Default)]
-/// struct MyStore(Mutex<HashMap<String, Session>>);
+/// struct MyBackend(Mutex<HashMap<String, Session>>);
 ///
-/// impl SessionStore for MyStore {
+/// impl SessionBackend for MyBackend {
 ///     async fn create(&self, session: Session) -> Result<(), BackendError> {
 ///         self.0.lock().unwrap().insert(session.id.clone(), session);
 ///         Ok(())
@@ -52,12 +52,12 @@ use crate::{BackendError, Session};
 ///     }
 /// }
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let store = MyStore::default();
+/// let store = MyBackend::default();
 /// assert_eq!(store.load("nope").await.unwrap(), None);
 /// assert!(!store.revoke("nope").await.unwrap());
 /// # });
 /// ```
-pub trait SessionStore: Send + Sync + 'static {
+pub trait SessionBackend: Send + Sync + 'static {
     /// Stores a new session.
     fn create(&self, session: Session) -> impl Future<Output = Result<(), BackendError>> + Send;
 
@@ -82,7 +82,7 @@ pub trait SessionStore: Send + Sync + 'static {
     fn touch(&self, id: &str, at: u64) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Ends every session of one user ("sign out everywhere"); returns the ids ended. The
-    /// default lists and revokes one by one; a store with a per-user index does it in one
+    /// default lists and revokes one by one; a backend with a per-user index does it in one
     /// operation (and one broadcast).
     fn revoke_all(
         &self,
@@ -109,27 +109,27 @@ pub trait SessionStore: Send + Sync + 'static {
         }
     }
 
-    /// Starts delivering to `sink` every revocation made through this store by any
+    /// Starts delivering to `sink` every revocation made through this backend by any
     /// process, so that each instance stops a revoked session's tokens at once. Called once,
-    /// when the layer is built. The default delivers nothing: right for a store only one
+    /// when the layer is built. The default delivers nothing: right for a backend only one
     /// process uses, such as an in-memory one.
     fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
         let _ = sink;
     }
 }
 
-/// Where a store's revocation feed delivers: the layer of one process.
+/// Where a backend's revocation feed delivers: the layer of one process.
 ///
-/// A shared store (Redis, Postgres) calls [`revoked`](Self::revoked) for every session
+/// A shared backend (Redis, Postgres) calls [`revoked`](Self::revoked) for every session
 /// revoked by any instance, itself included, and [`feed_up`](Self::feed_up) when its
 /// subscriber loses or regains the feed. While the feed is down the layer trusts nothing it
-/// cached about sessions and asks the store instead; the store replays what it missed before
+/// cached about sessions and asks the backend instead; the backend replays what it missed before
 /// saying the feed is up again.
 ///
-/// A replay only helps if the log still holds what was missed. A store whose log can lose
+/// A replay only helps if the log still holds what was missed. A backend whose log can lose
 /// entries (wiped, truncated, restored from a backup, its ids reset) says so with
 /// [`log_complete_since`](Self::log_complete_since): until that time is older than every
-/// access token still alive, the layer checks each access token's session in the store,
+/// access token still alive, the layer checks each access token's session in the backend,
 /// as while the feed is down. Fail closed: an instance that cannot prove its view of
 /// revocations complete never lets a token pass on that view alone.
 pub trait RevocationSink: Send + Sync + 'static {
@@ -141,23 +141,23 @@ pub trait RevocationSink: Send + Sync + 'static {
 
     /// The log behind the feed holds every revocation made since `unix_secs` (seconds since
     /// the Unix epoch); older ones may be missing. `0`: complete since the log began. The
-    /// time is that of the newest entry ever removed other than by the store's age trim
+    /// time is that of the newest entry ever removed other than by the backend's age trim
     /// (which only removes entries older than every live access token), or of the moment a
-    /// loss was found (the log deleted, its ids gone back). A store reports it before each
+    /// loss was found (the log deleted, its ids gone back). A backend reports it before each
     /// [`feed_up(true)`](Self::feed_up) and again whenever it learns of a loss; the layer
-    /// keeps the latest time it was told. A store that never calls it is taken as complete.
+    /// keeps the latest time it was told. A backend that never calls it is taken as complete.
     fn log_complete_since(&self, unix_secs: u64);
 }
 
-/// A store that can rotate refresh tokens: an atomic compare-and-swap of a session's
+/// A backend that can rotate refresh tokens: an atomic compare-and-swap of a session's
 /// generation. Refresh-token rotation (`SessionsBuilder::rotate_refresh_tokens` in
-/// tower-jwt-sessions) is only offered for stores that implement it.
+/// tower-jwt-sessions) is only offered for backends that implement it.
 ///
 /// [`suite::check_rotation`](crate::suite::check_rotation) checks it, racing swaps included.
-pub trait RotatingStore: SessionStore {
+pub trait RotatingBackend: SessionBackend {
     /// Atomically sets the session's generation from `from` to `to` and `rotated_at` to `at`;
     /// `Ok(false)` when the generation was not `from` (another refresh won the race) or the
-    /// session is gone. Must be a compare-and-swap in the store (`UPDATE ... WHERE generation
+    /// session is gone. Must be a compare-and-swap in the backend (`UPDATE ... WHERE generation
     /// = $from`, a Lua script in Redis), since instances race for it.
     fn rotate(
         &self,
