@@ -47,22 +47,22 @@
 //! |---|---|---|
 //! | [`Keys::hs256`] / [`Keys::hmac`] / `rsa_pem` / `ec_pem` / `ed_pem` / `from_private_pem`, then `.verifying(retired)` | — | the signing key and the retired keys still accepted, each pinned to its algorithm and found by `kid`; secrets under 32 bytes and mismatched key pairs are refused |
 //! | `.backend(b)` / `.users(u)` | one [`MemoryBackend`] for both | the session backend and the user directory |
-//! | `.access_ttl(d)` | [`DEFAULT_ACCESS_TTL`] (15 min) | access-token lifetime (never past the session's end) |
-//! | `.refresh_ttl(d)` | [`DEFAULT_REFRESH_TTL`] (3 days) | refresh-token and session lifetime; must be >= `access_ttl` |
+//! | `.access_ttl(d)` | [`defaults::ACCESS_TTL`] (15 min) | access-token lifetime (never past the session's end) |
+//! | `.refresh_ttl(d)` | [`defaults::REFRESH_TTL`] (3 days) | refresh-token and session lifetime; must be >= `access_ttl` |
 //! | `.idle_timeout(Some(d))` | off | end sessions unused for this long |
-//! | `.leeway(d)` | [`DEFAULT_LEEWAY`] (5 s) | clock skew allowed on `exp` and `nbf`, at most [`MAX_LEEWAY`] |
+//! | `.leeway(d)` | [`defaults::LEEWAY`] (5 s) | clock skew allowed on `exp` and `nbf`, at most [`limits::MAX_LEEWAY`] |
 //! | `.issuer(s)` / `.audience(s)` | none | written into every token and required on every token |
-//! | `.refresh_path(p)` | [`DEFAULT_REFRESH_PATH`] | matched with and without the trailing slash |
+//! | `.refresh_path(p)` | [`defaults::REFRESH_PATH`] | matched with and without the trailing slash |
 //! | `.public_path(p)` / `.public_route(m, p)` / `.public_prefix(p)` | none | requests that need no token |
 //! | `.optional(true)` | off | no token: passes without claims; a bad token is still 401 |
-//! | `.cache_capacity(n)` / `.cache_ttl(d)` | [`DEFAULT_CACHE_CAPACITY`] / [`DEFAULT_CACHE_TTL`] | session cache; the TTL bounds how late a revocation made *outside* this process is seen |
-//! | `.token_cache_bytes(Some(n))` | [`DEFAULT_TOKEN_CACHE_BYTES`] | verified-token cache budget; `None` turns it off |
-//! | `.backend_timeout(Some(d))` / `.max_backend_calls(n)` | [`DEFAULT_BACKEND_TIMEOUT`] / [`DEFAULT_MAX_BACKEND_CALLS`] | each backend call's timeout, and the calls in flight before refusing with 503 |
-//! | `.touch_debounce(d)` | [`DEFAULT_TOUCH_DEBOUNCE`] | at most one `last_accessed` write per session per window |
+//! | `.cache_capacity(n)` / `.cache_ttl(d)` | [`defaults::CACHE_CAPACITY`] / [`defaults::CACHE_TTL`] | session cache; the TTL bounds how late a revocation made *outside* this process is seen |
+//! | `.token_cache_bytes(Some(n))` | [`defaults::TOKEN_CACHE_BYTES`] | verified-token cache budget; `None` turns it off |
+//! | `.backend_timeout(Some(d))` / `.max_backend_calls(n)` | [`defaults::BACKEND_TIMEOUT`] / [`defaults::MAX_BACKEND_CALLS`] | each backend call's timeout, and the calls in flight before refusing with 503 |
+//! | `.touch_debounce(d)` | [`defaults::TOUCH_DEBOUNCE`] | at most one `last_accessed` write per session per window |
 //! | `.max_sessions_per_user(Some(n))` | off | past `n` live sessions, the oldest end at login (`Some(1)`: one session per user) |
-//! | `.revocation_budget(n)` | [`DEFAULT_REVOCATION_BUDGET`] | revocations remembered at once; past it, sessions are checked in the backend (never forgotten) |
-//! | `.jwks_path(Some(p))` / `.jwks_max_age(d)` | off / [`DEFAULT_JWKS_MAX_AGE`] | publish the public keys (RFC 7517) for services that verify our tokens; refused with an HMAC secret |
-//! | `.user_claims_ttl(Some(d))` | [`DEFAULT_USER_CLAIMS_TTL`] | one read of a user's claims serves every refresh of that user within it; `None` reads at every refresh |
+//! | `.revocation_budget(n)` | [`defaults::REVOCATION_BUDGET`] | revocations remembered at once; past it, sessions are checked in the backend (never forgotten) |
+//! | `.jwks_path(Some(p))` / `.jwks_max_age(d)` | off / [`defaults::JWKS_MAX_AGE`] | publish the public keys (RFC 7517) for services that verify our tokens; refused with an HMAC secret |
+//! | `.user_claims_ttl(Some(d))` | [`defaults::USER_CLAIMS_TTL`] | one read of a user's claims serves every refresh of that user within it; `None` reads at every refresh |
 //! | `.rotate_refresh_tokens(grace)` | off | every refresh also answers a new `refresh_token`; a retired one used again ends the session, except within `grace` (a second tab); for a [`RotatingBackend`] |
 //! | `.realm(r)` / `.error_renderer(r)` | none / RFC 6750 JSON | how refusals look |
 //! | `.refresh_cookie(RefreshCookie::new().allowed_origin(o))` | off (Bearer only) | the refresh token also in an `HttpOnly; Secure; SameSite=Strict` cookie, for browser apps, with a CSRF check; see the [`cookie`] module |
@@ -160,7 +160,7 @@
 //!   extension); `jku`, `x5u`, `jwk` and `kid` are never fetched or used to pick a key.
 //! - **`exp` is required, `nbf` is honoured**, both with a 5-second leeway by default
 //!   (jsonwebtoken defaults to 60 s and ignores `nbf`; we set both deliberately), at most
-//!   [`MAX_LEEWAY`]. `iss` and `aud` are required when configured.
+//!   [`limits::MAX_LEEWAY`]. `iss` and `aud` are required when configured.
 //! - **Sessions**: the refresh token names its session (`sid`), user (`sub`) and generation
 //!   (`gen`); all three must match the stored row. Revoking through the crate removes the
 //!   cached row at once and leaves a marker that stops a load already in flight from
@@ -180,16 +180,16 @@
 //!   [`IssuedTokens`], [`Sessions`] shows no key material, token or claim value; `tracing`
 //!   events (feature `tracing`) are at debug level and carry only the description.
 //! - **Server faults are 503**, never 401. Every backend and user-directory call goes through
-//!   one guard: a timeout ([`DEFAULT_BACKEND_TIMEOUT`]) and a limit of calls in flight
-//!   ([`DEFAULT_MAX_BACKEND_CALLS`]), past which a request is refused at once with 503 and
+//!   one guard: a timeout ([`defaults::BACKEND_TIMEOUT`]) and a limit of calls in flight
+//!   ([`defaults::MAX_BACKEND_CALLS`]), past which a request is refused at once with 503 and
 //!   `Retry-After: 1` instead of queueing. The timeout runs on a small timer thread of its
 //!   own and works under any executor.
 //! - **Configuration mistakes are [`ConfigError`]s** from `build()` or the [`Keys`]
 //!   constructors, never a panic on the first request: HMAC secrets under
-//!   [`MIN_HMAC_SECRET_LEN`] bytes, an algorithm of the wrong key family, an unparsable or
+//!   [`limits::MIN_HMAC_SECRET_LEN`] bytes, an algorithm of the wrong key family, an unparsable or
 //!   mismatched key pair (a probe token is signed and verified), an access lifetime longer
 //!   than the refresh lifetime, zero lifetimes or cache sizes, lifetimes over
-//!   [`MAX_LIFETIME`], a leeway over [`MAX_LEEWAY`], a path without a leading `/`, an idle
+//!   [`limits::MAX_LIFETIME`], a leeway over [`limits::MAX_LEEWAY`], a path without a leading `/`, an idle
 //!   timeout shorter than the touch debounce, and a fraction of a second in a setting that
 //!   token dates are compared with (they count in whole seconds).
 //! - **Token dates are bounded**: an `exp`, `iat` or `nbf` past year 9999 is refused, so no
@@ -219,7 +219,7 @@
 //!   [`Sessions::revocation_feed_up`] says which state an instance is in.
 //! - **Known limits**: a backend *without* a feed (a custom one that does not implement
 //!   [`SessionBackend::watch_revocations`]) shared by several processes sees a revocation
-//!   made elsewhere only when its cached copy expires ([`DEFAULT_CACHE_TTL`]) for refresh
+//!   made elsewhere only when its cached copy expires ([`defaults::CACHE_TTL`]) for refresh
 //!   tokens, and at `exp` for access tokens; RFC 9068's `jti` and `client_id` are not
 //!   minted.
 //!
@@ -235,13 +235,13 @@
 //!
 //! | what | bound (default) | at the bound |
 //! |---|---|---|
-//! | verified-token cache | [`DEFAULT_TOKEN_CACHE_BYTES`] (32 MiB, about 1.4 KiB per 420-byte token) | least useful entries are evicted; a miss pays the full signature check |
+//! | verified-token cache | [`defaults::TOKEN_CACHE_BYTES`] (32 MiB, about 1.4 KiB per 420-byte token) | least useful entries are evicted; a miss pays the full signature check |
 //! | its per-thread front | 128 tokens of at most 2 KiB per thread that serves requests (about 120 KiB for Machinable-sized tokens), until their `exp` | the slot is taken by the newer token; a miss asks the shared cache. A hit touches only the thread's own memory, so cache hits scale with cores |
-//! | session cache | [`DEFAULT_CACHE_CAPACITY`] entries (100 000, about 540 bytes each: ids, dates and generation; never the client's `meta`) | entries are evicted; a miss reads the backend. Unknown sessions are remembered as gone for at most 5 s |
-//! | revoked set | [`DEFAULT_REVOCATION_BUDGET`] revocations (100 000, about 150 bytes each, plus a fixed filter of 8 one-byte counters per revocation of the budget: 1 MiB), each kept for the access-token lifetime plus [`MAX_LEEWAY`] | nothing is forgotten: until the refused revocation would have expired, an access token whose session is not in the set is checked against the session itself (session cache, then store). Slower, closed: a revoked token never gets in, and a backend failure is a 503 |
-//! | user-claims window | one read per user per [`DEFAULT_USER_CLAIMS_TTL`], as many users as the session cache | entries are evicted; a miss reads the directory |
-//! | session `meta` | [`MAX_META_LEN`] bytes per field | cut at a character boundary |
-//! | [`Sessions::list`] | [`MAX_LISTED_SESSIONS`], the newest | older sessions are not listed (they still work) |
+//! | session cache | [`defaults::CACHE_CAPACITY`] entries (100 000, about 540 bytes each: ids, dates and generation; never the client's `meta`) | entries are evicted; a miss reads the backend. Unknown sessions are remembered as gone for at most 5 s |
+//! | revoked set | [`defaults::REVOCATION_BUDGET`] revocations (100 000, about 150 bytes each, plus a fixed filter of 8 one-byte counters per revocation of the budget: 1 MiB), each kept for the access-token lifetime plus [`limits::MAX_LEEWAY`] | nothing is forgotten: until the refused revocation would have expired, an access token whose session is not in the set is checked against the session itself (session cache, then store). Slower, closed: a revoked token never gets in, and a backend failure is a 503 |
+//! | user-claims window | one read per user per [`defaults::USER_CLAIMS_TTL`], as many users as the session cache | entries are evicted; a miss reads the directory |
+//! | session `meta` | [`limits::MAX_META_LEN`] bytes per field | cut at a character boundary |
+//! | [`Sessions::list`] | [`limits::MAX_LISTED_SESSIONS`], the newest | older sessions are not listed (they still work) |
 //! | [`MemoryBackend`] | every live session | expired sessions are purged as new ones are created |
 //!
 //! No request and no revocation scans a structure: lookups are hashes, expiry pops queues.
@@ -250,7 +250,7 @@
 //!
 //! **Floods from one client.** The layer bounds what a flood costs the backend: concurrent
 //! loads of one session coalesce, unknown sessions are remembered as gone, reads of one
-//! user's claims are shared within the window, and at most [`DEFAULT_MAX_BACKEND_CALLS`]
+//! user's claims are shared within the window, and at most [`defaults::MAX_BACKEND_CALLS`]
 //! backend calls are in flight (the rest get a quick 503). It has no notion of clients, so
 //! per-client fairness belongs in front of it: a rate limiter keyed by client address or
 //! user, such as `tower_governor::GovernorLayer` from tower-governor, placed outside the
@@ -317,24 +317,26 @@ macro_rules! warn_event {
 #[allow(unused_imports)]
 pub(crate) use warn_event;
 
+mod access;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
 mod clock;
 pub mod cookie;
+pub mod defaults;
 mod error;
 mod keys;
+pub mod limits;
 mod machinable;
 mod refresh;
 mod routes;
 mod scope;
 mod service;
 mod sessions;
-mod shared;
 mod store;
 mod telemetry;
 mod token;
-mod users;
+mod user_cache;
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub mod verifier;
@@ -342,18 +344,11 @@ pub mod verifier;
 pub use cookie::RefreshCookie;
 pub use error::{AuthError, ConfigError, ErrorRenderer};
 pub use jsonwebtoken::Algorithm;
-pub use keys::{Keys, MIN_HMAC_SECRET_LEN};
+pub use keys::Keys;
 pub use machinable::{MachinableClaims, MachinableUser, scopes};
 pub use scope::Scope;
 pub use service::{ResponseBody, ResponseFuture, SessionLayer, SessionService};
-pub use sessions::{
-    DEFAULT_ACCESS_TTL, DEFAULT_BACKEND_TIMEOUT, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL,
-    DEFAULT_JWKS_MAX_AGE, DEFAULT_JWKS_PATH, DEFAULT_LEEWAY, DEFAULT_MAX_BACKEND_CALLS,
-    DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL, DEFAULT_REVOCATION_BUDGET,
-    DEFAULT_TOKEN_CACHE_BYTES, DEFAULT_TOUCH_DEBOUNCE, DEFAULT_USER_CLAIMS_TTL, IssuedTokens,
-    MAX_LEEWAY, MAX_LIFETIME, MAX_LISTED_SESSIONS, MAX_META_LEN, SessionError, Sessions,
-    SessionsBuilder,
-};
+pub use sessions::{IssuedTokens, SessionError, Sessions, SessionsBuilder};
 pub use store::MemoryBackend;
 pub use token::Claims;
 pub use tower_jwt_sessions_core::{

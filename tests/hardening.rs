@@ -206,10 +206,10 @@ async fn a_huge_user_agent_is_cut_and_lists_are_bounded() {
             .unwrap();
     }
     let list = sessions.list("u1").await.unwrap();
-    assert_eq!(list.len(), tower_jwt_sessions::MAX_LISTED_SESSIONS);
+    assert_eq!(list.len(), tower_jwt_sessions::limits::MAX_LISTED_SESSIONS);
     for session in &list {
         let agent = session.meta.user_agent.as_deref().unwrap();
-        assert_eq!(agent.len(), tower_jwt_sessions::MAX_META_LEN);
+        assert_eq!(agent.len(), tower_jwt_sessions::limits::MAX_META_LEN);
     }
     // Newest first.
     assert!(list.windows(2).all(|w| w[0].created_at >= w[1].created_at));

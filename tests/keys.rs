@@ -12,9 +12,8 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{
-    ConfigError, DEFAULT_JWKS_PATH, IssuedTokens, Keys, MemoryBackend, SessionMeta, Sessions,
-};
+use tower_jwt_sessions::defaults;
+use tower_jwt_sessions::{ConfigError, IssuedTokens, Keys, MemoryBackend, SessionMeta, Sessions};
 
 fn ec() -> Keys {
     Keys::ec_pem(
@@ -38,7 +37,7 @@ fn sessions(keys: Keys, store: &MemoryBackend) -> Sessions {
     Sessions::builder(keys)
         .backend(store.clone())
         .users(store.clone())
-        .jwks_path(Some(DEFAULT_JWKS_PATH))
+        .jwks_path(Some(defaults::JWKS_PATH))
         .build()
         .unwrap()
 }
@@ -234,7 +233,9 @@ async fn the_jwks_document_verifies_our_tokens_in_an_independent_verifier() {
     let store = store();
     let retired = Keys::ed_public_pem(&key_file("ed_public.pem")).unwrap();
     let set = sessions(rsa().verifying(retired).unwrap(), &store);
-    let req = Request::get(DEFAULT_JWKS_PATH).body(String::new()).unwrap();
+    let req = Request::get(defaults::JWKS_PATH)
+        .body(String::new())
+        .unwrap();
     let (status, headers, document) = send(&set, req).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers[CACHE_CONTROL], "public, max-age=300");
@@ -273,19 +274,19 @@ async fn the_jwks_document_verifies_our_tokens_in_an_independent_verifier() {
     assert_eq!(claims["sub"], "u1");
 
     // Conditional GET, HEAD, and nothing else.
-    let req = Request::get(DEFAULT_JWKS_PATH)
+    let req = Request::get(defaults::JWKS_PATH)
         .header(IF_NONE_MATCH, etag)
         .body(String::new())
         .unwrap();
     assert_eq!(send(&set, req).await.0, StatusCode::NOT_MODIFIED);
-    let req = Request::head(DEFAULT_JWKS_PATH)
+    let req = Request::head(defaults::JWKS_PATH)
         .body(String::new())
         .unwrap();
     let (status, _, body) = send(&set, req).await;
     assert_eq!((status, body), (StatusCode::OK, Value::Null));
     let req = Request::builder()
         .method(Method::POST)
-        .uri(DEFAULT_JWKS_PATH)
+        .uri(defaults::JWKS_PATH)
         .body(String::new())
         .unwrap();
     let (status, headers, _) = send(&set, req).await;
@@ -296,7 +297,7 @@ async fn the_jwks_document_verifies_our_tokens_in_an_independent_verifier() {
 #[test]
 fn a_jwks_document_never_publishes_an_hmac_secret() {
     let err = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .jwks_path(Some(DEFAULT_JWKS_PATH))
+        .jwks_path(Some(defaults::JWKS_PATH))
         .build()
         .unwrap_err();
     assert_eq!(err, ConfigError::SymmetricKeyInJwks);

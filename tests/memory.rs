@@ -1,5 +1,5 @@
 //! Memory per session, counted by the allocator: a client-chosen `User-Agent` of 380 KiB,
-//! cut to `MAX_META_LEN`, must not keep its 380 KiB alive with the session (issue 17,
+//! cut to `limits::MAX_META_LEN`, must not keep its 380 KiB alive with the session (issue 17,
 //! item 6: 100 logins grew the example server by 37 MiB). A test binary of its own, so
 //! that no other test allocates while it counts.
 

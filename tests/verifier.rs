@@ -23,14 +23,13 @@ use common::*;
 use http::{Request, Response, StatusCode};
 use jsonwebtoken::Algorithm;
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{
-    DEFAULT_JWKS_PATH, Keys, MachinableClaims, SessionMeta, Sessions, Verifier,
-};
+use tower_jwt_sessions::defaults::{self, JWKS_PATH};
+use tower_jwt_sessions::{Keys, MachinableClaims, SessionMeta, Sessions, Verifier};
 
 /// An issuer: the keys' sessions, and its JWKS document as the layer serves it.
 async fn issuer(keys: Keys) -> (Sessions, String) {
     let sessions = Sessions::builder(keys)
-        .jwks_path(Some(DEFAULT_JWKS_PATH))
+        .jwks_path(Some(defaults::JWKS_PATH))
         .build()
         .unwrap();
     let app = sessions
@@ -39,7 +38,11 @@ async fn issuer(keys: Keys) -> (Sessions, String) {
             Ok::<_, Infallible>(Response::new(String::new()))
         }));
     let res = app
-        .oneshot(Request::get(DEFAULT_JWKS_PATH).body(String::new()).unwrap())
+        .oneshot(
+            Request::get(defaults::JWKS_PATH)
+                .body(String::new())
+                .unwrap(),
+        )
         .await
         .unwrap();
     let body = http_body_util::BodyExt::collect(res.into_body())
@@ -70,7 +73,7 @@ impl JwksHost {
     async fn serve(&self, listener: tokio::net::TcpListener) {
         let host = self.clone();
         let app = Router::new().route(
-            DEFAULT_JWKS_PATH,
+            defaults::JWKS_PATH,
             get(move || {
                 let host = host.clone();
                 async move {
@@ -131,7 +134,7 @@ async fn the_issuer_down_at_startup_is_503_until_its_keys_arrive() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener); // Nothing listens there yet.
-    let url = format!("http://127.0.0.1:{port}{DEFAULT_JWKS_PATH}");
+    let url = format!("http://127.0.0.1:{port}{JWKS_PATH}");
     let (verifier, base) = resource(&url, Duration::from_millis(200)).await;
     let (issuing, document) = issuer(ec()).await;
     let access = token(&issuing).await;
@@ -172,10 +175,7 @@ async fn the_issuer_down_at_startup_is_503_until_its_keys_arrive() {
 #[tokio::test]
 async fn a_rotation_at_the_issuer_reaches_the_resource_server_and_a_kid_flood_costs_one_fetch() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}{DEFAULT_JWKS_PATH}",
-        listener.local_addr().unwrap()
-    );
+    let url = format!("http://{}{JWKS_PATH}", listener.local_addr().unwrap());
     let host = JwksHost::default();
     let (old, old_document) = issuer(ec()).await;
     *host.document.lock().unwrap() = old_document;
@@ -237,10 +237,7 @@ async fn a_rotation_at_the_issuer_reaches_the_resource_server_and_a_kid_flood_co
 /// A host serving `document` at the JWKS path; its URL.
 async fn host_with(document: String) -> (JwksHost, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}{DEFAULT_JWKS_PATH}",
-        listener.local_addr().unwrap()
-    );
+    let url = format!("http://{}{JWKS_PATH}", listener.local_addr().unwrap());
     let host = JwksHost::default();
     *host.document.lock().unwrap() = document;
     host.serve(listener).await;
@@ -346,10 +343,7 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     // Nothing ever fetched from another origin, from the start either.
     let redirecting = JwksHost::default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let redirect_url = format!(
-        "http://{}{DEFAULT_JWKS_PATH}",
-        listener.local_addr().unwrap()
-    );
+    let redirect_url = format!("http://{}{JWKS_PATH}", listener.local_addr().unwrap());
     *redirecting.redirect.lock().unwrap() = Some(elsewhere);
     redirecting.serve(listener).await;
     let (fresh, fresh_base) = resource(&redirect_url, cooldown).await;
@@ -368,12 +362,12 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     let served = rightful_document.clone();
     let app = Router::new()
         .route(
-            DEFAULT_JWKS_PATH,
+            defaults::JWKS_PATH,
             get(|| async move { (StatusCode::FOUND, [("location", "/moved")]) }),
         )
         .route("/moved", get(move || async move { served.clone() }));
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let (moved, moved_base) = resource(&format!("{origin}{DEFAULT_JWKS_PATH}"), cooldown).await;
+    let (moved, moved_base) = resource(&format!("{origin}{JWKS_PATH}"), cooldown).await;
     assert!(
         within(Duration::from_secs(5), async || me(&moved_base, &good)
             .await
@@ -414,13 +408,10 @@ impl http_body::Body for Endless {
 async fn a_chunked_document_is_capped_while_it_streams() {
     let sent = Arc::new(AtomicUsize::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}{DEFAULT_JWKS_PATH}",
-        listener.local_addr().unwrap()
-    );
+    let url = format!("http://{}{JWKS_PATH}", listener.local_addr().unwrap());
     let counter = Arc::clone(&sent);
     let app = Router::new().route(
-        DEFAULT_JWKS_PATH,
+        defaults::JWKS_PATH,
         get(move || {
             let sent = Arc::clone(&counter);
             async move { axum::body::Body::new(Endless { sent }) }

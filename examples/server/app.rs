@@ -114,8 +114,8 @@ pub struct Tuning {
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            revocation_budget: tower_jwt_sessions::DEFAULT_REVOCATION_BUDGET,
-            token_cache_bytes: Some(tower_jwt_sessions::DEFAULT_TOKEN_CACHE_BYTES),
+            revocation_budget: tower_jwt_sessions::defaults::REVOCATION_BUDGET,
+            token_cache_bytes: Some(tower_jwt_sessions::defaults::TOKEN_CACHE_BYTES),
             refresh_cookie: None,
             allowed_origins: Vec::new(),
         }
@@ -216,11 +216,11 @@ pub fn app_tuned(
     // With public keys, other services verify our tokens from the JWKS document; an HMAC
     // secret is never published, so with HS256 the path is a plain 404.
     let jwks = (keys.algorithm().family() != jsonwebtoken::AlgorithmFamily::Hmac)
-        .then_some(tower_jwt_sessions::DEFAULT_JWKS_PATH);
+        .then_some(tower_jwt_sessions::defaults::JWKS_PATH);
     let mut builder = Sessions::builder(keys)
         .jwks_path(jwks)
         // Public either way: without keys to publish it is a plain 404, not a 401.
-        .public_path(tower_jwt_sessions::DEFAULT_JWKS_PATH)
+        .public_path(tower_jwt_sessions::defaults::JWKS_PATH)
         .backend(backend)
         .users(MemoryBackend::new())
         .revocation_budget(tuning.revocation_budget)

@@ -46,13 +46,6 @@ use crate::error::{AuthError, ConfigError};
 use crate::token::MAX_TOKEN_LEN;
 use csrf::Csrf;
 
-/// The cookie's name when it is scoped to the refresh route.
-pub const DEFAULT_REFRESH_COOKIE: &str = "refresh_token";
-/// The cookie's name when it is site-wide ([`RefreshCookie::site_wide`]): the `__Host-`
-/// prefix makes browsers refuse it unless it is `Secure`, has `Path=/` and no `Domain`, so a
-/// sibling subdomain cannot plant one.
-pub const DEFAULT_SITE_WIDE_REFRESH_COOKIE: &str = "__Host-refresh_token";
-
 /// How the refresh-token cookie is set and which cross-site requests may use it; given to
 /// [`SessionsBuilder::refresh_cookie`](crate::SessionsBuilder::refresh_cookie).
 ///
@@ -70,7 +63,7 @@ pub struct RefreshCookie {
 }
 
 impl RefreshCookie {
-    /// A cookie named [`DEFAULT_REFRESH_COOKIE`], scoped to the refresh route, with no
+    /// A cookie named [`defaults::REFRESH_COOKIE`](crate::defaults::REFRESH_COOKIE), scoped to the refresh route, with no
     /// origin allowed yet.
     pub fn new() -> Self {
         RefreshCookie::default()
@@ -84,7 +77,7 @@ impl RefreshCookie {
 
     /// `Path=/` instead of the refresh route's path, for apps whose proxy serves the refresh
     /// route under another path; the default name becomes
-    /// [`DEFAULT_SITE_WIDE_REFRESH_COOKIE`].
+    /// [`defaults::SITE_WIDE_REFRESH_COOKIE`](crate::defaults::SITE_WIDE_REFRESH_COOKIE).
     pub fn site_wide(mut self) -> Self {
         self.site_wide = true;
         self
@@ -129,9 +122,9 @@ impl CookieTransport {
         let path = if config.site_wide { "/" } else { refresh_path };
         let name = config.name.unwrap_or_else(|| {
             if config.site_wide {
-                DEFAULT_SITE_WIDE_REFRESH_COOKIE
+                crate::defaults::SITE_WIDE_REFRESH_COOKIE
             } else {
-                DEFAULT_REFRESH_COOKIE
+                crate::defaults::REFRESH_COOKIE
             }
             .to_owned()
         });

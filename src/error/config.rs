@@ -28,7 +28,7 @@ pub enum ConfigError {
     ZeroLifetime,
     /// A lifetime over the longest one accepted.
     LifetimeTooLong {
-        /// The longest lifetime accepted ([`MAX_LIFETIME`](crate::MAX_LIFETIME)).
+        /// The longest lifetime accepted ([`limits::MAX_LIFETIME`](crate::limits::MAX_LIFETIME)).
         max: Duration,
     },
     /// A setting compared with token dates, which count in whole seconds, has a fraction of
@@ -41,7 +41,7 @@ pub enum ConfigError {
     IdleShorterThanDebounce,
     /// A leeway over the largest one accepted.
     LeewayTooLarge {
-        /// The largest leeway accepted ([`MAX_LEEWAY`](crate::MAX_LEEWAY)).
+        /// The largest leeway accepted ([`limits::MAX_LEEWAY`](crate::limits::MAX_LEEWAY)).
         max: Duration,
     },
     /// A route path that does not start with `/`.

@@ -18,10 +18,6 @@ use hmac::PreparedHmac;
 
 pub(crate) use jwks::Jwks;
 
-/// HMAC secrets shorter than this are refused: RFC 7518 §3.2 asks for a key at least as long
-/// as the hash output (32 bytes for HS256).
-pub const MIN_HMAC_SECRET_LEN: usize = 32;
-
 /// The keys that sign and verify every token of the crate: one signing key and any number of
 /// retired ones still accepted, each fixed to one algorithm.
 ///
@@ -90,10 +86,10 @@ impl Keys {
         if algorithm.family() != AlgorithmFamily::Hmac {
             return Err(ConfigError::WrongKeyFamily);
         }
-        if secret.len() < MIN_HMAC_SECRET_LEN {
+        if secret.len() < crate::limits::MIN_HMAC_SECRET_LEN {
             return Err(ConfigError::SecretTooShort {
                 len: secret.len(),
-                min: MIN_HMAC_SECRET_LEN,
+                min: crate::limits::MIN_HMAC_SECRET_LEN,
             });
         }
         let mut keys = Keys::checked(

@@ -13,13 +13,13 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, SET_COOKIE};
 use http::{HeaderValue, Response, StatusCode};
 use tower_jwt_sessions_core::{SessionBackend, UserClaims, Users};
 
+use crate::access::Shared;
 use crate::clock::unix_now;
 use crate::cookie::Via;
 use crate::error::AuthError;
 use crate::error::refusals::{
     SESSION_ENDED, SESSION_EXPIRED, SESSION_IDLE, TOKEN_REPLACED, USER_INACTIVE,
 };
-use crate::shared::Shared;
 use crate::store::LoadError;
 use crate::token::RefreshClaims;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use tower_layer::Layer;
 
 use super::SessionService;
-use crate::shared::Shared;
+use crate::access::Shared;
 
 /// Wraps a service in [`SessionService`]; made by [`Sessions::layer`](crate::Sessions::layer).
 #[must_use]

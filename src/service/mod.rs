@@ -10,12 +10,12 @@ use tower_service::Service;
 
 use tower_jwt_sessions_core::{SessionBackend, Users};
 
+use crate::access::{Access, Shared};
 use crate::cookie::Via;
 use crate::error::refusals::ACCESS_AS_REFRESH;
 use crate::error::{AuthError, ErrorRenderer};
 use crate::refresh;
 use crate::routes::Route;
-use crate::shared::{Access, Shared};
 use crate::token::Claims;
 
 pub(crate) mod bearer;

@@ -11,49 +11,14 @@ use http::Method;
 use tower_jwt_sessions_core::{RotatingBackend, SessionBackend, Users};
 
 use super::Sessions;
+use crate::access::{Policy, Shared};
 use crate::cookie::{CookieTransport, RefreshCookie};
 use crate::error::{ConfigError, ErrorRenderer};
 use crate::keys::{Jwks, Keys};
 use crate::routes::{PublicRoute, Routes};
-use crate::shared::{Policy, Shared};
 use crate::store::{MemoryBackend, RotateFn, Store, StoreConfig, rotate_fn};
 use crate::token::{TokenCache, TokenCodec};
-use crate::users::UserCache;
-
-/// Default access-token lifetime: 15 minutes, as Machinable.
-pub const DEFAULT_ACCESS_TTL: Duration = Duration::from_secs(15 * 60);
-/// Default refresh-token (and session) lifetime: 3 days, as Machinable.
-pub const DEFAULT_REFRESH_TTL: Duration = Duration::from_secs(3 * 24 * 60 * 60);
-/// Default clock-skew leeway on `exp` and `nbf`.
-pub const DEFAULT_LEEWAY: Duration = Duration::from_secs(5);
-/// The largest leeway accepted: more would keep expired tokens alive for long.
-pub const MAX_LEEWAY: Duration = Duration::from_secs(5 * 60);
-/// The longest access or refresh lifetime accepted: 100 years keeps every date a token
-/// carries far inside what any clock arithmetic handles.
-pub const MAX_LIFETIME: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
-/// Default refresh route.
-pub const DEFAULT_REFRESH_PATH: &str = "/sessions/refresh/";
-/// The usual JWKS path (RFC 8414 §3 names `jwks_uri`; this is where most issuers put it).
-pub const DEFAULT_JWKS_PATH: &str = "/.well-known/jwks.json";
-/// Default `max-age` of the JWKS document: other services refetch it at most this often.
-pub const DEFAULT_JWKS_MAX_AGE: Duration = Duration::from_secs(300);
-/// Default number of sessions kept in the session cache.
-pub const DEFAULT_CACHE_CAPACITY: u64 = 100_000;
-/// Default time a cached session is trusted without asking the backend again.
-pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(30);
-/// Default window in which reads of one user's claims are shared by every refresh.
-pub const DEFAULT_USER_CLAIMS_TTL: Duration = Duration::from_secs(1);
-/// Default least time between two `touch` writes of one session.
-pub const DEFAULT_TOUCH_DEBOUNCE: Duration = Duration::from_secs(60);
-/// Default memory budget of the verified-token cache: 32 MiB.
-pub const DEFAULT_TOKEN_CACHE_BYTES: u64 = 32 * 1024 * 1024;
-/// Default number of revocations remembered at once for access tokens (about 15 MiB). Past
-/// it, nothing is forgotten: access tokens are checked against their session instead.
-pub const DEFAULT_REVOCATION_BUDGET: usize = 100_000;
-/// Default limit of backend calls in flight.
-pub const DEFAULT_MAX_BACKEND_CALLS: usize = 512;
-/// Default timeout of one backend call.
-pub const DEFAULT_BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
+use crate::user_cache::UserCache;
 
 /// Builds [`Sessions`]; start with [`Sessions::builder`].
 ///
@@ -142,26 +107,26 @@ impl SessionsBuilder {
             rotate: Some(rotate_fn::<MemoryBackend>()),
             settings: Settings {
                 keys,
-                access_ttl: DEFAULT_ACCESS_TTL,
-                refresh_ttl: DEFAULT_REFRESH_TTL,
+                access_ttl: crate::defaults::ACCESS_TTL,
+                refresh_ttl: crate::defaults::REFRESH_TTL,
                 idle_timeout: None,
                 max_sessions_per_user: None,
-                leeway: DEFAULT_LEEWAY,
+                leeway: crate::defaults::LEEWAY,
                 issuer: None,
                 audience: None,
-                refresh_path: DEFAULT_REFRESH_PATH.to_owned(),
+                refresh_path: crate::defaults::REFRESH_PATH.to_owned(),
                 jwks_path: None,
-                jwks_max_age: DEFAULT_JWKS_MAX_AGE,
+                jwks_max_age: crate::defaults::JWKS_MAX_AGE,
                 public: Vec::new(),
                 optional: false,
-                cache_capacity: DEFAULT_CACHE_CAPACITY,
-                cache_ttl: DEFAULT_CACHE_TTL,
-                touch_debounce: DEFAULT_TOUCH_DEBOUNCE,
-                user_claims_ttl: Some(DEFAULT_USER_CLAIMS_TTL),
-                token_cache_bytes: Some(DEFAULT_TOKEN_CACHE_BYTES),
-                revocation_budget: DEFAULT_REVOCATION_BUDGET,
-                max_backend_calls: DEFAULT_MAX_BACKEND_CALLS,
-                backend_timeout: Some(DEFAULT_BACKEND_TIMEOUT),
+                cache_capacity: crate::defaults::CACHE_CAPACITY,
+                cache_ttl: crate::defaults::CACHE_TTL,
+                touch_debounce: crate::defaults::TOUCH_DEBOUNCE,
+                user_claims_ttl: Some(crate::defaults::USER_CLAIMS_TTL),
+                token_cache_bytes: Some(crate::defaults::TOKEN_CACHE_BYTES),
+                revocation_budget: crate::defaults::REVOCATION_BUDGET,
+                max_backend_calls: crate::defaults::MAX_BACKEND_CALLS,
+                backend_timeout: Some(crate::defaults::BACKEND_TIMEOUT),
                 rotation: None,
                 realm: None,
                 renderer: None,
@@ -226,7 +191,7 @@ impl<S, U> SessionsBuilder<S, U> {
         self
     }
 
-    /// Clock-skew leeway for `exp` and `nbf`. Default 5 seconds, at most [`MAX_LEEWAY`].
+    /// Clock-skew leeway for `exp` and `nbf`. Default 5 seconds, at most [`limits::MAX_LEEWAY`](crate::limits::MAX_LEEWAY).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.settings.leeway = leeway;
         self
@@ -253,7 +218,7 @@ impl<S, U> SessionsBuilder<S, U> {
 
     /// Serves the public keys as a JWKS document (RFC 7517) on this path, for services that
     /// only verify our tokens; `None` (the default) serves none. Usually
-    /// `Some(DEFAULT_JWKS_PATH)`. Refused at `build()` when the set holds an HMAC secret.
+    /// `Some(defaults::JWKS_PATH)`. Refused at `build()` when the set holds an HMAC secret.
     pub fn jwks_path(mut self, path: Option<impl Into<String>>) -> Self {
         self.settings.jwks_path = path.map(Into::into);
         self
@@ -406,8 +371,12 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
         if settings.access_ttl.is_zero() || settings.refresh_ttl.is_zero() {
             return Err(ConfigError::ZeroLifetime);
         }
-        if settings.refresh_ttl > MAX_LIFETIME || settings.access_ttl > MAX_LIFETIME {
-            return Err(ConfigError::LifetimeTooLong { max: MAX_LIFETIME });
+        if settings.refresh_ttl > crate::limits::MAX_LIFETIME
+            || settings.access_ttl > crate::limits::MAX_LIFETIME
+        {
+            return Err(ConfigError::LifetimeTooLong {
+                max: crate::limits::MAX_LIFETIME,
+            });
         }
         settings.check_seconds()?;
         if let Some(idle) = settings.idle_timeout
@@ -420,8 +389,10 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
         if settings.access_ttl > settings.refresh_ttl {
             return Err(ConfigError::AccessOutlivesRefresh);
         }
-        if settings.leeway > MAX_LEEWAY {
-            return Err(ConfigError::LeewayTooLarge { max: MAX_LEEWAY });
+        if settings.leeway > crate::limits::MAX_LEEWAY {
+            return Err(ConfigError::LeewayTooLarge {
+                max: crate::limits::MAX_LEEWAY,
+            });
         }
         if settings.cache_capacity == 0
             || settings.token_cache_bytes == Some(0)
@@ -468,7 +439,11 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
                 .cache_ttl
                 .saturating_mul(2)
                 .saturating_add(Duration::from_secs(60))
-                .max(settings.access_ttl.saturating_add(MAX_LEEWAY)),
+                .max(
+                    settings
+                        .access_ttl
+                        .saturating_add(crate::limits::MAX_LEEWAY),
+                ),
             revocation_budget: settings.revocation_budget,
         };
         let store = Store::new(self.store, self.rotate, store);
@@ -538,7 +513,9 @@ mod tests {
         );
         assert_eq!(
             err(Sessions::builder(keys()).leeway(Duration::from_secs(301))),
-            Some(ConfigError::LeewayTooLarge { max: MAX_LEEWAY })
+            Some(ConfigError::LeewayTooLarge {
+                max: crate::limits::MAX_LEEWAY
+            })
         );
         assert_eq!(
             err(Sessions::builder(keys()).access_ttl(Duration::ZERO)),
@@ -580,7 +557,9 @@ mod tests {
                 .access_ttl(Duration::MAX)
                 .build()
                 .err(),
-            Some(ConfigError::LifetimeTooLong { max: MAX_LIFETIME })
+            Some(ConfigError::LifetimeTooLong {
+                max: crate::limits::MAX_LIFETIME
+            })
         );
         assert_eq!(
             Sessions::builder(keys())

@@ -11,24 +11,18 @@ use tower_jwt_sessions_core::{
     BackendError, Session, SessionBackend, SessionMeta, UserClaims, Users,
 };
 
+use crate::access::Shared;
 use crate::clock::unix_now;
 use crate::cookie::CookieTransport;
 use crate::error::AuthError;
 use crate::keys::Keys;
 use crate::service::SessionLayer;
-use crate::shared::Shared;
 use crate::store::MemoryBackend;
 use crate::token::Claims;
 
 mod builder;
 
-pub use builder::{
-    DEFAULT_ACCESS_TTL, DEFAULT_BACKEND_TIMEOUT, DEFAULT_CACHE_CAPACITY, DEFAULT_CACHE_TTL,
-    DEFAULT_JWKS_MAX_AGE, DEFAULT_JWKS_PATH, DEFAULT_LEEWAY, DEFAULT_MAX_BACKEND_CALLS,
-    DEFAULT_REFRESH_PATH, DEFAULT_REFRESH_TTL, DEFAULT_REVOCATION_BUDGET,
-    DEFAULT_TOKEN_CACHE_BYTES, DEFAULT_TOUCH_DEBOUNCE, DEFAULT_USER_CLAIMS_TTL, MAX_LEEWAY,
-    MAX_LIFETIME, SessionsBuilder,
-};
+pub use builder::SessionsBuilder;
 
 /// JWT sessions for one app: the session API for login handlers, and the [`layer`](Self::layer)
 /// that guards routes and answers the refresh route.
@@ -206,7 +200,10 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
         let sessions = self
             .shared
             .store
-            .list(user_id, max.saturating_add(MAX_LISTED_SESSIONS))
+            .list(
+                user_id,
+                max.saturating_add(crate::limits::MAX_LISTED_SESSIONS),
+            )
             .await
             .map_err(SessionError::Backend)?;
         for session in sessions.iter().skip(max) {
@@ -237,13 +234,13 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
         }
     }
 
-    /// The live sessions of one user, newest first, at most [`MAX_LISTED_SESSIONS`].
+    /// The live sessions of one user, newest first, at most [`limits::MAX_LISTED_SESSIONS`](crate::limits::MAX_LISTED_SESSIONS).
     pub async fn list(&self, user_id: &str) -> Result<Vec<Session>, SessionError> {
         let now = unix_now();
         let mut sessions = self
             .shared
             .store
-            .list(user_id, MAX_LISTED_SESSIONS)
+            .list(user_id, crate::limits::MAX_LISTED_SESSIONS)
             .await
             .map_err(SessionError::Backend)?;
         sessions.retain(|s| s.expires_at > now);
@@ -370,18 +367,10 @@ impl std::error::Error for SessionError {
     }
 }
 
-/// The longest `ip` or `user_agent` kept with a session, in bytes; longer ones are cut (at a
-/// character boundary). A client chooses these strings: without a bound, a 400 KiB
-/// `User-Agent` per login would be kept, cached and listed.
-pub const MAX_META_LEN: usize = 512;
-
-/// The most sessions [`Sessions::list`] answers, the newest.
-pub const MAX_LISTED_SESSIONS: usize = 100;
-
 fn bounded(meta: SessionMeta) -> SessionMeta {
     fn cut(mut value: String) -> String {
-        if value.len() > MAX_META_LEN {
-            let mut end = MAX_META_LEN;
+        if value.len() > crate::limits::MAX_META_LEN {
+            let mut end = crate::limits::MAX_META_LEN;
             while !value.is_char_boundary(end) {
                 end -= 1;
             }
@@ -435,14 +424,17 @@ mod tests {
 
     #[test]
     fn meta_is_cut_at_a_char_boundary() {
-        let long = "é".repeat(MAX_META_LEN);
+        let long = "é".repeat(crate::limits::MAX_META_LEN);
         let meta = bounded(SessionMeta {
             ip: Some("203.0.113.7".into()),
             user_agent: Some(long),
         });
         assert_eq!(meta.ip.as_deref(), Some("203.0.113.7"));
         let agent = meta.user_agent.unwrap();
-        assert!(agent.len() <= MAX_META_LEN && agent.len() >= MAX_META_LEN - 1);
+        assert!(
+            agent.len() <= crate::limits::MAX_META_LEN
+                && agent.len() >= crate::limits::MAX_META_LEN - 1
+        );
         assert!(agent.chars().all(|c| c == 'é'));
     }
 

@@ -3,7 +3,7 @@
 //! Keyed by the whole token string, so only the byte-identical token can hit its entry. An
 //! entry lives until the token's own `exp` (no leeway) and never longer; entries are bounded
 //! by an estimate of their memory. Only tokens that passed full verification are inserted.
-//! Each thread keeps its most recent hits in front of it ([`super::local`]).
+//! Each thread keeps its most recent hits in front of it ([`super::thread_cache`]).
 //!
 //! When the keys change (a verify-only layer refetched its issuer's set and a key left it),
 //! [`TokenCache::forget_all`] starts a new generation: every entry is tagged with the one it
@@ -20,7 +20,7 @@ use moka::sync::Cache;
 
 use super::Claims;
 use super::claims::Verified;
-use super::local::{self, Erased};
+use super::thread_cache::{self, Erased};
 use crate::clock::unix_now;
 
 /// Claims are stored type-erased so that the cache needs no type parameter of the backend;
@@ -114,7 +114,7 @@ pub(crate) struct Generation(u64);
 impl TokenCache {
     pub(crate) fn new(max_bytes: u64) -> Self {
         TokenCache {
-            generation: AtomicU64::new(local::next_cache_id()),
+            generation: AtomicU64::new(thread_cache::next_cache_id()),
             cache: Cache::builder()
                 .max_capacity(max_bytes)
                 .weigher(weigh)
@@ -134,13 +134,13 @@ impl TokenCache {
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) fn forget_all(&self) {
         self.generation
-            .store(local::next_cache_id(), Ordering::Release);
+            .store(thread_cache::next_cache_id(), Ordering::Release);
         self.cache.invalidate_all();
     }
 
     pub(crate) fn get<C: Send + Sync + 'static>(&self, token: &str) -> Option<Claims<C>> {
         let generation = self.generation.load(Ordering::Acquire);
-        let claims = match local::get(generation, token, unix_now) {
+        let claims = match thread_cache::get(generation, token, unix_now) {
             Some(claims) => claims,
             None => {
                 // A miss (a new or forged token) costs only a lookup: `get` would also record
@@ -157,7 +157,7 @@ impl TokenCache {
                     Some(fork) => fork(&entry.claims),
                     None => entry.claims,
                 };
-                local::put(generation, token, entry.exp, Arc::clone(&claims));
+                thread_cache::put(generation, token, entry.exp, Arc::clone(&claims));
                 claims
             }
         };
@@ -196,7 +196,7 @@ impl TokenCache {
             return;
         }
         let erased: Erased = claims.as_arc().clone();
-        local::put(generation, token, exp, Arc::clone(&erased));
+        thread_cache::put(generation, token, exp, Arc::clone(&erased));
         self.cache.insert(
             token.into(),
             Entry {

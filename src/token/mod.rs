@@ -23,8 +23,8 @@ use crate::keys::Keys;
 mod cache;
 mod claims;
 mod jws;
-mod local;
-mod tee;
+mod one_pass;
+mod thread_cache;
 mod wire;
 
 pub(crate) use cache::TokenCache;
@@ -154,7 +154,7 @@ impl TokenCodec {
         if !jws::is_json_object(&payload) {
             return Err(CLAIMS_MALFORMED);
         }
-        let (registered, custom) = match tee::parse::<C>(&payload) {
+        let (registered, custom) = match one_pass::parse::<C>(&payload) {
             Some((registered, custom)) => (self.check(registered, TokenUse::Access)?, custom),
             // Parsed twice, the registered claims first, for the precise refusal.
             None => {

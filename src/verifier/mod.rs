@@ -46,16 +46,12 @@ use crate::error::refusals::UNKNOWN_KEY;
 use crate::error::{AuthError, ConfigError, ErrorRenderer};
 
 use crate::routes::{PublicRoute, Routes};
-use crate::sessions::{DEFAULT_LEEWAY, DEFAULT_TOKEN_CACHE_BYTES, MAX_LEEWAY};
 use crate::token::{Claims, TokenCache, TokenCodec};
 
 mod fetch;
 mod service;
 
 pub use service::{VerifierLayer, VerifierService};
-
-/// Default least time between two fetches of the JWKS document made for unknown `kid`s.
-pub const DEFAULT_REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
 
 /// Verifies access tokens of another service's issuer; see the [module docs](self).
 pub struct Verifier<C> {
@@ -104,14 +100,14 @@ impl<C> Verifier<C> {
     pub fn builder(jwks_url: impl Into<String>) -> VerifierBuilder<C> {
         VerifierBuilder {
             url: jwks_url.into(),
-            leeway: DEFAULT_LEEWAY,
+            leeway: crate::defaults::LEEWAY,
             issuer: None,
             audience: None,
-            cooldown: DEFAULT_REFETCH_COOLDOWN,
+            cooldown: crate::defaults::REFETCH_COOLDOWN,
             timeout: Duration::from_secs(5),
             public: Vec::new(),
             optional: false,
-            token_cache_bytes: Some(DEFAULT_TOKEN_CACHE_BYTES),
+            token_cache_bytes: Some(crate::defaults::TOKEN_CACHE_BYTES),
             realm: None,
             _claims: PhantomData,
         }
@@ -159,7 +155,7 @@ impl<C> fmt::Debug for Verifier<C> {
 }
 
 impl<C> VerifierBuilder<C> {
-    /// Clock-skew leeway for `exp` and `nbf`. Default 5 seconds, at most [`MAX_LEEWAY`].
+    /// Clock-skew leeway for `exp` and `nbf`. Default 5 seconds, at most [`limits::MAX_LEEWAY`](crate::limits::MAX_LEEWAY).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
@@ -178,7 +174,7 @@ impl<C> VerifierBuilder<C> {
     }
 
     /// Least time between two fetches made for unknown `kid`s (and between retries while no
-    /// key has arrived). Default [`DEFAULT_REFETCH_COOLDOWN`].
+    /// key has arrived). Default [`defaults::REFETCH_COOLDOWN`](crate::defaults::REFETCH_COOLDOWN).
     pub fn refetch_cooldown(mut self, cooldown: Duration) -> Self {
         self.cooldown = cooldown;
         self
@@ -224,8 +220,10 @@ impl<C> VerifierBuilder<C> {
     /// Tokio runtime. An unreachable issuer is not an error here: requests get 503 until
     /// its keys arrive.
     pub fn build(self) -> Result<Verifier<C>, ConfigError> {
-        if self.leeway > MAX_LEEWAY {
-            return Err(ConfigError::LeewayTooLarge { max: MAX_LEEWAY });
+        if self.leeway > crate::limits::MAX_LEEWAY {
+            return Err(ConfigError::LeewayTooLarge {
+                max: crate::limits::MAX_LEEWAY,
+            });
         }
         if self.token_cache_bytes == Some(0) {
             return Err(ConfigError::ZeroCacheCapacity);

@@ -12,7 +12,7 @@ use crate::keys::Jwks;
 use crate::routes::Routes;
 use crate::store::{LoadError, Store, Verdict};
 use crate::token::{Claims, TokenCache, TokenCodec};
-use crate::users::UserCache;
+use crate::user_cache::UserCache;
 
 /// The lifetimes and switches the request paths read; set by the builder.
 #[derive(Debug, Clone)]
