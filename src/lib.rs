@@ -274,7 +274,7 @@
 //! | `tjs_revocation_feed_up` | gauge | 1 while the shared backend's revocation feed is up |
 //!
 //! With `tracing`, the refresh route and every backend call run in a debug-level span
-//! (`refresh`, `session_store` with its `op`) that records its `outcome`.
+//! (`refresh`, `session_backend` with its `op`) that records its `outcome`.
 //!
 //! # Cargo features
 //!

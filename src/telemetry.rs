@@ -6,13 +6,10 @@
 //!
 //! | name | type | labels |
 //! |---|---|---|
-//! | `tjs_access_requests_total` | counter | `outcome` (`accepted`, `anonymous`, `refused`), `error`, `reason` |
-//! | `tjs_token_cache_lookups_total` | counter | `result` (`hit`, `miss`) |
-//! | `tjs_refresh_requests_total` | counter | `outcome` (`refreshed`, `refused`), `error`, `reason` |
-//! | `tjs_backend_calls_total` | counter | `op`, `result` (`ok`, `error`) |
-//! | `tjs_backend_call_duration_seconds` | histogram | `op` |
-//! | `tjs_revocations_total` | counter | `source` (`local`, `feed`) |
-//! | `tjs_revocation_feed_up` | gauge | (1 up, 0 down) |
+//! The names and labels are listed once, in the crate docs (`# Metrics`).
+//!
+//! Refusals are logged (debug level) and counted here and nowhere else: the layers only say
+//! which route refused what.
 
 #[cfg(feature = "metrics")]
 use std::time::Duration;
@@ -89,9 +86,10 @@ pub(crate) fn access_anonymous() {
     metrics::counter!("tjs_access_requests_total", "outcome" => "anonymous").increment(1);
 }
 
-/// A protected request refused.
+/// A request refused by a layer (any route but a refresh): logged and counted.
 #[inline]
 pub(crate) fn access_refused(err: &AuthError) {
+    crate::debug_event!("request refused: {}", err);
     #[cfg(feature = "metrics")]
     {
         let (code, reason) = error_labels(err);
@@ -125,9 +123,10 @@ pub(crate) fn refreshed() {
     metrics::counter!("tjs_refresh_requests_total", "outcome" => "refreshed").increment(1);
 }
 
-/// A refresh refused (a 503 included: its error code says so).
+/// A refresh refused (a 503 included: its error code says so): logged and counted.
 #[inline]
 pub(crate) fn refresh_refused(err: &AuthError) {
+    crate::debug_event!("refresh refused: {}", err);
     #[cfg(feature = "metrics")]
     {
         let (code, reason) = error_labels(err);

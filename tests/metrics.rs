@@ -88,6 +88,11 @@ async fn counters_move_by_exactly_what_happened() {
         .body(String::new())
         .unwrap();
     assert_eq!(send(refused).await, StatusCode::UNAUTHORIZED);
+    // A GET on the refresh route is no refresh attempt: one of the layer's other refusals.
+    let wrong_method = Request::get("/sessions/refresh/")
+        .body(String::new())
+        .unwrap();
+    assert_eq!(send(wrong_method).await, StatusCode::METHOD_NOT_ALLOWED);
 
     let after = scrape().await;
     let delta = |name: &str, labels: &[(&str, &str)]| {
@@ -112,6 +117,17 @@ async fn counters_move_by_exactly_what_happened() {
                     "a refresh token cannot be used as an access token"
                 )
             ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        delta("tjs_refresh_requests_total", &[("outcome", "refused")]),
+        0.0
+    );
+    assert_eq!(
+        delta(
+            "tjs_access_requests_total",
+            &[("outcome", "refused"), ("error", "method_not_allowed")]
         ),
         1.0
     );

@@ -52,7 +52,6 @@ pub(crate) async fn respond<S: SessionBackend, U: Users>(
             refreshed.into_response()
         }
         Err(err) => {
-            crate::debug_event!("refresh refused: {}", err);
             crate::telemetry::refresh_refused(&err);
             refusal(&shared, &err, via)
         }

@@ -91,7 +91,6 @@ where
     }
 
     fn render(&self, err: &AuthError, grpc: bool) -> Response<Bytes> {
-        crate::debug_event!("request refused: {}", err);
         if grpc {
             grpc::response(err)
         } else {
@@ -137,7 +136,8 @@ where
     /// refused without boxing a future; only a verified token reaches the backend.
     fn refresh<B, F, X, B2>(&self, req: &Request<B>) -> ResponseFuture<F, X, B2> {
         if req.method() != Method::POST {
-            crate::telemetry::refresh_refused(&AuthError::MethodNotAllowed);
+            // Not a refresh attempt: counted with the layer's other refusals.
+            crate::telemetry::access_refused(&AuthError::MethodNotAllowed);
             return ResponseFuture::answered(
                 self.render(&AuthError::MethodNotAllowed, grpc::is_grpc(req.headers())),
             );
@@ -172,7 +172,6 @@ where
                 via,
             ))),
             Err(err) => {
-                crate::debug_event!("refresh refused: {}", err);
                 crate::telemetry::refresh_refused(&err);
                 ResponseFuture::answered(refresh::refusal(&self.shared, &err, via))
             }

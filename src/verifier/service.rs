@@ -106,14 +106,16 @@ where
         };
         match verdict {
             Ok(Some(claims)) => {
+                crate::telemetry::access_accepted();
                 req.extensions_mut().insert(claims);
             }
             Ok(None) => {
+                crate::telemetry::access_anonymous();
                 req.extensions_mut()
                     .insert(LayerMark(shared.renderer.clone()));
             }
             Err(err) => {
-                crate::debug_event!("request refused: {}", err);
+                crate::telemetry::access_refused(&err);
                 let response = if grpc::is_grpc(req.headers()) {
                     grpc::response(&err)
                 } else {
