@@ -43,6 +43,7 @@
 //!   every minute, and the log is trimmed to [`DEFAULT_RETENTION`].
 //!
 //! [tower-jwt-sessions]: https://docs.rs/tower-jwt-sessions
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 
 use std::fmt;

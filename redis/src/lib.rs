@@ -46,6 +46,7 @@
 //!   id) does not give.
 //!
 //! [tower-jwt-sessions]: https://docs.rs/tower-jwt-sessions
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 
 use std::collections::HashMap;
