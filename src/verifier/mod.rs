@@ -230,16 +230,22 @@ impl<C> VerifierBuilder<C> {
         if self.token_cache_bytes == Some(0) {
             return Err(ConfigError::ZeroCacheCapacity);
         }
+        // Tokio's error says only that there is no runtime, which the variant says.
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
         let client = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout)
             .redirect(fetch::same_origin_redirects())
             .build()
-            .map_err(|_| ConfigError::BadJwksUrl)?;
-        let url = reqwest::Url::parse(&self.url).map_err(|_| ConfigError::BadJwksUrl)?;
+            .map_err(|err| ConfigError::HttpClient {
+                source: Arc::new(err.without_url()),
+            })?;
+        // A parse error names what is wrong (no host, a bad port), never the URL itself.
+        let url = reqwest::Url::parse(&self.url).map_err(|err| ConfigError::BadJwksUrl {
+            source: Some(Arc::new(err)),
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(ConfigError::BadJwksUrl);
+            return Err(ConfigError::BadJwksUrl { source: None });
         }
         let shared = Arc::new(Shared {
             url: self.url,
@@ -328,7 +334,10 @@ impl Shared {
             }
             Err(err) => {
                 if !self.failing.swap(true, Ordering::Relaxed) {
-                    crate::warn_event!("JWKS fetch failed, keeping the last good key set: {}", err);
+                    crate::warn_event!(
+                        "JWKS fetch failed, keeping the last good key set: {}",
+                        crate::error::Chain(&err)
+                    );
                 }
                 return Err(());
             }
