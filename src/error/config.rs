@@ -228,10 +228,15 @@ impl PartialEq for ConfigError {
     fn eq(&self, other: &Self) -> bool {
         use ConfigError::*;
         match (self, other) {
-            (SecretTooShort { len, min }, SecretTooShort { len: l, min: m }) => len == l && min == m,
-            (BadKey { key, reason, .. }, BadKey { key: k, reason: r, .. }) => {
-                key == k && reason == r
+            (SecretTooShort { len, min }, SecretTooShort { len: l, min: m }) => {
+                len == l && min == m
             }
+            (
+                BadKey { key, reason, .. },
+                BadKey {
+                    key: k, reason: r, ..
+                },
+            ) => key == k && reason == r,
             (LifetimeTooLong { max }, LifetimeTooLong { max: m })
             | (LeewayTooLarge { max }, LeewayTooLarge { max: m }) => max == m,
             (FractionalSeconds { setting }, FractionalSeconds { setting: s }) => setting == s,

@@ -24,8 +24,10 @@ impl Jwks {
     pub(crate) fn new(keys: &Keys, max_age: Duration) -> Result<Self, ConfigError> {
         let set = JwkSet { keys: keys.jwks()? };
         const KEY: &str = "the JWKS document";
-        let body = serde_json::to_vec(&set)
-            .map_err(ConfigError::bad_key(KEY, "the public keys cannot be written as JSON"))?;
+        let body = serde_json::to_vec(&set).map_err(ConfigError::bad_key(
+            KEY,
+            "the public keys cannot be written as JSON",
+        ))?;
         // Stable across processes and restarts with the same keys: a fixed-key hash.
         let mut hasher = std::hash::DefaultHasher::new();
         body.hash(&mut hasher);

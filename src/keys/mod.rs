@@ -123,10 +123,14 @@ impl Keys {
         public_pem: &[u8],
     ) -> Result<Self, ConfigError> {
         family(algorithm, AlgorithmFamily::Rsa)?;
-        let encoding = EncodingKey::from_rsa_pem(private_pem)
-            .map_err(ConfigError::bad_key("Keys::rsa_pem(private_pem)", RSA_PRIVATE))?;
-        let decoding = DecodingKey::from_rsa_pem(public_pem)
-            .map_err(ConfigError::bad_key("Keys::rsa_pem(public_pem)", RSA_PUBLIC))?;
+        let encoding = EncodingKey::from_rsa_pem(private_pem).map_err(ConfigError::bad_key(
+            "Keys::rsa_pem(private_pem)",
+            RSA_PRIVATE,
+        ))?;
+        let decoding = DecodingKey::from_rsa_pem(public_pem).map_err(ConfigError::bad_key(
+            "Keys::rsa_pem(public_pem)",
+            RSA_PUBLIC,
+        ))?;
         Keys::checked("Keys::rsa_pem", algorithm, encoding, decoding)
     }
 
@@ -137,8 +141,10 @@ impl Keys {
         public_pem: &[u8],
     ) -> Result<Self, ConfigError> {
         family(algorithm, AlgorithmFamily::Ec)?;
-        let encoding = EncodingKey::from_ec_pem(private_pem)
-            .map_err(ConfigError::bad_key("Keys::ec_pem(private_pem)", EC_PRIVATE))?;
+        let encoding = EncodingKey::from_ec_pem(private_pem).map_err(ConfigError::bad_key(
+            "Keys::ec_pem(private_pem)",
+            EC_PRIVATE,
+        ))?;
         let decoding = DecodingKey::from_ec_pem(public_pem)
             .map_err(ConfigError::bad_key("Keys::ec_pem(public_pem)", EC_PUBLIC))?;
         Keys::checked("Keys::ec_pem", algorithm, encoding, decoding)
@@ -146,8 +152,10 @@ impl Keys {
 
     /// EdDSA (Ed25519) from a PEM private key and its PEM public key.
     pub fn ed_pem(private_pem: &[u8], public_pem: &[u8]) -> Result<Self, ConfigError> {
-        let encoding = EncodingKey::from_ed_pem(private_pem)
-            .map_err(ConfigError::bad_key("Keys::ed_pem(private_pem)", ED_PRIVATE))?;
+        let encoding = EncodingKey::from_ed_pem(private_pem).map_err(ConfigError::bad_key(
+            "Keys::ed_pem(private_pem)",
+            ED_PRIVATE,
+        ))?;
         let decoding = DecodingKey::from_ed_pem(public_pem)
             .map_err(ConfigError::bad_key("Keys::ed_pem(public_pem)", ED_PUBLIC))?;
         Keys::checked("Keys::ed_pem", Algorithm::EdDSA, encoding, decoding)
@@ -489,19 +497,22 @@ fn public_jwk(
     decoding: &DecodingKey,
     algorithm: Algorithm,
 ) -> Result<Jwk, ConfigError> {
-    let mut jwk = Jwk::from_decoding_key(decoding, Some(algorithm)).map_err(
-        ConfigError::bad_key(key, "its public key cannot be written as a JWK for this algorithm"),
-    )?;
+    let mut jwk =
+        Jwk::from_decoding_key(decoding, Some(algorithm)).map_err(ConfigError::bad_key(
+            key,
+            "its public key cannot be written as a JWK for this algorithm",
+        ))?;
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
     Ok(jwk)
 }
 
 /// RFC 7638: SHA-256 over the required members, base64url.
 fn thumbprint(key: &'static str, jwk: &Jwk) -> Result<String, ConfigError> {
-    jwk.thumbprint(ThumbprintHash::SHA256).map_err(ConfigError::bad_key(
-        key,
-        "its RFC 7638 thumbprint cannot be computed",
-    ))
+    jwk.thumbprint(ThumbprintHash::SHA256)
+        .map_err(ConfigError::bad_key(
+            key,
+            "its RFC 7638 thumbprint cannot be computed",
+        ))
 }
 
 fn named(mut jwk: Jwk, kid: &str) -> Jwk {
@@ -560,11 +571,17 @@ mod tests {
         assert!(text.contains("not a PEM EC public key"), "{text}");
         assert!(err.source().is_some(), "{err:?}");
         let err = Keys::from_private_pem(Algorithm::EdDSA, b"not pem").unwrap_err();
-        assert!(err.to_string().contains("Keys::from_private_pem(private_pem)"));
+        assert!(
+            err.to_string()
+                .contains("Keys::from_private_pem(private_pem)")
+        );
         assert!(err.to_string().contains("Ed25519 private key"));
         assert!(err.source().is_some());
         // Equal by variant and fields: the source takes no part.
-        assert_eq!(err, Keys::from_private_pem(Algorithm::EdDSA, b"other").unwrap_err());
+        assert_eq!(
+            err,
+            Keys::from_private_pem(Algorithm::EdDSA, b"other").unwrap_err()
+        );
         assert_ne!(err, Keys::ed_public_pem(b"not pem").unwrap_err());
     }
 

@@ -95,7 +95,7 @@ pub struct VerifierBuilder<C> {
     public: Vec<PublicRoute>,
     optional: bool,
     token_cache_bytes: Option<u64>,
-    realm: Option<String>,
+    renderer: ErrorRenderer,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -112,7 +112,7 @@ impl<C> Verifier<C> {
             public: Vec::new(),
             optional: false,
             token_cache_bytes: Some(DEFAULT_TOKEN_CACHE_BYTES),
-            realm: None,
+            renderer: ErrorRenderer::default(),
             _claims: PhantomData,
         }
     }
@@ -214,9 +214,12 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
-    /// The realm named in every `WWW-Authenticate` challenge.
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.realm = Some(realm.into());
+    /// How refusals look, and the realm of their challenges:
+    /// `.error_renderer(ErrorRenderer::default().with_realm("pets"))`, as for
+    /// [`SessionsBuilder::error_renderer`](crate::SessionsBuilder::error_renderer). Default
+    /// [`ErrorRenderer::default`]: RFC 6750 JSON, no realm.
+    pub fn error_renderer(mut self, renderer: ErrorRenderer) -> Self {
+        self.renderer = renderer;
         self
     }
 
@@ -261,7 +264,7 @@ impl<C> VerifierBuilder<C> {
             runtime: runtime.clone(),
             token_cache: self.token_cache_bytes.map(TokenCache::new),
             routes: Routes::public_only(self.public)?,
-            renderer: ErrorRenderer::default_with_realm(self.realm),
+            renderer: self.renderer,
             optional: self.optional,
         });
         runtime.spawn(fetch::keep_fresh(Arc::downgrade(&shared)));
