@@ -366,3 +366,28 @@ impl Shared {
         Ok(max_age)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bad_jwks_url_keeps_why_and_never_the_url() {
+        use std::error::Error;
+        let err = Verifier::<serde_json::Value>::builder("https://user:pw@:0/jwks")
+            .build()
+            .err()
+            .unwrap();
+        assert!(matches!(err, ConfigError::BadJwksUrl { .. }), "{err:?}");
+        let why = err.source().expect("the parser's error").to_string();
+        assert!(
+            !why.contains("pw") && !format!("{err:?}").contains("pw"),
+            "{why}"
+        );
+        let err = Verifier::<serde_json::Value>::builder("ftp://issuer.example/jwks")
+            .build()
+            .err()
+            .unwrap();
+        assert_eq!(err, ConfigError::BadJwksUrl { source: None });
+    }
+}
