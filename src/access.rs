@@ -86,6 +86,7 @@ impl<S, U: Users> Shared<S, U> {
             .store
             .guard()
             .call("user claims", || self.users.claims(user_id));
+        // The guard has logged the backend's error; the client gets the fixed 503.
         match &self.user_cache {
             Some(cache) => cache.get_or_read(user_id, read).await.map_err(|_| ()),
             None => read.await.map_err(|_| ()),

@@ -64,7 +64,7 @@
 //! | `.jwks_path(Some(p))` / `.jwks_max_age(d)` | off / [`defaults::JWKS_MAX_AGE`] | publish the public keys (RFC 7517) for services that verify our tokens; refused with an HMAC secret |
 //! | `.user_claims_ttl(Some(d))` | [`defaults::USER_CLAIMS_TTL`] | one read of a user's claims serves every refresh of that user within it; `None` reads at every refresh |
 //! | `.rotate_refresh_tokens(grace)` | off | every refresh also answers a new `refresh_token`; a retired one used again ends the session, except within `grace` (a second tab); for a [`RotatingBackend`] |
-//! | `.realm(r)` / `.error_renderer(r)` | none / RFC 6750 JSON | how refusals look |
+//! | `.error_renderer(ErrorRenderer::default().with_realm(r))` | RFC 6750 JSON, no realm | how refusals look, and the realm of their challenges |
 //! | `.refresh_cookie(RefreshCookie::new().allowed_origin(o))` | off (Bearer only) | the refresh token also in an `HttpOnly; Secure; SameSite=Strict` cookie, for browser apps, with a CSRF check; see the [`cookie`] module |
 //!
 //! # Your own backend and user directory

@@ -13,7 +13,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 use tower_jwt_sessions::axum::Require;
 use tower_jwt_sessions::scopes::{Read, Write};
-use tower_jwt_sessions::{Claims, Keys, MachinableClaims, SessionMeta, Sessions};
+use tower_jwt_sessions::{Claims, ErrorRenderer, Keys, MachinableClaims, SessionMeta, Sessions};
 
 async fn me(claims: Claims<MachinableClaims>) -> String {
     claims.user.name.clone()
@@ -44,7 +44,7 @@ fn routes() -> Router {
 fn sessions() -> Sessions {
     Sessions::builder(Keys::hs256(SECRET).unwrap())
         .public_prefix("/public/")
-        .realm("pets")
+        .error_renderer(ErrorRenderer::default().with_realm("pets"))
         .build()
         .unwrap()
 }

@@ -797,7 +797,7 @@ async fn debug_output_holds_no_secret_token_or_claim() {
 
 #[tokio::test]
 async fn custom_error_renderer_replaces_the_body() {
-    let renderer = tower_jwt_sessions::ErrorRenderer::new(|err| {
+    let renderer = tower_jwt_sessions::ErrorRenderer::new(|err, _realm| {
         let mut res = Response::new(Bytes::from(format!(
             "nope: {}",
             err.code().unwrap_or("none")

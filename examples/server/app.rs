@@ -18,8 +18,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_jwt_sessions::axum::Require;
 use tower_jwt_sessions::scopes::{Read, Write};
 use tower_jwt_sessions::{
-    AuthError, Claims, ConfigError, Keys, MachinableClaims, MachinableUser, MemoryBackend,
-    RefreshCookie, SessionError, SessionMeta, Sessions,
+    AuthError, Claims, ConfigError, ErrorRenderer, Keys, MachinableClaims, MachinableUser,
+    MemoryBackend, RefreshCookie, SessionError, SessionMeta, Sessions,
 };
 
 use crate::backend::AnyBackend;
@@ -225,7 +225,7 @@ pub fn app_tuned(
         .users(MemoryBackend::new())
         .revocation_budget(tuning.revocation_budget)
         .token_cache_bytes(tuning.token_cache_bytes)
-        .realm(PROJECT)
+        .error_renderer(ErrorRenderer::default().with_realm(PROJECT))
         .public_path("/health")
         .public_route(axum::http::Method::POST, "/sessions/");
     if let Some(cookie) = tuning.refresh_cookie {

@@ -278,6 +278,7 @@ fn connection_lost(err: &tokio_postgres::Error) -> bool {
 }
 
 /// Postgres has no unsigned integers: values past `i64::MAX` are refused, not wrapped.
+/// (`TryFromIntError` says no more than these texts.)
 fn signed(value: u64) -> Result<i64, BackendError> {
     i64::try_from(value).map_err(|_| BackendError::new("a value past i64::MAX cannot be stored"))
 }
@@ -512,6 +513,7 @@ async fn follow_once(
                         catch_up(&client, store, position, sink),
                     )
                     .await
+                    // `Elapsed` says only that the time ran out, as the text does.
                     .map_err(|_| BackendError::new("the feed connection stopped answering"))??;
                     if sink.upgrade().is_none() {
                         return Ok(());

@@ -186,6 +186,7 @@ impl CookieTransport {
             if first.len() > MAX_TOKEN_LEN {
                 return Err(TOKEN_TOO_LONG);
             }
+            // The client's fault: a fixed refusal.
             std::str::from_utf8(first).map_err(|_| MALFORMED)
         }))
     }

@@ -1,12 +1,18 @@
 //! A configuration that cannot work, refused before the first request.
 
+use std::error::Error;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A configuration that cannot work, refused by
 /// [`SessionsBuilder::build`](crate::SessionsBuilder::build) or a [`Keys`](crate::Keys)
 /// constructor instead of failing on a request.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// A variant says which setting or key is wrong; where a parser or a dependency refused it,
+/// its error is kept as the [`source`](Error::source). Two errors are equal when their
+/// variant and named fields are: the source is not compared.
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum ConfigError {
     /// The HMAC secret is shorter than the hash output.
@@ -18,8 +24,17 @@ pub enum ConfigError {
     },
     /// The algorithm does not belong to the constructor's key family (HS256 with a PEM key).
     WrongKeyFamily,
-    /// The key could not be parsed.
-    BadKey,
+    /// A key could not be read or used.
+    #[non_exhaustive]
+    BadKey {
+        /// Which key: the constructor and its argument (`Keys::ec_pem(public_pem)`), or the
+        /// document.
+        key: &'static str,
+        /// What it should have been (`not a PEM EC public key (SPKI)`).
+        reason: &'static str,
+        /// The parser's own error, also given by [`source`](Error::source).
+        source: Option<Arc<dyn Error + Send + Sync>>,
+    },
     /// The private and public keys do not belong together.
     KeyMismatch,
     /// The access-token lifetime is longer than the refresh-token lifetime.
@@ -64,7 +79,19 @@ pub enum ConfigError {
     /// A verify-only layer was built outside a Tokio runtime, which its key fetches need.
     NoRuntime,
     /// The JWKS URL is not an `http` or `https` URL.
-    BadJwksUrl,
+    #[non_exhaustive]
+    BadJwksUrl {
+        /// Why the URL did not parse, also given by [`source`](Error::source); `None` when it
+        /// parsed with another scheme. Its text never holds the URL, which may carry
+        /// credentials.
+        source: Option<Arc<dyn Error + Send + Sync>>,
+    },
+    /// The HTTP client for the JWKS fetches could not be built (its TLS setup failed).
+    #[non_exhaustive]
+    HttpClient {
+        /// reqwest's error, also given by [`source`](Error::source).
+        source: Arc<dyn Error + Send + Sync>,
+    },
     /// Rotation was turned on, then the backend was replaced by one that is not a
     /// [`RotatingBackend`](crate::RotatingBackend): call `rotate_refresh_tokens` after `backend`.
     RotationUnsupported,
@@ -93,7 +120,7 @@ impl fmt::Display for ConfigError {
             ConfigError::WrongKeyFamily => {
                 f.write_str("the algorithm does not match the kind of key given")
             }
-            ConfigError::BadKey => f.write_str("the key could not be parsed"),
+            ConfigError::BadKey { key, reason, .. } => write!(f, "bad key, {key}: {reason}"),
             ConfigError::KeyMismatch => f.write_str("the private and public keys do not match"),
             ConfigError::AccessOutlivesRefresh => {
                 f.write_str("the access-token lifetime must not exceed the refresh-token lifetime")
@@ -139,7 +166,12 @@ impl fmt::Display for ConfigError {
             ConfigError::NoRuntime => {
                 f.write_str("build the verifier inside a Tokio runtime: it fetches keys in the background")
             }
-            ConfigError::BadJwksUrl => f.write_str("the JWKS URL must be an http or https URL"),
+            ConfigError::BadJwksUrl { .. } => {
+                f.write_str("the JWKS URL must be an http or https URL")
+            }
+            ConfigError::HttpClient { .. } => {
+                f.write_str("the HTTP client for the JWKS fetches could not be built")
+            }
             ConfigError::RotationUnsupported => f.write_str(
                 "refresh-token rotation needs a RotatingBackend; call rotate_refresh_tokens after backend",
             ),
@@ -160,4 +192,60 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl ConfigError {
+    /// A [`BadKey`](ConfigError::BadKey) for `map_err`, keeping the parser's error.
+    pub(crate) fn bad_key<E: Error + Send + Sync + 'static>(
+        key: &'static str,
+        reason: &'static str,
+    ) -> impl FnOnce(E) -> ConfigError {
+        move |err| ConfigError::BadKey {
+            key,
+            reason,
+            source: Some(Arc::new(err)),
+        }
+    }
+}
+
+impl Error for ConfigError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match self {
+            ConfigError::BadKey {
+                source: Some(source),
+                ..
+            }
+            | ConfigError::BadJwksUrl {
+                source: Some(source),
+            }
+            | ConfigError::HttpClient { source } => Some(&**source),
+            _ => None,
+        }
+    }
+}
+
+/// By variant and named fields; a source is an explanation, not part of what went wrong,
+/// and `dyn Error` has no equality anyway.
+impl PartialEq for ConfigError {
+    fn eq(&self, other: &Self) -> bool {
+        use ConfigError::*;
+        match (self, other) {
+            (SecretTooShort { len, min }, SecretTooShort { len: l, min: m }) => {
+                len == l && min == m
+            }
+            (
+                BadKey { key, reason, .. },
+                BadKey {
+                    key: k, reason: r, ..
+                },
+            ) => key == k && reason == r,
+            (LifetimeTooLong { max }, LifetimeTooLong { max: m })
+            | (LeewayTooLarge { max }, LeewayTooLarge { max: m }) => max == m,
+            (FractionalSeconds { setting }, FractionalSeconds { setting: s }) => setting == s,
+            (DuplicateKid(a), DuplicateKid(b)) | (BadOrigin(a), BadOrigin(b)) => a == b,
+            // Every variant with fields compared is matched above: the rest are equal when
+            // they are the same variant (a new variant with fields needs its arm).
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl Eq for ConfigError {}

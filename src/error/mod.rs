@@ -166,6 +166,22 @@ impl AuthError {
     }
 }
 
+/// An error and each of its sources, joined by `": "`, for a log line: the cause is often
+/// the one fact the operator needs ("connection refused", "invalid port number").
+pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)?;
+        let mut next = self.0.source();
+        while let Some(err) = next {
+            write!(f, ": {err}")?;
+            next = err.source();
+        }
+        Ok(())
+    }
+}
+
 fn push_json_string(out: &mut String, value: &str) {
     match serde_json::to_string(value) {
         Ok(quoted) => out.push_str(&quoted),

@@ -11,39 +11,92 @@ use http::{HeaderMap, Response};
 
 use super::{AuthError, refusals};
 
-/// Turns an [`AuthError`] into the response the client gets.
+/// Turns an [`AuthError`] into the response the client gets, with the realm named in every
+/// `WWW-Authenticate` challenge.
 ///
-/// The default is [`AuthError::to_response`]; replace it with
-/// [`SessionsBuilder::error_renderer`](crate::SessionsBuilder::error_renderer) to change the
-/// body format. The renderer is called only for refusals, never on the success path.
+/// The default is [`AuthError::to_response`] without a realm; give one with
+/// [`with_realm`](Self::with_realm), and the renderer to
+/// [`SessionsBuilder::error_renderer`](crate::SessionsBuilder::error_renderer). A rendering
+/// of your own ([`new`](Self::new)) gets the realm too. The renderer is called only for
+/// refusals, never on the success path.
+///
+/// ```
+/// use tower_jwt_sessions::{AuthError, ErrorRenderer};
+///
+/// let renderer = ErrorRenderer::default().with_realm("pet-demo");
+/// let res = renderer.render(&AuthError::MissingCredentials);
+/// assert_eq!(res.headers()["www-authenticate"], "Bearer realm=\"pet-demo\"");
+///
+/// // Another body, the same status and challenge.
+/// let terse = ErrorRenderer::new(|err, realm| {
+///     let mut res = err.to_response(realm);
+///     *res.body_mut() = err.description().to_owned().into();
+///     res
+/// })
+/// .with_realm("pet-demo");
+/// ```
 #[derive(Clone)]
 pub struct ErrorRenderer {
-    render: Arc<RenderFn>,
+    // One `Arc`: every verified token's claims carry a clone.
+    inner: Arc<Inner>,
 }
 
-type RenderFn = dyn Fn(&AuthError) -> Response<Bytes> + Send + Sync;
+struct Inner {
+    realm: Option<String>,
+    render: Render,
+}
+
+enum Render {
+    /// The crate's rendering, every fixed refusal prepared with the realm.
+    Default(Prepared),
+    Custom(Arc<RenderFn>),
+}
+
+type RenderFn = dyn Fn(&AuthError, Option<&str>) -> Response<Bytes> + Send + Sync;
 
 impl ErrorRenderer {
-    /// Wraps a rendering function.
-    pub fn new(render: impl Fn(&AuthError) -> Response<Bytes> + Send + Sync + 'static) -> Self {
+    /// Wraps a rendering function, given each error and the realm (`None` until
+    /// [`with_realm`](Self::with_realm)); [`AuthError::to_response`] renders the default.
+    pub fn new(
+        render: impl Fn(&AuthError, Option<&str>) -> Response<Bytes> + Send + Sync + 'static,
+    ) -> Self {
         ErrorRenderer {
-            render: Arc::new(render),
+            inner: Arc::new(Inner {
+                realm: None,
+                render: Render::Custom(Arc::new(render)),
+            }),
         }
     }
 
-    /// The crate's default rendering, with an optional realm in every challenge.
-    pub fn default_with_realm(realm: Option<String>) -> Self {
-        let prepared = Prepared::new(realm.as_deref());
-        ErrorRenderer::new(move |err| {
-            prepared
-                .render(err)
-                .unwrap_or_else(|| err.to_response(realm.as_deref()))
-        })
+    /// Names `realm` in every `WWW-Authenticate` challenge (RFC 6750 §3).
+    pub fn with_realm(self, realm: impl Into<String>) -> Self {
+        let realm = realm.into();
+        let render = match &self.inner.render {
+            Render::Default(_) => Render::Default(Prepared::new(Some(&realm))),
+            Render::Custom(render) => Render::Custom(Arc::clone(render)),
+        };
+        ErrorRenderer {
+            inner: Arc::new(Inner {
+                realm: Some(realm),
+                render,
+            }),
+        }
+    }
+
+    /// The realm of the challenges, if one was given.
+    pub fn realm(&self) -> Option<&str> {
+        self.inner.realm.as_deref()
     }
 
     /// Renders one error.
     pub fn render(&self, err: &AuthError) -> Response<Bytes> {
-        (self.render)(err)
+        let realm = self.realm();
+        match &self.inner.render {
+            Render::Default(prepared) => prepared
+                .render(err)
+                .unwrap_or_else(|| err.to_response(realm)),
+            Render::Custom(render) => render(err, realm),
+        }
     }
 }
 
@@ -114,14 +167,23 @@ impl Prepared {
 }
 
 impl Default for ErrorRenderer {
+    /// The crate's rendering ([`AuthError::to_response`]), without a realm.
     fn default() -> Self {
-        ErrorRenderer::default_with_realm(None)
+        ErrorRenderer {
+            inner: Arc::new(Inner {
+                realm: None,
+                render: Render::Default(Prepared::new(None)),
+            }),
+        }
     }
 }
 
 impl fmt::Debug for ErrorRenderer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ErrorRenderer").finish_non_exhaustive()
+        f.debug_struct("ErrorRenderer")
+            .field("realm", &self.realm())
+            .field("custom", &matches!(self.inner.render, Render::Custom(_)))
+            .finish()
     }
 }
 
@@ -132,7 +194,10 @@ mod tests {
     #[test]
     fn prepared_refusals_equal_rendered_ones() {
         for realm in [None, Some("pet-demo")] {
-            let renderer = ErrorRenderer::default_with_realm(realm.map(str::to_owned));
+            let renderer = match realm {
+                Some(realm) => ErrorRenderer::default().with_realm(realm),
+                None => ErrorRenderer::default(),
+            };
             let mut errors = refusals::ALL.to_vec();
             errors.push(AuthError::insufficient_scope("write"));
             errors.push(AuthError::InvalidToken("a text of the app's own"));
@@ -146,5 +211,18 @@ mod tests {
                 assert_eq!(prepared_body, fresh_body, "{err}");
             }
         }
+    }
+
+    #[test]
+    fn a_custom_renderer_gets_the_realm() {
+        let renderer = ErrorRenderer::new(|err, realm| err.to_response(realm));
+        let challenge = |r: &ErrorRenderer| {
+            r.render(&AuthError::MissingCredentials).headers()[http::header::WWW_AUTHENTICATE]
+                .clone()
+        };
+        assert_eq!(challenge(&renderer), "Bearer");
+        let renderer = renderer.with_realm("pet-demo");
+        assert_eq!(renderer.realm(), Some("pet-demo"));
+        assert_eq!(challenge(&renderer), "Bearer realm=\"pet-demo\"");
     }
 }

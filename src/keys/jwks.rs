@@ -23,15 +23,20 @@ impl Jwks {
     /// holds an HMAC secret (publishing it would hand out the key itself).
     pub(crate) fn new(keys: &Keys, max_age: Duration) -> Result<Self, ConfigError> {
         let set = JwkSet { keys: keys.jwks()? };
-        let body = serde_json::to_vec(&set).map_err(|_| ConfigError::BadKey)?;
+        const KEY: &str = "the JWKS document";
+        let body = serde_json::to_vec(&set).map_err(ConfigError::bad_key(
+            KEY,
+            "the public keys cannot be written as JSON",
+        ))?;
         // Stable across processes and restarts with the same keys: a fixed-key hash.
         let mut hasher = std::hash::DefaultHasher::new();
         body.hash(&mut hasher);
         let etag = HeaderValue::from_str(&format!("\"{:016x}\"", hasher.finish()))
-            .map_err(|_| ConfigError::BadKey)?;
+            .map_err(ConfigError::bad_key(KEY, "its ETag is not a header value"))?;
         let cache_control =
-            HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs()))
-                .map_err(|_| ConfigError::BadKey)?;
+            HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs())).map_err(
+                ConfigError::bad_key(KEY, "its Cache-Control is not a header value"),
+            )?;
         Ok(Jwks {
             body: Bytes::from(body),
             etag,

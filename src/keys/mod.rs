@@ -18,6 +18,14 @@ use hmac::PreparedHmac;
 
 pub(crate) use jwks::Jwks;
 
+// What each PEM constructor expects, for its `BadKey` errors.
+const RSA_PRIVATE: &str = "not a PEM RSA private key (PKCS#1 or PKCS#8)";
+const RSA_PUBLIC: &str = "not a PEM RSA public key (PKCS#1 or SPKI)";
+const EC_PRIVATE: &str = "not a PEM EC private key (PKCS#8)";
+const EC_PUBLIC: &str = "not a PEM EC public key (SPKI)";
+const ED_PRIVATE: &str = "not a PEM Ed25519 private key (PKCS#8)";
+const ED_PUBLIC: &str = "not a PEM Ed25519 public key (SPKI)";
+
 /// The keys that sign and verify every token of the crate: one signing key and any number of
 /// retired ones still accepted, each fixed to one algorithm.
 ///
@@ -93,6 +101,7 @@ impl Keys {
             });
         }
         let mut keys = Keys::checked(
+            "Keys::hmac(secret)",
             algorithm,
             EncodingKey::from_secret(secret),
             DecodingKey::from_secret(secret),
@@ -110,9 +119,15 @@ impl Keys {
         public_pem: &[u8],
     ) -> Result<Self, ConfigError> {
         family(algorithm, AlgorithmFamily::Rsa)?;
-        let encoding = EncodingKey::from_rsa_pem(private_pem).map_err(|_| ConfigError::BadKey)?;
-        let decoding = DecodingKey::from_rsa_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
-        Keys::checked(algorithm, encoding, decoding)
+        let encoding = EncodingKey::from_rsa_pem(private_pem).map_err(ConfigError::bad_key(
+            "Keys::rsa_pem(private_pem)",
+            RSA_PRIVATE,
+        ))?;
+        let decoding = DecodingKey::from_rsa_pem(public_pem).map_err(ConfigError::bad_key(
+            "Keys::rsa_pem(public_pem)",
+            RSA_PUBLIC,
+        ))?;
+        Keys::checked("Keys::rsa_pem", algorithm, encoding, decoding)
     }
 
     /// ES256 or ES384 from a PEM (PKCS#8) private key and its PEM public key.
@@ -122,16 +137,24 @@ impl Keys {
         public_pem: &[u8],
     ) -> Result<Self, ConfigError> {
         family(algorithm, AlgorithmFamily::Ec)?;
-        let encoding = EncodingKey::from_ec_pem(private_pem).map_err(|_| ConfigError::BadKey)?;
-        let decoding = DecodingKey::from_ec_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
-        Keys::checked(algorithm, encoding, decoding)
+        let encoding = EncodingKey::from_ec_pem(private_pem).map_err(ConfigError::bad_key(
+            "Keys::ec_pem(private_pem)",
+            EC_PRIVATE,
+        ))?;
+        let decoding = DecodingKey::from_ec_pem(public_pem)
+            .map_err(ConfigError::bad_key("Keys::ec_pem(public_pem)", EC_PUBLIC))?;
+        Keys::checked("Keys::ec_pem", algorithm, encoding, decoding)
     }
 
     /// EdDSA (Ed25519) from a PEM private key and its PEM public key.
     pub fn ed_pem(private_pem: &[u8], public_pem: &[u8]) -> Result<Self, ConfigError> {
-        let encoding = EncodingKey::from_ed_pem(private_pem).map_err(|_| ConfigError::BadKey)?;
-        let decoding = DecodingKey::from_ed_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
-        Keys::checked(Algorithm::EdDSA, encoding, decoding)
+        let encoding = EncodingKey::from_ed_pem(private_pem).map_err(ConfigError::bad_key(
+            "Keys::ed_pem(private_pem)",
+            ED_PRIVATE,
+        ))?;
+        let decoding = DecodingKey::from_ed_pem(public_pem)
+            .map_err(ConfigError::bad_key("Keys::ed_pem(public_pem)", ED_PUBLIC))?;
+        Keys::checked("Keys::ed_pem", Algorithm::EdDSA, encoding, decoding)
     }
 
     /// An RSA, EC or Ed25519 signing key from its PEM private key alone (the public half is
@@ -144,38 +167,50 @@ impl Keys {
     /// ```
     pub fn from_private_pem(algorithm: Algorithm, private_pem: &[u8]) -> Result<Self, ConfigError> {
         provider::ensure_provider();
-        let encoding = match algorithm.family() {
-            AlgorithmFamily::Rsa => EncodingKey::from_rsa_pem(private_pem),
-            AlgorithmFamily::Ec => EncodingKey::from_ec_pem(private_pem),
-            AlgorithmFamily::Ed => EncodingKey::from_ed_pem(private_pem),
+        const KEY: &str = "Keys::from_private_pem(private_pem)";
+        let (encoding, reason) = match algorithm.family() {
+            AlgorithmFamily::Rsa => (EncodingKey::from_rsa_pem(private_pem), RSA_PRIVATE),
+            AlgorithmFamily::Ec => (EncodingKey::from_ec_pem(private_pem), EC_PRIVATE),
+            AlgorithmFamily::Ed => (EncodingKey::from_ed_pem(private_pem), ED_PRIVATE),
             AlgorithmFamily::Hmac => return Err(ConfigError::WrongKeyFamily),
-        }
-        .map_err(|_| ConfigError::BadKey)?;
-        let public =
-            Jwk::from_encoding_key(&encoding, algorithm).map_err(|_| ConfigError::BadKey)?;
-        let decoding = DecodingKey::from_jwk(&public).map_err(|_| ConfigError::BadKey)?;
-        Keys::checked(algorithm, encoding, decoding)
+        };
+        let encoding = encoding.map_err(ConfigError::bad_key(KEY, reason))?;
+        let public = Jwk::from_encoding_key(&encoding, algorithm).map_err(ConfigError::bad_key(
+            KEY,
+            "its public half cannot be derived for this algorithm",
+        ))?;
+        let decoding = DecodingKey::from_jwk(&public).map_err(ConfigError::bad_key(
+            KEY,
+            "its derived public half cannot verify",
+        ))?;
+        Keys::checked("Keys::from_private_pem", algorithm, encoding, decoding)
     }
 
     /// A retired RSA key, public part only: it verifies, never signs. Give it to
     /// [`verifying`](Self::verifying).
     pub fn rsa_public_pem(algorithm: Algorithm, public_pem: &[u8]) -> Result<Self, ConfigError> {
         family(algorithm, AlgorithmFamily::Rsa)?;
-        let decoding = DecodingKey::from_rsa_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
-        Keys::public(algorithm, decoding)
+        const KEY: &str = "Keys::rsa_public_pem(public_pem)";
+        let decoding =
+            DecodingKey::from_rsa_pem(public_pem).map_err(ConfigError::bad_key(KEY, RSA_PUBLIC))?;
+        Keys::public(KEY, algorithm, decoding)
     }
 
     /// A retired EC key, public part only: it verifies, never signs.
     pub fn ec_public_pem(algorithm: Algorithm, public_pem: &[u8]) -> Result<Self, ConfigError> {
         family(algorithm, AlgorithmFamily::Ec)?;
-        let decoding = DecodingKey::from_ec_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
-        Keys::public(algorithm, decoding)
+        const KEY: &str = "Keys::ec_public_pem(public_pem)";
+        let decoding =
+            DecodingKey::from_ec_pem(public_pem).map_err(ConfigError::bad_key(KEY, EC_PUBLIC))?;
+        Keys::public(KEY, algorithm, decoding)
     }
 
     /// A retired Ed25519 key, public part only: it verifies, never signs.
     pub fn ed_public_pem(public_pem: &[u8]) -> Result<Self, ConfigError> {
-        let decoding = DecodingKey::from_ed_pem(public_pem).map_err(|_| ConfigError::BadKey)?;
-        Keys::public(Algorithm::EdDSA, decoding)
+        const KEY: &str = "Keys::ed_public_pem(public_pem)";
+        let decoding =
+            DecodingKey::from_ed_pem(public_pem).map_err(ConfigError::bad_key(KEY, ED_PUBLIC))?;
+        Keys::public(KEY, Algorithm::EdDSA, decoding)
     }
 
     /// The verify-only set a JWKS document describes (a resource server's view of an
@@ -249,7 +284,12 @@ impl Keys {
             }
         }
         if keys.is_empty() {
-            return Err(ConfigError::BadKey);
+            // Each key was skipped for a reason of its own: the rules above are the answer.
+            return Err(ConfigError::BadKey {
+                key: "Keys::from_jwks(jwks)",
+                reason: "no key of the document is a signature key whose alg fits its kty and curve",
+                source: None,
+            });
         }
         if keys.len() > 1 && keys.iter().any(|key| key.kid.is_none()) {
             return Err(ConfigError::MissingKid);
@@ -372,10 +412,15 @@ impl Keys {
         keys
     }
 
-    fn public(algorithm: Algorithm, decoding: DecodingKey) -> Result<Self, ConfigError> {
+    /// `key` names the constructor's argument in errors.
+    fn public(
+        key: &'static str,
+        algorithm: Algorithm,
+        decoding: DecodingKey,
+    ) -> Result<Self, ConfigError> {
         provider::ensure_provider();
-        let jwk = public_jwk(&decoding, algorithm)?;
-        let kid = thumbprint(&jwk)?;
+        let jwk = public_jwk(key, &decoding, algorithm)?;
+        let kid = thumbprint(key, &jwk)?;
         Ok(Keys::single(
             Key {
                 jwk: Some(named(jwk, &kid)),
@@ -390,8 +435,9 @@ impl Keys {
     }
 
     /// Signs and verifies a probe so that a mismatched key pair fails at build time, not on
-    /// the first request.
+    /// the first request. `constructor` names the caller in errors.
     fn checked(
+        constructor: &'static str,
         algorithm: Algorithm,
         encoding: EncodingKey,
         decoding: DecodingKey,
@@ -402,17 +448,21 @@ impl Keys {
             &serde_json::json!({ "exp": u64::MAX / 2 }),
             &encoding,
         )
-        .map_err(|_| ConfigError::BadKey)?;
+        .map_err(ConfigError::bad_key(
+            constructor,
+            "the private key cannot sign with this algorithm (another size or curve?)",
+        ))?;
         let mut validation = Validation::new(algorithm);
         validation.validate_exp = false;
         validation.required_spec_claims.clear();
+        // The only cause is a signature that does not verify: the variant says all of it.
         jsonwebtoken::decode::<serde_json::Value>(&probe, &decoding, &validation)
             .map_err(|_| ConfigError::KeyMismatch)?;
         let (kid, jwk) = if algorithm.family() == AlgorithmFamily::Hmac {
             (None, None)
         } else {
-            let jwk = public_jwk(&decoding, algorithm)?;
-            let kid = thumbprint(&jwk)?;
+            let jwk = public_jwk(constructor, &decoding, algorithm)?;
+            let kid = thumbprint(constructor, &jwk)?;
             (Some(kid.clone()), Some(named(jwk, &kid)))
         };
         Ok(Keys::single(
@@ -438,17 +488,27 @@ fn family(algorithm: Algorithm, family: AlgorithmFamily) -> Result<(), ConfigErr
 }
 
 /// The public key as a JWK with `alg` and `use`, RFC 7517/7518 members only.
-fn public_jwk(decoding: &DecodingKey, algorithm: Algorithm) -> Result<Jwk, ConfigError> {
+fn public_jwk(
+    key: &'static str,
+    decoding: &DecodingKey,
+    algorithm: Algorithm,
+) -> Result<Jwk, ConfigError> {
     let mut jwk =
-        Jwk::from_decoding_key(decoding, Some(algorithm)).map_err(|_| ConfigError::BadKey)?;
+        Jwk::from_decoding_key(decoding, Some(algorithm)).map_err(ConfigError::bad_key(
+            key,
+            "its public key cannot be written as a JWK for this algorithm",
+        ))?;
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
     Ok(jwk)
 }
 
 /// RFC 7638: SHA-256 over the required members, base64url.
-fn thumbprint(jwk: &Jwk) -> Result<String, ConfigError> {
+fn thumbprint(key: &'static str, jwk: &Jwk) -> Result<String, ConfigError> {
     jwk.thumbprint(ThumbprintHash::SHA256)
-        .map_err(|_| ConfigError::BadKey)
+        .map_err(ConfigError::bad_key(
+            key,
+            "its RFC 7638 thumbprint cannot be computed",
+        ))
 }
 
 fn named(mut jwk: Jwk, kid: &str) -> Jwk {
@@ -491,8 +551,50 @@ mod tests {
         ));
         assert!(matches!(
             Keys::rsa_pem(Algorithm::RS256, b"not pem", b"not pem"),
-            Err(ConfigError::BadKey)
+            Err(ConfigError::BadKey { .. })
         ));
+    }
+
+    #[test]
+    fn a_bad_key_names_the_key_and_keeps_the_cause() {
+        use std::error::Error;
+        let pem = std::fs::read("tests/keys/ec_private.pem").unwrap();
+        // An RSA public key where the EC one was expected.
+        let public = std::fs::read("tests/keys/rsa_public.pem").unwrap();
+        let err = Keys::ec_pem(Algorithm::ES256, &pem, &public).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("Keys::ec_pem(public_pem)"), "{text}");
+        assert!(text.contains("not a PEM EC public key"), "{text}");
+        assert!(err.source().is_some(), "{err:?}");
+        let err = Keys::from_private_pem(Algorithm::EdDSA, b"not pem").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("Keys::from_private_pem(private_pem)")
+        );
+        assert!(err.to_string().contains("Ed25519 private key"));
+        assert!(err.source().is_some());
+        // Equal by variant and fields: the source takes no part.
+        assert_eq!(
+            err,
+            Keys::from_private_pem(Algorithm::EdDSA, b"other").unwrap_err()
+        );
+        assert_ne!(err, Keys::ed_public_pem(b"not pem").unwrap_err());
+    }
+
+    #[test]
+    fn a_bad_key_error_holds_no_key_material() {
+        let pem = std::fs::read("tests/keys/ec_private.pem").unwrap();
+        // A private key given as the public one: its bytes must not reach the error.
+        let err = Keys::ec_public_pem(Algorithm::ES256, &pem).unwrap_err();
+        let body: String = String::from_utf8(pem)
+            .unwrap()
+            .lines()
+            .filter(|line| !line.starts_with("-----"))
+            .collect();
+        let middle = &body[body.len() / 2..][..16];
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert!(!text.contains(middle), "{text}");
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::error::refusals::{
     SESSION_ENDED, SESSION_EXPIRED, SESSION_IDLE, TOKEN_REPLACED, USER_INACTIVE,
 };
 use crate::store::LoadError;
-use crate::token::RefreshClaims;
+use crate::token::{MintError, RefreshClaims};
 
 mod rotation;
 
@@ -124,7 +124,7 @@ async fn refresh<S: SessionBackend, U: Users>(
     let access_token = shared
         .codec
         .mint_access(&session.user_id, &session.id, &user, now, ttl)
-        .map_err(|_| AuthError::Unavailable)?;
+        .map_err(signing_failed)?;
     let refresh_token = match next_generation {
         Some(generation) => Some(
             shared
@@ -136,7 +136,7 @@ async fn refresh<S: SessionBackend, U: Users>(
                     now,
                     session.expires_at,
                 )
-                .map_err(|_| AuthError::Unavailable)?,
+                .map_err(signing_failed)?,
         ),
         None => None,
     };
@@ -159,6 +159,14 @@ async fn refresh<S: SessionBackend, U: Users>(
         cookie,
         expires_in: ttl.as_secs(),
     })
+}
+
+/// A refresh that could not sign: the client gets the fixed 503 of a server fault, the
+/// operator the signer's error (a broken key, never the client's doing, so never a flood of
+/// client-made warnings).
+fn signing_failed(err: MintError) -> AuthError {
+    crate::warn_event!("refresh failed: {}", crate::error::Chain(&err));
+    AuthError::Unavailable
 }
 
 struct Refreshed {

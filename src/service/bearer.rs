@@ -64,7 +64,8 @@ pub(crate) fn parse_bearer(value: &[u8]) -> Result<Option<&str>, AuthError> {
     }
     // The character set is checked where the token is parsed as a JWS (base64url segments
     // only, stricter than token68), and only when the verified-token cache misses: a token
-    // that hits is byte-identical to one that passed every check.
+    // that hits is byte-identical to one that passed every check. The client's fault: a
+    // fixed refusal.
     std::str::from_utf8(token).map(Some).map_err(|_| MALFORMED)
 }
 

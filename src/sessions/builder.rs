@@ -71,8 +71,7 @@ struct Settings {
     max_backend_calls: usize,
     backend_timeout: Option<Duration>,
     rotation: Option<Duration>,
-    realm: Option<String>,
-    renderer: Option<ErrorRenderer>,
+    renderer: ErrorRenderer,
     cookie: Option<RefreshCookie>,
 }
 
@@ -128,8 +127,7 @@ impl SessionsBuilder {
                 max_backend_calls: crate::defaults::MAX_BACKEND_CALLS,
                 backend_timeout: Some(crate::defaults::BACKEND_TIMEOUT),
                 rotation: None,
-                realm: None,
-                renderer: None,
+                renderer: ErrorRenderer::default(),
                 cookie: None,
             },
         }
@@ -328,15 +326,11 @@ impl<S, U> SessionsBuilder<S, U> {
         self
     }
 
-    /// The realm named in every `WWW-Authenticate` challenge.
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.settings.realm = Some(realm.into());
-        self
-    }
-
-    /// Replaces the rendering of refusals (the realm is then yours to add).
+    /// How refusals look, and the realm of their challenges:
+    /// `.error_renderer(ErrorRenderer::default().with_realm("pet-demo"))`. Default
+    /// [`ErrorRenderer::default`]: RFC 6750 JSON, no realm.
     pub fn error_renderer(mut self, renderer: ErrorRenderer) -> Self {
-        self.settings.renderer = Some(renderer);
+        self.settings.renderer = renderer;
         self
     }
 }
@@ -425,9 +419,7 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
             .cookie
             .map(|cookie| CookieTransport::new(cookie, routes.refresh_path()))
             .transpose()?;
-        let renderer = settings
-            .renderer
-            .unwrap_or_else(|| ErrorRenderer::default_with_realm(settings.realm));
+        let renderer = settings.renderer;
         let store = StoreConfig {
             max_in_flight: settings.max_backend_calls,
             timeout: settings.backend_timeout,

@@ -127,7 +127,7 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
         let access_token = shared
             .codec
             .mint_access(user_id, &session.id, claims, now, shared.policy.access_ttl)
-            .map_err(|_| SessionError::Signing)?;
+            .map_err(|err| SessionError::Signing(err.0))?;
         let refresh_token = shared
             .codec
             .mint_refresh(
@@ -137,7 +137,7 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
                 now,
                 session.expires_at,
             )
-            .map_err(|_| SessionError::Signing)?;
+            .map_err(|err| SessionError::Signing(err.0))?;
         let session_id = session.id.clone();
         shared
             .store
@@ -341,10 +341,11 @@ pub enum SessionError {
     Backend(BackendError),
     /// The user's claims say they are inactive: no session for them.
     UserInactive,
-    /// The keys could not sign: a server fault.
-    Signing,
-    /// The operating system gave no randomness for the session id: a server fault.
-    Randomness,
+    /// The keys could not sign: a server fault. Holds the signer's error.
+    Signing(Box<dyn std::error::Error + Send + Sync>),
+    /// The operating system gave no randomness for the session id: a server fault. Holds
+    /// the operating system's error.
+    Randomness(Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl fmt::Display for SessionError {
@@ -352,8 +353,8 @@ impl fmt::Display for SessionError {
         match self {
             SessionError::Backend(err) => err.fmt(f),
             SessionError::UserInactive => f.write_str("the user is inactive"),
-            SessionError::Signing => f.write_str("signing the token failed"),
-            SessionError::Randomness => f.write_str("no randomness for the session id"),
+            SessionError::Signing(_) => f.write_str("signing the token failed"),
+            SessionError::Randomness(_) => f.write_str("no randomness for the session id"),
         }
     }
 }
@@ -362,7 +363,8 @@ impl std::error::Error for SessionError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             SessionError::Backend(err) => Some(err),
-            _ => None,
+            SessionError::Signing(err) | SessionError::Randomness(err) => Some(&**err),
+            SessionError::UserInactive => None,
         }
     }
 }
@@ -399,7 +401,7 @@ const SESSION_ID_LEN: usize = 32;
 /// 128 random bits, hex-encoded: unguessable, so one user cannot name another's session.
 fn new_session_id() -> Result<String, SessionError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|_| SessionError::Randomness)?;
+    getrandom::fill(&mut bytes).map_err(|err| SessionError::Randomness(Box::new(err)))?;
     let mut id = String::with_capacity(SESSION_ID_LEN);
     for b in bytes {
         id.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));

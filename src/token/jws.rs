@@ -138,7 +138,8 @@ pub(crate) fn parse<'t, 'k>(
         return Ok((jws, key));
     }
     // Our headers are under 100 bytes: decoded on the stack, no allocation before the
-    // signature is known good. A longer one (a long `kid`) takes the heap.
+    // signature is known good. A longer one (a long `kid`) takes the heap. Every refusal
+    // here is the client's doing: fixed text, never the parser's, which could echo the token.
     let mut stack = [0u8; HEADER_BUF_LEN];
     let heap;
     let header = if header.len() <= HEADER_B64_MAX {
@@ -190,6 +191,7 @@ impl Jws<'_> {
         if !valid {
             return Err(BAD_SIGNATURE);
         }
+        // Fixed text: the decoder's error could echo the client's bytes.
         URL_SAFE_NO_PAD.decode(self.payload).map_err(|_| MALFORMED)
     }
 }

@@ -44,8 +44,27 @@ pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;
 pub(crate) const MAX_NUMERIC_DATE: u64 = 253_402_300_799;
 
 /// Signing failed: only possible with a broken key, so a server fault, never the client's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct MintError;
+/// Holds why, for the operator.
+#[derive(Debug)]
+pub(crate) struct MintError(pub(crate) Box<dyn std::error::Error + Send + Sync>);
+
+impl MintError {
+    fn no_signing_key() -> Self {
+        MintError("the key set has no signing key".into())
+    }
+}
+
+impl std::fmt::Display for MintError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("signing the token failed")
+    }
+}
+
+impl std::error::Error for MintError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
 
 pub(crate) struct TokenCodec {
     keys: Keys,
@@ -120,8 +139,9 @@ impl TokenCodec {
             token_use: TokenUse::Access,
             custom,
         };
-        let (_, encoding) = self.keys.signing().ok_or(MintError)?;
-        jsonwebtoken::encode(&self.access_header, &claims, encoding).map_err(|_| MintError)
+        let (_, encoding) = self.keys.signing().ok_or_else(MintError::no_signing_key)?;
+        jsonwebtoken::encode(&self.access_header, &claims, encoding)
+            .map_err(|err| MintError(err.into()))
     }
 
     pub(crate) fn mint_refresh(
@@ -142,8 +162,9 @@ impl TokenCodec {
             aud: self.audience.clone().map(Audience::One),
             token_use: TokenUse::Refresh,
         };
-        let (_, encoding) = self.keys.signing().ok_or(MintError)?;
-        jsonwebtoken::encode(&self.refresh_header, &claims, encoding).map_err(|_| MintError)
+        let (_, encoding) = self.keys.signing().ok_or_else(MintError::no_signing_key)?;
+        jsonwebtoken::encode(&self.refresh_header, &claims, encoding)
+            .map_err(|err| MintError(err.into()))
     }
 
     pub(crate) fn verify_access<C: DeserializeOwned>(
@@ -159,6 +180,7 @@ impl TokenCodec {
             // Parsed twice, the registered claims first, for the precise refusal.
             None => {
                 let registered = self.registered(&payload, TokenUse::Access)?;
+                // Fixed text: serde's error quotes claim values.
                 let custom = serde_json::from_slice(&payload).map_err(|_| CLAIMS_MALFORMED)?;
                 (registered, custom)
             }
@@ -208,6 +230,7 @@ impl TokenCodec {
         if !jws::is_json_object(payload) {
             return Err(CLAIMS_MALFORMED);
         }
+        // Fixed text: serde's error quotes claim values.
         let claims: Registered = serde_json::from_slice(payload).map_err(|_| CLAIMS_MALFORMED)?;
         self.check(claims, expected)
     }

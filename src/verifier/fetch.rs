@@ -15,6 +15,7 @@ use jsonwebtoken::jwk::JwkSet;
 use reqwest::redirect::{Attempt, Policy};
 
 use super::Shared;
+use crate::error::ConfigError;
 use crate::keys::Keys;
 
 /// The longest a document is trusted without fetching it again, whatever its `max-age`.
@@ -24,7 +25,8 @@ pub(super) const MAX_DOCUMENT: usize = 1024 * 1024;
 /// Redirects followed within the issuer's origin, at most.
 const MAX_REDIRECTS: usize = 5;
 
-/// Why a fetch brought no keys. Its text names no URL (one may carry credentials).
+/// Why a fetch brought no keys. Its text names no URL (one may carry credentials); the cause
+/// is its [`source`](std::error::Error::source), logged with it.
 #[derive(Debug)]
 pub(super) enum FetchError {
     /// The request failed (connection, TLS, timeout).
@@ -37,22 +39,22 @@ pub(super) enum FetchError {
     TooLarge,
     /// The document is not a JWK set.
     NotJwks(serde_json::Error),
-    /// No key of the document can be trusted.
-    NoUsableKey,
+    /// The document gives no key set that can be trusted.
+    NoUsableKey(ConfigError),
 }
 
 impl fmt::Display for FetchError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            FetchError::Request(err) => write!(f, "the request failed: {err}"),
+            FetchError::Request(_) => f.write_str("the request failed"),
             FetchError::Redirected => f.write_str(
                 "the issuer redirected to another origin (or too often); only redirects \
                  within its own origin are followed",
             ),
             FetchError::Status(status) => write!(f, "the issuer answered {status}"),
             FetchError::TooLarge => write!(f, "the document is larger than {MAX_DOCUMENT} bytes"),
-            FetchError::NotJwks(err) => write!(f, "the document is not a JWK set: {err}"),
-            FetchError::NoUsableKey => f.write_str("no key of the document can be trusted"),
+            FetchError::NotJwks(_) => f.write_str("the document is not a JWK set"),
+            FetchError::NoUsableKey(_) => f.write_str("no key set of the document can be trusted"),
         }
     }
 }
@@ -62,6 +64,7 @@ impl std::error::Error for FetchError {
         match self {
             FetchError::Request(err) => Some(err),
             FetchError::NotJwks(err) => Some(err),
+            FetchError::NoUsableKey(err) => Some(err),
             _ => None,
         }
     }
@@ -122,7 +125,7 @@ pub(super) async fn jwks(
         body.extend_from_slice(&chunk);
     }
     let set: JwkSet = serde_json::from_slice(&body).map_err(FetchError::NotJwks)?;
-    let keys = Keys::from_jwks(&set).map_err(|_| FetchError::NoUsableKey)?;
+    let keys = Keys::from_jwks(&set).map_err(FetchError::NoUsableKey)?;
     Ok((keys, max_age))
 }
 

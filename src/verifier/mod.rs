@@ -91,7 +91,7 @@ pub struct VerifierBuilder<C> {
     public: Vec<PublicRoute>,
     optional: bool,
     token_cache_bytes: Option<u64>,
-    realm: Option<String>,
+    renderer: ErrorRenderer,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -108,7 +108,7 @@ impl<C> Verifier<C> {
             public: Vec::new(),
             optional: false,
             token_cache_bytes: Some(crate::defaults::TOKEN_CACHE_BYTES),
-            realm: None,
+            renderer: ErrorRenderer::default(),
             _claims: PhantomData,
         }
     }
@@ -210,9 +210,12 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
-    /// The realm named in every `WWW-Authenticate` challenge.
-    pub fn realm(mut self, realm: impl Into<String>) -> Self {
-        self.realm = Some(realm.into());
+    /// How refusals look, and the realm of their challenges:
+    /// `.error_renderer(ErrorRenderer::default().with_realm("pets"))`, as for
+    /// [`SessionsBuilder::error_renderer`](crate::SessionsBuilder::error_renderer). Default
+    /// [`ErrorRenderer::default`]: RFC 6750 JSON, no realm.
+    pub fn error_renderer(mut self, renderer: ErrorRenderer) -> Self {
+        self.renderer = renderer;
         self
     }
 
@@ -228,16 +231,22 @@ impl<C> VerifierBuilder<C> {
         if self.token_cache_bytes == Some(0) {
             return Err(ConfigError::ZeroCacheCapacity);
         }
+        // Tokio's error says only that there is no runtime, which the variant says.
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
         let client = reqwest::Client::builder()
             .timeout(self.timeout)
             .connect_timeout(self.timeout)
             .redirect(fetch::same_origin_redirects())
             .build()
-            .map_err(|_| ConfigError::BadJwksUrl)?;
-        let url = reqwest::Url::parse(&self.url).map_err(|_| ConfigError::BadJwksUrl)?;
+            .map_err(|err| ConfigError::HttpClient {
+                source: Arc::new(err.without_url()),
+            })?;
+        // A parse error names what is wrong (no host, a bad port), never the URL itself.
+        let url = reqwest::Url::parse(&self.url).map_err(|err| ConfigError::BadJwksUrl {
+            source: Some(Arc::new(err)),
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(ConfigError::BadJwksUrl);
+            return Err(ConfigError::BadJwksUrl { source: None });
         }
         let shared = Arc::new(Shared {
             url: self.url,
@@ -253,7 +262,7 @@ impl<C> VerifierBuilder<C> {
             runtime: runtime.clone(),
             token_cache: self.token_cache_bytes.map(TokenCache::new),
             routes: Routes::public_only(self.public)?,
-            renderer: ErrorRenderer::default_with_realm(self.realm),
+            renderer: self.renderer,
             optional: self.optional,
         });
         runtime.spawn(fetch::keep_fresh(Arc::downgrade(&shared)));
@@ -326,7 +335,10 @@ impl Shared {
             }
             Err(err) => {
                 if !self.failing.swap(true, Ordering::Relaxed) {
-                    crate::warn_event!("JWKS fetch failed, keeping the last good key set: {}", err);
+                    crate::warn_event!(
+                        "JWKS fetch failed, keeping the last good key set: {}",
+                        crate::error::Chain(&err)
+                    );
                 }
                 return Err(());
             }
@@ -350,5 +362,30 @@ impl Shared {
             cache.forget_all();
         }
         Ok(max_age)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_bad_jwks_url_keeps_why_and_never_the_url() {
+        use std::error::Error;
+        let err = Verifier::<serde_json::Value>::builder("https://user:pw@:0/jwks")
+            .build()
+            .err()
+            .unwrap();
+        assert!(matches!(err, ConfigError::BadJwksUrl { .. }), "{err:?}");
+        let why = err.source().expect("the parser's error").to_string();
+        assert!(
+            !why.contains("pw") && !format!("{err:?}").contains("pw"),
+            "{why}"
+        );
+        let err = Verifier::<serde_json::Value>::builder("ftp://issuer.example/jwks")
+            .build()
+            .err()
+            .unwrap();
+        assert_eq!(err, ConfigError::BadJwksUrl { source: None });
     }
 }
