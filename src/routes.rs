@@ -81,11 +81,12 @@ impl Routes {
         jwks: Option<&str>,
         public: Vec<PublicRoute>,
     ) -> Result<Self, ConfigError> {
-        if !refresh.starts_with('/')
-            || jwks.is_some_and(|p| !p.starts_with('/'))
-            || public.iter().any(|r| !r.path.starts_with('/'))
-        {
-            return Err(ConfigError::BadPath);
+        let bad = std::iter::once(refresh)
+            .chain(jwks)
+            .chain(public.iter().map(|r| r.path.as_str()))
+            .find(|path| !path.starts_with('/'));
+        if let Some(path) = bad {
+            return Err(ConfigError::BadPath(path.to_owned()));
         }
         let public = public
             .into_iter()

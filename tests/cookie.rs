@@ -436,11 +436,17 @@ async fn site_wide_cookies_and_bad_configurations() {
     );
     assert_eq!(
         build(cookie_mode().name("__Host-rt")).unwrap_err(),
-        ConfigError::BadCookieName
+        ConfigError::BadCookieName("__Host-rt".into())
     );
     assert_eq!(
         build(cookie_mode().name("rt;x")).unwrap_err(),
-        ConfigError::BadCookieName
+        ConfigError::BadCookieName("rt;x".into())
+    );
+    // The error names what it refused.
+    assert!(
+        ConfigError::BadCookieName("rt;x".into())
+            .to_string()
+            .contains("\"rt;x\"")
     );
     assert!(build(cookie_mode().name("rt")).is_ok());
     assert!(!ConfigError::NoCsrfDefence.to_string().is_empty());

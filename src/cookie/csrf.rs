@@ -22,8 +22,8 @@ impl Csrf {
         if origins.is_empty() && header.is_none() {
             return Err(ConfigError::NoCsrfDefence);
         }
-        if header.as_ref().is_some_and(|h| browsers_send(h.as_str())) {
-            return Err(ConfigError::BadCsrfHeader);
+        if let Some(header) = header.as_ref().filter(|h| browsers_send(h.as_str())) {
+            return Err(ConfigError::BadCsrfHeader(header.as_str().to_owned()));
         }
         let origins = origins
             .into_iter()
@@ -185,7 +185,7 @@ mod tests {
         ] {
             assert_eq!(
                 Csrf::new(vec![], Some(HeaderName::from_static(sent))).map(|_| ()),
-                Err(ConfigError::BadCsrfHeader),
+                Err(ConfigError::BadCsrfHeader(sent.to_owned())),
                 "{sent}"
             );
         }

@@ -133,14 +133,14 @@ impl CookieTransport {
             .get(..7)
             .is_some_and(|prefix| prefix.eq_ignore_ascii_case("__Host-"));
         if !is_token(&name) || (host_prefixed && path != "/") {
-            return Err(ConfigError::BadCookieName);
+            return Err(ConfigError::BadCookieName(name));
         }
         // A path attribute runs to the next `;` (RFC 6265 §4.1.1).
         if path
             .bytes()
             .any(|b| !(0x21..0x7f).contains(&b) || b == b';')
         {
-            return Err(ConfigError::BadPath);
+            return Err(ConfigError::BadPath(path.to_owned()));
         }
         Ok(CookieTransport {
             name,
@@ -264,7 +264,7 @@ mod tests {
         };
         assert_eq!(
             build(RefreshCookie::new().name("__Host-rt")),
-            Err(ConfigError::BadCookieName)
+            Err(ConfigError::BadCookieName("__Host-rt".into()))
         );
         assert_eq!(
             build(RefreshCookie::new().name("__Host-rt").site_wide()),
@@ -272,12 +272,12 @@ mod tests {
         );
         assert_eq!(
             build(RefreshCookie::new().name("__host-rt")),
-            Err(ConfigError::BadCookieName)
+            Err(ConfigError::BadCookieName("__host-rt".into()))
         );
         for bad in ["", "a b", "a;b", "a=b", "é"] {
             assert_eq!(
                 build(RefreshCookie::new().name(bad)),
-                Err(ConfigError::BadCookieName),
+                Err(ConfigError::BadCookieName(bad.into())),
                 "{bad:?}"
             );
         }

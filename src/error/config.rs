@@ -59,8 +59,8 @@ pub enum ConfigError {
         /// The largest leeway accepted ([`limits::MAX_LEEWAY`](crate::limits::MAX_LEEWAY)).
         max: Duration,
     },
-    /// A route path that does not start with `/`.
-    BadPath,
+    /// A route or cookie path that does not start with `/`, or holds `;` or whitespace.
+    BadPath(String),
     /// A cache capacity or memory budget of zero (turn a cache off with `None` instead).
     ZeroCacheCapacity,
     /// A limit of zero backend calls in flight.
@@ -97,7 +97,7 @@ pub enum ConfigError {
     RotationUnsupported,
     /// The refresh cookie's name is not an RFC 6265 token, or has the `__Host-` prefix
     /// without [`RefreshCookie::site_wide`](crate::RefreshCookie::site_wide).
-    BadCookieName,
+    BadCookieName(String),
     /// The refresh cookie has no defence against cross-site request forgery: allow an
     /// origin or name a CSRF header.
     NoCsrfDefence,
@@ -105,7 +105,7 @@ pub enum ConfigError {
     BadOrigin(String),
     /// The CSRF header is one a browser sends by itself (`content-type`, `cookie`, `sec-*`,
     /// ...), which proves nothing: name a custom one such as `x-requested-with`.
-    BadCsrfHeader,
+    BadCsrfHeader(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -141,9 +141,10 @@ impl fmt::Display for ConfigError {
             ConfigError::LeewayTooLarge { max } => {
                 write!(f, "the leeway must be at most {} seconds", max.as_secs())
             }
-            ConfigError::BadPath => {
-                f.write_str("route paths must start with '/' and hold no ';' or whitespace")
-            }
+            ConfigError::BadPath(path) => write!(
+                f,
+                "the path {path:?} must start with '/' and hold no ';' or whitespace"
+            ),
             ConfigError::ZeroCacheCapacity => {
                 f.write_str("cache sizes must be positive; turn a cache off with None")
             }
@@ -175,14 +176,16 @@ impl fmt::Display for ConfigError {
             ConfigError::RotationUnsupported => f.write_str(
                 "refresh-token rotation needs a RotatingBackend; call rotate_refresh_tokens after backend",
             ),
-            ConfigError::BadCookieName => f.write_str(
-                "the cookie name must be a token, and a __Host- name needs a site-wide cookie",
+            ConfigError::BadCookieName(name) => write!(
+                f,
+                "the cookie name {name:?} must be a token, and a __Host- name needs a site-wide cookie"
             ),
             ConfigError::NoCsrfDefence => f.write_str(
                 "a refresh cookie needs an allowed origin or a CSRF header against cross-site requests",
             ),
-            ConfigError::BadCsrfHeader => f.write_str(
-                "the CSRF header must be a custom one, not a header browsers send by themselves",
+            ConfigError::BadCsrfHeader(header) => write!(
+                f,
+                "the CSRF header {header:?} is one browsers send by themselves: name a custom one"
             ),
             ConfigError::BadOrigin(origin) => write!(
                 f,
@@ -240,7 +243,11 @@ impl PartialEq for ConfigError {
             (LifetimeTooLong { max }, LifetimeTooLong { max: m })
             | (LeewayTooLarge { max }, LeewayTooLarge { max: m }) => max == m,
             (FractionalSeconds { setting }, FractionalSeconds { setting: s }) => setting == s,
-            (DuplicateKid(a), DuplicateKid(b)) | (BadOrigin(a), BadOrigin(b)) => a == b,
+            (DuplicateKid(a), DuplicateKid(b))
+            | (BadOrigin(a), BadOrigin(b))
+            | (BadPath(a), BadPath(b))
+            | (BadCookieName(a), BadCookieName(b))
+            | (BadCsrfHeader(a), BadCsrfHeader(b)) => a == b,
             // Every variant with fields compared is matched above: the rest are equal when
             // they are the same variant (a new variant with fields needs its arm).
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),

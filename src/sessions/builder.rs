@@ -515,7 +515,7 @@ mod tests {
         );
         assert_eq!(
             err(Sessions::builder(keys()).refresh_path("refresh")),
-            Some(ConfigError::BadPath)
+            Some(ConfigError::BadPath("refresh".into()))
         );
         assert_eq!(
             err(Sessions::builder(keys()).cache_capacity(0)),
