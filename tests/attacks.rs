@@ -4,66 +4,15 @@
 
 mod common;
 
-use std::convert::Infallible;
-
+use common::client::{Reply, get, refresh, send};
 use common::*;
-use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
-use http::{HeaderValue, Request, Response, StatusCode};
+use http::header::AUTHORIZATION;
+use http::{HeaderValue, Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{Keys, SessionBackend, SessionMeta, Sessions, Users};
+use tower_jwt_sessions::{Keys, SessionMeta, Sessions};
 
 const INVALID_TOKEN: &str = "invalid_token";
-
-struct Reply {
-    status: StatusCode,
-    challenge: String,
-    body: Value,
-}
-
-async fn send<S: SessionBackend, U: Users>(
-    sessions: &Sessions<S, U>,
-    req: Request<String>,
-) -> Reply {
-    let app = sessions
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new("handler".to_owned()))
-        }));
-    let res = app.oneshot(req).await.unwrap();
-    let status = res.status();
-    let challenge = res
-        .headers()
-        .get(WWW_AUTHENTICATE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = http_body_util::BodyExt::collect(res.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    Reply {
-        status,
-        challenge,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-    }
-}
-
-async fn get<S: SessionBackend, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
-    let req = Request::get("/me")
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .body(String::new())
-        .unwrap();
-    send(sessions, req).await
-}
-
-async fn refresh<S: SessionBackend, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
-    let req = Request::post("/sessions/refresh/")
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .body(String::new())
-        .unwrap();
-    send(sessions, req).await
-}
 
 #[track_caller]
 fn assert_refused(reply: &Reply, code: &str, what: &str) {

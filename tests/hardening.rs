@@ -6,56 +6,15 @@ mod common;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use common::client::{Reply, get, refresh};
 use common::nodes::futures_join;
 use common::*;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
 use jsonwebtoken::Algorithm;
-use serde_json::{Value, json};
+use serde_json::json;
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{Keys, SessionBackend, SessionMeta, Sessions, Users};
-
-struct Reply {
-    status: StatusCode,
-    body: Value,
-}
-
-async fn send<S: SessionBackend, U: Users>(
-    sessions: &Sessions<S, U>,
-    req: Request<String>,
-) -> Reply {
-    let app = sessions
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new(r#"{"ok":true}"#.to_owned()))
-        }));
-    let res = app.oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = http_body_util::BodyExt::collect(res.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    Reply {
-        status,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-    }
-}
-
-async fn get<S: SessionBackend, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
-    let req = Request::get("/me")
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .body(String::new())
-        .unwrap();
-    send(sessions, req).await
-}
-
-async fn refresh<S: SessionBackend, U: Users>(sessions: &Sessions<S, U>, token: &str) -> Reply {
-    let req = Request::post("/sessions/refresh/")
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .body(String::new())
-        .unwrap();
-    send(sessions, req).await
-}
+use tower_jwt_sessions::{Keys, SessionMeta, Sessions};
 
 #[track_caller]
 fn assert_invalid_token(reply: &Reply, description: &str) {

@@ -3,15 +3,12 @@
 
 mod common;
 
-use std::convert::Infallible;
-
 use common::*;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, ETAG, IF_NONE_MATCH};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, StatusCode};
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
-use tower::{Layer, ServiceExt};
 use tower_jwt_sessions::defaults;
 use tower_jwt_sessions::{ConfigError, IssuedTokens, Keys, MemoryBackend, SessionMeta, Sessions};
 
@@ -49,22 +46,8 @@ fn store() -> MemoryBackend {
 }
 
 async fn send(sessions: &Sessions, req: Request<String>) -> (StatusCode, http::HeaderMap, Value) {
-    let app = sessions
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new(String::new()))
-        }));
-    let res = app.oneshot(req).await.unwrap();
-    let (parts, body) = res.into_parts();
-    let body = http_body_util::BodyExt::collect(body)
-        .await
-        .unwrap()
-        .to_bytes();
-    (
-        parts.status,
-        parts.headers,
-        serde_json::from_slice(&body).unwrap_or(Value::Null),
-    )
+    let reply = common::client::send(sessions, req).await;
+    (reply.status, reply.headers, reply.body)
 }
 
 async fn access(sessions: &Sessions, token: &str) -> (StatusCode, Value) {

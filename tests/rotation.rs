@@ -4,15 +4,11 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::time::Duration;
 
 use common::*;
-use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
-use http_body_util::BodyExt;
+use http::StatusCode;
 use serde_json::Value;
-use tower::{Layer, ServiceExt};
 use tower_jwt_sessions::{ConfigError, Keys, MemoryBackend, SessionBackend, SessionMeta, Sessions};
 
 fn sessions(backend: &MemoryBackend, grace: Duration) -> Sessions {
@@ -25,19 +21,8 @@ fn sessions(backend: &MemoryBackend, grace: Duration) -> Sessions {
 }
 
 async fn refresh(sessions: &Sessions, token: &str) -> (StatusCode, Value) {
-    let app = sessions
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new(String::new()))
-        }));
-    let req = Request::post("/sessions/refresh/")
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .body(String::new())
-        .unwrap();
-    let res = app.oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = res.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    let reply = common::client::refresh(sessions, token).await;
+    (reply.status, reply.body)
 }
 
 fn backend() -> MemoryBackend {

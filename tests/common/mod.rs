@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod client;
 pub mod nodes;
 
 use std::sync::Arc;
