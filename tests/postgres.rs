@@ -121,23 +121,7 @@ async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_within_a_se
     let (url, schema, users) = (url(), Schema::new(), users());
     let a = instance(store_at(&url, &schema).await, &users);
     let b = instance(store_at(&url, &schema).await, &users);
-    let tokens = login(&a).await;
-    let (status, rotated) = refresh_with(&b, &tokens.refresh_token).await;
-    assert_eq!(status, StatusCode::OK);
-    let rotated = rotated.expect("rotation hands out a new refresh token");
-    assert_eq!(access(&a, &tokens).await, StatusCode::OK);
-    assert_eq!(access(&b, &tokens).await, StatusCode::OK);
-
-    assert!(b.revoke(&tokens.session_id).await.unwrap());
-    let seen = within(Duration::from_secs(1), async || {
-        access(&a, &tokens).await == StatusCode::UNAUTHORIZED
-    })
-    .await;
-    assert!(
-        seen.is_some(),
-        "instance A still accepts the revoked access token"
-    );
-    assert_eq!(refresh_with(&a, &rotated).await.0, StatusCode::UNAUTHORIZED);
+    a_revocation_on_one_instance_reaches_the_other_within_a_second(&a, &b).await;
 }
 
 #[tokio::test]
@@ -326,10 +310,8 @@ async fn a_fresh_log_is_complete_and_an_old_trim_changes_nothing() {
 async fn an_instance_started_after_a_revocation_honours_it() {
     let (url, schema, users) = (url(), Schema::new(), users());
     let a = instance(store_at(&url, &schema).await, &users);
-    let tokens = login(&a).await;
-    assert!(a.revoke(&tokens.session_id).await.unwrap());
-    let c = instance(store_at(&url, &schema).await, &users);
-    assert_eq!(access(&c, &tokens).await, StatusCode::UNAUTHORIZED);
+    let start = async || instance(store_at(&url, &schema).await, &users);
+    a_revocation_before_an_instance_starts_is_honoured_by_it(&a, start).await;
 }
 
 #[tokio::test]

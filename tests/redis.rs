@@ -87,24 +87,7 @@ async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_within_a_se
     let (url, prefix, users) = (url(), prefix(), users());
     let a = instance(store_at(&url, &prefix).await, &users);
     let b = instance(store_at(&url, &prefix).await, &users);
-    let tokens = login(&a).await;
-    // Both instances verified the access token and loaded the session.
-    let (status, rotated) = refresh_with(&b, &tokens.refresh_token).await;
-    assert_eq!(status, StatusCode::OK);
-    let rotated = rotated.expect("rotation hands out a new refresh token");
-    assert_eq!(access(&a, &tokens).await, StatusCode::OK);
-    assert_eq!(access(&b, &tokens).await, StatusCode::OK);
-
-    assert!(b.revoke(&tokens.session_id).await.unwrap());
-    let seen = within(Duration::from_secs(1), async || {
-        access(&a, &tokens).await == StatusCode::UNAUTHORIZED
-    })
-    .await;
-    assert!(
-        seen.is_some(),
-        "instance A still accepts the revoked access token"
-    );
-    assert_eq!(refresh_with(&a, &rotated).await.0, StatusCode::UNAUTHORIZED);
+    a_revocation_on_one_instance_reaches_the_other_within_a_second(&a, &b).await;
 }
 
 #[tokio::test]
@@ -272,12 +255,8 @@ async fn a_fresh_log_is_complete_and_the_feed_trusted() {
 async fn an_instance_started_after_a_revocation_honours_it() {
     let (url, prefix, users) = (url(), prefix(), users());
     let a = instance(store_at(&url, &prefix).await, &users);
-    let tokens = login(&a).await;
-    assert!(a.revoke(&tokens.session_id).await.unwrap());
-    // A new instance has never seen the token nor the revocation: its replay of the log
-    // tells it, and until the replay is done it checks the session itself.
-    let c = instance(store_at(&url, &prefix).await, &users);
-    assert_eq!(access(&c, &tokens).await, StatusCode::UNAUTHORIZED);
+    let start = async || instance(store_at(&url, &prefix).await, &users);
+    a_revocation_before_an_instance_starts_is_honoured_by_it(&a, start).await;
 }
 
 #[tokio::test]

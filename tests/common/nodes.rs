@@ -193,3 +193,45 @@ pub async fn a_retired_token_replayed_on_a_stale_instance_ends_the_session<S>(
     assert_eq!(refresh_with(b, &g2).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(refresh_with(a, &g2).await.0, StatusCode::UNAUTHORIZED);
 }
+
+/// Two instances: a revocation on B stops A's refresh and access tokens within a second,
+/// both of which A had accepted (and cached) before.
+pub async fn a_revocation_on_one_instance_reaches_the_other_within_a_second<S>(
+    a: &Node<S>,
+    b: &Node<S>,
+) where
+    S: SessionBackend + RotatingBackend,
+{
+    let tokens = login(a).await;
+    let (status, rotated) = refresh_with(b, &tokens.refresh_token).await;
+    assert_eq!(status, StatusCode::OK);
+    let rotated = rotated.expect("rotation hands out a new refresh token");
+    assert_eq!(access(a, &tokens).await, StatusCode::OK);
+    assert_eq!(access(b, &tokens).await, StatusCode::OK);
+
+    assert!(b.revoke(&tokens.session_id).await.unwrap());
+    let seen = within(Duration::from_secs(1), async || {
+        access(a, &tokens).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "instance A still accepts the revoked access token"
+    );
+    assert_eq!(refresh_with(a, &rotated).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// A session revoked before an instance starts: the new instance has never seen the token
+/// nor the revocation, and its replay of the log (or, until then, the session itself) says
+/// no.
+pub async fn a_revocation_before_an_instance_starts_is_honoured_by_it<S>(
+    a: &Node<S>,
+    start: impl AsyncFnOnce() -> Node<S>,
+) where
+    S: SessionBackend + RotatingBackend,
+{
+    let tokens = login(a).await;
+    assert!(a.revoke(&tokens.session_id).await.unwrap());
+    let c = start().await;
+    assert_eq!(access(&c, &tokens).await, StatusCode::UNAUTHORIZED);
+}
