@@ -11,65 +11,10 @@ mod common;
 use std::time::Duration;
 
 use common::nodes::*;
+use common::pg::{Schema, store_at, url};
 use http::StatusCode;
 use tower_jwt_sessions::PostgresBackend;
 use tower_jwt_sessions_core::suite;
-
-fn url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-/// A schema of its own for one test, dropped when the test ends.
-struct Schema(String);
-
-impl Schema {
-    fn new() -> Self {
-        let mut bytes = [0u8; 8];
-        getrandom::fill(&mut bytes).unwrap();
-        Schema(format!("tjs_test_{:016x}", u64::from_le_bytes(bytes)))
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let name = self.0.clone();
-        // A runtime of its own: the test's may be shutting down.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok((client, connection)) =
-                    tokio_postgres::connect(&url(), tokio_postgres::NoTls).await
-                {
-                    tokio::spawn(connection);
-                    let _ = client
-                        .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
-async fn store_at(url: &str, schema: &Schema) -> PostgresBackend {
-    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("Postgres answers (start it, or set DATABASE_URL)");
-    tokio::spawn(connection);
-    client
-        .batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", schema.0))
-        .await
-        .unwrap();
-    PostgresBackend::builder(url)
-        .schema(&schema.0)
-        .connect()
-        .await
-        .expect("Postgres answers (start it, or set DATABASE_URL)")
-}
 
 #[tokio::test]
 async fn the_postgres_store_keeps_the_store_contract() {

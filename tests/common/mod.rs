@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod nodes;
+pub mod pg;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
