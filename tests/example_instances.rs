@@ -301,3 +301,52 @@ async fn postgres_store() -> (backend::AnyBackend, common::pg::Schema) {
     let store = common::pg::store_at(&common::pg::url(), &schema).await;
     (backend::AnyBackend::Postgres(store), schema)
 }
+
+#[tokio::test]
+async fn every_503_of_the_example_carries_retry_after() {
+    let redis = PrivateRedis::start(PrivateRedis::free_port());
+    let base = serve(&redis.url()).await;
+    let client = Client::new();
+    let login: Value = client
+        .post(format!("{base}/sessions/"))
+        .basic_auth("testUser", Some(app::PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = login["access_token"].as_str().unwrap().to_owned();
+    let id = login["session_id"].as_str().unwrap().to_owned();
+    drop(redis);
+
+    // The login is the app's own handler; the others are answered by the handler or, once
+    // the revocation feed is known to be down, by the layer: a 503 with `Retry-After` either
+    // way, never a 401 or a 500.
+    let requests = [
+        client
+            .post(format!("{base}/sessions/"))
+            .basic_auth("testUser", Some(app::PASSWORD)),
+        client.get(format!("{base}/sessions/")).bearer_auth(&access),
+        client
+            .delete(format!("{base}/sessions/{id}"))
+            .bearer_auth(&access),
+        client
+            .delete(format!("{base}/sessions/others"))
+            .bearer_auth(&access),
+        client
+            .delete(format!("{base}/sessions/"))
+            .bearer_auth(&access),
+    ];
+    for request in requests {
+        let res = request.send().await.unwrap();
+        let url = res.url().to_string();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE, "{url}");
+        assert_eq!(
+            res.headers().get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"1"[..]),
+            "{url}"
+        );
+        assert!(res.headers().get("www-authenticate").is_none(), "{url}");
+    }
+}
