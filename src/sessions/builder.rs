@@ -22,6 +22,33 @@ use crate::user_cache::UserCache;
 
 /// Builds [`Sessions`]; start with [`Sessions::builder`].
 ///
+/// Every setting, its default and its meaning. Options that can be off take an `Option`
+/// (`None`: off); every mistake is a [`ConfigError`](crate::ConfigError) from `build()`.
+///
+/// | builder method | default | meaning |
+/// |---|---|---|
+/// | [`Keys::hs256`] / [`Keys::hmac`](crate::Keys::hmac) / `rsa_pem` / `ec_pem` / `ed_pem` / `from_private_pem`, then `.verifying(retired)` | — | the signing key and the retired keys still accepted, each pinned to its algorithm and found by `kid`; secrets under 32 bytes and mismatched key pairs are refused |
+/// | `.backend(b)` / `.users(u)` | one [`MemoryBackend`](crate::MemoryBackend) for both | the session backend and the user directory |
+/// | `.access_ttl(d)` | [`defaults::ACCESS_TTL`](crate::defaults::ACCESS_TTL) (15 min) | access-token lifetime (never past the session's end) |
+/// | `.refresh_ttl(d)` | [`defaults::REFRESH_TTL`](crate::defaults::REFRESH_TTL) (3 days) | refresh-token and session lifetime; must be >= `access_ttl` |
+/// | `.idle_timeout(Some(d))` | off | end sessions unused for this long |
+/// | `.leeway(d)` | [`defaults::LEEWAY`](crate::defaults::LEEWAY) (5 s) | clock skew allowed on `exp` and `nbf`, at most [`limits::MAX_LEEWAY`](crate::limits::MAX_LEEWAY) |
+/// | `.issuer(s)` / `.audience(s)` | none | written into every token and required on every token |
+/// | `.refresh_path(p)` | [`defaults::REFRESH_PATH`](crate::defaults::REFRESH_PATH) | matched with and without the trailing slash |
+/// | `.public_path(p)` / `.public_route(m, p)` / `.public_prefix(p)` | none | requests that need no token |
+/// | `.optional(true)` | off | no token: passes without claims; a bad token is still 401 |
+/// | `.cache_capacity(n)` / `.cache_ttl(d)` | [`defaults::CACHE_CAPACITY`](crate::defaults::CACHE_CAPACITY) / [`defaults::CACHE_TTL`](crate::defaults::CACHE_TTL) | session cache; the TTL bounds how late a revocation made *outside* this process is seen |
+/// | `.token_cache_bytes(Some(n))` | [`defaults::TOKEN_CACHE_BYTES`](crate::defaults::TOKEN_CACHE_BYTES) | verified-token cache budget; `None` turns it off |
+/// | `.backend_timeout(Some(d))` / `.max_backend_calls(n)` | [`defaults::BACKEND_TIMEOUT`](crate::defaults::BACKEND_TIMEOUT) / [`defaults::MAX_BACKEND_CALLS`](crate::defaults::MAX_BACKEND_CALLS) | each backend call's timeout, and the calls in flight before refusing with 503 |
+/// | `.touch_debounce(d)` | [`defaults::TOUCH_DEBOUNCE`](crate::defaults::TOUCH_DEBOUNCE) | at most one `last_accessed` write per session per window |
+/// | `.max_sessions_per_user(Some(n))` | off | past `n` live sessions, the oldest end at login (`Some(1)`: one session per user) |
+/// | `.revocation_budget(n)` | [`defaults::REVOCATION_BUDGET`](crate::defaults::REVOCATION_BUDGET) | revocations remembered at once; past it, sessions are checked in the backend (never forgotten) |
+/// | `.jwks_path(Some(p))` / `.jwks_max_age(d)` | off / [`defaults::JWKS_MAX_AGE`](crate::defaults::JWKS_MAX_AGE) | publish the public keys (RFC 7517) for services that verify our tokens; refused with an HMAC secret |
+/// | `.user_claims_ttl(Some(d))` | [`defaults::USER_CLAIMS_TTL`](crate::defaults::USER_CLAIMS_TTL) | one read of a user's claims serves every refresh of that user within it; `None` reads at every refresh |
+/// | `.rotate_refresh_tokens(grace)` | off | every refresh also answers a new `refresh_token`; a retired one used again ends the session, except within `grace` (a second tab); for a [`RotatingBackend`](crate::RotatingBackend) |
+/// | `.error_renderer(ErrorRenderer::default().with_realm(r))` | RFC 6750 JSON, no realm | how refusals look, and the realm of their challenges |
+/// | `.refresh_cookie(RefreshCookie::new().allowed_origin(o))` | off (Bearer only) | the refresh token also in an `HttpOnly; Secure; SameSite=Strict` cookie, for browser apps, with a CSRF check; see the [`cookie`](crate::cookie) module |
+///
 /// ```
 /// use std::time::Duration;
 /// use tower_jwt_sessions::{Keys, MemoryBackend, MachinableClaims, Sessions};
