@@ -6,16 +6,14 @@
 
 mod common;
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
+use common::nodes::{access, login, refresh_with};
 use common::*;
-use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
-use tower::{Layer, ServiceExt};
+use http::StatusCode;
 use tower_jwt_sessions::{
     BackendError, IssuedTokens, Keys, MachinableClaims, MemoryBackend, RevocationSink, Session,
-    SessionBackend, SessionMeta, Sessions, Users,
+    SessionBackend, Sessions, Users,
 };
 
 /// One backend for every instance; a revocation through it reaches every instance's sink.
@@ -78,36 +76,8 @@ fn cluster(n: usize) -> (Broadcasting, Vec<Sessions<Broadcasting>>) {
     (store, instances)
 }
 
-async fn send(sessions: &Sessions<Broadcasting>, req: Request<String>) -> StatusCode {
-    let app = sessions
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new(String::new()))
-        }));
-    app.oneshot(req).await.unwrap().status()
-}
-
-async fn access(sessions: &Sessions<Broadcasting>, tokens: &IssuedTokens) -> StatusCode {
-    let req = Request::get("/me")
-        .header(AUTHORIZATION, format!("Bearer {}", tokens.access_token))
-        .body(String::new())
-        .unwrap();
-    send(sessions, req).await
-}
-
 async fn refresh(sessions: &Sessions<Broadcasting>, tokens: &IssuedTokens) -> StatusCode {
-    let req = Request::post("/sessions/refresh/")
-        .header(AUTHORIZATION, format!("Bearer {}", tokens.refresh_token))
-        .body(String::new())
-        .unwrap();
-    send(sessions, req).await
-}
-
-async fn login(sessions: &Sessions<Broadcasting>) -> IssuedTokens {
-    sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap()
+    refresh_with(sessions, &tokens.refresh_token).await.0
 }
 
 #[tokio::test]

@@ -1,14 +1,12 @@
 //! Helpers for tests of several instances over a shared backend, and of stores on servers.
 
-use std::convert::Infallible;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use http::header::AUTHORIZATION;
-use http::{Request, Response, StatusCode};
-use tower::{Layer, ServiceExt};
+use http::{Request, StatusCode};
 use tower_jwt_sessions::{
-    IssuedTokens, Keys, MemoryBackend, RotatingBackend, SessionBackend, SessionMeta, Sessions,
+    IssuedTokens, Keys, MachinableClaims, MemoryBackend, RotatingBackend, SessionBackend,
+    SessionMeta, Sessions, Users,
 };
 
 use super::{SECRET, user};
@@ -32,47 +30,34 @@ pub fn instance<S: SessionBackend + RotatingBackend>(backend: S, users: &MemoryB
 /// One instance of the layer over a shared backend, users in this process.
 pub type Node<S> = Sessions<S, MemoryBackend>;
 
-pub async fn send<S: SessionBackend>(node: &Node<S>, req: Request<String>) -> StatusCode {
-    let app = node
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new(String::new()))
-        }));
-    app.oneshot(req).await.unwrap().status()
+// Over the one in-process client (`super::client`), answering what these scenarios compare.
+
+pub async fn send<S: SessionBackend, U: Users>(
+    node: &Sessions<S, U>,
+    req: Request<String>,
+) -> StatusCode {
+    super::client::send(node, req).await.status
 }
 
-pub async fn access<S: SessionBackend>(node: &Node<S>, tokens: &IssuedTokens) -> StatusCode {
-    let req = Request::get("/me")
-        .header(AUTHORIZATION, format!("Bearer {}", tokens.access_token))
-        .body(String::new())
-        .unwrap();
-    send(node, req).await
+pub async fn access<S: SessionBackend, U: Users>(
+    node: &Sessions<S, U>,
+    tokens: &IssuedTokens,
+) -> StatusCode {
+    super::client::get(node, &tokens.access_token).await.status
 }
 
-pub async fn refresh_with<S: SessionBackend>(
-    node: &Node<S>,
+/// The status of a refresh, and the rotated refresh token it handed out.
+pub async fn refresh_with<S: SessionBackend, U: Users>(
+    node: &Sessions<S, U>,
     token: &str,
 ) -> (StatusCode, Option<String>) {
-    let app = node
-        .layer()
-        .layer(tower::service_fn(|_: Request<String>| async {
-            Ok::<_, Infallible>(Response::new(String::new()))
-        }));
-    let req = Request::post("/sessions/refresh/")
-        .header(AUTHORIZATION, format!("Bearer {token}"))
-        .body(String::new())
-        .unwrap();
-    let res = app.oneshot(req).await.unwrap();
-    let status = res.status();
-    let body = http_body_util::BodyExt::collect(res.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-    (status, body["refresh_token"].as_str().map(str::to_owned))
+    let reply = super::client::refresh(node, token).await;
+    (reply.status, reply.refresh_token().map(str::to_owned))
 }
 
-pub async fn login<S: SessionBackend>(node: &Node<S>) -> IssuedTokens {
+pub async fn login<S: SessionBackend, U: Users<Claims = MachinableClaims>>(
+    node: &Sessions<S, U>,
+) -> IssuedTokens {
     node.create("u1", &user("u1", true, true, true), SessionMeta::default())
         .await
         .unwrap()
