@@ -195,7 +195,8 @@ async fn two_example_servers_share_one_redis() {
 /// unavailable") for `%00`, so any signed-in user could make backend errors at will.
 #[tokio::test]
 async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
-    let prefix = format!("tjs-test-{}", random_suffix());
+    // Its keys are deleted when the test ends.
+    let prefix = common::redis_keys::prefix();
     let mut stores = vec![
         (
             "memory",
@@ -205,8 +206,8 @@ async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
         (
             "redis",
             backend::AnyBackend::Redis(
-                RedisBackend::builder(redis_url())
-                    .prefix(&prefix)
+                RedisBackend::builder(common::redis_keys::url())
+                    .prefix(&*prefix)
                     .connect()
                     .await
                     .unwrap(),
@@ -264,34 +265,6 @@ async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
         );
         drop(schema);
     }
-    // The Redis keys of this test (the revocation log has no TTL).
-    let mut conn = redis::Client::open(redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{{{prefix}}}:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    if !keys.is_empty() {
-        let _: i64 = redis::cmd("DEL")
-            .arg(keys)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-    }
-}
-
-fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn random_suffix() -> String {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).unwrap();
-    format!("{:016x}", u64::from_le_bytes(bytes))
 }
 
 /// The example's Postgres backend in a schema of its own, dropped with the returned guard.

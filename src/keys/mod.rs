@@ -376,11 +376,14 @@ impl Keys {
     /// public key: if not, what `old` verified must not be trusted any more.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) fn keeps_every_key_of(&self, old: &Keys) -> bool {
+        // Keys are compared by their public JWK: an HMAC secret has none, so a set holding
+        // one is never taken as kept.
         old.keys.iter().all(|gone| {
-            self.keys.iter().any(|key| {
-                key.kid == gone.kid && key.algorithm == gone.algorithm && key.jwk == gone.jwk
-            })
-        }) && old.keys.iter().all(|key| key.jwk.is_some())
+            gone.jwk.is_some()
+                && self.keys.iter().any(|key| {
+                    key.kid == gone.kid && key.algorithm == gone.algorithm && key.jwk == gone.jwk
+                })
+        })
     }
 
     /// The public JWKs of the set; `Err` when it holds an HMAC secret, which must never be

@@ -10,11 +10,12 @@
 //! lifetime, never a revoked token let in.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tower_jwt_sessions_core::RevocationSink;
 
 use super::revoked::{RevokedSet, Verdict};
+use crate::clock::unix_now;
 
 /// `trusted_from` while the feed is down.
 const DOWN: u64 = u64::MAX;
@@ -143,12 +144,6 @@ impl RevocationSink for Revocations {
         }
         self.update_trust();
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn nanos_since(start: Instant, at: Instant) -> u64 {

@@ -4,6 +4,7 @@
 pub mod client;
 pub mod nodes;
 pub mod pg;
+pub mod redis_keys;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
