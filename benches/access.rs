@@ -51,6 +51,7 @@ fn bench_alg(c: &mut Criterion, alg: Algorithm, rt: &tokio::runtime::Runtime) {
 
     let mk = |cache: bool| {
         let sessions = Sessions::builder(keys.clone())
+            .in_memory()
             .token_cache_bytes(cache.then_some(32 << 20))
             .build()
             .unwrap();
@@ -96,6 +97,7 @@ fn bench_alg(c: &mut Criterion, alg: Algorithm, rt: &tokio::runtime::Runtime) {
             set = set.verifying(retired).unwrap();
         }
         let sessions = Sessions::builder(set)
+            .in_memory()
             .token_cache_bytes(None)
             .build()
             .unwrap();
@@ -130,7 +132,7 @@ fn access(c: &mut Criterion) {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 5;
     validation.validate_nbf = true;
-    let sessions = Sessions::builder(keys).build().unwrap();
+    let sessions = Sessions::builder(keys).in_memory().build().unwrap();
     let issued = rt
         .block_on(sessions.create("u1", &user(), SessionMeta::default()))
         .unwrap();

@@ -69,7 +69,10 @@ fn main() {
     const N: usize = 10_000;
 
     // --- bytes per cached session ---------------------------------------------------------
-    let sessions = Sessions::builder(keys(Algorithm::HS256).0).build().unwrap();
+    let sessions = Sessions::builder(keys(Algorithm::HS256).0)
+        .in_memory()
+        .build()
+        .unwrap();
     sessions.users().set_user("u1", user());
     let issued: Vec<_> = (0..N)
         .map(|_| {
@@ -122,6 +125,7 @@ fn main() {
         now(svc.call(request(&auth))).unwrap();
     });
     let uncached_sessions = Sessions::builder(keys(Algorithm::HS256).0)
+        .in_memory()
         .token_cache_bytes(None)
         .build()
         .unwrap();

@@ -9,7 +9,24 @@ use std::task::{Context, Poll, Waker};
 
 use http::{Request, Response};
 use serde::Deserialize;
-use tower_jwt_sessions::{Algorithm, Keys, MachinableClaims, MachinableUser};
+use tower_jwt_sessions::{
+    Algorithm, Keys, MachinableClaims, MachinableUser, MemoryBackend, SessionsBuilder,
+};
+
+/// The in-memory backend and user directory, with the example's claims.
+pub type Memory = MemoryBackend<MachinableClaims>;
+
+/// `.backend(m.clone()).users(m)` with a fresh [`Memory`].
+pub trait InMemory {
+    fn in_memory(self) -> SessionsBuilder<Memory, Memory>;
+}
+
+impl InMemory for SessionsBuilder {
+    fn in_memory(self) -> SessionsBuilder<Memory, Memory> {
+        let memory = Memory::new();
+        self.backend(memory.clone()).users(memory)
+    }
+}
 
 pub const SECRET: &[u8] = b"benchmark-secret-of-at-least-32-bytes!!";
 
@@ -119,9 +136,14 @@ pub fn authed_request(auth: &http::HeaderValue) -> Request<()> {
 }
 
 /// A layer's sessions with every default but the key, and an access token of theirs.
-pub fn sessions_and_token(rt: &tokio::runtime::Runtime) -> (tower_jwt_sessions::Sessions, String) {
+pub fn sessions_and_token(
+    rt: &tokio::runtime::Runtime,
+) -> (tower_jwt_sessions::Sessions<Memory>, String) {
     let (keys, _) = keys(Algorithm::HS256);
-    let sessions = tower_jwt_sessions::Sessions::builder(keys).build().unwrap();
+    let sessions = tower_jwt_sessions::Sessions::builder(keys)
+        .in_memory()
+        .build()
+        .unwrap();
     let token = rt
         .block_on(sessions.create("u1", &user(), tower_jwt_sessions::SessionMeta::default()))
         .unwrap()

@@ -17,13 +17,13 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tower::{Layer, Service, ServiceExt};
 use tower_jwt_sessions::{
-    BackendError, MachinableClaims, MemoryBackend, Session, SessionBackend, SessionMeta, Sessions,
+    BackendError, MachinableClaims, Session, SessionBackend, SessionMeta, Sessions,
 };
 
 /// The in-memory backend, counting loads; its `inner` is also the user directory.
 #[derive(Clone, Default)]
 struct Counting {
-    inner: MemoryBackend,
+    inner: Memory,
     loads: Arc<AtomicUsize>,
 }
 

@@ -6,7 +6,9 @@
 
 use axum::Router;
 use axum::routing::get;
-use tower_jwt_sessions::{Keys, MachinableClaims, MachinableUser, SessionMeta, Sessions};
+use tower_jwt_sessions::{
+    Keys, MachinableClaims, MachinableUser, MemoryBackend, SessionMeta, Sessions,
+};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -15,7 +17,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let router = Router::new().route("/", get(|| async { "hello" }));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let cache = (mode != "layer-nocache").then_some(32 << 20);
+    let memory = MemoryBackend::<MachinableClaims>::new();
     let sessions = Sessions::builder(Keys::hs256(b"whole-stack-benchmark-secret-32-bytes!")?)
+        .backend(memory.clone())
+        .users(memory)
         .token_cache_bytes(cache)
         .build()?;
     let claims = MachinableClaims::new(

@@ -19,8 +19,8 @@ use http::{HeaderValue, Request};
 use jsonwebtoken::Algorithm;
 use tower::{Layer, Service, ServiceExt};
 use tower_jwt_sessions::{
-    BackendError, MemoryBackend, PostgresBackend, RedisBackend, RevocationSink, Session,
-    SessionBackend, SessionMeta, Sessions,
+    BackendError, PostgresBackend, RedisBackend, RevocationSink, Session, SessionBackend,
+    SessionMeta, Sessions,
 };
 
 /// A backend that counts its loads.
@@ -52,13 +52,13 @@ impl<S: SessionBackend> SessionBackend for Counting<S> {
     }
 }
 
-fn users() -> MemoryBackend {
-    let users = MemoryBackend::new();
+fn users() -> Memory {
+    let users = Memory::new();
     users.set_user("u1", user());
     users
 }
 
-fn instance<S: SessionBackend>(backend: S, users: &MemoryBackend) -> Sessions<S, MemoryBackend> {
+fn instance<S: SessionBackend>(backend: S, users: &Memory) -> Sessions<S, Memory> {
     Sessions::builder(keys(Algorithm::HS256).0)
         .backend(backend)
         .users(users.clone())
@@ -91,7 +91,7 @@ fn unique(kind: &str) -> String {
 }
 
 /// Waits until the instance's revocation feed is up (its caches are trusted only then).
-fn feed_up<S>(sessions: &Sessions<S, MemoryBackend>) {
+fn feed_up<S>(sessions: &Sessions<S, Memory>) {
     let start = Instant::now();
     while !sessions.revocation_feed_up() {
         assert!(
@@ -106,7 +106,7 @@ fn paths<S: SessionBackend>(
     c: &mut Criterion,
     rt: &tokio::runtime::Runtime,
     name: &str,
-    sessions: &Sessions<S, MemoryBackend>,
+    sessions: &Sessions<S, Memory>,
 ) {
     feed_up(sessions);
     let mut group = c.benchmark_group("stores");
@@ -161,8 +161,8 @@ fn paths<S: SessionBackend>(
 fn propagation<S: SessionBackend>(
     rt: &tokio::runtime::Runtime,
     name: &str,
-    a: &Sessions<S, MemoryBackend>,
-    b: &Sessions<S, MemoryBackend>,
+    a: &Sessions<S, Memory>,
+    b: &Sessions<S, Memory>,
 ) {
     const N: usize = 1000;
     let mut seen = Vec::with_capacity(N);
@@ -266,7 +266,7 @@ fn stores(c: &mut Criterion) {
     };
     let users = users();
 
-    let memory: MemoryBackend = MemoryBackend::new();
+    let memory: Memory = Memory::new();
     paths(c, &rt, "memory", &instance(memory, &users));
     let prefix = unique("redis");
     paths(c, &rt, "redis", &instance(redis(&prefix), &users));

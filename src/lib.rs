@@ -12,10 +12,16 @@
 //! ```
 //! use http::{Request, Response, StatusCode};
 //! use tower::{ServiceBuilder, ServiceExt, service_fn};
-//! use tower_jwt_sessions::{Claims, Keys, MachinableClaims, MachinableUser, SessionMeta, Sessions};
+//! use tower_jwt_sessions::{
+//!     Claims, Keys, MachinableClaims, MachinableUser, MemoryBackend, SessionMeta, Sessions,
+//! };
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?).build()?;
+//! let memory = MemoryBackend::<MachinableClaims>::new();
+//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
+//!     .backend(memory.clone())
+//!     .users(memory)
+//!     .build()?;
 //! let app = ServiceBuilder::new().layer(sessions.layer()).service(service_fn(
 //!     |req: Request<String>| async move {
 //!         let claims = req.extensions().get::<Claims<MachinableClaims>>().unwrap();

@@ -35,8 +35,9 @@ fn assert_accepted(reply: &Reply, what: &str) {
     assert_eq!(reply.status, StatusCode::OK, "{what}: {:?}", reply.body);
 }
 
-fn hs256() -> Sessions {
+fn hs256() -> MemorySessions {
     Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .in_memory()
         .build()
         .unwrap()
 }
@@ -78,7 +79,7 @@ async fn hmac_signed_with_a_public_key_is_refused_key_confusion() {
             _ => Keys::ec_pem(alg, &key_file(private), &key_file(public)),
         }
         .unwrap();
-        let sessions = Sessions::builder(keys).build().unwrap();
+        let sessions = Sessions::builder(keys).in_memory().build().unwrap();
         // The attacker knows the public key and uses its bytes as an HMAC secret.
         let forged = raw_token(
             &at_header("HS256"),
@@ -117,6 +118,7 @@ async fn algorithms_off_the_allow_list_and_wrong_key_families() {
         )
         .unwrap(),
     )
+    .in_memory()
     .build()
     .unwrap();
     let rsa = EncodingKey::from_rsa_pem(&key_file("rsa_private.pem")).unwrap();
@@ -360,6 +362,7 @@ async fn token_kinds_never_cross_even_re_signed() {
 #[tokio::test]
 async fn other_issuer_or_audience() {
     let strict = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .in_memory()
         .issuer("https://auth.example")
         .audience("pets")
         .build()
@@ -444,7 +447,7 @@ async fn tokens_twice_several_headers_and_oversized_headers() {
     }
 }
 
-async fn session_setup() -> (Sessions, tower_jwt_sessions::IssuedTokens) {
+async fn session_setup() -> (MemorySessions, tower_jwt_sessions::IssuedTokens) {
     let sessions = hs256();
     sessions
         .users()

@@ -41,8 +41,9 @@ fn routes() -> Router {
         .route("/public/maybe", get(maybe))
 }
 
-fn sessions() -> Sessions {
+fn sessions() -> MemorySessions {
     Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .in_memory()
         .public_prefix("/public/")
         .error_renderer(ErrorRenderer::default().with_realm("pets"))
         .build()
@@ -73,7 +74,7 @@ async fn call(app: &Router, path: &str, token: Option<&str>) -> (StatusCode, Str
     )
 }
 
-async fn token(sessions: &Sessions, id: &str, write: bool) -> String {
+async fn token(sessions: &MemorySessions, id: &str, write: bool) -> String {
     sessions
         .create(id, &user(id, true, true, write), SessionMeta::default())
         .await
@@ -106,6 +107,7 @@ async fn without_a_token_claims_is_401_and_option_is_none() {
     );
 
     let optional = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .in_memory()
         .optional(true)
         .build()
         .unwrap();

@@ -20,9 +20,7 @@ use http::{HeaderMap, HeaderName, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{
-    ConfigError, IssuedTokens, Keys, MemoryBackend, RefreshCookie, SessionMeta, Sessions,
-};
+use tower_jwt_sessions::{ConfigError, IssuedTokens, Keys, RefreshCookie, SessionMeta, Sessions};
 
 const APP: &str = "https://app.example";
 const REFRESH_TTL: u64 = 3600;
@@ -33,8 +31,8 @@ fn cookie_mode() -> RefreshCookie {
         .csrf_header(HeaderName::from_static("x-requested-with"))
 }
 
-fn sessions(cookie: Option<RefreshCookie>, rotation: Option<Duration>) -> Sessions {
-    let backend = MemoryBackend::new();
+fn sessions(cookie: Option<RefreshCookie>, rotation: Option<Duration>) -> MemorySessions {
+    let backend = Memory::new();
     backend.set_user("u1", user("u1", true, true, true));
     let mut builder = Sessions::builder(Keys::hs256(SECRET).unwrap())
         .backend(backend.clone())
@@ -50,7 +48,7 @@ fn sessions(cookie: Option<RefreshCookie>, rotation: Option<Duration>) -> Sessio
     builder.build().unwrap()
 }
 
-async fn login(sessions: &Sessions) -> IssuedTokens {
+async fn login(sessions: &MemorySessions) -> IssuedTokens {
     sessions
         .create("u1", &user("u1", true, true, true), SessionMeta::default())
         .await
@@ -74,7 +72,7 @@ impl Answer {
     }
 }
 
-async fn post_refresh(sessions: &Sessions, headers: &[(HeaderName, &str)]) -> Answer {
+async fn post_refresh(sessions: &MemorySessions, headers: &[(HeaderName, &str)]) -> Answer {
     let app = sessions
         .layer()
         .layer(tower::service_fn(|_: Request<String>| async {
@@ -422,6 +420,7 @@ async fn site_wide_cookies_and_bad_configurations() {
 
     let build = |cookie: RefreshCookie| {
         Sessions::builder(Keys::hs256(SECRET).unwrap())
+            .in_memory()
             .refresh_cookie(cookie)
             .build()
             .map(|_| ())
@@ -465,7 +464,7 @@ async fn start_server() -> String {
     let (router, _sessions) = app::app_tuned(
         Keys::hs256(SERVER_SECRET).unwrap(),
         tuning,
-        backend::AnyBackend::Memory(MemoryBackend::new()),
+        backend::AnyBackend::Memory(Memory::new()),
     )
     .unwrap();
     serve(router).await
@@ -578,7 +577,7 @@ async fn the_example_server_with_a_site_wide_cookie_for_an_app_on_another_origin
     let (router, _sessions) = app::app_tuned(
         Keys::hs256(SERVER_SECRET).unwrap(),
         tuning,
-        backend::AnyBackend::Memory(MemoryBackend::new()),
+        backend::AnyBackend::Memory(Memory::new()),
     )
     .unwrap();
     let base = serve(router).await;

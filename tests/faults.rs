@@ -209,7 +209,7 @@ async fn session_api_reports_backend_faults() {
 
 /// A backend whose loads never finish, and which needs no timer of its own.
 #[derive(Clone, Default)]
-struct Stalling(tower_jwt_sessions::MemoryBackend);
+struct Stalling(Memory);
 
 impl tower_jwt_sessions::SessionBackend for Stalling {
     async fn create(

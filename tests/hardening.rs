@@ -223,7 +223,7 @@ async fn a_token_issued_in_the_future_is_refused() {
 
 #[tokio::test]
 async fn a_refresh_token_of_the_last_generation_is_refused_not_a_panic() {
-    let backend = tower_jwt_sessions::MemoryBackend::new();
+    let backend = Memory::new();
     backend.set_user("u1", user("u1", true, true, true));
     let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
         .backend(backend.clone())

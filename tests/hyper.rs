@@ -17,6 +17,7 @@ use tower_jwt_sessions::{Claims, Keys, MachinableClaims, SessionMeta, Sessions};
 #[tokio::test]
 async fn a_bare_hyper_server_gets_claims_and_refresh() {
     let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .in_memory()
         .build()
         .unwrap();
     sessions

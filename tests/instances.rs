@@ -12,14 +12,14 @@ use common::nodes::{access, login, refresh_with};
 use common::*;
 use http::StatusCode;
 use tower_jwt_sessions::{
-    BackendError, IssuedTokens, Keys, MachinableClaims, MemoryBackend, RevocationSink, Session,
-    SessionBackend, Sessions, Users,
+    BackendError, IssuedTokens, Keys, MachinableClaims, RevocationSink, Session, SessionBackend,
+    Sessions, Users,
 };
 
 /// One backend for every instance; a revocation through it reaches every instance's sink.
 #[derive(Clone, Default)]
 struct Broadcasting {
-    rows: MemoryBackend,
+    rows: Memory,
     sinks: Arc<Mutex<Vec<Arc<dyn RevocationSink>>>>,
 }
 

@@ -10,7 +10,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tower_jwt_sessions::defaults;
-use tower_jwt_sessions::{ConfigError, IssuedTokens, Keys, MemoryBackend, SessionMeta, Sessions};
+use tower_jwt_sessions::{ConfigError, IssuedTokens, Keys, SessionMeta, Sessions};
 
 fn ec() -> Keys {
     Keys::ec_pem(
@@ -30,7 +30,7 @@ fn rsa() -> Keys {
     .unwrap()
 }
 
-fn sessions(keys: Keys, store: &MemoryBackend) -> Sessions {
+fn sessions(keys: Keys, store: &Memory) -> MemorySessions {
     Sessions::builder(keys)
         .backend(store.clone())
         .users(store.clone())
@@ -39,18 +39,21 @@ fn sessions(keys: Keys, store: &MemoryBackend) -> Sessions {
         .unwrap()
 }
 
-fn store() -> MemoryBackend {
-    let store = MemoryBackend::new();
+fn store() -> Memory {
+    let store = Memory::new();
     store.set_user("u1", user("u1", true, true, true));
     store
 }
 
-async fn send(sessions: &Sessions, req: Request<String>) -> (StatusCode, http::HeaderMap, Value) {
+async fn send(
+    sessions: &MemorySessions,
+    req: Request<String>,
+) -> (StatusCode, http::HeaderMap, Value) {
     let reply = common::client::send(sessions, req).await;
     (reply.status, reply.headers, reply.body)
 }
 
-async fn access(sessions: &Sessions, token: &str) -> (StatusCode, Value) {
+async fn access(sessions: &MemorySessions, token: &str) -> (StatusCode, Value) {
     let req = Request::get("/me")
         .header(AUTHORIZATION, format!("Bearer {token}"))
         .body(String::new())
@@ -59,7 +62,7 @@ async fn access(sessions: &Sessions, token: &str) -> (StatusCode, Value) {
     (status, body)
 }
 
-async fn refresh(sessions: &Sessions, token: &str) -> StatusCode {
+async fn refresh(sessions: &MemorySessions, token: &str) -> StatusCode {
     let req = Request::post("/sessions/refresh/")
         .header(AUTHORIZATION, format!("Bearer {token}"))
         .body(String::new())
@@ -67,7 +70,7 @@ async fn refresh(sessions: &Sessions, token: &str) -> StatusCode {
     send(sessions, req).await.0
 }
 
-async fn login(sessions: &Sessions) -> IssuedTokens {
+async fn login(sessions: &MemorySessions) -> IssuedTokens {
     sessions
         .create("u1", &user("u1", true, true, true), SessionMeta::default())
         .await
@@ -280,6 +283,7 @@ async fn the_jwks_document_verifies_our_tokens_in_an_independent_verifier() {
 #[test]
 fn a_jwks_document_never_publishes_an_hmac_secret() {
     let err = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .in_memory()
         .jwks_path(Some(defaults::JWKS_PATH))
         .build()
         .unwrap_err();
@@ -288,6 +292,7 @@ fn a_jwks_document_never_publishes_an_hmac_secret() {
     let err = Sessions::builder(
         Keys::rsa_public_pem(Algorithm::RS256, &key_file("rsa_public.pem")).unwrap(),
     )
+    .in_memory()
     .build()
     .unwrap_err();
     assert_eq!(err, ConfigError::NoSigningKey);

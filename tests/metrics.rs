@@ -55,6 +55,7 @@ async fn counters_move_by_exactly_what_happened() {
     }
 
     let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .in_memory()
         .build()
         .unwrap();
     sessions

@@ -15,7 +15,7 @@ use tower_jwt_sessions::{IssuedTokens, Keys, SessionMeta, Sessions};
 
 struct World {
     rt: tokio::runtime::Runtime,
-    sessions: Sessions,
+    sessions: MemorySessions,
     issued: IssuedTokens,
 }
 
@@ -26,6 +26,7 @@ impl World {
             .build()
             .unwrap();
         let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
+            .in_memory()
             .build()
             .unwrap();
         sessions

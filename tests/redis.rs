@@ -233,6 +233,7 @@ async fn a_dead_redis_is_503_in_time_and_a_restarted_one_serves_again() {
     drop(server);
     // A session this instance never loaded needs the backend: 503 within the timeout.
     let other = tower_jwt_sessions::Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .in_memory()
         .build()
         .unwrap()
         .create("u1", &user("u1", true, true, true), SessionMeta::default())

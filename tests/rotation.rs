@@ -9,9 +9,9 @@ use std::time::Duration;
 use common::*;
 use http::StatusCode;
 use serde_json::Value;
-use tower_jwt_sessions::{ConfigError, Keys, MemoryBackend, SessionBackend, SessionMeta, Sessions};
+use tower_jwt_sessions::{ConfigError, Keys, SessionBackend, SessionMeta, Sessions};
 
-fn sessions(backend: &MemoryBackend, grace: Duration) -> Sessions {
+fn sessions(backend: &Memory, grace: Duration) -> MemorySessions {
     Sessions::builder(Keys::hs256(SECRET).unwrap())
         .backend(backend.clone())
         .users(backend.clone())
@@ -20,25 +20,25 @@ fn sessions(backend: &MemoryBackend, grace: Duration) -> Sessions {
         .unwrap()
 }
 
-async fn refresh(sessions: &Sessions, token: &str) -> (StatusCode, Value) {
+async fn refresh(sessions: &MemorySessions, token: &str) -> (StatusCode, Value) {
     let reply = common::client::refresh(sessions, token).await;
     (reply.status, reply.body)
 }
 
-fn backend() -> MemoryBackend {
-    let backend = MemoryBackend::new();
+fn backend() -> Memory {
+    let backend = Memory::new();
     backend.set_user("u1", user("u1", true, true, true));
     backend
 }
 
-async fn login(sessions: &Sessions) -> tower_jwt_sessions::IssuedTokens {
+async fn login(sessions: &MemorySessions) -> tower_jwt_sessions::IssuedTokens {
     sessions
         .create("u1", &user("u1", true, true, true), SessionMeta::default())
         .await
         .unwrap()
 }
 
-async fn generation(backend: &MemoryBackend, id: &str) -> u64 {
+async fn generation(backend: &Memory, id: &str) -> u64 {
     backend.load(id).await.unwrap().unwrap().generation
 }
 
@@ -170,8 +170,9 @@ async fn a_retired_token_replayed_on_an_instance_with_a_stale_cache_ends_the_ses
 #[tokio::test]
 async fn rotation_needs_a_backend_that_can_rotate() {
     // `rotate_refresh_tokens` is offered only for a `RotatingBackend`, so this order is the
-    // one left to refuse: rotation turned on, then a backend that cannot rotate.
+    // one left to refuse: rotation turned on, then the backend swapped for one that cannot rotate.
     let err = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .in_memory()
         .rotate_refresh_tokens(Duration::from_secs(10))
         .backend(CountingBackend::default())
         .users(CountingBackend::default())

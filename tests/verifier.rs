@@ -27,8 +27,9 @@ use tower_jwt_sessions::defaults::{self, JWKS_PATH};
 use tower_jwt_sessions::{Keys, MachinableClaims, SessionMeta, Sessions, Verifier};
 
 /// An issuer: the keys' sessions, and its JWKS document as the layer serves it.
-async fn issuer(keys: Keys) -> (Sessions, String) {
+async fn issuer(keys: Keys) -> (MemorySessions, String) {
     let sessions = Sessions::builder(keys)
+        .in_memory()
         .jwks_path(Some(defaults::JWKS_PATH))
         .build()
         .unwrap();
@@ -52,7 +53,7 @@ async fn issuer(keys: Keys) -> (Sessions, String) {
     (sessions, String::from_utf8(body.to_vec()).unwrap())
 }
 
-async fn token(sessions: &Sessions) -> String {
+async fn token(sessions: &MemorySessions) -> String {
     sessions
         .create("u1", &user("u1", true, true, true), SessionMeta::default())
         .await

@@ -57,6 +57,10 @@ use crate::{BackendError, Session};
 /// assert!(!store.revoke("nope").await.unwrap());
 /// # });
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a session backend",
+    note = "give the builder one with `.backend(b)`: a `MemoryBackend`, `RedisBackend`, `PostgresBackend` or your own"
+)]
 pub trait SessionBackend: Send + Sync + 'static {
     /// Stores a new session.
     fn create(&self, session: Session) -> impl Future<Output = Result<(), BackendError>> + Send;
@@ -154,6 +158,10 @@ pub trait RevocationSink: Send + Sync + 'static {
 /// tower-jwt-sessions) is only offered for backends that implement it.
 ///
 /// [`suite::check_rotation`](crate::suite::check_rotation) checks it, racing swaps included.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot rotate refresh tokens",
+    note = "give the builder a backend that implements `RotatingBackend` with `.backend(b)` before `.rotate_refresh_tokens(grace)`"
+)]
 pub trait RotatingBackend: SessionBackend {
     /// Atomically sets the session's generation from `from` to `to` and `rotated_at` to `at`;
     /// `Ok(false)` when the generation was not `from` (another refresh won the race) or the

@@ -57,6 +57,10 @@ pub trait UserClaims: Serialize + DeserializeOwned + Clone + Send + Sync + 'stat
 /// assert!(users.claims("u2").await.unwrap().is_none());
 /// # });
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a user directory",
+    note = "give the builder one with `.users(u)`: a `MemoryBackend` or your own"
+)]
 pub trait Users: Send + Sync + 'static {
     /// The claims put into every access token.
     type Claims: UserClaims;

@@ -3,18 +3,25 @@
 
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
-use tower_jwt_sessions::{ConfigError, Keys, Sessions};
+use tower_jwt_sessions::{ConfigError, Keys, MachinableClaims, MemoryBackend, Sessions};
+
+/// Sessions and users in memory, with the example server's claims.
+pub type AppSessions = Sessions<MemoryBackend<MachinableClaims>>;
 
 /// The sessions: the same configuration as the HTTP example, so that its access tokens are
 /// accepted here when both share `APP_SECRET`.
-pub fn sessions(secret: &[u8]) -> Result<Sessions, ConfigError> {
-    Sessions::builder(Keys::hs256(secret)?).build()
+pub fn sessions(secret: &[u8]) -> Result<AppSessions, ConfigError> {
+    let memory = MemoryBackend::new();
+    Sessions::builder(Keys::hs256(secret)?)
+        .backend(memory.clone())
+        .users(memory)
+        .build()
 }
 
 /// Serves `grpc.health.v1.Health` on `listener`; every call needs a valid access token.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    sessions: Sessions,
+    sessions: AppSessions,
 ) -> Result<(), tonic::transport::Error> {
     let (_reporter, health) = tonic_health::server::health_reporter();
     Server::builder()

@@ -25,7 +25,7 @@ use tower_jwt_sessions::{
 use crate::backend::AnyBackend;
 
 /// The app's sessions: in the chosen store; users in this process (seeded below).
-pub type AppSessions = Sessions<AnyBackend, MemoryBackend>;
+pub type AppSessions = Sessions<AnyBackend, MemoryBackend<MachinableClaims>>;
 
 /// Every seeded user's password.
 pub const PASSWORD: &str = "testPassword";

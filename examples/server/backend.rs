@@ -6,14 +6,15 @@
 use std::sync::Arc;
 
 use tower_jwt_sessions::{
-    BackendError, MemoryBackend, RevocationSink, RotatingBackend, Session, SessionBackend,
+    BackendError, MachinableClaims, MemoryBackend, RevocationSink, RotatingBackend, Session,
+    SessionBackend,
 };
 
 /// One of the backends, so that the app has one type whatever the environment says.
 #[derive(Clone, Debug)]
 pub enum AnyBackend {
     /// Sessions in this process only.
-    Memory(MemoryBackend),
+    Memory(MemoryBackend<MachinableClaims>),
     /// Sessions in Redis, shared by every instance.
     #[cfg(feature = "redis")]
     Redis(tower_jwt_sessions::RedisBackend),

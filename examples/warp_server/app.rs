@@ -5,16 +5,26 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tower::Layer;
-use tower_jwt_sessions::{Claims, ConfigError, Keys, MachinableClaims, Sessions};
+use tower_jwt_sessions::{Claims, ConfigError, Keys, MachinableClaims, MemoryBackend, Sessions};
 use warp::Filter;
 
+/// Sessions and users in memory, with the example server's claims.
+pub type AppSessions = Sessions<MemoryBackend<MachinableClaims>>;
+
 /// The same configuration as the HTTP example, so tokens are interchangeable.
-pub fn sessions(secret: &[u8]) -> Result<Sessions, ConfigError> {
-    Sessions::builder(Keys::hs256(secret)?).build()
+pub fn sessions(secret: &[u8]) -> Result<AppSessions, ConfigError> {
+    let memory = MemoryBackend::new();
+    Sessions::builder(Keys::hs256(secret)?)
+        .backend(memory.clone())
+        .users(memory)
+        .build()
 }
 
 /// Accepts connections on `listener` until the task is dropped.
-pub async fn serve(listener: tokio::net::TcpListener, sessions: Sessions) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    sessions: AppSessions,
+) -> std::io::Result<()> {
     // `GET /me`: the claims the layer put into the request extensions, as JSON.
     let me = warp::path("me")
         .and(warp::path::end())

@@ -25,9 +25,12 @@ impl<S, U> Sessions<S, U> {
     /// ```
     /// use axum::Router;
     /// use axum::routing::get;
-    /// use tower_jwt_sessions::{Claims, Keys, MachinableClaims, Sessions};
+    /// use tower_jwt_sessions::{Claims, Keys, MachinableClaims, MemoryBackend, Sessions};
     ///
+    /// let memory = MemoryBackend::<MachinableClaims>::new();
     /// let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
+    ///     .backend(memory.clone())
+    ///     .users(memory)
     ///     .build()?;
     /// let app: Router = Router::new()
     ///     .route("/me", get(|claims: Claims<MachinableClaims>| async move { claims.user.name.clone() }))

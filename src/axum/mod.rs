@@ -8,7 +8,7 @@
 //! use axum::routing::{get, post};
 //! use tower_jwt_sessions::axum::Require;
 //! use tower_jwt_sessions::scopes::Write;
-//! use tower_jwt_sessions::{Claims, Keys, MachinableClaims, Sessions};
+//! use tower_jwt_sessions::{Claims, Keys, MachinableClaims, MemoryBackend, Sessions};
 //!
 //! async fn me(claims: Claims<MachinableClaims>) -> String {
 //!     claims.user.name.clone()
@@ -20,7 +20,10 @@
 //!     claims.subject().to_owned()
 //! }
 //!
+//! let memory = MemoryBackend::<MachinableClaims>::new();
 //! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
+//!     .backend(memory.clone())
+//!     .users(memory)
 //!     .public_path("/greeting")
 //!     .build()?;
 //! let app: Router = Router::new()
@@ -54,11 +57,14 @@
 //! use http::{HeaderValue, Method, Request, StatusCode, header};
 //! use tower::{Layer, ServiceExt};
 //! use tower_http::cors::CorsLayer;
-//! use tower_jwt_sessions::{Keys, RefreshCookie, Sessions};
+//! use tower_jwt_sessions::{Keys, MachinableClaims, MemoryBackend, RefreshCookie, Sessions};
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let page = "https://app.example";
+//! let memory = MemoryBackend::<MachinableClaims>::new();
 //! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
+//!     .backend(memory.clone())
+//!     .users(memory)
 //!     .refresh_cookie(RefreshCookie::new().allowed_origin(page))
 //!     .build()?;
 //! let cors = CorsLayer::new()

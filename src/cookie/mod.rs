@@ -25,9 +25,12 @@
 //! prefix, which browsers let nobody plant.
 //!
 //! ```
-//! use tower_jwt_sessions::{Keys, RefreshCookie, Sessions};
+//! use tower_jwt_sessions::{Keys, MachinableClaims, MemoryBackend, RefreshCookie, Sessions};
 //!
+//! let memory = MemoryBackend::<MachinableClaims>::new();
 //! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
+//!     .backend(memory.clone())
+//!     .users(memory)
 //!     .refresh_cookie(RefreshCookie::new().allowed_origin("https://app.example"))
 //!     .build()?;
 //! // In the logout handler: `Set-Cookie` with this value.

@@ -16,7 +16,7 @@ use crate::cookie::{CookieTransport, RefreshCookie};
 use crate::error::{ConfigError, ErrorRenderer};
 use crate::keys::{Jwks, Keys};
 use crate::routes::{PublicRoute, Routes};
-use crate::store::{MemoryBackend, RotateFn, Store, StoreConfig, rotate_fn};
+use crate::store::{RotateFn, Store, StoreConfig, rotate_fn};
 use crate::token::{TokenCache, TokenCodec};
 use crate::user_cache::UserCache;
 
@@ -28,7 +28,7 @@ use crate::user_cache::UserCache;
 /// | builder method | default | meaning |
 /// |---|---|---|
 /// | [`Keys::hs256`] / [`Keys::hmac`](crate::Keys::hmac) / `rsa_pem` / `ec_pem` / `ed_pem` / `from_private_pem`, then `.verifying(retired)` | — | the signing key and the retired keys still accepted, each pinned to its algorithm and found by `kid`; secrets under 32 bytes and mismatched key pairs are refused |
-/// | `.backend(b)` / `.users(u)` | one [`MemoryBackend`](crate::MemoryBackend) for both | the session backend and the user directory |
+/// | `.backend(b)` / `.users(u)` | required | the session backend and the user directory; a [`MemoryBackend`](crate::MemoryBackend) is both, given to each |
 /// | `.access_ttl(d)` | [`defaults::ACCESS_TTL`](crate::defaults::ACCESS_TTL) (15 min) | access-token lifetime (never past the session's end) |
 /// | `.refresh_ttl(d)` | [`defaults::REFRESH_TTL`](crate::defaults::REFRESH_TTL) (3 days) | refresh-token and session lifetime; must be >= `access_ttl` |
 /// | `.idle_timeout(Some(d))` | off | end sessions unused for this long |
@@ -66,7 +66,7 @@ use crate::user_cache::UserCache;
 /// # Ok::<(), tower_jwt_sessions::ConfigError>(())
 /// ```
 #[must_use]
-pub struct SessionsBuilder<S = MemoryBackend, U = S> {
+pub struct SessionsBuilder<S = (), U = S> {
     store: S,
     users: U,
     /// The backend's compare-and-swap, known only while the backend's type says it has one.
@@ -126,11 +126,10 @@ impl Settings {
 
 impl SessionsBuilder {
     pub(crate) fn new(keys: Keys) -> Self {
-        let memory = MemoryBackend::new();
         SessionsBuilder {
-            store: memory.clone(),
-            users: memory,
-            rotate: Some(rotate_fn::<MemoryBackend>()),
+            store: (),
+            users: (),
+            rotate: None,
             settings: Settings {
                 keys,
                 access_ttl: crate::defaults::ACCESS_TTL,
@@ -162,9 +161,10 @@ impl SessionsBuilder {
 }
 
 impl<S, U> SessionsBuilder<S, U> {
-    /// The session backend, where sessions live (Redis, Postgres, your own). Defaults to a
-    /// [`MemoryBackend`], which is also the default user directory: to keep one value as
-    /// both, give it to both, `.backend(memory.clone()).users(memory)`.
+    /// The session backend, where sessions live: a [`MemoryBackend`](crate::MemoryBackend),
+    /// Redis, Postgres or your own. Required, as are the [`users`](Self::users). A
+    /// `MemoryBackend` is a user directory as well: to keep one value as both, give it to
+    /// both, `.backend(memory.clone()).users(memory)`.
     ///
     /// Call [`rotate_refresh_tokens`](Self::rotate_refresh_tokens) after this, since whether
     /// the backend can rotate is known from its type.
@@ -177,8 +177,8 @@ impl<S, U> SessionsBuilder<S, U> {
         }
     }
 
-    /// The user directory the refresh route reads the users' current claims from. Defaults
-    /// to the [`MemoryBackend`] that is also the default session backend.
+    /// The user directory the refresh route reads the users' current claims from. Required;
+    /// its [`Users::Claims`] type is the claims type of every token.
     pub fn users<U2: Users>(self, users: U2) -> SessionsBuilder<S, U2> {
         SessionsBuilder {
             store: self.store,
@@ -517,61 +517,60 @@ impl<S, U> fmt::Debug for SessionsBuilder<S, U> {
 mod tests {
     use super::*;
 
+    type Memory = crate::MemoryBackend<crate::MachinableClaims>;
+
     fn keys() -> Keys {
         Keys::hs256([1u8; 32]).unwrap()
     }
 
+    fn builder() -> SessionsBuilder<Memory> {
+        let memory = Memory::new();
+        Sessions::builder(keys())
+            .backend(memory.clone())
+            .users(memory)
+    }
+
     #[test]
     fn refuses_bad_setups() {
-        let err = |b: SessionsBuilder| b.build().err();
+        let err = |b: SessionsBuilder<Memory>| b.build().err();
         assert_eq!(
-            err(Sessions::builder(keys())
+            err(builder()
                 .access_ttl(Duration::from_secs(10))
                 .refresh_ttl(Duration::from_secs(5))),
             Some(ConfigError::AccessOutlivesRefresh)
         );
         assert_eq!(
-            err(Sessions::builder(keys()).leeway(Duration::from_secs(301))),
+            err(builder().leeway(Duration::from_secs(301))),
             Some(ConfigError::LeewayTooLarge {
                 max: crate::limits::MAX_LEEWAY
             })
         );
         assert_eq!(
-            err(Sessions::builder(keys()).access_ttl(Duration::ZERO)),
+            err(builder().access_ttl(Duration::ZERO)),
             Some(ConfigError::ZeroLifetime)
         );
         assert_eq!(
-            err(Sessions::builder(keys()).refresh_path("refresh")),
+            err(builder().refresh_path("refresh")),
             Some(ConfigError::BadPath("refresh".into()))
         );
         assert_eq!(
-            err(Sessions::builder(keys()).cache_capacity(0)),
+            err(builder().cache_capacity(0)),
             Some(ConfigError::ZeroCacheCapacity)
         );
         assert_eq!(
-            err(Sessions::builder(keys()).token_cache_bytes(Some(0))),
+            err(builder().token_cache_bytes(Some(0))),
             Some(ConfigError::ZeroCacheCapacity)
         );
-        assert!(Sessions::builder(keys()).build().is_ok());
-        assert!(
-            Sessions::builder(keys())
-                .token_cache_bytes(None)
-                .build()
-                .is_ok()
-        );
+        assert!(builder().build().is_ok());
+        assert!(builder().token_cache_bytes(None).build().is_ok());
     }
 
     #[test]
     fn huge_and_fractional_durations_are_config_errors_not_panics() {
         // Each of these once panicked or was silently truncated.
-        assert!(
-            Sessions::builder(keys())
-                .cache_ttl(Duration::MAX)
-                .build()
-                .is_ok()
-        );
+        assert!(builder().cache_ttl(Duration::MAX).build().is_ok());
         assert_eq!(
-            Sessions::builder(keys())
+            builder()
                 .refresh_ttl(Duration::MAX)
                 .access_ttl(Duration::MAX)
                 .build()
@@ -581,7 +580,7 @@ mod tests {
             })
         );
         assert_eq!(
-            Sessions::builder(keys())
+            builder()
                 .rotate_refresh_tokens(Duration::from_millis(500))
                 .build()
                 .err(),
@@ -590,21 +589,18 @@ mod tests {
             })
         );
         assert_eq!(
-            Sessions::builder(keys())
-                .leeway(Duration::from_millis(1500))
-                .build()
-                .err(),
+            builder().leeway(Duration::from_millis(1500)).build().err(),
             Some(ConfigError::FractionalSeconds { setting: "leeway" })
         );
         assert_eq!(
-            Sessions::builder(keys())
+            builder()
                 .idle_timeout(Some(Duration::from_secs(30)))
                 .build()
                 .err(),
             Some(ConfigError::IdleShorterThanDebounce)
         );
         assert!(
-            Sessions::builder(keys())
+            builder()
                 .idle_timeout(Some(Duration::from_secs(30)))
                 .touch_debounce(Duration::from_secs(10))
                 .build()

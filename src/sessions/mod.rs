@@ -17,7 +17,6 @@ use crate::cookie::CookieTransport;
 use crate::error::AuthError;
 use crate::keys::Keys;
 use crate::service::SessionLayer;
-use crate::store::MemoryBackend;
 use crate::token::Claims;
 
 mod builder;
@@ -30,11 +29,15 @@ pub use builder::SessionsBuilder;
 /// Cloning is cheap and shares everything: keep one in your app state.
 ///
 /// ```
-/// use tower_jwt_sessions::{Keys, MachinableClaims, MachinableUser, SessionMeta, Sessions};
+/// use tower_jwt_sessions::{Keys, MachinableClaims, MachinableUser, MemoryBackend, SessionMeta, Sessions};
 ///
 /// # tokio_test();
 /// # fn tokio_test() { tokio::runtime::Runtime::new().unwrap().block_on(async {
-/// let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?).build()?;
+/// let memory = MemoryBackend::new();
+/// let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
+///     .backend(memory.clone())
+///     .users(memory)
+///     .build()?;
 /// let claims = MachinableClaims::new("pet-demo", MachinableUser {
 ///     id: "u1".into(), name: "testUser".into(), active: true,
 ///     read: true, write: true, kind: "project".into(),
@@ -51,14 +54,15 @@ pub use builder::SessionsBuilder;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # }).unwrap() }
 /// ```
-pub struct Sessions<S = MemoryBackend, U = S> {
+pub struct Sessions<S, U = S> {
     shared: Arc<Shared<S, U>>,
 }
 
-impl Sessions {
-    /// Starts a configuration with these keys and every default: one [`MemoryBackend`] as
-    /// store and user directory, 15-minute access tokens, 3-day sessions, refresh route
-    /// `/sessions/refresh/`.
+impl Sessions<()> {
+    /// Starts a configuration with these keys and every default (15-minute access tokens,
+    /// 3-day sessions, refresh route `/sessions/refresh/`); give it a
+    /// [`backend`](SessionsBuilder::backend) and [`users`](SessionsBuilder::users) (one
+    /// [`MemoryBackend`](crate::MemoryBackend) can be both) and [`build`](SessionsBuilder::build) it.
     pub fn builder(keys: Keys) -> SessionsBuilder {
         SessionsBuilder::new(keys)
     }

@@ -9,7 +9,6 @@ use tower_jwt_sessions_core::{
 };
 
 use crate::clock::unix_now;
-use crate::machinable::MachinableClaims;
 
 /// Sessions and users in process memory, for one-instance apps, tests and examples.
 ///
@@ -20,7 +19,7 @@ use crate::machinable::MachinableClaims;
 /// Expired sessions are purged as new ones are created, so memory follows the live sessions;
 /// every operation costs a hash lookup or a walk of one ordered index, never a scan of all
 /// sessions.
-pub struct MemoryBackend<C = MachinableClaims> {
+pub struct MemoryBackend<C> {
     inner: Arc<RwLock<State<C>>>,
 }
 

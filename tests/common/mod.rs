@@ -13,8 +13,27 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tower_jwt_sessions::{
-    BackendError, MachinableClaims, MachinableUser, MemoryBackend, Session, SessionBackend, Users,
+    BackendError, MachinableClaims, MachinableUser, MemoryBackend, Session, SessionBackend,
+    Sessions, SessionsBuilder, Users,
 };
+
+/// The in-memory backend and user directory, with the example's claims.
+pub type Memory = MemoryBackend<MachinableClaims>;
+
+/// Sessions kept in one [`Memory`].
+pub type MemorySessions = Sessions<Memory>;
+
+/// `.backend(m.clone()).users(m)` with a fresh [`Memory`], for tests that need nothing else.
+pub trait InMemory {
+    fn in_memory(self) -> SessionsBuilder<Memory, Memory>;
+}
+
+impl InMemory for SessionsBuilder {
+    fn in_memory(self) -> SessionsBuilder<Memory, Memory> {
+        let memory = Memory::new();
+        self.backend(memory.clone()).users(memory)
+    }
+}
 
 /// Serves an axum app (the example server's, say) on an ephemeral port, with the peer
 /// address the example reads; returns its base URL.
@@ -121,7 +140,7 @@ pub fn key_file(name: &str) -> Vec<u8> {
 /// cannot rotate (it is no `RotatingBackend`).
 #[derive(Clone, Default)]
 pub struct CountingBackend {
-    pub inner: MemoryBackend,
+    pub inner: Memory,
     pub loads: Arc<AtomicUsize>,
     pub touches: Arc<AtomicUsize>,
     pub claims_reads: Arc<AtomicUsize>,

@@ -5,19 +5,19 @@ use std::time::{Duration, Instant};
 
 use http::{Request, StatusCode};
 use tower_jwt_sessions::{
-    IssuedTokens, Keys, MachinableClaims, MemoryBackend, RotatingBackend, SessionBackend,
-    SessionMeta, Sessions, Users,
+    IssuedTokens, Keys, MachinableClaims, RotatingBackend, SessionBackend, SessionMeta, Sessions,
+    Users,
 };
 
-use super::{SECRET, user};
+use super::{Memory, SECRET, user};
 
-pub fn users() -> MemoryBackend {
-    let users = MemoryBackend::new();
+pub fn users() -> Memory {
+    let users = Memory::new();
     users.set_user("u1", user("u1", true, true, true));
     users
 }
 
-pub fn instance<S: SessionBackend + RotatingBackend>(backend: S, users: &MemoryBackend) -> Node<S> {
+pub fn instance<S: SessionBackend + RotatingBackend>(backend: S, users: &Memory) -> Node<S> {
     Sessions::builder(Keys::hs256(SECRET).unwrap())
         .backend(backend)
         .users(users.clone())
@@ -28,7 +28,7 @@ pub fn instance<S: SessionBackend + RotatingBackend>(backend: S, users: &MemoryB
 }
 
 /// One instance of the layer over a shared backend, users in this process.
-pub type Node<S> = Sessions<S, MemoryBackend>;
+pub type Node<S> = Sessions<S, Memory>;
 
 // Over the one in-process client (`super::client`), answering what these scenarios compare.
 
