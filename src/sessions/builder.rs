@@ -65,6 +65,15 @@ use crate::user_cache::UserCache;
 ///     .build()?;
 /// # Ok::<(), tower_jwt_sessions::ConfigError>(())
 /// ```
+///
+/// There is no default backend: a builder without one (or without users) does not build, and
+/// the compiler says which is missing.
+///
+/// ```compile_fail
+/// # use tower_jwt_sessions::{Keys, Sessions};
+/// let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?).build()?;
+/// # Ok::<(), tower_jwt_sessions::ConfigError>(())
+/// ```
 #[must_use]
 pub struct SessionsBuilder<S = (), U = S> {
     store: S,

@@ -1,9 +1,7 @@
 //! Key sets: rotation without logging anyone out, the `kid` rules, key confusion through a
 //! set, and the JWKS document checked by an independent verifier (jsonwebtoken's `JwkSet`).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, ETAG, IF_NONE_MATCH};
 use http::{Method, Request, StatusCode};
 use jsonwebtoken::jwk::JwkSet;
@@ -49,7 +47,7 @@ async fn send(
     sessions: &MemorySessions,
     req: Request<String>,
 ) -> (StatusCode, http::HeaderMap, Value) {
-    let reply = common::client::send(sessions, req).await;
+    let reply = crate::common::client::send(sessions, req).await;
     (reply.status, reply.headers, reply.body)
 }
 

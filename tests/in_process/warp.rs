@@ -1,16 +1,9 @@
 //! The warp example over real HTTP with reqwest, using tokens minted by the HTTP example.
 
-#[path = "../examples/server/backend.rs"]
-#[allow(dead_code)]
-mod backend;
-mod common;
-#[path = "../examples/server/app.rs"]
-#[allow(dead_code)]
-mod http_app;
-#[path = "../examples/warp_server/app.rs"]
+#[path = "../../examples/warp_server/app.rs"]
 mod warp_app;
 
-use common::*;
+use crate::common::*;
 use reqwest::StatusCode;
 use reqwest::header::WWW_AUTHENTICATE;
 use tower_jwt_sessions::SessionMeta;
@@ -29,7 +22,7 @@ async fn start() -> String {
 async fn me_answers_the_claims_and_401_without_a_token() {
     let base = start().await;
     let client = reqwest::Client::new();
-    let (_router, sessions) = http_app::app(SECRET).unwrap();
+    let (_router, sessions) = crate::app::app(SECRET).unwrap();
     let issued = sessions
         .create("u1", &user("u1", true, true, false), SessionMeta::default())
         .await

@@ -2,17 +2,10 @@
 //! every bad one is `UNAUTHENTICATED`. Tokens come from the HTTP example's login with the same
 //! secret, which proves they are interchangeable.
 
-#[path = "../examples/server/backend.rs"]
-#[allow(dead_code)]
-mod backend;
-mod common;
-#[path = "../examples/grpc_server/app.rs"]
+#[path = "../../examples/grpc_server/app.rs"]
 mod grpc_app;
-#[path = "../examples/server/app.rs"]
-#[allow(dead_code)]
-mod http_app;
 
-use common::*;
+use crate::common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 use tonic::Code;
@@ -51,7 +44,7 @@ async fn check(url: &str, authorization: Option<&str>) -> Result<ServingStatus, 
 #[tokio::test]
 async fn an_access_token_from_the_http_example_is_serving() {
     let url = start().await;
-    let (_router, sessions) = http_app::app(SECRET).unwrap();
+    let (_router, sessions) = crate::app::app(SECRET).unwrap();
     let claims = user("u1", true, true, true);
     let issued = sessions
         .create("u1", &claims, SessionMeta::default())

@@ -1,14 +1,12 @@
 //! Regression tests of the hardening pass: each case once panicked, failed open, grew
 //! without bound or was silently truncated.
 
-mod common;
-
 use std::convert::Infallible;
 use std::time::Duration;
 
-use common::client::{Reply, get, refresh};
-use common::nodes::futures_join;
-use common::*;
+use crate::common::client::{Reply, get, refresh};
+use crate::common::nodes::futures_join;
+use crate::common::*;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{Request, Response, StatusCode};
 use jsonwebtoken::Algorithm;

@@ -5,13 +5,11 @@
 //! Behind the `redis` feature: `cargo test --features redis` (`.ci/run` starts Redis).
 #![cfg(feature = "redis")]
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::nodes::*;
-use common::redis_keys::{prefix, url};
-use common::*;
+use crate::common::nodes::*;
+use crate::common::redis_keys::{prefix, url};
+use crate::common::*;
 use http::StatusCode;
 use tower_jwt_sessions::{Keys, RedisBackend, SessionMeta};
 use tower_jwt_sessions_core::suite;

@@ -1,13 +1,6 @@
 //! The example server over real HTTP on an ephemeral port, driven by reqwest: every row of
 //! its contract and every bad input of the core issue.
 
-#[path = "../examples/server/app.rs"]
-#[allow(dead_code)]
-mod app;
-#[path = "../examples/server/backend.rs"]
-#[allow(dead_code)]
-mod backend;
-
 use std::net::SocketAddr;
 
 use base64::Engine;
@@ -28,19 +21,19 @@ struct Server {
 
 impl Server {
     async fn start() -> Self {
-        let (app, _sessions) = app::app(SECRET).unwrap();
+        let (app, _sessions) = crate::app::app(SECRET).unwrap();
         Server::serve(app).await
     }
 
     /// The example as its binary starts with these environment variables (the browser
     /// settings: `ALLOWED_ORIGINS`, `REFRESH_COOKIE`, `REFRESH_COOKIE_SITE_WIDE`).
     async fn with_env(vars: &[(&str, &str)]) -> Self {
-        let mut tuning = app::Tuning::default();
+        let mut tuning = crate::app::Tuning::default();
         tuning.browser_from(env(vars)).unwrap();
-        let (app, _sessions) = app::app_tuned(
+        let (app, _sessions) = crate::app::app_tuned(
             tower_jwt_sessions::Keys::hs256(SECRET).unwrap(),
             tuning,
-            backend::AnyBackend::Memory(tower_jwt_sessions::MemoryBackend::new()),
+            crate::backend::AnyBackend::Memory(tower_jwt_sessions::MemoryBackend::new()),
         )
         .unwrap();
         Server::serve(app).await
@@ -71,7 +64,7 @@ impl Server {
         let res = self
             .client
             .post(self.url("/sessions/"))
-            .basic_auth(user, Some(app::PASSWORD))
+            .basic_auth(user, Some(crate::app::PASSWORD))
             .send()
             .await
             .unwrap();
@@ -186,7 +179,7 @@ async fn bad_logins_are_401_with_a_basic_challenge_and_inactive_is_403() {
     let res = server
         .client
         .post(server.url("/sessions/"))
-        .basic_auth("inactiveUser", Some(app::PASSWORD))
+        .basic_auth("inactiveUser", Some(crate::app::PASSWORD))
         .send()
         .await
         .unwrap();
@@ -666,7 +659,7 @@ async fn the_app_on_another_origin_reads_every_answer_refusals_included() {
         assert_eq!(header(res, "access-control-allow-credentials"), "true");
     };
     let res = from_app(server.client.post(server.url("/sessions/")))
-        .basic_auth("testUser", Some(app::PASSWORD))
+        .basic_auth("testUser", Some(crate::app::PASSWORD))
         .send()
         .await
         .unwrap();
@@ -730,7 +723,7 @@ async fn without_allowed_origins_there_is_no_cors() {
 #[test]
 fn the_browser_settings_are_read_from_the_environment() {
     let tuning = |vars: &[(&str, &str)]| {
-        let mut tuning = app::Tuning::default();
+        let mut tuning = crate::app::Tuning::default();
         tuning.browser_from(env(vars)).map(|()| tuning)
     };
     // ALLOWED_ORIGINS alone: CORS, no cookie; origins as browsers write them.

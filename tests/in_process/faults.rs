@@ -2,12 +2,10 @@
 //! layer answers 503 with `Retry-After`, caches nothing from a failed call, recovers on the
 //! next good call, and never lets a stalled backend pile up waiting requests.
 
-mod common;
-
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use http::header::{AUTHORIZATION, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Request, Response, StatusCode};
 use tower::{Layer, ServiceExt};

@@ -5,21 +5,19 @@
 //! cooldown. Behind the `jwks` feature.
 #![cfg(feature = "jwks")]
 
-#[path = "../examples/resource_server/main.rs"]
+#[path = "../../examples/resource_server/main.rs"]
 #[allow(dead_code)]
 mod resource_server;
-
-mod common;
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::nodes::within;
+use crate::common::*;
 use axum::Router;
 use axum::routing::get;
-use common::nodes::within;
-use common::*;
 use http::{Request, Response, StatusCode};
 use jsonwebtoken::Algorithm;
 use tower::{Layer, ServiceExt};

@@ -2,19 +2,10 @@
 //! with its CSRF check, rotation into the cookie, clearing, and the Bearer API unchanged;
 //! through the layer, then through the example server over HTTP.
 
-mod common;
-
-#[path = "../examples/server/app.rs"]
-#[allow(dead_code)]
-mod app;
-#[path = "../examples/server/backend.rs"]
-#[allow(dead_code)]
-mod backend;
-
 use std::convert::Infallible;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use http::header::{AUTHORIZATION, COOKIE, ORIGIN, REFERER, SET_COOKIE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, Request, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -457,14 +448,14 @@ const SERVER_SECRET: &[u8] = b"cookie-test-secret-at-least-32-bytes";
 const ORIGIN_OK: &str = "http://localhost:5173";
 
 async fn start_server() -> String {
-    let tuning = app::Tuning {
+    let tuning = crate::app::Tuning {
         refresh_cookie: Some(RefreshCookie::new().allowed_origin(ORIGIN_OK)),
-        ..app::Tuning::default()
+        ..crate::app::Tuning::default()
     };
-    let (router, _sessions) = app::app_tuned(
+    let (router, _sessions) = crate::app::app_tuned(
         Keys::hs256(SERVER_SECRET).unwrap(),
         tuning,
-        backend::AnyBackend::Memory(Memory::new()),
+        crate::backend::AnyBackend::Memory(Memory::new()),
     )
     .unwrap();
     serve(router).await
@@ -482,7 +473,7 @@ async fn the_example_server_in_cookie_mode() {
     let client = reqwest::Client::new();
     let res = client
         .post(format!("{base}/sessions/"))
-        .basic_auth("testUser", Some(app::PASSWORD))
+        .basic_auth("testUser", Some(crate::app::PASSWORD))
         .send()
         .await
         .unwrap();
@@ -566,7 +557,7 @@ async fn the_example_server_with_a_site_wide_cookie_for_an_app_on_another_origin
         ("REFRESH_COOKIE_SITE_WIDE", "1"),
         ("ALLOWED_ORIGINS", ORIGIN_OK),
     ];
-    let mut tuning = app::Tuning::default();
+    let mut tuning = crate::app::Tuning::default();
     tuning
         .browser_from(|name| {
             vars.iter()
@@ -574,10 +565,10 @@ async fn the_example_server_with_a_site_wide_cookie_for_an_app_on_another_origin
                 .map(|(_, v)| v.to_string())
         })
         .unwrap();
-    let (router, _sessions) = app::app_tuned(
+    let (router, _sessions) = crate::app::app_tuned(
         Keys::hs256(SERVER_SECRET).unwrap(),
         tuning,
-        backend::AnyBackend::Memory(Memory::new()),
+        crate::backend::AnyBackend::Memory(Memory::new()),
     )
     .unwrap();
     let base = serve(router).await;
@@ -595,7 +586,7 @@ async fn the_example_server_with_a_site_wide_cookie_for_an_app_on_another_origin
     };
 
     let res = from_app(client.post(format!("{base}/sessions/")))
-        .basic_auth("testUser", Some(app::PASSWORD))
+        .basic_auth("testUser", Some(crate::app::PASSWORD))
         .send()
         .await
         .unwrap();

@@ -2,11 +2,9 @@
 //! ends the session, except within the grace window; racing refreshes and stale caches of
 //! other instances agree on one rotation.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use http::StatusCode;
 use serde_json::Value;
 use tower_jwt_sessions::{ConfigError, Keys, SessionBackend, SessionMeta, Sessions};
@@ -21,7 +19,7 @@ fn sessions(backend: &Memory, grace: Duration) -> MemorySessions {
 }
 
 async fn refresh(sessions: &MemorySessions, token: &str) -> (StatusCode, Value) {
-    let reply = common::client::refresh(sessions, token).await;
+    let reply = crate::common::client::refresh(sessions, token).await;
     (reply.status, reply.body)
 }
 

@@ -2,10 +2,8 @@
 //! PyJWT, panva/jose) plus what is specific to sessions, each through the layer, each
 //! asserting the exact status and challenge.
 
-mod common;
-
-use common::client::{Reply, get, refresh, send};
-use common::*;
+use crate::common::client::{Reply, get, refresh, send};
+use crate::common::*;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey};

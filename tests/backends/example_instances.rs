@@ -6,18 +6,9 @@
 //! Behind the `redis` feature.
 #![cfg(feature = "redis")]
 
-#[path = "../examples/server/app.rs"]
-#[allow(dead_code)]
-mod app;
-#[path = "../examples/server/backend.rs"]
-#[allow(dead_code)]
-mod backend;
-
-mod common;
-
 use std::time::Duration;
 
-use common::nodes::{PrivateRedis, within};
+use crate::common::nodes::{PrivateRedis, within};
 
 use reqwest::{Client, StatusCode};
 use serde_json::Value;
@@ -26,10 +17,11 @@ use tower_jwt_sessions::RedisBackend;
 const SECRET: &[u8] = b"example-instances-secret-32-bytes!!";
 
 async fn serve(url: &str) -> String {
-    let store = backend::AnyBackend::Redis(RedisBackend::connect(url).await.unwrap());
+    let store = crate::backend::AnyBackend::Redis(RedisBackend::connect(url).await.unwrap());
     let keys = tower_jwt_sessions::Keys::hs256(SECRET).unwrap();
-    let (app, _sessions) = app::app_tuned(keys, app::Tuning::default(), store).unwrap();
-    common::serve(app).await
+    let (app, _sessions) =
+        crate::app::app_tuned(keys, crate::app::Tuning::default(), store).unwrap();
+    crate::common::serve(app).await
 }
 
 async fn status(client: &Client, method: reqwest::Method, url: String, token: &str) -> StatusCode {
@@ -58,7 +50,7 @@ async fn two_example_servers_share_one_redis() {
 
     let login: Value = client
         .post(format!("{one}/sessions/"))
-        .basic_auth("testUser", Some(app::PASSWORD))
+        .basic_auth("testUser", Some(crate::app::PASSWORD))
         .send()
         .await
         .unwrap()
@@ -124,7 +116,7 @@ async fn two_example_servers_share_one_redis() {
     // cannot be vouched for while the revocation feed is down).
     let fresh: Value = client
         .post(format!("{two}/sessions/"))
-        .basic_auth("testUser", Some(app::PASSWORD))
+        .basic_auth("testUser", Some(crate::app::PASSWORD))
         .send()
         .await
         .unwrap()
@@ -136,7 +128,7 @@ async fn two_example_servers_share_one_redis() {
     for base in [&one, &two] {
         let res = client
             .post(format!("{base}/sessions/"))
-            .basic_auth("testUser", Some(app::PASSWORD))
+            .basic_auth("testUser", Some(crate::app::PASSWORD))
             .send()
             .await
             .unwrap();
@@ -159,7 +151,7 @@ async fn two_example_servers_share_one_redis() {
             within(Duration::from_secs(10), async || {
                 client
                     .post(format!("{base}/sessions/"))
-                    .basic_auth("testUser", Some(app::PASSWORD))
+                    .basic_auth("testUser", Some(crate::app::PASSWORD))
                     .send()
                     .await
                     .unwrap()
@@ -173,7 +165,7 @@ async fn two_example_servers_share_one_redis() {
     }
     let again: Value = client
         .post(format!("{one}/sessions/"))
-        .basic_auth("testUser", Some(app::PASSWORD))
+        .basic_auth("testUser", Some(crate::app::PASSWORD))
         .send()
         .await
         .unwrap()
@@ -196,17 +188,17 @@ async fn two_example_servers_share_one_redis() {
 #[tokio::test]
 async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
     // Its keys are deleted when the test ends.
-    let prefix = common::redis_keys::prefix();
+    let prefix = crate::common::redis_keys::prefix();
     let mut stores = vec![
         (
             "memory",
-            backend::AnyBackend::Memory(Default::default()),
+            crate::backend::AnyBackend::Memory(Default::default()),
             None,
         ),
         (
             "redis",
-            backend::AnyBackend::Redis(
-                RedisBackend::builder(common::redis_keys::url())
+            crate::backend::AnyBackend::Redis(
+                RedisBackend::builder(crate::common::redis_keys::url())
                     .prefix(&*prefix)
                     .connect()
                     .await
@@ -223,11 +215,12 @@ async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
     let client = Client::new();
     for (name, store, schema) in stores {
         let keys = tower_jwt_sessions::Keys::hs256(SECRET).unwrap();
-        let (app, _sessions) = app::app_tuned(keys, app::Tuning::default(), store).unwrap();
-        let base = common::serve(app).await;
+        let (app, _sessions) =
+            crate::app::app_tuned(keys, crate::app::Tuning::default(), store).unwrap();
+        let base = crate::common::serve(app).await;
         let login: Value = client
             .post(format!("{base}/sessions/"))
-            .basic_auth("testUser", Some(app::PASSWORD))
+            .basic_auth("testUser", Some(crate::app::PASSWORD))
             .send()
             .await
             .unwrap()
@@ -269,10 +262,10 @@ async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
 
 /// The example's Postgres backend in a schema of its own, dropped with the returned guard.
 #[cfg(feature = "postgres")]
-async fn postgres_store() -> (backend::AnyBackend, common::pg::Schema) {
-    let schema = common::pg::Schema::new();
-    let store = common::pg::store_at(&common::pg::url(), &schema).await;
-    (backend::AnyBackend::Postgres(store), schema)
+async fn postgres_store() -> (crate::backend::AnyBackend, crate::common::pg::Schema) {
+    let schema = crate::common::pg::Schema::new();
+    let store = crate::common::pg::store_at(&crate::common::pg::url(), &schema).await;
+    (crate::backend::AnyBackend::Postgres(store), schema)
 }
 
 #[tokio::test]
@@ -282,7 +275,7 @@ async fn every_503_of_the_example_carries_retry_after() {
     let client = Client::new();
     let login: Value = client
         .post(format!("{base}/sessions/"))
-        .basic_auth("testUser", Some(app::PASSWORD))
+        .basic_auth("testUser", Some(crate::app::PASSWORD))
         .send()
         .await
         .unwrap()
@@ -299,7 +292,7 @@ async fn every_503_of_the_example_carries_retry_after() {
     let requests = [
         client
             .post(format!("{base}/sessions/"))
-            .basic_auth("testUser", Some(app::PASSWORD)),
+            .basic_auth("testUser", Some(crate::app::PASSWORD)),
         client.get(format!("{base}/sessions/")).bearer_auth(&access),
         client
             .delete(format!("{base}/sessions/{id}"))

@@ -6,12 +6,10 @@
 //! Behind the `postgres` feature: `cargo test --features postgres` (`.ci/run` starts Postgres).
 #![cfg(feature = "postgres")]
 
-mod common;
-
 use std::time::Duration;
 
-use common::nodes::*;
-use common::pg::{Schema, store_at, url};
+use crate::common::nodes::*;
+use crate::common::pg::{Schema, store_at, url};
 use http::StatusCode;
 use tower_jwt_sessions::PostgresBackend;
 use tower_jwt_sessions_core::suite;

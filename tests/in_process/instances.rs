@@ -4,12 +4,10 @@
 //! store here is the in-memory one with a feed that delivers at once; `tests/redis.rs` and
 //! `tests/postgres.rs` run the same over real stores.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
-use common::nodes::{access, login, refresh_with};
-use common::*;
+use crate::common::nodes::{access, login, refresh_with};
+use crate::common::*;
 use http::StatusCode;
 use tower_jwt_sessions::{
     BackendError, IssuedTokens, Keys, MachinableClaims, RevocationSink, Session, SessionBackend,

@@ -1,11 +1,9 @@
 //! A bare hyper 1 server (hyper-util's `TowerToHyperService`) behind the layer: nothing
 //! axum-specific is needed.
 
-mod common;
-
 use std::convert::Infallible;
 
-use common::*;
+use crate::common::*;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;

@@ -1,12 +1,10 @@
 //! The axum extractors: `Claims`, `Option<Claims>`, `Require<P>`, and the plain error when
 //! the layer is missing.
 
-mod common;
-
+use crate::common::*;
 use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
-use common::*;
 use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{Request, StatusCode};
 use http_body_util::BodyExt;

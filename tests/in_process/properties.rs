@@ -2,11 +2,9 @@
 //! valid token, the layer never panics, never answers 5xx, and accepts only the unmodified
 //! token.
 
-mod common;
-
 use std::convert::Infallible;
 
-use common::*;
+use crate::common::*;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response, StatusCode};
 use proptest::prelude::*;

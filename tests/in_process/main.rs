@@ -1,0 +1,32 @@
+//! Every test that needs no server outside this process, in one binary (one link on a
+//! 2-core machine instead of sixteen): the layer, the example servers over loopback HTTP,
+//! each framework, attacks, faults, instances sharing an in-process backend, the backend
+//! contract of `MemoryBackend`, and (feature `jwks`) the verify-only layer.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+// The HTTP example server, which several modules serve over loopback.
+#[path = "../../examples/server/app.rs"]
+#[allow(dead_code)]
+mod app;
+#[path = "../../examples/server/backend.rs"]
+#[allow(dead_code)]
+mod backend;
+
+mod attacks;
+mod axum;
+mod cookie;
+mod faults;
+mod grpc;
+mod hardening;
+mod hyper;
+mod instances;
+mod keys;
+mod layer;
+mod properties;
+mod rotation;
+mod server;
+mod store;
+mod verifier;
+mod warp;
