@@ -8,7 +8,11 @@ use http::header::{AUTHORIZATION, WWW_AUTHENTICATE};
 use http::{HeaderMap, Request, Response, StatusCode};
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{SessionBackend, Sessions, Users};
+use tower_jwt_sessions::{
+    IssuedTokens, MachinableClaims, SessionBackend, SessionMeta, Sessions, Users,
+};
+
+use super::user;
 
 /// An answer, read whole.
 pub struct Reply {
@@ -72,4 +76,14 @@ pub async fn refresh<S: SessionBackend, U: Users>(sessions: &Sessions<S, U>, tok
         .body(String::new())
         .unwrap();
     send(sessions, req).await
+}
+
+/// A session for `u1`, the user every test directory holds, as the login handler makes it.
+pub async fn login<S: SessionBackend, U: Users<Claims = MachinableClaims>>(
+    sessions: &Sessions<S, U>,
+) -> IssuedTokens {
+    sessions
+        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .await
+        .unwrap()
 }

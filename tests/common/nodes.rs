@@ -4,11 +4,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use http::{Request, StatusCode};
-use tower_jwt_sessions::{
-    IssuedTokens, Keys, MachinableClaims, RotatingBackend, SessionBackend, SessionMeta, Sessions,
-    Users,
-};
+use tower_jwt_sessions::{IssuedTokens, Keys, RotatingBackend, SessionBackend, Sessions, Users};
 
+pub use super::client::login;
 use super::{Memory, SECRET, user};
 
 pub fn users() -> Memory {
@@ -53,14 +51,6 @@ pub async fn refresh_with<S: SessionBackend, U: Users>(
 ) -> (StatusCode, Option<String>) {
     let reply = super::client::refresh(node, token).await;
     (reply.status, reply.refresh_token().map(str::to_owned))
-}
-
-pub async fn login<S: SessionBackend, U: Users<Claims = MachinableClaims>>(
-    node: &Sessions<S, U>,
-) -> IssuedTokens {
-    node.create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap()
 }
 
 /// Polls until `check` holds, for at most `within`; the time it took.

@@ -5,13 +5,14 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use crate::common::client::login;
 use crate::common::*;
 use http::header::{AUTHORIZATION, COOKIE, ORIGIN, REFERER, SET_COOKIE, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderName, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{ConfigError, IssuedTokens, Keys, RefreshCookie, SessionMeta, Sessions};
+use tower_jwt_sessions::{ConfigError, Keys, RefreshCookie, SessionMeta, Sessions};
 
 const APP: &str = "https://app.example";
 const REFRESH_TTL: u64 = 3600;
@@ -37,13 +38,6 @@ fn sessions(cookie: Option<RefreshCookie>, rotation: Option<Duration>) -> Memory
         builder = builder.rotate_refresh_tokens(grace);
     }
     builder.build().unwrap()
-}
-
-async fn login(sessions: &MemorySessions) -> IssuedTokens {
-    sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap()
 }
 
 /// `name=value` of a `Set-Cookie` value, the part a browser sends back.

@@ -1,6 +1,7 @@
 //! Key sets: rotation without logging anyone out, the `kid` rules, key confusion through a
 //! set, and the JWKS document checked by an independent verifier (jsonwebtoken's `JwkSet`).
 
+use crate::common::client::login;
 use crate::common::*;
 use http::header::{AUTHORIZATION, CACHE_CONTROL, ETAG, IF_NONE_MATCH};
 use http::{Method, Request, StatusCode};
@@ -8,7 +9,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tower_jwt_sessions::defaults;
-use tower_jwt_sessions::{ConfigError, IssuedTokens, Keys, SessionMeta, Sessions};
+use tower_jwt_sessions::{ConfigError, Keys, SessionMeta, Sessions};
 
 fn ec() -> Keys {
     Keys::ec_pem(
@@ -66,13 +67,6 @@ async fn refresh(sessions: &MemorySessions, token: &str) -> StatusCode {
         .body(String::new())
         .unwrap();
     send(sessions, req).await.0
-}
-
-async fn login(sessions: &MemorySessions) -> IssuedTokens {
-    sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap()
 }
 
 fn header_of(token: &str) -> Value {

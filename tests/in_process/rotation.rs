@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
+use crate::common::client::login;
 use crate::common::*;
 use http::StatusCode;
 use serde_json::Value;
-use tower_jwt_sessions::{ConfigError, Keys, SessionBackend, SessionMeta, Sessions};
+use tower_jwt_sessions::{ConfigError, Keys, SessionBackend, Sessions};
 
 fn sessions(backend: &Memory, grace: Duration) -> MemorySessions {
     Sessions::builder(Keys::hs256(SECRET).unwrap())
@@ -27,13 +28,6 @@ fn backend() -> Memory {
     let backend = Memory::new();
     backend.set_user("u1", user("u1", true, true, true));
     backend
-}
-
-async fn login(sessions: &MemorySessions) -> tower_jwt_sessions::IssuedTokens {
-    sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap()
 }
 
 async fn generation(backend: &Memory, id: &str) -> u64 {
