@@ -39,7 +39,6 @@ DEVICES = {
     "thread_cache": ["cache hit"],
     "revoked_filter": ["cache hit"],
     "prepared_refusals": ["bad signature"],
-    "text_hash": ["bad signature"],
 }
 
 with_ = medians("with")

@@ -52,7 +52,8 @@ const HEADER_B64_MAX: usize = 336;
 const HEADER_BUF_LEN: usize = 256;
 
 /// Whether every byte is of the base64url alphabet. Branch-free over each chunk so that the
-/// compiler vectorises it: a 450-byte token is checked in a few dozen instructions.
+/// compiler vectorises it: a 450-byte token is checked in a few dozen instructions (1.14 x
+/// on an HS256 verification: `vector_base64` in `benches/README.md`).
 fn is_base64url(part: &[u8]) -> bool {
     part.chunks(64).all(|chunk| {
         chunk.iter().fold(true, |ok, &b| {
@@ -76,7 +77,8 @@ pub(crate) struct Jws<'t> {
 
 /// The header segments we mint, as base64url: a token whose header segment is one of them,
 /// byte for byte, skips decoding and parsing its header, whose result is known. Each was
-/// checked through [`parse`] when the codec was built.
+/// checked through [`parse`] when the codec was built. Gain: 1.13 x on an HS256 verification
+/// (`known_headers` in `benches/README.md`).
 #[derive(Default)]
 pub(crate) struct KnownHeaders {
     headers: Vec<(String, TokenUse)>,
