@@ -6,7 +6,7 @@ use std::time::Duration;
 use tower_jwt_sessions_core::{SessionBackend, Users};
 
 use crate::cookie::CookieTransport;
-use crate::error::refusals::SESSION_ENDED;
+use crate::error::refusals::{MISSING_CLAIM, SESSION_ENDED};
 use crate::error::{AuthError, ErrorRenderer};
 use crate::keys::Jwks;
 use crate::routes::Routes;
@@ -72,7 +72,11 @@ impl<S, U: Users> Shared<S, U> {
             },
             None => Claims::new(self.codec.verify_access(token)?, &self.renderer),
         };
-        match self.store.check_revoked(claims.session_id()) {
+        // Always there: this layer's codec accepts only its own tokens, which carry one.
+        let Some(sid) = claims.session_id() else {
+            return Err(MISSING_CLAIM);
+        };
+        match self.store.check_revoked(sid) {
             Verdict::Live => Ok(Access::Granted(claims)),
             Verdict::Revoked => Err(SESSION_ENDED),
             Verdict::Unknown => Ok(Access::CheckSession(claims)),
@@ -91,7 +95,7 @@ impl<S, U: Users> Shared<S, U> {
             Some(cache) => cache.get_or_read(user_id, read).await.map_err(|_| ()),
             None => read.await.map_err(|_| ()),
         }
-        .map_err(|()| AuthError::Unavailable)
+        .map_err(|()| crate::error::refusals::BACKEND_UNAVAILABLE)
     }
 }
 
@@ -99,12 +103,13 @@ impl<S: SessionBackend, U: Users> Shared<S, U> {
     /// Whether the access token's session still exists, asked of the session cache and the
     /// store: the fallback while the revoked set cannot vouch for it.
     pub(crate) async fn check_session(&self, claims: &Claims<U::Claims>) -> Result<(), AuthError> {
-        match self.store.load(claims.session_id()).await {
+        let sid = claims.session_id().ok_or(MISSING_CLAIM)?;
+        match self.store.load(sid).await {
             Ok(entry) if entry.session.user_id == claims.subject() => Ok(()),
             Ok(_) => Err(SESSION_ENDED),
             Err(err) => match *err {
                 LoadError::NotFound => Err(SESSION_ENDED),
-                LoadError::Backend => Err(AuthError::Unavailable),
+                LoadError::Backend => Err(crate::error::refusals::BACKEND_UNAVAILABLE),
             },
         }
     }

@@ -1,46 +1,94 @@
-//! A resource server: verifies the example server's access tokens with the keys of its JWKS
-//! document, holds no secret and no session backend.
+//! A resource server: verifies access tokens of one or more issuers with their published keys;
+//! holds no secret and no session backend.
 //!
-//! `JWKS_URL` (default `http://127.0.0.1:3000/.well-known/jwks.json`; start the example
-//! server with an asymmetric `APP_ALG` and `APP_KEY_FILE`), `APP_ADDR` (default
-//! `127.0.0.1:3100`). Routes: `GET /health` (no token), `GET /me` (the decoded claims). An
-//! unreachable issuer is a warning: `/me` answers 503 until its keys arrive.
+//! - `ISSUER_URL`: one issuer URL, or several comma-separated (any OAuth 2.0 authorization
+//!   server or OpenID provider, found by discovery; RFC 9068 access tokens). The example
+//!   server is one when it signs with an asymmetric key (`APP_ALG`, `APP_KEY_FILE`).
+//! - `AUDIENCE`: this resource's identifier, which those tokens must name in `aud`
+//!   (default `http://` + `APP_ADDR`).
+//! - `JWKS_URL`, when `ISSUER_URL` is not set: the example server's own tokens, from its JWKS
+//!   document (default `http://127.0.0.1:3000/.well-known/jwks.json`).
+//! - `APP_ADDR` (default `127.0.0.1:3100`).
+//!
+//! Routes: `GET /health` (no token); `GET /me` (`sub`, `iss`, `client_id`, `scope`, ... of the
+//! token); `GET /api/read` (scope `read`); `POST /api/write` (scope `write`); `GET
+//! /.well-known/oauth-protected-resource` (RFC 9728). An unreachable issuer is a warning: its
+//! tokens get 503 until its keys arrive.
 //!
 //! `cargo run --example resource_server --features jwks`
 
 #[path = "../common/env.rs"]
 mod env;
 
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use tower_jwt_sessions::{Claims, MachinableClaims, Verifier};
+use tower_jwt_sessions::axum::Require;
+use tower_jwt_sessions::verifier::{Issuer, ResourceMetadata};
+use tower_jwt_sessions::{Claims, ConfigError, StandardClaims, Verifier};
 
-/// The resource server's routes behind the verifier (shared with `tests/verifier.rs`).
-pub fn app(verifier: &Verifier<MachinableClaims>) -> Router {
+tower_jwt_sessions::oauth_scope!(
+    /// Scope `read`.
+    pub Read = "read"
+);
+tower_jwt_sessions::oauth_scope!(
+    /// Scope `write`.
+    pub Write = "write"
+);
+
+/// The resource server's routes behind the verifier (shared with the tests).
+pub fn app(verifier: &Verifier<StandardClaims>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route(
             "/me",
-            get(|claims: Claims<MachinableClaims>| async move { Json(claims) }),
+            get(|claims: Claims<StandardClaims>| async move { Json(claims.custom().clone()) }),
+        )
+        .route(
+            "/api/read",
+            get(|_: Require<Read>| async { Json(serde_json::json!({"read": true})) }),
+        )
+        .route(
+            "/api/write",
+            post(|_: Require<Write>| async { Json(serde_json::json!({"written": true})) }),
         )
         .layer(verifier.layer())
 }
 
+/// The verifier the environment describes: `ISSUER_URL` (comma-separated) and `AUDIENCE`,
+/// else the example server's `JWKS_URL`.
+pub fn verifier(addr: &str) -> Result<Verifier<StandardClaims>, ConfigError> {
+    let audience = std::env::var("AUDIENCE").unwrap_or_else(|_| format!("http://{addr}"));
+    let mut builder = Verifier::<StandardClaims>::builder().public_path("/health");
+    match std::env::var("ISSUER_URL") {
+        Ok(issuers) => {
+            for issuer in issuers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                builder = builder.issuer(Issuer::new(issuer).audience(&audience));
+            }
+            builder = builder.resource_metadata(
+                ResourceMetadata::new(&audience).scopes_supported(["read", "write"]),
+            );
+        }
+        Err(_) => {
+            let url = std::env::var("JWKS_URL")
+                .unwrap_or_else(|_| "http://127.0.0.1:3000/.well-known/jwks.json".to_owned());
+            builder = builder.issuer(Issuer::sessions(url));
+        }
+    }
+    builder.build()
+}
+
 #[tokio::main]
+#[allow(dead_code)] // the tests include this file for `app` and `verifier`
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = env::addr("127.0.0.1:3100");
-    let url = std::env::var("JWKS_URL")
-        .unwrap_or_else(|_| "http://127.0.0.1:3000/.well-known/jwks.json".to_owned());
-    let verifier = env::or_exit(
-        Verifier::<MachinableClaims>::builder(&url)
-            .public_path("/health")
-            .build(),
-    );
+    let verifier = env::or_exit(verifier(&addr));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     if !verifier.has_keys() {
-        eprintln!("warning: no keys from {url} yet; /me answers 503 until they arrive");
+        eprintln!(
+            "warning: not every issuer's keys are here yet; its tokens get 503 until they arrive"
+        );
     }
     axum::serve(listener, app(&verifier)).await?;
     Ok(())

@@ -458,7 +458,7 @@ async fn revoke_session(
     Path(id): Path<String>,
 ) -> Response {
     match state.sessions.revoke_for_user(claims.subject(), &id).await {
-        Ok(true) => signed_out(&state.sessions, id == claims.session_id()),
+        Ok(true) => signed_out(&state.sessions, claims.session_id() == Some(id.as_str())),
         Ok(false) => error(StatusCode::NOT_FOUND, "session not found"),
         Err(err) => session_error(err),
     }
@@ -482,7 +482,8 @@ async fn revoke_other_sessions(
 ) -> Response {
     match state
         .sessions
-        .revoke_others(claims.subject(), claims.session_id())
+        // The layer's own tokens always name their session.
+        .revoke_others(claims.subject(), claims.session_id().unwrap_or_default())
         .await
     {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),

@@ -86,6 +86,17 @@ pub enum ConfigError {
         /// credentials.
         source: Option<Arc<dyn Error + Send + Sync>>,
     },
+    /// An issuer URL is not an `http` or `https` URL without query or fragment.
+    BadIssuerUrl(String),
+    /// A verifier was given no issuer.
+    NoIssuer,
+    /// An RFC 9068 issuer was given no audience: a resource server must check that tokens
+    /// are meant for it (RFC 9068 §4), so it must know its own identifier.
+    NoAudience(String),
+    /// Two issuers of one verifier have the same `iss`, or one of several has none (an
+    /// [`Issuer::sessions`](crate::verifier::Issuer::sessions) without `iss`): the issuer of a
+    /// token is chosen by its `iss`.
+    AmbiguousIssuer(String),
     /// The HTTP client for the JWKS fetches could not be built (its TLS setup failed).
     #[non_exhaustive]
     HttpClient {
@@ -170,6 +181,19 @@ impl fmt::Display for ConfigError {
             ConfigError::BadJwksUrl { .. } => {
                 f.write_str("the JWKS URL must be an http or https URL")
             }
+            ConfigError::BadIssuerUrl(url) => write!(
+                f,
+                "the issuer {url:?} is not an http or https URL without query or fragment"
+            ),
+            ConfigError::NoIssuer => f.write_str("the verifier needs at least one issuer"),
+            ConfigError::NoAudience(issuer) => write!(
+                f,
+                "the issuer {issuer:?} needs an audience: this resource's identifier, which its tokens must name"
+            ),
+            ConfigError::AmbiguousIssuer(issuer) => write!(
+                f,
+                "with several issuers each needs its own iss; {issuer:?} is not one"
+            ),
             ConfigError::HttpClient { .. } => {
                 f.write_str("the HTTP client for the JWKS fetches could not be built")
             }
@@ -247,7 +271,10 @@ impl PartialEq for ConfigError {
             | (BadOrigin(a), BadOrigin(b))
             | (BadPath(a), BadPath(b))
             | (BadCookieName(a), BadCookieName(b))
-            | (BadCsrfHeader(a), BadCsrfHeader(b)) => a == b,
+            | (BadCsrfHeader(a), BadCsrfHeader(b))
+            | (BadIssuerUrl(a), BadIssuerUrl(b))
+            | (NoAudience(a), NoAudience(b))
+            | (AmbiguousIssuer(a), AmbiguousIssuer(b)) => a == b,
             // Every variant with fields compared is matched above: the rest are equal when
             // they are the same variant (a new variant with fields needs its arm).
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),

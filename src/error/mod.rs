@@ -32,8 +32,10 @@ pub enum AuthError {
     InvalidToken(&'static str),
     /// The token is valid but lacks a permission: 403 `insufficient_scope`.
     InsufficientScope(Cow<'static, str>),
-    /// The session backend failed or timed out: 503, never 401, since the client did nothing wrong.
-    Unavailable,
+    /// Something the check needs is down: the session backend failed or timed out, or a
+    /// verifier's issuer keys have not arrived yet. 503 with `Retry-After`, never 401, since
+    /// the client did nothing wrong; the text says what is missing.
+    Unavailable(&'static str),
     /// The refresh route was called with another method than `POST`: 405 with `Allow: POST`.
     MethodNotAllowed,
     /// A refresh by cookie came from a foreign or unknown origin (the cross-site request
@@ -61,7 +63,7 @@ impl AuthError {
             AuthError::InsufficientScope(_) | AuthError::CrossSiteRequest(_) => {
                 StatusCode::FORBIDDEN
             }
-            AuthError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            AuthError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AuthError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
         }
     }
@@ -73,7 +75,7 @@ impl AuthError {
             AuthError::InvalidRequest(_) => Some("invalid_request"),
             AuthError::InvalidToken(_) => Some("invalid_token"),
             AuthError::InsufficientScope(_) => Some("insufficient_scope"),
-            AuthError::Unavailable => Some("temporarily_unavailable"),
+            AuthError::Unavailable(_) => Some("temporarily_unavailable"),
             AuthError::MethodNotAllowed => Some("method_not_allowed"),
             AuthError::CrossSiteRequest(_) => Some("cross_site_request"),
         }
@@ -87,7 +89,7 @@ impl AuthError {
             | AuthError::InvalidToken(d)
             | AuthError::CrossSiteRequest(d) => d,
             AuthError::InsufficientScope(_) => "the token lacks the permission this request needs",
-            AuthError::Unavailable => "the session store is unavailable, retry later",
+            AuthError::Unavailable(d) => d,
             AuthError::MethodNotAllowed => "this route only accepts POST",
         }
     }
@@ -114,7 +116,7 @@ impl AuthError {
             AuthError::MethodNotAllowed => {
                 headers.insert(ALLOW, HeaderValue::from_static("POST"));
             }
-            AuthError::Unavailable => {
+            AuthError::Unavailable(_) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             // Not a matter of credentials: no challenge.
@@ -136,7 +138,9 @@ impl AuthError {
     pub fn challenge(&self, realm: Option<&str>) -> Option<HeaderValue> {
         if matches!(
             self,
-            AuthError::Unavailable | AuthError::MethodNotAllowed | AuthError::CrossSiteRequest(_)
+            AuthError::Unavailable(_)
+                | AuthError::MethodNotAllowed
+                | AuthError::CrossSiteRequest(_)
         ) {
             return None;
         }
@@ -259,7 +263,7 @@ mod tests {
                 .unwrap()
                 .contains("scope=\"write\"")
         );
-        let res = AuthError::Unavailable.to_response(None);
+        let res = refusals::BACKEND_UNAVAILABLE.to_response(None);
         assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
         assert_eq!(res.headers()[RETRY_AFTER], "1");

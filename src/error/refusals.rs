@@ -20,6 +20,12 @@ pub(crate) const DUPLICATE_REFRESH_COOKIE: AuthError =
 pub(crate) const FOREIGN_ORIGIN: AuthError =
     AuthError::CrossSiteRequest("a refresh by cookie from an origin that is not allowed");
 
+// --- what a check needs, down -------------------------------------------------------------
+pub(crate) const BACKEND_UNAVAILABLE: AuthError =
+    AuthError::Unavailable("the session store is unavailable, retry later");
+pub(crate) const KEYS_UNAVAILABLE: AuthError =
+    AuthError::Unavailable("the issuer's keys are not there yet, retry later");
+
 // --- the token's shape and header ----------------------------------------------------------
 pub(crate) const TOKEN_TOO_LONG: AuthError = AuthError::InvalidToken("the token is too long");
 pub(crate) const NOT_JWS: AuthError = AuthError::InvalidToken("the token is not a compact JWS");
@@ -47,6 +53,8 @@ pub(crate) const ISSUED_IN_FUTURE: AuthError =
     AuthError::InvalidToken("the token was issued in the future");
 pub(crate) const DATE_OUT_OF_RANGE: AuthError =
     AuthError::InvalidToken("the token has a date out of range");
+pub(crate) const UNKNOWN_ISSUER: AuthError =
+    AuthError::InvalidToken("the token's issuer is not one this service accepts");
 pub(crate) const OTHER_ISSUER: AuthError =
     AuthError::InvalidToken("the token was issued by another issuer");
 pub(crate) const OTHER_AUDIENCE: AuthError =
@@ -66,7 +74,7 @@ pub(crate) const TOKEN_REUSED: AuthError =
     AuthError::InvalidToken("a retired refresh token was used again; the session has ended");
 
 /// Every refusal with a fixed text, for the renderer to prepare once.
-pub(crate) const ALL: [AuthError; 33] = [
+pub(crate) const ALL: [AuthError; 35] = [
     DUPLICATE_AUTHORIZATION,
     DUPLICATE_REFRESH_COOKIE,
     NO_ORIGIN,
@@ -88,6 +96,7 @@ pub(crate) const ALL: [AuthError; 33] = [
     NOT_YET_VALID,
     ISSUED_IN_FUTURE,
     DATE_OUT_OF_RANGE,
+    UNKNOWN_ISSUER,
     OTHER_ISSUER,
     OTHER_AUDIENCE,
     MISSING_CLAIM,
@@ -99,7 +108,8 @@ pub(crate) const ALL: [AuthError; 33] = [
     TOKEN_REUSED,
     // Not named above, but answered as often.
     AuthError::MissingCredentials,
-    AuthError::Unavailable,
+    BACKEND_UNAVAILABLE,
+    KEYS_UNAVAILABLE,
     AuthError::MethodNotAllowed,
 ];
 

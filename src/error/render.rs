@@ -41,6 +41,8 @@ pub struct ErrorRenderer {
 
 struct Inner {
     realm: Option<String>,
+    /// RFC 9728 §5.1: where a client finds this resource's metadata, named in 401 challenges.
+    resource_metadata: Option<String>,
     render: Render,
 }
 
@@ -61,6 +63,7 @@ impl ErrorRenderer {
         ErrorRenderer {
             inner: Arc::new(Inner {
                 realm: None,
+                resource_metadata: None,
                 render: Render::Custom(Arc::new(render)),
             }),
         }
@@ -68,14 +71,28 @@ impl ErrorRenderer {
 
     /// Names `realm` in every `WWW-Authenticate` challenge (RFC 6750 §3).
     pub fn with_realm(self, realm: impl Into<String>) -> Self {
-        let realm = realm.into();
+        self.rebuilt(Some(realm.into()), self.inner.resource_metadata.clone())
+    }
+
+    /// Names the resource's RFC 9728 metadata URL in every 401 challenge
+    /// (`resource_metadata="..."`, RFC 9728 §5.1); set by a verifier that serves one.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn with_resource_metadata(self, url: String) -> Self {
+        self.rebuilt(self.inner.realm.clone(), Some(url))
+    }
+
+    fn rebuilt(&self, realm: Option<String>, resource_metadata: Option<String>) -> Self {
         let render = match &self.inner.render {
-            Render::Default(_) => Render::Default(Prepared::new(Some(&realm))),
+            Render::Default(_) => Render::Default(Prepared::new(
+                realm.as_deref(),
+                resource_metadata.as_deref(),
+            )),
             Render::Custom(render) => Render::Custom(Arc::clone(render)),
         };
         ErrorRenderer {
             inner: Arc::new(Inner {
-                realm: Some(realm),
+                realm,
+                resource_metadata,
                 render,
             }),
         }
@@ -89,13 +106,40 @@ impl ErrorRenderer {
     /// Renders one error.
     pub fn render(&self, err: &AuthError) -> Response<Bytes> {
         let realm = self.realm();
+        let metadata = self.inner.resource_metadata.as_deref();
         match &self.inner.render {
             Render::Default(prepared) => prepared
                 .render(err)
-                .unwrap_or_else(|| err.to_response(realm)),
-            Render::Custom(render) => render(err, realm),
+                .unwrap_or_else(|| with_metadata(err.to_response(realm), metadata)),
+            Render::Custom(render) => with_metadata(render(err, realm), metadata),
         }
     }
+}
+
+/// Adds `resource_metadata="<url>"` to a 401's challenge (RFC 9728 §5.1).
+fn with_metadata(mut response: Response<Bytes>, url: Option<&str>) -> Response<Bytes> {
+    let Some(url) = url else {
+        return response;
+    };
+    if response.status() != http::StatusCode::UNAUTHORIZED {
+        return response;
+    }
+    let headers = response.headers_mut();
+    if let Some(challenge) = headers
+        .get(http::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+    {
+        let separator = if challenge == "Bearer" { " " } else { ", " };
+        let url: String = url
+            .chars()
+            .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
+            .collect();
+        let value = format!("{challenge}{separator}resource_metadata=\"{url}\"");
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            headers.insert(http::header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
 }
 
 /// Every fixed refusal rendered once (body and headers), so that refusing garbage costs a
@@ -106,12 +150,13 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(realm: Option<&str>) -> Self {
+    fn new(realm: Option<&str>, resource_metadata: Option<&str>) -> Self {
         let responses = refusals::ALL
             .iter()
             .filter_map(|err| {
                 let key = Prepared::key(err)?;
-                let (parts, body) = err.to_response(realm).into_parts();
+                let response = with_metadata(err.to_response(realm), resource_metadata);
+                let (parts, body) = response.into_parts();
                 Some((key, (parts.headers, body)))
             })
             .collect();
@@ -124,7 +169,7 @@ impl Prepared {
             AuthError::InvalidRequest(d) => Some((0, d)),
             AuthError::InvalidToken(d) => Some((1, d)),
             AuthError::MissingCredentials => Some((2, "")),
-            AuthError::Unavailable => Some((3, "")),
+            AuthError::Unavailable(d) => Some((3, d)),
             AuthError::MethodNotAllowed => Some((4, "")),
             _ => None,
         }
@@ -145,7 +190,8 @@ impl Default for ErrorRenderer {
         ErrorRenderer {
             inner: Arc::new(Inner {
                 realm: None,
-                render: Render::Default(Prepared::new(None)),
+                resource_metadata: None,
+                render: Render::Default(Prepared::new(None, None)),
             }),
         }
     }

@@ -220,6 +220,17 @@ impl Keys {
     /// that two keys share is ambiguous, so neither is used; every key of a set of more than
     /// one needs a `kid`. Keys that fail are skipped; `Err` when none is left.
     pub fn from_jwks(jwks: &jsonwebtoken::jwk::JwkSet) -> Result<Self, ConfigError> {
+        Keys::from_jwks_allowing(jwks, None)
+    }
+
+    /// [`from_jwks`](Self::from_jwks) for another issuer's document, keeping only keys of
+    /// the `allowed` algorithms. A key without `alg` (Entra ID publishes none) takes the one
+    /// its `kty` and curve imply: RS256 for RSA (RFC 9068 §2.1's), ES256 or ES384 by curve,
+    /// EdDSA for Ed25519, if allowed.
+    pub(crate) fn from_jwks_allowing(
+        jwks: &jsonwebtoken::jwk::JwkSet,
+        allowed: Option<&[Algorithm]>,
+    ) -> Result<Self, ConfigError> {
         use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, KeyOperations};
         provider::ensure_provider();
         let mut named = HashMap::<&str, usize>::new();
@@ -248,10 +259,23 @@ impl Keys {
             if !for_signatures || ambiguous {
                 continue;
             }
-            let Some(algorithm) = jwk
-                .common
-                .key_algorithm
-                .and_then(|alg| alg.to_string().parse::<Algorithm>().ok())
+            let algorithm = match jwk.common.key_algorithm {
+                Some(alg) => alg.to_string().parse::<Algorithm>().ok(),
+                None if allowed.is_some() => match &jwk.algorithm {
+                    AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+                    AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                        EllipticCurve::P256 => Some(Algorithm::ES256),
+                        EllipticCurve::P384 => Some(Algorithm::ES384),
+                        _ => None,
+                    },
+                    AlgorithmParameters::OctetKeyPair(okp) => {
+                        (okp.curve == EllipticCurve::Ed25519).then_some(Algorithm::EdDSA)
+                    }
+                    _ => None,
+                },
+                None => None,
+            };
+            let Some(algorithm) = algorithm.filter(|alg| allowed.is_none_or(|a| a.contains(alg)))
             else {
                 continue;
             };

@@ -81,7 +81,7 @@ async fn refresh<S: SessionBackend, U: Users>(
         .await
         .map_err(|err| match &*err {
             LoadError::NotFound => SESSION_ENDED,
-            LoadError::Backend => AuthError::Unavailable,
+            LoadError::Backend => crate::error::refusals::BACKEND_UNAVAILABLE,
         })?;
     let session = &entry.session;
     if session.user_id != claims.sub {
@@ -146,7 +146,7 @@ async fn refresh<S: SessionBackend, U: Users>(
         (Via::Cookie, Some(cookie), Some(token)) => Some(
             cookie
                 .set(token, session.expires_at - now)
-                .ok_or(AuthError::Unavailable)?,
+                .ok_or(crate::error::refusals::BACKEND_UNAVAILABLE)?,
         ),
         _ => None,
     };
@@ -166,7 +166,7 @@ async fn refresh<S: SessionBackend, U: Users>(
 /// client-made warnings).
 fn signing_failed(err: MintError) -> AuthError {
     crate::warn_event!("refresh failed: {}", crate::error::Chain(&err));
-    AuthError::Unavailable
+    crate::error::refusals::BACKEND_UNAVAILABLE
 }
 
 struct Refreshed {

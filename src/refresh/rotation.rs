@@ -37,7 +37,7 @@ pub(super) async fn settle<S: SessionBackend>(
             match store.rotate(&current.id, presented, next, now).await {
                 Ok(true) => return Ok(next),
                 Ok(false) => {}
-                Err(_) => return Err(AuthError::Unavailable),
+                Err(_) => return Err(crate::error::refusals::BACKEND_UNAVAILABLE),
             }
         } else if presented.checked_add(1) == Some(current.generation)
             && now < current.rotated_at.saturating_add(grace.as_secs())
@@ -58,7 +58,7 @@ pub(super) async fn settle<S: SessionBackend>(
         current = match store.reload(&current.id).await {
             Ok(Some(session)) if session.user_id == seen.user_id => session,
             Ok(_) => return Err(SESSION_ENDED),
-            Err(_) => return Err(AuthError::Unavailable),
+            Err(_) => return Err(crate::error::refusals::BACKEND_UNAVAILABLE),
         };
     }
     Err(TOKEN_REPLACED)

@@ -30,7 +30,7 @@ pub(crate) fn status_code(err: &AuthError) -> &'static str {
         | AuthError::InvalidToken(_)
         | AuthError::InvalidRequest(_) => UNAUTHENTICATED,
         AuthError::InsufficientScope(_) | AuthError::CrossSiteRequest(_) => PERMISSION_DENIED,
-        AuthError::Unavailable => UNAVAILABLE,
+        AuthError::Unavailable(_) => UNAVAILABLE,
         AuthError::MethodNotAllowed => UNIMPLEMENTED,
     }
 }
@@ -77,7 +77,10 @@ mod tests {
         );
         assert_eq!(status_code(&AuthError::MissingCredentials), "16");
         assert_eq!(status_code(&AuthError::insufficient_scope("write")), "7");
-        assert_eq!(status_code(&AuthError::Unavailable), "14");
+        assert_eq!(
+            status_code(&crate::error::refusals::BACKEND_UNAVAILABLE),
+            "14"
+        );
     }
 
     #[test]

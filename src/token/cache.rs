@@ -224,13 +224,13 @@ mod tests {
         Claims::new(
             AccessClaims {
                 sub: "u".into(),
-                sid: "s".into(),
+                sid: Some("s".into()),
                 iat: unix_now(),
                 exp,
                 nbf: None,
                 iss: None,
                 aud: None,
-                token_use: TokenUse::Access,
+                token_use: Some(TokenUse::Access),
                 custom: "custom".to_owned(),
             },
             &crate::ErrorRenderer::default(),

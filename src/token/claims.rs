@@ -63,9 +63,10 @@ impl<C> Claims<C> {
         &self.inner.sub
     }
 
-    /// The session this token was minted for (`sid`).
-    pub fn session_id(&self) -> &str {
-        &self.inner.sid
+    /// The session this token was minted for (`sid`): always there in this crate's tokens,
+    /// and in another issuer's only if it writes one (OpenID Connect's `sid`).
+    pub fn session_id(&self) -> Option<&str> {
+        self.inner.sid.as_deref()
     }
 
     /// When the token was issued, in seconds since the Unix epoch (`iat`).

@@ -73,6 +73,8 @@ pub(crate) struct Jws<'t> {
     signature: &'t str,
     /// Which of our token kinds the `typ` header names, if any.
     pub(crate) kind: Option<TokenUse>,
+    /// `typ` is `JWT` or absent: a token that does not say what it is.
+    pub(crate) plain: bool,
 }
 
 /// The header segments we mint, as base64url: a token whose header segment is one of them,
@@ -136,6 +138,7 @@ pub(crate) fn parse<'t, 'k>(
             payload,
             signature,
             kind: Some(kind),
+            plain: false,
         };
         return Ok((jws, key));
     }
@@ -172,6 +175,10 @@ pub(crate) fn parse<'t, 'k>(
         payload,
         signature,
         kind: header.typ.as_deref().and_then(TokenUse::from_typ),
+        plain: header.typ.as_deref().is_none_or(|typ| {
+            let typ = typ.strip_prefix("application/").unwrap_or(typ);
+            typ.eq_ignore_ascii_case("JWT")
+        }),
     };
     Ok((jws, key))
 }

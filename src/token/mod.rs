@@ -32,7 +32,7 @@ pub use claims::Claims;
 pub(crate) use wire::{AccessClaims, RefreshClaims, TokenUse};
 
 use jws::KnownHeaders;
-use wire::{ACCESS_TYP, AccessOut, Audience, REFRESH_TYP, Registered};
+use wire::{ACCESS_TYP, AccessOut, Audience, IssuerOnly, Profiled, REFRESH_TYP, Registered};
 
 /// Tokens longer than this are refused before any decoding, whatever carries them. Our own
 /// tokens are well under 2 KiB; the limit keeps a hostile 64 KiB header from costing base64
@@ -66,7 +66,20 @@ impl std::error::Error for MintError {
     }
 }
 
+/// Which tokens a codec accepts as access tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Profile {
+    /// This crate's own: `sid` and `token_use` in every token, `iss` and `aud` when configured.
+    Sessions,
+    /// RFC 9068's, from any issuer: `iss` and `aud` always checked.
+    Rfc9068 {
+        /// Also `typ` `JWT` (or none), and no `jti` or `client_id` required.
+        allow_jwt_typ: bool,
+    },
+}
+
 pub(crate) struct TokenCodec {
+    profile: Profile,
     keys: Keys,
     known: KnownHeaders,
     leeway: u64,
@@ -111,6 +124,7 @@ impl TokenCodec {
             }
         }
         TokenCodec {
+            profile: Profile::Sessions,
             access_header,
             refresh_header,
             keys,
@@ -118,6 +132,22 @@ impl TokenCodec {
             leeway: leeway.as_secs(),
             issuer,
             audience,
+        }
+    }
+
+    /// A verify-only codec for RFC 9068 access tokens of `issuer` meant for `audience`.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn rfc9068(
+        keys: Keys,
+        leeway: Duration,
+        issuer: String,
+        audience: String,
+        allow_jwt_typ: bool,
+    ) -> Self {
+        TokenCodec {
+            profile: Profile::Rfc9068 { allow_jwt_typ },
+            known: KnownHeaders::default(),
+            ..TokenCodec::new(keys, leeway, Some(issuer), Some(audience))
         }
     }
 
@@ -171,6 +201,9 @@ impl TokenCodec {
         &self,
         token: &str,
     ) -> Result<AccessClaims<C>, AuthError> {
+        if let Profile::Rfc9068 { allow_jwt_typ } = self.profile {
+            return self.verify_profiled(token, allow_jwt_typ);
+        }
         let payload = self.verified_payload(token, TokenUse::Access)?;
         if !jws::is_json_object(&payload) {
             return Err(CLAIMS_MALFORMED);
@@ -187,13 +220,58 @@ impl TokenCodec {
         };
         Ok(AccessClaims {
             sub: registered.sub,
-            sid: registered.sid,
+            sid: Some(registered.sid),
             iat: registered.iat,
             exp: registered.exp,
             nbf: registered.nbf,
             iss: registered.iss,
             aud: registered.aud,
-            token_use: registered.token_use,
+            token_use: Some(registered.token_use),
+            custom,
+        })
+    }
+
+    /// An RFC 9068 access token of another issuer (§4): `typ` `at+jwt` (or, for an issuer
+    /// configured so, `JWT` or none), the signature by one of the issuer's keys with an
+    /// algorithm it allows, `iss` exactly the issuer, `aud` naming us, the dates, and the
+    /// profile's required claims.
+    fn verify_profiled<C: DeserializeOwned>(
+        &self,
+        token: &str,
+        allow_jwt_typ: bool,
+    ) -> Result<AccessClaims<C>, AuthError> {
+        let (jws, key) = jws::parse(token, &self.keys, &self.known)?;
+        match jws.kind {
+            Some(TokenUse::Access) => {}
+            Some(TokenUse::Refresh) => return Err(REFRESH_AS_ACCESS),
+            None if allow_jwt_typ && jws.plain => {}
+            None => return Err(NO_ACCEPTED_TYP),
+        }
+        let payload = jws.verify(key)?;
+        if !jws::is_json_object(&payload) {
+            return Err(CLAIMS_MALFORMED);
+        }
+        // Fixed text: serde's error quotes claim values.
+        let claims: Profiled = serde_json::from_slice(&payload).map_err(|_| CLAIMS_MALFORMED)?;
+        let (Some(sub), Some(exp), Some(iat)) = (claims.sub, claims.exp, claims.iat) else {
+            return Err(MISSING_CLAIM);
+        };
+        // An issuer that still writes `JWT` predates the profile: it may lack these two.
+        if !allow_jwt_typ && (claims.jti.is_none() || claims.client_id.is_none()) {
+            return Err(MISSING_CLAIM);
+        }
+        self.check_dates(exp, iat, claims.nbf)?;
+        self.check_audience(claims.iss.as_deref(), claims.aud.as_ref())?;
+        let custom = serde_json::from_slice(&payload).map_err(|_| CLAIMS_MALFORMED)?;
+        Ok(AccessClaims {
+            sub,
+            sid: claims.sid,
+            iat,
+            exp,
+            nbf: claims.nbf,
+            iss: claims.iss,
+            aud: claims.aud,
+            token_use: None,
             custom,
         })
     }
@@ -243,7 +321,14 @@ impl TokenCodec {
                 TokenUse::Access => ACCESS_AS_REFRESH,
             });
         }
-        let dates = [Some(claims.exp), Some(claims.iat), claims.nbf];
+        self.check_dates(claims.exp, claims.iat, claims.nbf)?;
+        self.check_audience(claims.iss.as_deref(), claims.aud.as_ref())?;
+        Ok(claims)
+    }
+
+    /// `exp`, `iat` and `nbf` against the clock, with the leeway; no date past year 9999.
+    fn check_dates(&self, exp: u64, iat: u64, nbf: Option<u64>) -> Result<(), AuthError> {
+        let dates = [Some(exp), Some(iat), nbf];
         if dates
             .into_iter()
             .flatten()
@@ -252,43 +337,49 @@ impl TokenCodec {
             return Err(DATE_OUT_OF_RANGE);
         }
         let now = unix_now();
-        if claims.exp.saturating_add(self.leeway) < now {
+        if exp.saturating_add(self.leeway) < now {
             return Err(EXPIRED);
         }
         // RFC 8725 §3.10 in spirit: a token from the future was not minted by a sane issuer.
-        if claims.iat > now.saturating_add(self.leeway) {
+        if iat > now.saturating_add(self.leeway) {
             return Err(ISSUED_IN_FUTURE);
         }
-        if claims
-            .nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(self.leeway))
-        {
+        if nbf.is_some_and(|nbf| nbf > now.saturating_add(self.leeway)) {
             return Err(NOT_YET_VALID);
         }
+        Ok(())
+    }
+
+    /// `iss` exactly the configured issuer, and `aud` naming the configured audience.
+    fn check_audience(&self, iss: Option<&str>, aud: Option<&Audience>) -> Result<(), AuthError> {
         if let Some(expected) = &self.issuer {
-            match &claims.iss {
+            match iss {
                 Some(iss) if iss == expected => {}
-                Some(_) => {
-                    return Err(OTHER_ISSUER);
-                }
+                Some(_) => return Err(OTHER_ISSUER),
                 None => return Err(MISSING_CLAIM),
             }
         }
-        match (&self.audience, &claims.aud) {
-            (_, None) if self.audience.is_some() => {
-                return Err(MISSING_CLAIM);
-            }
-            (Some(expected), Some(aud)) if !aud.contains(expected) => {
-                return Err(OTHER_AUDIENCE);
-            }
+        match (&self.audience, aud) {
+            (Some(_), None) => Err(MISSING_CLAIM),
+            (Some(expected), Some(aud)) if !aud.contains(expected) => Err(OTHER_AUDIENCE),
             // RFC 7519 §4.1.3: a token naming audiences must name us; we are none.
-            (None, Some(_)) => {
-                return Err(OTHER_AUDIENCE);
-            }
-            _ => {}
+            (None, Some(_)) => Err(OTHER_AUDIENCE),
+            _ => Ok(()),
         }
-        Ok(claims)
     }
+}
+
+/// The `iss` of a token, read without checking anything, to choose among several issuers
+/// before any signature work. `None` for anything that is not a JWS with a string `iss`.
+pub(crate) fn peek_issuer(token: &str) -> Option<String> {
+    let mut parts = token.splitn(3, '.');
+    let (_, payload) = (parts.next()?, parts.next()?);
+    if token.len() > MAX_TOKEN_LEN {
+        return None;
+    }
+    let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: IssuerOnly<'_> = serde_json::from_slice(&json).ok()?;
+    claims.iss.map(|iss| iss.into_owned())
 }
 
 #[cfg(test)]
@@ -325,7 +416,7 @@ mod tests {
             &crate::ErrorRenderer::default(),
         );
         assert_eq!(decoded.subject(), "u1");
-        assert_eq!(decoded.session_id(), "s1");
+        assert_eq!(decoded.session_id(), Some("s1"));
         assert_eq!(decoded.user.id, "u1");
         assert!(!decoded.can_write());
     }

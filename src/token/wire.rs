@@ -73,7 +73,9 @@ impl<C> std::fmt::Debug for AccessClaims<C> {
 #[derive(Clone, Serialize)]
 pub(crate) struct AccessClaims<C> {
     pub(crate) sub: String,
-    pub(crate) sid: String,
+    /// Always there in this crate's tokens; an RFC 9068 token may carry one (OIDC's `sid`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sid: Option<String>,
     pub(crate) iat: u64,
     pub(crate) exp: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,7 +84,9 @@ pub(crate) struct AccessClaims<C> {
     pub(crate) iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) aud: Option<Audience>,
-    pub(crate) token_use: TokenUse,
+    /// Always there in this crate's tokens; other issuers' tokens have none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) token_use: Option<TokenUse>,
     #[serde(flatten)]
     pub(crate) custom: C,
 }
@@ -137,6 +141,38 @@ pub(crate) struct Registered {
     pub(crate) token_use: TokenUse,
     #[serde(default, rename = "gen")]
     pub(crate) generation: Option<u64>,
+}
+
+/// The registered claims of an RFC 9068 access token from any issuer (§2.2), each optional
+/// here so that a missing one is refused by name rather than as malformed JSON.
+#[derive(Deserialize)]
+pub(crate) struct Profiled {
+    #[serde(default)]
+    pub(crate) iss: Option<String>,
+    #[serde(default)]
+    pub(crate) exp: Option<u64>,
+    #[serde(default)]
+    pub(crate) aud: Option<Audience>,
+    #[serde(default)]
+    pub(crate) sub: Option<String>,
+    #[serde(default)]
+    pub(crate) client_id: Option<String>,
+    #[serde(default)]
+    pub(crate) iat: Option<u64>,
+    #[serde(default)]
+    pub(crate) jti: Option<String>,
+    #[serde(default)]
+    pub(crate) nbf: Option<u64>,
+    /// OpenID Connect's session id, which some issuers put in access tokens too.
+    #[serde(default)]
+    pub(crate) sid: Option<String>,
+}
+
+/// Just the issuer, read before any signature work to choose among several issuers.
+#[derive(Deserialize)]
+pub(crate) struct IssuerOnly<'a> {
+    #[serde(default, borrow)]
+    pub(crate) iss: Option<std::borrow::Cow<'a, str>>,
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Fetching the issuer's JWKS document, and keeping it fresh.
+//! Fetching the issuer's metadata and JWKS documents, and keeping the keys fresh.
 //!
 //! The document decides which tokens pass, so it is fetched defensively: redirects are
 //! followed only within the issuer's own origin (one to elsewhere would let whoever answers
@@ -11,8 +11,10 @@ use std::sync::Weak;
 use std::time::Duration;
 
 use http::header::CACHE_CONTROL;
+use jsonwebtoken::Algorithm;
 use jsonwebtoken::jwk::JwkSet;
 use reqwest::redirect::{Attempt, Policy};
+use serde::Deserialize;
 
 use super::Shared;
 use crate::error::ConfigError;
@@ -41,6 +43,12 @@ pub(super) enum FetchError {
     NotJwks(serde_json::Error),
     /// The document gives no key set that can be trusted.
     NoUsableKey(ConfigError),
+    /// Neither metadata document (RFC 8414, OpenID Connect) could be read as one.
+    NotMetadata(serde_json::Error),
+    /// The metadata names another issuer (RFC 8414 §3.3: the document is not used).
+    OtherIssuer,
+    /// The metadata has no usable `jwks_uri`.
+    NoJwksUri,
 }
 
 impl fmt::Display for FetchError {
@@ -55,6 +63,15 @@ impl fmt::Display for FetchError {
             FetchError::TooLarge => write!(f, "the document is larger than {MAX_DOCUMENT} bytes"),
             FetchError::NotJwks(_) => f.write_str("the document is not a JWK set"),
             FetchError::NoUsableKey(_) => f.write_str("no key set of the document can be trusted"),
+            FetchError::NotMetadata(_) => {
+                f.write_str("the issuer's metadata document is not authorization server metadata")
+            }
+            FetchError::OtherIssuer => f.write_str(
+                "the issuer's metadata names another issuer, so it is not used (RFC 8414 3.3)",
+            ),
+            FetchError::NoJwksUri => {
+                f.write_str("the issuer's metadata has no http or https jwks_uri")
+            }
         }
     }
 }
@@ -65,6 +82,7 @@ impl std::error::Error for FetchError {
             FetchError::Request(err) => Some(err),
             FetchError::NotJwks(err) => Some(err),
             FetchError::NoUsableKey(err) => Some(err),
+            FetchError::NotMetadata(err) => Some(err),
             _ => None,
         }
     }
@@ -86,11 +104,77 @@ pub(super) fn same_origin_redirects() -> Policy {
     })
 }
 
-/// One fetch: the keys the document describes, and its `max-age`.
+/// One fetch: the keys the document describes (of the `allowed` algorithms, when given),
+/// and its `max-age`.
 pub(super) async fn jwks(
     client: &reqwest::Client,
     url: &str,
+    allowed: Option<&[Algorithm]>,
 ) -> Result<(Keys, Option<Duration>), FetchError> {
+    let (body, max_age) = document(client, url).await?;
+    let set: JwkSet = serde_json::from_slice(&body).map_err(FetchError::NotJwks)?;
+    let keys = Keys::from_jwks_allowing(&set, allowed).map_err(FetchError::NoUsableKey)?;
+    Ok((keys, max_age))
+}
+
+/// The fields of authorization server metadata (RFC 8414 §2) a resource server needs.
+#[derive(Deserialize)]
+struct Metadata {
+    issuer: String,
+    #[serde(default)]
+    jwks_uri: Option<String>,
+}
+
+/// The issuer's JWKS URL, from its RFC 8414 metadata, else its OpenID Connect discovery
+/// document. Only a document that names `issuer` exactly is used; a metadata URL that
+/// answers an error status (most issuers publish only one of the two) tries the next.
+pub(super) async fn discover(client: &reqwest::Client, issuer: &str) -> Result<String, FetchError> {
+    let mut last = FetchError::NoJwksUri;
+    for url in metadata_urls(issuer) {
+        let body = match document(client, &url).await {
+            Ok((body, _)) => body,
+            Err(err @ FetchError::Status(_)) => {
+                last = err;
+                continue;
+            }
+            Err(err) => return Err(err),
+        };
+        let metadata: Metadata = serde_json::from_slice(&body).map_err(FetchError::NotMetadata)?;
+        if metadata.issuer != issuer {
+            return Err(FetchError::OtherIssuer);
+        }
+        return match metadata.jwks_uri {
+            Some(uri) if uri.starts_with("https://") || uri.starts_with("http://") => Ok(uri),
+            _ => Err(FetchError::NoJwksUri),
+        };
+    }
+    Err(last)
+}
+
+/// RFC 8414 §3.1 inserts its well-known segment between the host and the issuer's path;
+/// OpenID Connect Discovery §4 appends its own to the issuer.
+fn metadata_urls(issuer: &str) -> Vec<String> {
+    let mut urls = Vec::with_capacity(2);
+    if let Ok(url) = reqwest::Url::parse(issuer) {
+        let path = url.path().trim_end_matches('/');
+        urls.push(format!(
+            "{}/.well-known/oauth-authorization-server{path}",
+            url.origin().ascii_serialization()
+        ));
+    }
+    urls.push(format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    ));
+    urls
+}
+
+/// One GET of a JSON document, bounded and without leaving the origin: its body and its
+/// `max-age`.
+async fn document(
+    client: &reqwest::Client,
+    url: &str,
+) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
     let request_failed = |err: reqwest::Error| FetchError::Request(err.without_url());
     let mut response = client.get(url).send().await.map_err(request_failed)?;
     let status = response.status();
@@ -124,20 +208,18 @@ pub(super) async fn jwks(
         }
         body.extend_from_slice(&chunk);
     }
-    let set: JwkSet = serde_json::from_slice(&body).map_err(FetchError::NotJwks)?;
-    let keys = Keys::from_jwks(&set).map_err(FetchError::NoUsableKey)?;
-    Ok((keys, max_age))
+    Ok((body, max_age))
 }
 
-/// Fetches at once, then again every `max-age` (between the cooldown and an hour); while
-/// no key has arrived, every cooldown. Ends with the verifier.
-pub(super) async fn keep_fresh(shared: Weak<Shared>) {
+/// Fetches issuer `index`'s keys at once, then again every `max-age` (between the cooldown
+/// and an hour); while no key has arrived, every cooldown. Ends with the verifier.
+pub(super) async fn keep_fresh(shared: Weak<Shared>, index: usize) {
     loop {
         let Some(strong) = shared.upgrade() else {
             return;
         };
         let cooldown = strong.cooldown;
-        let next = match strong.fetch().await {
+        let next = match strong.fetch(index).await {
             Ok(max_age) => max_age
                 .unwrap_or(Duration::from_secs(300))
                 .clamp(cooldown, LONGEST_REFRESH.max(cooldown)),

@@ -1,20 +1,41 @@
-//! Verify-only mode, for resource servers: no signing key, no session backend; access tokens
-//! verified against the issuer's JWKS document with the same checks and the same
+//! Verify-only mode, an OAuth 2.0 resource server: no signing key, no session backend;
+//! access tokens of one or more issuers verified against their published keys, into the same
 //! [`Claims`] as the full layer (feature `jwks`).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use tower_jwt_sessions::{MachinableClaims, Verifier};
+//! use tower_jwt_sessions::verifier::{Issuer, ResourceMetadata};
+//! use tower_jwt_sessions::{StandardClaims, Verifier};
 //!
-//! let verifier = Verifier::<MachinableClaims>::builder("https://issuer.example/.well-known/jwks.json")
+//! let verifier = Verifier::<StandardClaims>::builder()
+//!     // Any OAuth 2.0 / OpenID Connect issuer: RFC 9068 tokens, keys found by discovery.
+//!     .issuer(Issuer::new("https://sso.example/realms/pets").audience("https://api.example"))
+//!     // A Sessions layer's own tokens, from its JWKS document.
+//!     .issuer(Issuer::sessions("https://auth.example/.well-known/jwks.json").iss("https://auth.example"))
+//!     .resource_metadata(ResourceMetadata::new("https://api.example").scopes_supported(["read", "write"]))
 //!     .public_path("/health")
 //!     .build()?;
 //! // Router::new().route("/me", get(me)).layer(verifier.layer())
 //! # Ok(()) }
 //! ```
 //!
+//! - **Several issuers**: a token's issuer is chosen by its `iss` before any signature work;
+//!   an `iss` of no configured issuer is a 401 at once, without any fetch.
+//! - **RFC 9068 tokens** ([`Issuer::new`]): `typ` `at+jwt`, `iss` exactly the issuer, `aud`
+//!   naming this resource, `exp`, `iat`, `sub`, `jti` and `client_id`; an issuer that still
+//!   writes `JWT` can be allowed ([`Issuer::allow_jwt_typ`]). Scopes (`scope` or `scp`) are
+//!   read by [`StandardClaims`](crate::StandardClaims) and checked with
+//!   [`Claims::require_scope`](crate::Claims::require_scope) or the guards of
+//!   [`scope`](crate::scope).
+//! - **Discovery**: RFC 8414 metadata, else OpenID Connect's, gives the JWKS URL; a document
+//!   naming another issuer is not used (the mix-up defence of RFC 8414 §3.3), and it is
+//!   fetched under the same rules as the keys.
+//! - **RFC 9728**: with [`resource_metadata`](VerifierBuilder::resource_metadata) the layer
+//!   serves `/.well-known/oauth-protected-resource` and names it in its 401 challenges.
+//!
 //! - **Startup never fails on the issuer**: the first fetch runs in the background; until
-//!   keys arrive, requests with a token get 503 (with `Retry-After`), never 401.
+//!   an issuer's keys arrive, requests with its tokens get 503 (with `Retry-After`), never
+//!   401.
 //! - **The last good set is kept** when a fetch fails. The set is fetched again every
 //!   `max-age` of the document (between the cooldown and an hour), and at once when a token
 //!   names a `kid` the set lacks, at most once per cooldown (default 30 s) and one fetch at a
@@ -23,7 +44,7 @@
 //!   keys meant for encryption and `kid`s that two keys share are never taken from a
 //!   document ([`Keys::from_jwks`](crate::Keys::from_jwks)).
 //! - **Only the issuer's document**: a redirect is followed only within the origin of the
-//!   JWKS URL, and a document is refused past 1 MiB as it streams in, `Content-Length` or
+//!   URL asked, and a document is refused past 1 MiB as it streams in, `Content-Length` or
 //!   not. A failed fetch is logged once (at `warn`) until one succeeds.
 //! - **A removed key stops at once**: when a fetch drops a key of the set (the issuer's
 //!   answer to a stolen key), every token verified so far is forgotten by the
@@ -42,73 +63,83 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
-use crate::error::refusals::UNKNOWN_KEY;
+use crate::error::refusals::{KEYS_UNAVAILABLE, UNKNOWN_ISSUER, UNKNOWN_KEY};
 use crate::error::{AuthError, ConfigError, ErrorRenderer};
 
 use crate::routes::{PublicRoute, Routes};
-use crate::token::{Claims, TokenCache, TokenCodec};
+use crate::token::{Claims, TokenCache, TokenCodec, peek_issuer};
 
 mod fetch;
+mod issuer;
+mod metadata;
 mod service;
 
+pub use issuer::Issuer;
+pub use metadata::ResourceMetadata;
 pub use service::{VerifierLayer, VerifierService};
 
-/// Verifies access tokens of another service's issuer; see the [module docs](self).
+/// Verifies access tokens of other services' issuers; see the [module docs](self).
 pub struct Verifier<C> {
     shared: Arc<Shared>,
     _claims: PhantomData<fn() -> C>,
 }
 
 pub(crate) struct Shared {
-    url: String,
+    sources: Vec<Source>,
     client: reqwest::Client,
-    /// The codec of the last good key set; `None` until the first fetch succeeds.
-    codec: RwLock<Option<Arc<TokenCodec>>>,
     leeway: Duration,
-    issuer: Option<String>,
-    audience: Option<String>,
     cooldown: Duration,
-    last_fetch: Mutex<Option<Instant>>,
-    in_flight: AtomicBool,
-    /// The last fetch failed (logged once, until a fetch succeeds).
-    failing: AtomicBool,
     runtime: tokio::runtime::Handle,
     pub(crate) token_cache: Option<TokenCache>,
     pub(crate) routes: Routes,
     pub(crate) renderer: ErrorRenderer,
     pub(crate) optional: bool,
+    /// The RFC 9728 document this layer serves, if configured.
+    pub(crate) metadata: Option<metadata::Served>,
+}
+
+/// One issuer's keys, fetched and kept fresh.
+struct Source {
+    issuer: Issuer,
+    /// The JWKS URL given, or found by discovery (then forgotten when a fetch fails, so that
+    /// the next one discovers again).
+    jwks_url: RwLock<Option<String>>,
+    /// The codec of the last good key set; `None` until the first fetch succeeds.
+    codec: RwLock<Option<Arc<TokenCodec>>>,
+    last_fetch: Mutex<Option<Instant>>,
+    in_flight: AtomicBool,
+    /// The last fetch failed (logged once, until a fetch succeeds).
+    failing: AtomicBool,
 }
 
 /// Configures a [`Verifier`]; start with [`Verifier::builder`].
 #[must_use]
 pub struct VerifierBuilder<C> {
-    url: String,
+    issuers: Vec<Issuer>,
     leeway: Duration,
-    issuer: Option<String>,
-    audience: Option<String>,
     cooldown: Duration,
     timeout: Duration,
     public: Vec<PublicRoute>,
     optional: bool,
     token_cache_bytes: Option<u64>,
     renderer: ErrorRenderer,
+    metadata: Option<ResourceMetadata>,
     _claims: PhantomData<fn() -> C>,
 }
 
 impl<C> Verifier<C> {
-    /// Starts a configuration for the issuer whose JWKS document is at `jwks_url`.
-    pub fn builder(jwks_url: impl Into<String>) -> VerifierBuilder<C> {
+    /// Starts a configuration; give it one or more [`issuer`](VerifierBuilder::issuer)s.
+    pub fn builder() -> VerifierBuilder<C> {
         VerifierBuilder {
-            url: jwks_url.into(),
+            issuers: Vec::new(),
             leeway: crate::defaults::LEEWAY,
-            issuer: None,
-            audience: None,
             cooldown: crate::defaults::REFETCH_COOLDOWN,
             timeout: Duration::from_secs(5),
             public: Vec::new(),
             optional: false,
             token_cache_bytes: Some(crate::defaults::TOKEN_CACHE_BYTES),
             renderer: ErrorRenderer::default(),
+            metadata: None,
             _claims: PhantomData,
         }
     }
@@ -118,14 +149,13 @@ impl<C> Verifier<C> {
         VerifierLayer::new(Arc::clone(&self.shared))
     }
 
-    /// Whether keys have arrived: `false` until the first fetch succeeds (requests with a
-    /// token then get 503). For a readiness probe.
+    /// Whether every issuer's keys have arrived: `false` until each one's first fetch
+    /// succeeds (requests with its tokens get 503 meanwhile). For a readiness probe.
     pub fn has_keys(&self) -> bool {
         self.shared
-            .codec
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
+            .sources
+            .iter()
+            .all(|source| read(&source.codec).is_some())
     }
 }
 
@@ -147,40 +177,35 @@ impl<C> Clone for Verifier<C> {
 
 impl<C> fmt::Debug for Verifier<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let issuers: Vec<_> = self.shared.sources.iter().map(|s| &s.issuer).collect();
         f.debug_struct("Verifier")
-            .field("jwks_url", &self.shared.url)
+            .field("issuers", &issuers)
             .field("has_keys", &self.has_keys())
             .finish_non_exhaustive()
     }
 }
 
 impl<C> VerifierBuilder<C> {
+    /// An issuer whose tokens are accepted; call once per issuer.
+    pub fn issuer(mut self, issuer: Issuer) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
     /// Clock-skew leeway for `exp` and `nbf`. Default 5 seconds, at most [`limits::MAX_LEEWAY`](crate::limits::MAX_LEEWAY).
     pub fn leeway(mut self, leeway: Duration) -> Self {
         self.leeway = leeway;
         self
     }
 
-    /// Requires this `iss` on every token.
-    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
-        self
-    }
-
-    /// Requires this `aud` on every token.
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into());
-        self
-    }
-
     /// Least time between two fetches made for unknown `kid`s (and between retries while no
-    /// key has arrived). Default [`defaults::REFETCH_COOLDOWN`](crate::defaults::REFETCH_COOLDOWN).
+    /// key has arrived), per issuer. Default [`defaults::REFETCH_COOLDOWN`](crate::defaults::REFETCH_COOLDOWN).
     pub fn refetch_cooldown(mut self, cooldown: Duration) -> Self {
         self.cooldown = cooldown;
         self
     }
 
-    /// Longest wait for one fetch of the document. Default 5 seconds.
+    /// Longest wait for one fetch of a document. Default 5 seconds.
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -219,9 +244,16 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
-    /// Checks the configuration and starts fetching the keys in the background; needs a
-    /// Tokio runtime. An unreachable issuer is not an error here: requests get 503 until
-    /// its keys arrive.
+    /// Serves this resource's RFC 9728 metadata (its `authorization_servers` are the RFC 9068
+    /// issuers), and names its URL in every 401 challenge (`resource_metadata="..."`).
+    pub fn resource_metadata(mut self, metadata: ResourceMetadata) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
+    /// Checks the configuration and starts fetching every issuer's keys in the background;
+    /// needs a Tokio runtime. An unreachable issuer is not an error here: requests with its
+    /// tokens get 503 until its keys arrive.
     pub fn build(self) -> Result<Verifier<C>, ConfigError> {
         if self.leeway > crate::limits::MAX_LEEWAY {
             return Err(ConfigError::LeewayTooLarge {
@@ -230,6 +262,22 @@ impl<C> VerifierBuilder<C> {
         }
         if self.token_cache_bytes == Some(0) {
             return Err(ConfigError::ZeroCacheCapacity);
+        }
+        if self.issuers.is_empty() {
+            return Err(ConfigError::NoIssuer);
+        }
+        for (i, issuer) in self.issuers.iter().enumerate() {
+            issuer.check()?;
+            // With several, a token's issuer is found by its `iss`: each needs its own.
+            if self.issuers.len() > 1 {
+                let iss = issuer.iss.as_deref();
+                let taken = self.issuers[..i].iter().any(|o| o.iss.as_deref() == iss);
+                if iss.is_none() || taken {
+                    return Err(ConfigError::AmbiguousIssuer(
+                        iss.unwrap_or_default().to_owned(),
+                    ));
+                }
+            }
         }
         // Tokio's error says only that there is no runtime, which the variant says.
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| ConfigError::NoRuntime)?;
@@ -241,36 +289,50 @@ impl<C> VerifierBuilder<C> {
             .map_err(|err| ConfigError::HttpClient {
                 source: Arc::new(err.without_url()),
             })?;
-        // A parse error names what is wrong (no host, a bad port), never the URL itself.
-        let url = reqwest::Url::parse(&self.url).map_err(|err| ConfigError::BadJwksUrl {
-            source: Some(Arc::new(err)),
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(ConfigError::BadJwksUrl { source: None });
-        }
+        let metadata = match &self.metadata {
+            Some(metadata) => Some(metadata.served(&self.issuers)?),
+            None => None,
+        };
+        let renderer = match &metadata {
+            Some(served) => self.renderer.with_resource_metadata(served.url.clone()),
+            None => self.renderer,
+        };
+        let sources = self
+            .issuers
+            .into_iter()
+            .map(|issuer| Source {
+                jwks_url: RwLock::new(issuer.given_jwks_url().map(str::to_owned)),
+                issuer,
+                codec: RwLock::new(None),
+                last_fetch: Mutex::new(None),
+                in_flight: AtomicBool::new(false),
+                failing: AtomicBool::new(false),
+            })
+            .collect::<Vec<_>>();
         let shared = Arc::new(Shared {
-            url: self.url,
+            sources,
             client,
-            codec: RwLock::new(None),
             leeway: self.leeway,
-            issuer: self.issuer,
-            audience: self.audience,
             cooldown: self.cooldown,
-            last_fetch: Mutex::new(None),
-            in_flight: AtomicBool::new(false),
-            failing: AtomicBool::new(false),
             runtime: runtime.clone(),
             token_cache: self.token_cache_bytes.map(TokenCache::new),
             routes: Routes::public_only(self.public)?,
-            renderer: self.renderer,
+            renderer,
             optional: self.optional,
+            metadata,
         });
-        runtime.spawn(fetch::keep_fresh(Arc::downgrade(&shared)));
+        for index in 0..shared.sources.len() {
+            runtime.spawn(fetch::keep_fresh(Arc::downgrade(&shared), index));
+        }
         Ok(Verifier {
             shared,
             _claims: PhantomData,
         })
     }
+}
+
+fn read<T: Clone>(lock: &RwLock<Option<T>>) -> Option<T> {
+    lock.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
 impl Shared {
@@ -283,10 +345,10 @@ impl Shared {
         }
         // Before the keys: a result verified with keys replaced meanwhile is not cached.
         let generation = self.token_cache.as_ref().map(TokenCache::generation);
-        let codec = self.codec.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let Some(codec) = codec else {
-            self.refetch_soon();
-            return Err(AuthError::Unavailable);
+        let index = self.source_of(token)?;
+        let Some(codec) = read(&self.sources[index].codec) else {
+            self.refetch_soon(index);
+            return Err(KEYS_UNAVAILABLE);
         };
         match codec.verify_access::<C>(token) {
             Ok(claims) => {
@@ -299,57 +361,104 @@ impl Shared {
             Err(err) => {
                 if err == UNKNOWN_KEY {
                     // Perhaps the issuer rotated: look again, at most once per cooldown.
-                    self.refetch_soon();
+                    self.refetch_soon(index);
                 }
                 Err(err)
             }
         }
     }
 
-    /// Starts a fetch unless one ran within the cooldown or one is running.
-    fn refetch_soon(self: &Arc<Self>) {
+    /// Which issuer a token is checked against: the only one, or the one its `iss` names
+    /// (read before any signature work; the codec checks it again after the signature).
+    fn source_of(&self, token: &str) -> Result<usize, AuthError> {
+        if self.sources.len() == 1 {
+            return Ok(0);
+        }
+        let iss = peek_issuer(token).ok_or(UNKNOWN_ISSUER)?;
+        self.sources
+            .iter()
+            .position(|source| source.issuer.iss.as_deref() == Some(iss.as_str()))
+            .ok_or(UNKNOWN_ISSUER)
+    }
+
+    /// Starts a fetch of issuer `index` unless one ran within the cooldown or one is running.
+    fn refetch_soon(self: &Arc<Self>, index: usize) {
+        let source = &self.sources[index];
         {
-            let mut last = self.last_fetch.lock().unwrap_or_else(|e| e.into_inner());
+            let mut last = source.last_fetch.lock().unwrap_or_else(|e| e.into_inner());
             if last.is_some_and(|at| at.elapsed() < self.cooldown) {
                 return;
             }
-            if self.in_flight.swap(true, Ordering::AcqRel) {
+            if source.in_flight.swap(true, Ordering::AcqRel) {
                 return;
             }
             *last = Some(Instant::now());
         }
         let shared = Arc::clone(self);
         self.runtime.spawn(async move {
-            let _ = shared.fetch().await;
-            shared.in_flight.store(false, Ordering::Release);
+            let _ = shared.fetch(index).await;
+            shared.sources[index]
+                .in_flight
+                .store(false, Ordering::Release);
         });
     }
 
-    /// One fetch; the new set replaces the old only if it parses. Returns the document's
-    /// `max-age`, if it said one. A fetch that fails is logged once, until one succeeds.
-    async fn fetch(&self) -> Result<Option<Duration>, ()> {
-        let (keys, max_age) = match fetch::jwks(&self.client, &self.url).await {
+    /// One fetch of issuer `index`'s keys (after discovering where they are, if need be);
+    /// the new set replaces the old only if it parses. Returns the document's `max-age`, if
+    /// it said one. A fetch that fails is logged once, until one succeeds.
+    async fn fetch(&self, index: usize) -> Result<Option<Duration>, ()> {
+        let source = &self.sources[index];
+        let fetched = async {
+            let url = match read(&source.jwks_url) {
+                Some(url) => url,
+                None => {
+                    let issuer = source.issuer.iss.as_deref().unwrap_or_default();
+                    let url = fetch::discover(&self.client, issuer).await?;
+                    *source.jwks_url.write().unwrap_or_else(|e| e.into_inner()) = Some(url.clone());
+                    url
+                }
+            };
+            let fetched = fetch::jwks(&self.client, &url, source.issuer.allowed()).await;
+            if fetched.is_err() && source.issuer.given_jwks_url().is_none() {
+                // Perhaps the issuer moved its keys: discover again next time.
+                *source.jwks_url.write().unwrap_or_else(|e| e.into_inner()) = None;
+            }
+            fetched
+        }
+        .await;
+        let (keys, max_age) = match fetched {
             Ok(fetched) => {
-                self.failing.store(false, Ordering::Relaxed);
+                source.failing.store(false, Ordering::Relaxed);
                 fetched
             }
             Err(err) => {
-                if !self.failing.swap(true, Ordering::Relaxed) {
+                if !source.failing.swap(true, Ordering::Relaxed) {
                     crate::warn_event!(
-                        "JWKS fetch failed, keeping the last good key set: {}",
+                        "fetching an issuer's keys failed, keeping the last good key set: {}",
                         crate::error::Chain(&err)
                     );
                 }
                 return Err(());
             }
         };
-        let codec = Arc::new(TokenCodec::new(
-            keys,
-            self.leeway,
-            self.issuer.clone(),
-            self.audience.clone(),
-        ));
-        let old = self
+        let issuer = &source.issuer;
+        let codec = Arc::new(if issuer.is_rfc9068() {
+            TokenCodec::rfc9068(
+                keys,
+                self.leeway,
+                issuer.iss.clone().unwrap_or_default(),
+                issuer.audience.clone().unwrap_or_default(),
+                issuer.allow_jwt_typ,
+            )
+        } else {
+            TokenCodec::new(
+                keys,
+                self.leeway,
+                issuer.iss.clone(),
+                issuer.audience.clone(),
+            )
+        });
+        let old = source
             .codec
             .write()
             .unwrap_or_else(|e| e.into_inner())
@@ -370,22 +479,47 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_bad_jwks_url_keeps_why_and_never_the_url() {
+    async fn bad_urls_keep_why_and_never_the_url() {
         use std::error::Error;
-        let err = Verifier::<serde_json::Value>::builder("https://user:pw@:0/jwks")
-            .build()
-            .err()
-            .unwrap();
+        let build = |issuer: Issuer| {
+            Verifier::<serde_json::Value>::builder()
+                .issuer(issuer)
+                .build()
+                .err()
+                .unwrap()
+        };
+        let err = build(Issuer::sessions("https://user:pw@:0/jwks"));
         assert!(matches!(err, ConfigError::BadJwksUrl { .. }), "{err:?}");
         let why = err.source().expect("the parser's error").to_string();
         assert!(
             !why.contains("pw") && !format!("{err:?}").contains("pw"),
             "{why}"
         );
-        let err = Verifier::<serde_json::Value>::builder("ftp://issuer.example/jwks")
-            .build()
-            .err()
-            .unwrap();
+        let err = build(Issuer::sessions("ftp://issuer.example/jwks"));
         assert_eq!(err, ConfigError::BadJwksUrl { source: None });
+        let err = build(Issuer::new("https://idp.example?x=1").audience("a"));
+        assert!(matches!(err, ConfigError::BadIssuerUrl(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn issuers_must_be_told_apart_and_have_an_audience() {
+        let err = |builder: VerifierBuilder<serde_json::Value>| builder.build().err();
+        assert_eq!(err(Verifier::builder()), Some(ConfigError::NoIssuer));
+        assert_eq!(
+            err(Verifier::builder().issuer(Issuer::new("https://a.example"))),
+            Some(ConfigError::NoAudience("https://a.example".into()))
+        );
+        assert_eq!(
+            err(Verifier::builder()
+                .issuer(Issuer::new("https://a.example").audience("api"))
+                .issuer(Issuer::sessions("https://b.example/jwks"))),
+            Some(ConfigError::AmbiguousIssuer(String::new()))
+        );
+        assert_eq!(
+            err(Verifier::builder()
+                .issuer(Issuer::new("https://a.example").audience("api"))
+                .issuer(Issuer::new("https://a.example").audience("other"))),
+            Some(ConfigError::AmbiguousIssuer("https://a.example".into()))
+        );
     }
 }

@@ -95,6 +95,11 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
+        if let Some(metadata) = &shared.metadata
+            && req.uri().path() == metadata.path
+        {
+            return ResponseFuture::answered(metadata.answer(req.method()));
+        }
         let verdict = match shared.routes.classify_request(&req) {
             Route::Protected => match bearer_token(req.headers(), req.uri()) {
                 Ok(Some(token)) => shared.verify::<C>(token).map(Some),

@@ -80,7 +80,7 @@ async fn a_revocation_flood_past_the_budget_never_lets_a_revoked_access_token_in
             .await
             .unwrap()
             .session_id(),
-        live.session_id
+        Some(live.session_id.as_str())
     );
     assert!(backend.loads() > before, "the fallback asked the store");
     // And the handle agrees with the layer about a revoked one.

@@ -565,7 +565,7 @@ async fn refresh_mints_from_current_claims() {
     let access = reply.json()["access_token"].as_str().unwrap().to_owned();
     let after = h.sessions.verify_access(&access).await.unwrap();
     assert!(after.user.write);
-    assert_eq!(after.session_id(), issued.session_id);
+    assert_eq!(after.session_id(), Some(issued.session_id.as_str()));
 }
 
 #[tokio::test]

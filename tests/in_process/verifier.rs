@@ -22,7 +22,8 @@ use http::{Request, Response, StatusCode};
 use jsonwebtoken::Algorithm;
 use tower::{Layer, ServiceExt};
 use tower_jwt_sessions::defaults::{self, JWKS_PATH};
-use tower_jwt_sessions::{Keys, MachinableClaims, SessionMeta, Sessions, Verifier};
+use tower_jwt_sessions::verifier::Issuer;
+use tower_jwt_sessions::{Keys, SessionMeta, Sessions, StandardClaims, Verifier};
 
 /// An issuer: the keys' sessions, and its JWKS document as the layer serves it.
 async fn issuer(keys: Keys) -> (MemorySessions, String) {
@@ -97,8 +98,9 @@ impl JwksHost {
     }
 }
 
-async fn resource(url: &str, cooldown: Duration) -> (Verifier<MachinableClaims>, String) {
-    let verifier = Verifier::<MachinableClaims>::builder(url)
+async fn resource(url: &str, cooldown: Duration) -> (Verifier<StandardClaims>, String) {
+    let verifier = Verifier::<StandardClaims>::builder()
+        .issuer(Issuer::sessions(url))
         .public_path("/health")
         .refetch_cooldown(cooldown)
         .build()
@@ -168,7 +170,7 @@ async fn the_issuer_down_at_startup_is_503_until_its_keys_arrive() {
         .json()
         .await
         .unwrap();
-    assert_eq!(claims["user"]["id"], "u1");
+    assert_eq!(claims["sub"], "u1");
 }
 
 #[tokio::test]

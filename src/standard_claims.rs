@@ -1,0 +1,132 @@
+//! The claims of an RFC 9068 access token from any issuer, ready to use.
+
+use serde::{Deserialize, Serialize};
+
+use crate::scope::{HasScopes, Scopes};
+
+/// The claims an RFC 9068 access token carries (§2.2), as any issuer writes them: use it as
+/// the claim type of a [`Verifier`](crate::Verifier) when your handlers need nothing else.
+/// `scope` holds the `scope` string and the `scp` array (Entra ID, Okta) in one set.
+///
+/// ```
+/// use tower_jwt_sessions::StandardClaims;
+/// let claims: StandardClaims = serde_json::from_str(
+///     r#"{"sub":"u1","iss":"https://idp.example","aud":"api","client_id":"app","scope":"read write"}"#,
+/// )?;
+/// assert!(claims.scope.contains("write"));
+/// assert_eq!(claims.aud, ["api"]);
+/// # Ok::<(), serde_json::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Wire")]
+#[non_exhaustive]
+pub struct StandardClaims {
+    /// The subject: the user, or the client itself for a client-credentials token.
+    pub sub: String,
+    /// The issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The audiences (a string or an array on the wire).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub aud: Vec<String>,
+    /// The client the token was issued to (RFC 8693 §4.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The scopes granted: `scope` and `scp` together.
+    #[serde(skip_serializing_if = "Scopes::is_empty")]
+    pub scope: Scopes,
+    /// The token's unique identifier.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// When the user last authenticated, in seconds since the Unix epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
+    /// The authentication context class the user met.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// The authentication methods used (`pwd`, `otp`, `hwk`, ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+}
+
+impl HasScopes for StandardClaims {
+    fn scopes(&self) -> &Scopes {
+        &self.scope
+    }
+}
+
+/// The claims as they are on the wire.
+#[derive(Deserialize)]
+struct Wire {
+    #[serde(default)]
+    sub: String,
+    #[serde(default)]
+    iss: Option<String>,
+    #[serde(default)]
+    aud: Option<OneOrMany>,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    scope: Option<Scopes>,
+    #[serde(default)]
+    scp: Option<Scopes>,
+    #[serde(default)]
+    jti: Option<String>,
+    #[serde(default)]
+    auth_time: Option<u64>,
+    #[serde(default)]
+    acr: Option<String>,
+    #[serde(default)]
+    amr: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl From<Wire> for StandardClaims {
+    fn from(wire: Wire) -> Self {
+        StandardClaims {
+            sub: wire.sub,
+            iss: wire.iss,
+            aud: match wire.aud {
+                Some(OneOrMany::One(one)) => vec![one],
+                Some(OneOrMany::Many(many)) => many,
+                None => Vec::new(),
+            },
+            client_id: wire.client_id,
+            scope: wire
+                .scope
+                .unwrap_or_default()
+                .merge(wire.scp.unwrap_or_default()),
+            jti: wire.jti,
+            auth_time: wire.auth_time,
+            acr: wire.acr,
+            amr: wire.amr,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_and_scp_read_into_one_set() {
+        let read = |json: &str| serde_json::from_str::<StandardClaims>(json).unwrap();
+        let both = read(r#"{"sub":"u","scope":"read write","scp":["write","admin"]}"#);
+        assert_eq!(
+            both.scope.iter().collect::<Vec<_>>(),
+            ["read", "write", "admin"]
+        );
+        assert!(read(r#"{"sub":"u","scp":"read"}"#).scope.contains("read"));
+        assert!(read(r#"{"sub":"u"}"#).scope.is_empty());
+        assert!(!read(r#"{"sub":"u","scope":"Read"}"#).scope.contains("read"));
+        let json = serde_json::to_value(&both).unwrap();
+        assert_eq!(json["scope"], "read write admin");
+        assert!(json.get("scp").is_none());
+    }
+}
