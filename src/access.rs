@@ -13,6 +13,7 @@ use crate::routes::Routes;
 use crate::store::{LoadError, Store, Verdict};
 use crate::token::{Claims, TokenCache, TokenCodec};
 use crate::user_cache::UserCache;
+use crate::well_known::WellKnown;
 
 /// The lifetimes and switches the request paths read; set by the builder.
 #[derive(Debug, Clone)]
@@ -37,6 +38,8 @@ pub(crate) struct Shared<S, U> {
     pub(crate) routes: Routes,
     /// The JWKS document, rendered at build time; `None` when not served.
     pub(crate) jwks: Option<Jwks>,
+    /// The RFC 8414 metadata document, when served.
+    pub(crate) issuer_metadata: Option<WellKnown>,
     pub(crate) renderer: ErrorRenderer,
     pub(crate) policy: Policy,
     /// The refresh token's cookie transport; `None`: Bearer only.

@@ -315,6 +315,7 @@ mod user_cache;
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub mod verifier;
+mod well_known;
 
 pub use cookie::RefreshCookie;
 pub use error::{AuthError, ConfigError, ErrorRenderer};

@@ -12,6 +12,8 @@ pub(crate) enum Route {
     Refresh,
     /// The JWKS document, when configured: answered by the layer.
     Jwks,
+    /// The issuer's RFC 8414 metadata, when served: answered by the layer.
+    IssuerMetadata,
     /// Declared public: passes through untouched.
     Public,
     /// Needs a valid access token (or none, in optional mode).
@@ -63,6 +65,7 @@ impl PublicRoute {
 pub(crate) struct Routes {
     refresh: String,
     jwks: Option<String>,
+    metadata: Option<String>,
     public: Vec<PublicRoute>,
 }
 
@@ -98,8 +101,15 @@ impl Routes {
         Ok(Routes {
             refresh: trim_slash(refresh).to_owned(),
             jwks: jwks.map(|p| trim_slash(p).to_owned()),
+            metadata: None,
             public,
         })
+    }
+
+    /// Also answers the issuer's metadata document at `path`.
+    pub(crate) fn with_metadata(mut self, path: Option<&str>) -> Self {
+        self.metadata = path.map(|p| trim_slash(p).to_owned());
+        self
     }
 
     /// Public routes only, no refresh or JWKS route (a verify-only layer).
@@ -139,6 +149,8 @@ impl Routes {
             Route::Refresh
         } else if self.jwks.as_deref() == Some(path) {
             Route::Jwks
+        } else if self.metadata.as_deref() == Some(path) {
+            Route::IssuerMetadata
         } else if self.public.iter().any(|r| r.matches(method, path)) {
             Route::Public
         } else {

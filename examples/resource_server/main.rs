@@ -7,7 +7,7 @@
 //! - `AUDIENCE`: this resource's identifier, which those tokens must name in `aud`
 //!   (default `http://` + `APP_ADDR`).
 //! - `JWKS_URL`, when `ISSUER_URL` is not set: the example server's own tokens, from its JWKS
-//!   document (default `http://127.0.0.1:3000/.well-known/jwks.json`).
+//!   document (default `http://127.0.0.1:3000/.well-known/jwks.json`), naming `AUDIENCE`.
 //! - `APP_ADDR` (default `127.0.0.1:3100`).
 //!
 //! Routes: `GET /health` (no token); `GET /me` (`sub`, `iss`, `client_id`, `scope`, ... of the
@@ -71,7 +71,8 @@ pub fn verifier(addr: &str) -> Result<Verifier<StandardClaims>, ConfigError> {
         Err(_) => {
             let url = std::env::var("JWKS_URL")
                 .unwrap_or_else(|_| "http://127.0.0.1:3000/.well-known/jwks.json".to_owned());
-            builder = builder.issuer(Issuer::sessions(url));
+            // The example server's tokens name the resource they are for.
+            builder = builder.issuer(Issuer::sessions(url).audience(&audience));
         }
     }
     builder.build()

@@ -109,6 +109,10 @@ pub struct Tuning {
     /// Origins whose pages may call the API (`ALLOWED_ORIGINS`): CORS, with credentials, for
     /// exactly these; empty: no CORS.
     pub allowed_origins: Vec<HeaderValue>,
+    /// This server's issuer URL and the resource its access tokens are for: with both (and
+    /// public keys), access tokens are complete RFC 9068 tokens and the server publishes its
+    /// RFC 8414 metadata, so that a resource server is configured from the issuer URL alone.
+    pub issuer: Option<(String, String)>,
 }
 
 impl Default for Tuning {
@@ -118,6 +122,7 @@ impl Default for Tuning {
             token_cache_bytes: Some(tower_jwt_sessions::defaults::TOKEN_CACHE_BYTES),
             refresh_cookie: None,
             allowed_origins: Vec::new(),
+            issuer: None,
         }
     }
 }
@@ -228,6 +233,9 @@ pub fn app_tuned(
         .error_renderer(ErrorRenderer::default().with_realm(PROJECT))
         .public_path("/health")
         .public_route(axum::http::Method::POST, "/sessions/");
+    if let Some((issuer, audience)) = tuning.issuer {
+        builder = builder.issuer(issuer).audience(audience).client_id(PROJECT);
+    }
     if let Some(cookie) = tuning.refresh_cookie {
         builder = builder
             .refresh_cookie(cookie)

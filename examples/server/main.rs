@@ -7,7 +7,9 @@
 //! `--features redis,postgres`), `APP_ADDR` (default `127.0.0.1:3000`), `APP_ALG` (`HS256` default, `RS256`, `ES256`,
 //! `EdDSA`), `APP_KEY_FILE` (PEM private key, for the asymmetric ones; the JWKS document is
 //! then served at `/.well-known/jwks.json`), `APP_RETIRED_KEY_FILES` (PEM files still accepted),
-//! `APP_SECRET` (HS256 secret, at least 32 bytes;
+//! `AUDIENCE` (with an asymmetric key: the resource its access tokens are for, default
+//! `http://127.0.0.1:3100`; the server is then an RFC 9068 issuer at `http://` + `APP_ADDR`
+//! with RFC 8414 metadata), `APP_SECRET` (HS256 secret, at least 32 bytes;
 //! random when unset), `REVOCATION_BUDGET` (revocations remembered at once; default
 //! 100 000), `TOKEN_CACHE_BYTES` (verified-token cache budget, `0` for off; default 32 MiB),
 //! `ALLOWED_ORIGINS` (comma-separated origins, such as `http://localhost:5173`, whose pages
@@ -36,6 +38,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tuning.token_cache_bytes = Some(env::or_exit(bytes.parse())).filter(|b| *b > 0);
     }
     env::or_exit(tuning.browser_from(|name| std::env::var(name).ok()));
+    if keys.algorithm().family() != jsonwebtoken::AlgorithmFamily::Hmac {
+        // An issuer other services find from its URL alone (RFC 8414), minting RFC 9068
+        // access tokens for `AUDIENCE` (the resource server example's default).
+        let audience =
+            std::env::var("AUDIENCE").unwrap_or_else(|_| "http://127.0.0.1:3100".to_owned());
+        tuning.issuer = Some((format!("http://{addr}"), audience));
+    }
     if let Ok(metrics) = std::env::var("METRICS_ADDR") {
         // Prometheus text on any path of that address (the counters need `--features metrics`).
         let addr: std::net::SocketAddr = env::or_exit(metrics.parse());

@@ -209,6 +209,10 @@ where
                 }
                 None => None,
             },
+            Route::IssuerMetadata => match &self.shared.issuer_metadata {
+                Some(metadata) => return ResponseFuture::answered(metadata.respond(req.method())),
+                None => None,
+            },
             Route::Protected => match self.authenticate(&req) {
                 Ok(Some(Access::Granted(claims))) => {
                     crate::telemetry::access_accepted();

@@ -93,6 +93,7 @@ struct Settings {
     leeway: Duration,
     issuer: Option<String>,
     audience: Option<String>,
+    client_id: Option<String>,
     refresh_path: String,
     jwks_path: Option<String>,
     jwks_max_age: Duration,
@@ -148,6 +149,7 @@ impl SessionsBuilder {
                 leeway: crate::defaults::LEEWAY,
                 issuer: None,
                 audience: None,
+                client_id: None,
                 refresh_path: crate::defaults::REFRESH_PATH.to_owned(),
                 jwks_path: None,
                 jwks_max_age: crate::defaults::JWKS_MAX_AGE,
@@ -240,6 +242,18 @@ impl<S, U> SessionsBuilder<S, U> {
     /// Writes `aud` into every token and requires it on every token.
     pub fn audience(mut self, audience: impl Into<String>) -> Self {
         self.settings.audience = Some(audience.into());
+        self
+    }
+
+    /// Writes `client_id` and a unique `jti` into every access token, the two claims RFC 9068
+    /// requires beyond ours. With an [`issuer`](Self::issuer) URL and an
+    /// [`audience`](Self::audience) too, access tokens are complete RFC 9068 tokens, which any
+    /// resource server accepts; with a [`jwks_path`](Self::jwks_path) as well, the layer
+    /// serves its RFC 8414 metadata, so that a resource server is configured from the issuer
+    /// URL alone (our `verifier::Issuer::new`, feature `jwks`, or anyone's). Off by
+    /// default.
+    pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.settings.client_id = Some(client_id.into());
         self
     }
 
@@ -446,11 +460,19 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
             Some(_) => Some(Jwks::new(&settings.keys, settings.jwks_max_age)?),
             None => None,
         };
+        // RFC 8414 metadata beside the keys, when the issuer is a URL.
+        let issuer_metadata = match (&settings.jwks_path, &settings.issuer) {
+            (Some(jwks_path), Some(issuer)) => {
+                crate::well_known::authorization_server(issuer, jwks_path)
+            }
+            _ => None,
+        };
         let routes = Routes::new(
             &settings.refresh_path,
             settings.jwks_path.as_deref(),
             settings.public,
-        )?;
+        )?
+        .with_metadata(issuer_metadata.as_ref().map(|m| m.path.as_str()));
         let cookie = settings
             .cookie
             .map(|cookie| CookieTransport::new(cookie, routes.refresh_path()))
@@ -488,10 +510,12 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
                 settings.leeway,
                 settings.issuer,
                 settings.audience,
-            ),
+            )
+            .with_client_id(settings.client_id),
             token_cache: settings.token_cache_bytes.map(TokenCache::new),
             routes,
             jwks,
+            issuer_metadata,
             renderer,
             policy: Policy {
                 access_ttl: settings.access_ttl,

@@ -80,6 +80,8 @@ pub(crate) enum Profile {
 
 pub(crate) struct TokenCodec {
     profile: Profile,
+    /// Written into access tokens with a fresh `jti`, when set (RFC 9068's two claims).
+    client_id: Option<String>,
     keys: Keys,
     known: KnownHeaders,
     leeway: u64,
@@ -125,6 +127,7 @@ impl TokenCodec {
         }
         TokenCodec {
             profile: Profile::Sessions,
+            client_id: None,
             access_header,
             refresh_header,
             keys,
@@ -133,6 +136,12 @@ impl TokenCodec {
             issuer,
             audience,
         }
+    }
+
+    /// Mints access tokens with this `client_id` and a fresh `jti` each.
+    pub(crate) fn with_client_id(mut self, client_id: Option<String>) -> Self {
+        self.client_id = client_id;
+        self
     }
 
     /// A verify-only codec for RFC 9068 access tokens of `issuer` meant for `audience`.
@@ -159,9 +168,15 @@ impl TokenCodec {
         now: u64,
         ttl: Duration,
     ) -> Result<String, MintError> {
+        let jti = match &self.client_id {
+            Some(_) => Some(new_jti()?),
+            None => None,
+        };
         let claims = AccessOut {
             sub,
             sid,
+            jti: jti.as_deref(),
+            client_id: self.client_id.as_deref(),
             iat: now,
             exp: now.saturating_add(ttl.as_secs()),
             iss: self.issuer.as_deref(),
@@ -367,6 +382,13 @@ impl TokenCodec {
             _ => Ok(()),
         }
     }
+}
+
+/// 128 random bits, base64url: a `jti` no other token shares.
+fn new_jti() -> Result<String, MintError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|err| MintError(Box::new(err)))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// The `iss` of a token, read without checking anything, to choose among several issuers

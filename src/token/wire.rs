@@ -96,6 +96,10 @@ pub(crate) struct AccessClaims<C> {
 pub(crate) struct AccessOut<'a, C> {
     pub(crate) sub: &'a str,
     pub(crate) sid: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) jti: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) client_id: Option<&'a str>,
     pub(crate) iat: u64,
     pub(crate) exp: u64,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -95,7 +95,7 @@ pub(crate) struct Shared {
     pub(crate) renderer: ErrorRenderer,
     pub(crate) optional: bool,
     /// The RFC 9728 document this layer serves, if configured.
-    pub(crate) metadata: Option<metadata::Served>,
+    pub(crate) metadata: Option<crate::well_known::WellKnown>,
 }
 
 /// One issuer's keys, fetched and kept fresh.

@@ -98,7 +98,7 @@ where
         if let Some(metadata) = &shared.metadata
             && req.uri().path() == metadata.path
         {
-            return ResponseFuture::answered(metadata.answer(req.method()));
+            return ResponseFuture::answered(metadata.respond(req.method()));
         }
         let verdict = match shared.routes.classify_request(&req) {
             Route::Protected => match bearer_token(req.headers(), req.uri()) {
@@ -107,7 +107,7 @@ where
                 Ok(None) => Err(AuthError::MissingCredentials),
                 Err(err) => Err(err),
             },
-            Route::Public | Route::Refresh | Route::Jwks => Ok(None),
+            Route::Public | Route::Refresh | Route::Jwks | Route::IssuerMetadata => Ok(None),
         };
         match verdict {
             Ok(Some(claims)) => {
