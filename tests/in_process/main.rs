@@ -14,6 +14,12 @@ mod app;
 #[allow(dead_code)]
 mod backend;
 
+// The resource server example (verify-only mode), served by the verifier and issuer tests.
+#[cfg(feature = "jwks")]
+#[path = "../../examples/resource_server/main.rs"]
+#[allow(dead_code)]
+mod resource_server;
+
 mod attacks;
 mod axum;
 mod cookie;
@@ -22,6 +28,7 @@ mod grpc;
 mod hardening;
 mod hyper;
 mod instances;
+mod issuers;
 mod keys;
 mod layer;
 mod properties;

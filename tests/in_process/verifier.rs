@@ -5,10 +5,7 @@
 //! cooldown. Behind the `jwks` feature.
 #![cfg(feature = "jwks")]
 
-#[path = "../../examples/resource_server/main.rs"]
-#[allow(dead_code)]
-mod resource_server;
-
+use crate::resource_server;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};

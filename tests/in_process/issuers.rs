@@ -1,0 +1,510 @@
+//! Verify-only mode as an OAuth 2.0 resource server for issuers this crate did not write:
+//! an issuer built on panva/jose (`tests/issuer/issuer.mjs`, run with node) mints RFC 9068
+//! access tokens with RS256, ES256 and EdDSA keys and publishes its JWKS and its RFC 8414 or
+//! OpenID Connect metadata; the resource server example verifies them over HTTP. Two issuers
+//! at once, wrong audience, another issuer in the metadata, an unknown `iss` (no fetch),
+//! expiry, `typ` rules, required claims, scopes (403 `insufficient_scope`, gRPC
+//! `PERMISSION_DENIED`), a key rotation at the issuer, the issuer down at start, and the RFC
+//! 9728 document with its challenge parameter. Behind the `jwks` feature; needs node and
+//! `npm ci` in `tests/issuer` (`.ci/run` does both).
+#![cfg(feature = "jwks")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use http::StatusCode;
+use serde_json::{Value, json};
+use tower_jwt_sessions::verifier::{Issuer, ResourceMetadata};
+use tower_jwt_sessions::{StandardClaims, Verifier, VerifierBuilder};
+
+use crate::common::nodes::within;
+use crate::resource_server;
+
+/// The audience every issuer's tokens name by default.
+const AUDIENCE: &str = "http://resource.test";
+
+/// One issuer process; killed when dropped.
+struct Idp {
+    child: Child,
+    issuer: String,
+    http: reqwest::Client,
+}
+
+impl Idp {
+    /// An issuer on `port` (0: any free one).
+    fn start_on(port: u16) -> Idp {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/issuer");
+        assert!(
+            std::path::Path::new(dir).join("node_modules/jose").exists(),
+            "tests/issuer needs its packages: run `npm ci` there (.ci/run does)"
+        );
+        let mut child = Command::new("node")
+            .arg("issuer.mjs")
+            .arg(port.to_string())
+            .current_dir(dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("node runs the test issuer (install node to run these tests)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let started: Value = serde_json::from_str(&line).expect("the issuer's first line");
+        Idp {
+            child,
+            issuer: started["issuer"].as_str().unwrap().to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn start() -> Idp {
+        Idp::start_on(0)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> String {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.issuer))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{path}");
+        res.text().await.unwrap()
+    }
+
+    /// A token minted by jose: `alg` ES256, `typ` at+jwt, and every RFC 9068 claim unless
+    /// `body` says otherwise (`claims` overrides, `omit` drops).
+    async fn mint(&self, body: Value) -> String {
+        self.post("/mint", body).await
+    }
+
+    /// Documents fetched so far: (metadata, JWKS).
+    async fn stats(&self) -> (u64, u64) {
+        let stats: Value = self
+            .http
+            .get(format!("{}/stats", self.issuer))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            stats["metadata"].as_u64().unwrap(),
+            stats["jwks"].as_u64().unwrap(),
+        )
+    }
+}
+
+impl Drop for Idp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn builder() -> VerifierBuilder<StandardClaims> {
+    Verifier::<StandardClaims>::builder()
+        .public_path("/health")
+        .refetch_cooldown(Duration::from_millis(300))
+        .resource_metadata(ResourceMetadata::new(AUDIENCE).scopes_supported(["read", "write"]))
+}
+
+/// The resource server example's routes behind `verifier`, on a free port; its base URL.
+async fn serve(verifier: &Verifier<StandardClaims>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = resource_server::app(verifier);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+/// A resource server trusting `issuer` (with `configure` applied to it), once its keys are in.
+async fn resource(issuer: Issuer) -> (Verifier<StandardClaims>, String) {
+    let verifier = builder().issuer(issuer).build().unwrap();
+    let base = serve(&verifier).await;
+    assert!(
+        within(Duration::from_secs(5), async || verifier.has_keys())
+            .await
+            .is_some(),
+        "the issuer's keys never arrived"
+    );
+    (verifier, base)
+}
+
+struct Answer {
+    status: StatusCode,
+    challenge: String,
+    body: Value,
+}
+
+async fn call(base: &str, method: http::Method, path: &str, token: Option<&str>) -> Answer {
+    let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status();
+    let challenge = res
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = res.json().await.unwrap_or(Value::Null);
+    Answer {
+        status,
+        challenge,
+        body,
+    }
+}
+
+async fn me(base: &str, token: &str) -> Answer {
+    call(base, http::Method::GET, "/me", Some(token)).await
+}
+
+#[tokio::test]
+async fn tokens_of_an_independent_issuer_are_accepted_for_each_algorithm() {
+    let idp = Idp::start();
+    let (_verifier, base) = resource(Issuer::new(&idp.issuer).audience(AUDIENCE)).await;
+    for alg in ["RS256", "ES256", "EdDSA"] {
+        let token = idp.mint(json!({ "alg": alg })).await;
+        let answer = me(&base, &token).await;
+        assert_eq!(answer.status, StatusCode::OK, "{alg}: {}", answer.body);
+        assert_eq!(answer.body["sub"], "user-1");
+        assert_eq!(answer.body["iss"], idp.issuer.as_str());
+        assert_eq!(answer.body["client_id"], "client-1");
+        assert_eq!(answer.body["scope"], "read");
+    }
+    // `application/at+jwt` is the same type (RFC 9068 §2.1).
+    let token = idp.mint(json!({ "typ": "application/at+jwt" })).await;
+    assert_eq!(me(&base, &token).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn what_the_profile_refuses() {
+    let idp = Idp::start();
+    let (_verifier, base) = resource(Issuer::new(&idp.issuer).audience(AUDIENCE)).await;
+    let refused = [
+        (
+            "another audience",
+            json!({ "claims": { "aud": "http://other.test" } }),
+        ),
+        (
+            "expired",
+            json!({ "claims": { "exp": 1_000_000, "iat": 999_000 } }),
+        ),
+        ("typ JWT", json!({ "typ": "JWT" })),
+        ("no typ", json!({ "typ": null })),
+        ("a refresh token's typ", json!({ "typ": "refresh+jwt" })),
+        ("no jti", json!({ "omit": ["jti"] })),
+        ("no client_id", json!({ "omit": ["client_id"] })),
+        ("no sub", json!({ "omit": ["sub"] })),
+        ("no aud", json!({ "omit": ["aud"] })),
+        (
+            "another iss",
+            json!({ "claims": { "iss": "http://127.0.0.1:1" } }),
+        ),
+    ];
+    for (what, body) in refused {
+        let answer = me(&base, &idp.mint(body).await).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{what}");
+        assert!(
+            answer.challenge.contains("error=\"invalid_token\""),
+            "{what}: {}",
+            answer.challenge
+        );
+    }
+    // An audience among several is ours.
+    let several = json!({ "claims": { "aud": ["http://other.test", AUDIENCE] } });
+    assert_eq!(
+        me(&base, &idp.mint(several).await).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn an_issuer_that_writes_jwt_is_accepted_only_when_allowed() {
+    let idp = Idp::start();
+    let (_verifier, base) = resource(
+        Issuer::new(&idp.issuer)
+            .audience(AUDIENCE)
+            .allow_jwt_typ(true),
+    )
+    .await;
+    for body in [
+        json!({ "typ": "JWT", "omit": ["jti", "client_id"] }),
+        json!({ "typ": null }),
+        json!({}),
+    ] {
+        assert_eq!(
+            me(&base, &idp.mint(body).await).await.status,
+            StatusCode::OK
+        );
+    }
+    // Still not a refresh token, nor another type.
+    for typ in ["refresh+jwt", "dpop+jwt"] {
+        let token = idp.mint(json!({ "typ": typ })).await;
+        assert_eq!(
+            me(&base, &token).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{typ}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_issuers_at_once_and_an_unknown_iss_costs_no_fetch() {
+    let (a, b) = (Idp::start(), Idp::start());
+    let verifier = builder()
+        .issuer(Issuer::new(&a.issuer).audience(AUDIENCE))
+        .issuer(
+            Issuer::new(&b.issuer)
+                .audience("http://b-only.test")
+                .algorithms([jsonwebtoken::Algorithm::RS256]),
+        )
+        .build()
+        .unwrap();
+    let base = serve(&verifier).await;
+    assert!(
+        within(Duration::from_secs(5), async || verifier.has_keys())
+            .await
+            .is_some()
+    );
+    let from_a = a.mint(json!({})).await;
+    let from_b = b
+        .mint(json!({ "alg": "RS256", "claims": { "aud": "http://b-only.test" } }))
+        .await;
+    assert_eq!(me(&base, &from_a).await.status, StatusCode::OK);
+    assert_eq!(me(&base, &from_b).await.status, StatusCode::OK);
+    // Each issuer with its own rules: B's audience is not A's, B allows RS256 only.
+    let b_for_a = b.mint(json!({ "alg": "RS256" })).await;
+    assert_eq!(me(&base, &b_for_a).await.status, StatusCode::UNAUTHORIZED);
+    let b_es256 = b
+        .mint(json!({ "alg": "ES256", "claims": { "aud": "http://b-only.test" } }))
+        .await;
+    assert_eq!(me(&base, &b_es256).await.status, StatusCode::UNAUTHORIZED);
+    // A token signed by A claiming to be B's: checked with B's keys, which did not sign it.
+    let forged = a.mint(json!({ "claims": { "iss": b.issuer } })).await;
+    assert_eq!(me(&base, &forged).await.status, StatusCode::UNAUTHORIZED);
+
+    // An `iss` of neither: refused at once, and neither issuer is asked anything. (The
+    // forged token's unknown `kid` sent B a refetch: let it land first.)
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let before = (a.stats().await, b.stats().await);
+    for i in 0..20 {
+        let stranger = a
+            .mint(json!({ "claims": { "iss": format!("https://stranger-{i}.example") } }))
+            .await;
+        let answer = me(&base, &stranger).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            answer.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("issuer")
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!((a.stats().await, b.stats().await), before);
+}
+
+#[tokio::test]
+async fn metadata_naming_another_issuer_is_not_used_and_oidc_discovery_is_the_fallback() {
+    let idp = Idp::start();
+    idp.post("/config", json!({ "wrong_issuer": true })).await;
+    let verifier = builder()
+        .issuer(Issuer::new(&idp.issuer).audience(AUDIENCE))
+        .build()
+        .unwrap();
+    let base = serve(&verifier).await;
+    let token = idp.mint(json!({})).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The mix-up defence: no keys from a document that names someone else.
+    let answer = me(&base, &token).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        answer.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("issuer's keys"),
+        "{}",
+        answer.body
+    );
+    let (metadata, jwks) = idp.stats().await;
+    assert!(metadata > 0);
+    assert_eq!(jwks, 0, "no key set fetched from a mixed-up document");
+
+    // Only OpenID Connect discovery, naming the right issuer: found through it.
+    idp.post(
+        "/config",
+        json!({ "wrong_issuer": false, "discovery": "oidc" }),
+    )
+    .await;
+    assert!(
+        within(Duration::from_secs(5), async || me(&base, &token)
+            .await
+            .status
+            == StatusCode::OK)
+        .await
+        .is_some()
+    );
+}
+
+#[tokio::test]
+async fn scopes_from_scope_or_scp_and_a_missing_one_is_403_naming_it() {
+    let idp = Idp::start();
+    let (_verifier, base) = resource(Issuer::new(&idp.issuer).audience(AUDIENCE)).await;
+    let read = idp.mint(json!({ "claims": { "scope": "read" } })).await;
+    let answer = call(&base, http::Method::GET, "/api/read", Some(&read)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let answer = call(&base, http::Method::POST, "/api/write", Some(&read)).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(
+        answer.challenge.contains("error=\"insufficient_scope\"")
+            && answer.challenge.contains("scope=\"write\""),
+        "{}",
+        answer.challenge
+    );
+    assert_eq!(answer.body["error"], "insufficient_scope");
+    // Entra ID and Okta write `scp`, an array.
+    let scp = idp
+        .mint(json!({ "claims": { "scp": ["write"] }, "omit": ["scope"] }))
+        .await;
+    let answer = call(&base, http::Method::POST, "/api/write", Some(&scp)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn a_key_rotation_at_the_issuer_is_followed_and_the_old_key_stops() {
+    let idp = Idp::start();
+    let (_verifier, base) = resource(Issuer::new(&idp.issuer).audience(AUDIENCE)).await;
+    let old = idp.mint(json!({})).await;
+    assert_eq!(me(&base, &old).await.status, StatusCode::OK);
+    idp.post("/rotate", json!({ "alg": "ES256" })).await;
+    let new = idp.mint(json!({})).await;
+    // The new `kid` is unknown: refetched within the cooldown.
+    assert!(
+        within(Duration::from_secs(3), async || me(&base, &new)
+            .await
+            .status
+            == StatusCode::OK)
+        .await
+        .is_some(),
+        "the rotated key was never fetched"
+    );
+    // The old key left the set: its token no longer passes, not even from the cache.
+    assert_eq!(me(&base, &old).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_issuer_down_at_start_is_503_until_its_keys_arrive() {
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let issuer = format!("http://127.0.0.1:{port}");
+    let verifier = builder()
+        .issuer(Issuer::new(&issuer).audience(AUDIENCE))
+        .build()
+        .unwrap();
+    let base = serve(&verifier).await;
+    // A token of the right shape before the issuer exists: 503 with Retry-After, not 401.
+    let early = Idp::start();
+    let token = early.mint(json!({ "claims": { "iss": issuer } })).await;
+    let answer = me(&base, &token).await;
+    assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        call(&base, http::Method::GET, "/health", None).await.status,
+        StatusCode::OK
+    );
+    drop(early);
+
+    let idp = Idp::start_on(port);
+    let token = idp.mint(json!({})).await;
+    assert!(
+        within(Duration::from_secs(5), async || me(&base, &token)
+            .await
+            .status
+            == StatusCode::OK)
+        .await
+        .is_some(),
+        "the keys never arrived"
+    );
+}
+
+#[tokio::test]
+async fn the_resource_metadata_is_served_and_named_in_challenges() {
+    let idp = Idp::start();
+    let (_verifier, base) = resource(Issuer::new(&idp.issuer).audience(AUDIENCE)).await;
+    let document = call(
+        &base,
+        http::Method::GET,
+        "/.well-known/oauth-protected-resource",
+        None,
+    )
+    .await;
+    assert_eq!(document.status, StatusCode::OK);
+    assert_eq!(document.body["resource"], AUDIENCE);
+    assert_eq!(document.body["authorization_servers"], json!([idp.issuer]));
+    assert_eq!(document.body["scopes_supported"], json!(["read", "write"]));
+    assert_eq!(document.body["bearer_methods_supported"], json!(["header"]));
+    let url = format!("{AUDIENCE}/.well-known/oauth-protected-resource");
+    let anonymous = call(&base, http::Method::GET, "/me", None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        anonymous.challenge,
+        format!("Bearer resource_metadata=\"{url}\"")
+    );
+    let expired = idp
+        .mint(json!({ "claims": { "exp": 1_000_000, "iat": 999_000 } }))
+        .await;
+    let answer = me(&base, &expired).await;
+    assert!(
+        answer
+            .challenge
+            .starts_with("Bearer error=\"invalid_token\"")
+            && answer
+                .challenge
+                .ends_with(&format!("resource_metadata=\"{url}\"")),
+        "{}",
+        answer.challenge
+    );
+}
+
+#[tokio::test]
+async fn the_plain_tower_scope_guard_answers_grpc_with_permission_denied() {
+    use tower::{Layer, ServiceExt};
+    use tower_jwt_sessions::RequireScopeLayer;
+    let idp = Idp::start();
+    let (verifier, _) = resource(Issuer::new(&idp.issuer).audience(AUDIENCE)).await;
+    let app = verifier
+        .layer()
+        .layer(
+            RequireScopeLayer::<StandardClaims>::new("write").layer(tower::service_fn(
+                |_: http::Request<String>| async {
+                    Ok::<_, std::convert::Infallible>(http::Response::new(String::from("ok")))
+                },
+            )),
+        );
+    let request = |token: &str, grpc: bool| {
+        let mut req = http::Request::post("/pets.Pets/Create")
+            .header("authorization", format!("Bearer {token}"));
+        if grpc {
+            req = req.header("content-type", "application/grpc");
+        }
+        req.body(String::new()).unwrap()
+    };
+    let read = idp.mint(json!({ "claims": { "scope": "read" } })).await;
+    let res = app.clone().oneshot(request(&read, true)).await.unwrap();
+    assert_eq!(res.headers()["grpc-status"], "7", "PERMISSION_DENIED");
+    let res = app.clone().oneshot(request(&read, false)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let write = idp
+        .mint(json!({ "claims": { "scope": "read write" } }))
+        .await;
+    let res = app.oneshot(request(&write, true)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
