@@ -43,6 +43,10 @@ for name in sorted(results):
         row(name, ns, hs_floor)
     elif name == "access/base/layer_rejected_bad_signature":
         row(name, ns, "access/HS256/layer")
+    elif name == "issuers/RS256/refused_unknown_issuer":
+        row(name, ns, "issuers/RS256/layer")
+    elif name.startswith("issuers/") and not name.endswith("/floor"):
+        row(name, ns, name.rsplit("/", 1)[0] + "/floor")
     elif name.startswith("refresh/") and name != "refresh/floor":
         row(name, ns, "refresh/floor")
     elif name.startswith("access/") and name.endswith("/floor") and name != hs_floor:

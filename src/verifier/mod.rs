@@ -25,8 +25,9 @@
 //!   naming this resource, `exp`, `iat`, `sub`, `jti` and `client_id`; an issuer that still
 //!   writes `JWT` can be allowed ([`Issuer::allow_jwt_typ`]). Scopes (`scope` or `scp`) are
 //!   read by [`StandardClaims`](crate::StandardClaims) and checked with
-//!   [`Claims::require_scope`](crate::Claims::require_scope) or the guards of
-//!   [`scope`](crate::scope).
+//!   [`Claims::require_scope`](crate::Claims::require_scope), the
+//!   [`RequireScopeLayer`](crate::RequireScopeLayer), or axum's `Require<P>` with
+//!   [`oauth_scope!`](crate::oauth_scope).
 //! - **Discovery**: RFC 8414 metadata, else OpenID Connect's, gives the JWKS URL; a document
 //!   naming another issuer is not used (the mix-up defence of RFC 8414 §3.3), and it is
 //!   fetched under the same rules as the keys.
