@@ -322,10 +322,10 @@ pub use error::{AuthError, ConfigError, ErrorRenderer};
 pub use jsonwebtoken::Algorithm;
 pub use keys::Keys;
 pub use machinable::{MachinableClaims, MachinableUser, scopes};
-pub use scope::{HasScopes, RequireScope, RequireScopeLayer, Scope, Scopes};
+pub use scope::{RequireScope, RequireScopeLayer, Scope};
 pub use service::{ResponseBody, ResponseFuture, SessionLayer, SessionService};
 pub use sessions::{IssuedTokens, SessionError, Sessions, SessionsBuilder};
-pub use standard_claims::StandardClaims;
+pub use standard_claims::{HasScopes, Scopes, StandardClaims};
 pub use store::MemoryBackend;
 pub use token::Claims;
 pub use tower_jwt_sessions_core::{

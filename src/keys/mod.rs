@@ -562,6 +562,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn another_issuers_keys_without_alg_take_the_one_their_kind_implies() {
+        let pem = |name| {
+            std::fs::read(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        };
+        let jwk = |algorithm, file| {
+            let encoding = EncodingKey::from_rsa_pem(&pem(file))
+                .or_else(|_| EncodingKey::from_ec_pem(&pem(file)))
+                .unwrap();
+            let mut jwk = Jwk::from_encoding_key(&encoding, algorithm).unwrap();
+            jwk.common.key_algorithm = None; // as Entra ID publishes them
+            jwk.common.key_id = Some(format!("{algorithm:?}"));
+            jwk
+        };
+        let set = jsonwebtoken::jwk::JwkSet {
+            keys: vec![
+                jwk(Algorithm::RS256, "rsa_private.pem"),
+                jwk(Algorithm::ES256, "ec_private.pem"),
+            ],
+        };
+        // This crate's own documents always name `alg`: without it, no key.
+        assert!(Keys::from_jwks(&set).is_err());
+        let all =
+            Keys::from_jwks_allowing(&set, Some(&[Algorithm::RS256, Algorithm::ES256])).unwrap();
+        assert_eq!(
+            all.for_token(Some("RS256")).unwrap().algorithm,
+            Algorithm::RS256
+        );
+        assert_eq!(
+            all.for_token(Some("ES256")).unwrap().algorithm,
+            Algorithm::ES256
+        );
+        // Only the allowed algorithms: an RSA key is not taken as PS256 by guess, nor kept
+        // when RS256 is not allowed.
+        let es_only = Keys::from_jwks_allowing(&set, Some(&[Algorithm::ES256])).unwrap();
+        assert!(es_only.for_token(Some("RS256")).is_none());
+        assert!(Keys::from_jwks_allowing(&set, Some(&[Algorithm::PS256])).is_err());
+    }
+
+    #[test]
     fn hmac_rules() {
         assert!(matches!(
             Keys::hs256([0u8; 31]),

@@ -10,9 +10,9 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::HasScopes;
 use crate::error::{AuthError, ErrorRenderer};
 use crate::service::{LayerMark, ResponseBody, ResponseFuture, grpc};
+use crate::standard_claims::HasScopes;
 use crate::token::Claims;
 
 /// Lets through only requests whose verified [`Claims<C>`](Claims) grant `scope`; put it

@@ -2,6 +2,7 @@
 //! OAuth 2.0 scopes as tokens carry them.
 
 use crate::error::AuthError;
+use crate::standard_claims::HasScopes;
 use crate::token::Claims;
 
 mod layer;
@@ -48,73 +49,6 @@ impl<C> Claims<C> {
             Err(AuthError::insufficient_scope(P::NAME))
         }
     }
-}
-
-/// The scopes a token grants: RFC 9068's `scope` (space-separated) and the `scp` array some
-/// issuers write (Entra ID, Okta), read into one set. Serializes as RFC 9068's string.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Scopes(Vec<String>);
-
-impl Scopes {
-    /// Whether `scope` is granted (exact, case-sensitive: RFC 6749 §3.3).
-    pub fn contains(&self, scope: &str) -> bool {
-        self.0.iter().any(|s| s == scope)
-    }
-
-    /// Every scope granted, in the token's order.
-    pub fn iter(&self) -> impl Iterator<Item = &str> {
-        self.0.iter().map(String::as_str)
-    }
-
-    /// Whether no scope is granted.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Both sets in one, each scope once.
-    pub(crate) fn merge(mut self, other: Scopes) -> Scopes {
-        for scope in other.0 {
-            if !self.contains(&scope) {
-                self.0.push(scope);
-            }
-        }
-        self
-    }
-}
-
-impl<S: Into<String>> FromIterator<S> for Scopes {
-    fn from_iter<I: IntoIterator<Item = S>>(iter: I) -> Self {
-        Scopes::default().merge(Scopes(iter.into_iter().map(Into::into).collect()))
-    }
-}
-
-impl serde::Serialize for Scopes {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.0.join(" "))
-    }
-}
-
-/// A space-separated string or an array of strings.
-impl<'de> serde::Deserialize<'de> for Scopes {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(serde::Deserialize)]
-        #[serde(untagged)]
-        enum Wire {
-            Spaced(String),
-            Listed(Vec<String>),
-        }
-        Ok(match Wire::deserialize(deserializer)? {
-            Wire::Spaced(text) => text.split_ascii_whitespace().collect(),
-            Wire::Listed(list) => list.into_iter().collect(),
-        })
-    }
-}
-
-/// Claims that carry OAuth 2.0 [`Scopes`]: [`StandardClaims`](crate::StandardClaims), or a
-/// type of your own with a `Scopes` field.
-pub trait HasScopes {
-    /// The scopes the token grants.
-    fn scopes(&self) -> &Scopes;
 }
 
 impl<C: HasScopes> Claims<C> {
