@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(claims.aud, ["api"]);
 /// # Ok::<(), serde_json::Error>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "Wire")]
 #[non_exhaustive]
 pub struct StandardClaims {
@@ -46,6 +46,15 @@ pub struct StandardClaims {
     /// The authentication methods used (`pwd`, `otp`, `hwk`, ...).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub amr: Vec<String>,
+}
+
+/// Shows no claim values, as [`Claims`](crate::Claims) does: logs stay free of personal data.
+impl std::fmt::Debug for StandardClaims {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StandardClaims")
+            .field("scopes", &self.scope.iter().count())
+            .finish_non_exhaustive()
+    }
 }
 
 impl HasScopes for StandardClaims {

@@ -488,10 +488,13 @@ async fn revoke_other_sessions(
     State(state): State<AppState>,
     claims: Claims<MachinableClaims>,
 ) -> Response {
+    // The layer's own tokens always name their session; never fall back to "every session".
+    let Some(current) = claims.session_id() else {
+        return error(StatusCode::UNAUTHORIZED, "the token names no session");
+    };
     match state
         .sessions
-        // The layer's own tokens always name their session.
-        .revoke_others(claims.subject(), claims.session_id().unwrap_or_default())
+        .revoke_others(claims.subject(), current)
         .await
     {
         Ok(_) => StatusCode::NO_CONTENT.into_response(),

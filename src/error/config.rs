@@ -86,8 +86,19 @@ pub enum ConfigError {
         /// credentials.
         source: Option<Arc<dyn Error + Send + Sync>>,
     },
-    /// An issuer URL is not an `http` or `https` URL without query or fragment.
+    /// An issuer URL is not an `http` or `https` URL without query or fragment (shown
+    /// without any user name or password it held).
     BadIssuerUrl(String),
+    /// A resource identifier for RFC 9728 metadata is not an `http` or `https` URL without
+    /// query or fragment (shown without any user name or password it held).
+    BadResourceUrl(String),
+    /// An [`Issuer::new`](crate::verifier::Issuer::new) was given another `iss`: it is
+    /// identified by its URL, which its tokens and its metadata must name;
+    /// [`Issuer::iss`](crate::verifier::Issuer::iss) is for `Issuer::sessions`.
+    IssuerIss(String),
+    /// An issuer's algorithms are empty, or include one that is not asymmetric (an HMAC
+    /// secret cannot be published in a key set).
+    BadAlgorithms,
     /// A verifier was given no issuer.
     NoIssuer,
     /// An RFC 9068 issuer was given no audience: a resource server must check that tokens
@@ -185,6 +196,17 @@ impl fmt::Display for ConfigError {
                 f,
                 "the issuer {url:?} is not an http or https URL without query or fragment"
             ),
+            ConfigError::BadResourceUrl(url) => write!(
+                f,
+                "the resource {url:?} is not an http or https URL without query or fragment"
+            ),
+            ConfigError::IssuerIss(iss) => write!(
+                f,
+                "an Issuer::new is identified by its URL; iss {iss:?} is for Issuer::sessions"
+            ),
+            ConfigError::BadAlgorithms => f.write_str(
+                "an issuer's algorithms must be asymmetric JWS algorithms, at least one",
+            ),
             ConfigError::NoIssuer => f.write_str("the verifier needs at least one issuer"),
             ConfigError::NoAudience(issuer) => write!(
                 f,
@@ -273,6 +295,8 @@ impl PartialEq for ConfigError {
             | (BadCookieName(a), BadCookieName(b))
             | (BadCsrfHeader(a), BadCsrfHeader(b))
             | (BadIssuerUrl(a), BadIssuerUrl(b))
+            | (BadResourceUrl(a), BadResourceUrl(b))
+            | (IssuerIss(a), IssuerIss(b))
             | (NoAudience(a), NoAudience(b))
             | (AmbiguousIssuer(a), AmbiguousIssuer(b)) => a == b,
             // Every variant with fields compared is matched above: the rest are equal when

@@ -170,6 +170,20 @@ impl AuthError {
     }
 }
 
+/// `url` without the user name and password it may hold, for an error message.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..end].rfind('@') {
+                Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
 /// An error and each of its sources, joined by `": "`, for a log line: the cause is often
 /// the one fact the operator needs ("connection refused", "invalid port number").
 pub(crate) struct Chain<'a>(pub(crate) &'a (dyn std::error::Error + 'static));

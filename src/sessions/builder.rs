@@ -246,12 +246,12 @@ impl<S, U> SessionsBuilder<S, U> {
     }
 
     /// Writes `client_id` and a unique `jti` into every access token, the two claims RFC 9068
-    /// requires beyond ours. With an [`issuer`](Self::issuer) URL and an
+    /// requires beyond ours: with an [`issuer`](Self::issuer) URL and an
     /// [`audience`](Self::audience) too, access tokens are complete RFC 9068 tokens, which any
-    /// resource server accepts; with a [`jwks_path`](Self::jwks_path) as well, the layer
-    /// serves its RFC 8414 metadata, so that a resource server is configured from the issuer
-    /// URL alone (our `verifier::Issuer::new`, feature `jwks`, or anyone's). Off by
-    /// default.
+    /// resource server accepts. (With an issuer URL and a [`jwks_path`](Self::jwks_path), the
+    /// layer serves its RFC 8414 metadata, with or without this, so that a resource server is
+    /// configured from the issuer URL alone; without this, such a server refuses the tokens
+    /// for lacking these two claims.) Off by default.
     pub fn client_id(mut self, client_id: impl Into<String>) -> Self {
         self.settings.client_id = Some(client_id.into());
         self

@@ -114,7 +114,9 @@ impl<C> Deref for Verified<C> {
     }
 }
 
-/// Serializes as the token payload: registered claims and your own, side by side.
+/// Serializes as the token payload: registered claims and your own, side by side. When your
+/// type holds registered claims too (as [`StandardClaims`](crate::StandardClaims) does),
+/// serialize [`custom`](Self::custom) instead, or the object names them twice.
 impl<C: Serialize> Serialize for Claims<C> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.inner.claims.serialize(serializer)

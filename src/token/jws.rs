@@ -176,8 +176,7 @@ pub(crate) fn parse<'t, 'k>(
         signature,
         kind: header.typ.as_deref().and_then(TokenUse::from_typ),
         plain: header.typ.as_deref().is_none_or(|typ| {
-            let typ = typ.strip_prefix("application/").unwrap_or(typ);
-            typ.eq_ignore_ascii_case("JWT")
+            typ.eq_ignore_ascii_case("JWT") || typ.eq_ignore_ascii_case("application/jwt")
         }),
     };
     Ok((jws, key))

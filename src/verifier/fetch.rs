@@ -69,9 +69,9 @@ impl fmt::Display for FetchError {
             FetchError::OtherIssuer => f.write_str(
                 "the issuer's metadata names another issuer, so it is not used (RFC 8414 3.3)",
             ),
-            FetchError::NoJwksUri => {
-                f.write_str("the issuer's metadata has no http or https jwks_uri")
-            }
+            FetchError::NoJwksUri => f.write_str(
+                "the issuer's metadata has no jwks_uri (an https one for an https issuer)",
+            ),
         }
     }
 }
@@ -126,29 +126,42 @@ struct Metadata {
 }
 
 /// The issuer's JWKS URL, from its RFC 8414 metadata, else its OpenID Connect discovery
-/// document. Only a document that names `issuer` exactly is used; a metadata URL that
-/// answers an error status (most issuers publish only one of the two) tries the next.
+/// document. Only a document that names `issuer` exactly is used; whatever keeps the first
+/// from giving a JWKS URL (most issuers publish only one of the two, some answer a web page)
+/// tries the second, and the first failure is the one reported.
 pub(super) async fn discover(client: &reqwest::Client, issuer: &str) -> Result<String, FetchError> {
-    let mut last = FetchError::NoJwksUri;
+    let mut first = None;
     for url in metadata_urls(issuer) {
-        let body = match document(client, &url).await {
-            Ok((body, _)) => body,
-            Err(err @ FetchError::Status(_)) => {
-                last = err;
-                continue;
+        match jwks_uri_at(client, &url, issuer).await {
+            Ok(uri) => return Ok(uri),
+            Err(err) => {
+                first.get_or_insert(err);
             }
-            Err(err) => return Err(err),
-        };
-        let metadata: Metadata = serde_json::from_slice(&body).map_err(FetchError::NotMetadata)?;
-        if metadata.issuer != issuer {
-            return Err(FetchError::OtherIssuer);
         }
-        return match metadata.jwks_uri {
-            Some(uri) if uri.starts_with("https://") || uri.starts_with("http://") => Ok(uri),
-            _ => Err(FetchError::NoJwksUri),
-        };
     }
-    Err(last)
+    Err(first.unwrap_or(FetchError::NoJwksUri))
+}
+
+/// The JWKS URL the metadata document at `url` gives, if it names `issuer` exactly. An
+/// `https` issuer's keys are fetched over `https` only: its TLS would protect nothing if
+/// the keys came in plain text.
+async fn jwks_uri_at(
+    client: &reqwest::Client,
+    url: &str,
+    issuer: &str,
+) -> Result<String, FetchError> {
+    let (body, _) = document(client, url).await?;
+    let metadata: Metadata = serde_json::from_slice(&body).map_err(FetchError::NotMetadata)?;
+    if metadata.issuer != issuer {
+        return Err(FetchError::OtherIssuer);
+    }
+    let secure = issuer.starts_with("https://");
+    match metadata.jwks_uri {
+        Some(uri) if uri.starts_with("https://") || (!secure && uri.starts_with("http://")) => {
+            Ok(uri)
+        }
+        _ => Err(FetchError::NoJwksUri),
+    }
 }
 
 /// RFC 8414 §3.1 inserts its well-known segment between the host and the issuer's path;
@@ -227,5 +240,28 @@ pub(super) async fn keep_fresh(shared: Weak<Shared>, index: usize) {
         };
         drop(strong);
         tokio::time::sleep(next).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::metadata_urls;
+
+    #[test]
+    fn rfc8414_inserts_before_the_path_and_oidc_appends() {
+        assert_eq!(
+            metadata_urls("https://sso.example/realms/pets"),
+            [
+                "https://sso.example/.well-known/oauth-authorization-server/realms/pets",
+                "https://sso.example/realms/pets/.well-known/openid-configuration",
+            ]
+        );
+        assert_eq!(
+            metadata_urls("https://idp.example/"),
+            [
+                "https://idp.example/.well-known/oauth-authorization-server",
+                "https://idp.example/.well-known/openid-configuration",
+            ]
+        );
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 use jsonwebtoken::Algorithm;
 
-use crate::error::ConfigError;
+use crate::error::{ConfigError, without_userinfo};
 
 /// The asymmetric algorithms an RFC 9068 issuer's keys may use unless narrowed with
 /// [`Issuer::algorithms`]. Never `none`, never an HMAC secret (a public document cannot hold
@@ -25,7 +25,8 @@ const ASYMMETRIC: [Algorithm; 9] = [
 /// its keys are published, and what its tokens must say.
 ///
 /// - [`Issuer::new`]: any OAuth 2.0 authorization server or OpenID provider (Keycloak, Auth0,
-///   Okta, Entra ID, Cognito, node-oidc-provider, this crate's own layer): its tokens follow
+///   Okta, Entra ID, node-oidc-provider, this crate's own layer with a
+///   [`client_id`](crate::SessionsBuilder::client_id)): its tokens follow
 ///   RFC 9068 (`typ` `at+jwt`; `iss`, `exp`, `aud`, `sub`, `iat`, `jti`, `client_id`), and its
 ///   keys are found by discovery from its URL.
 /// - [`Issuer::sessions`]: a [`Sessions`](crate::Sessions) layer's own tokens (with `sid` and
@@ -52,8 +53,11 @@ pub struct Issuer {
 
 #[derive(Clone)]
 pub(super) enum Kind {
-    /// RFC 9068 tokens; keys by discovery unless a JWKS URL is given.
-    Rfc9068 { jwks_url: Option<String> },
+    /// RFC 9068 tokens of the issuer at `url`; keys by discovery unless a JWKS URL is given.
+    Rfc9068 {
+        url: String,
+        jwks_url: Option<String>,
+    },
     /// This crate's tokens, keys at this JWKS URL.
     Sessions { jwks_url: String },
 }
@@ -67,7 +71,10 @@ impl Issuer {
     pub fn new(issuer_url: impl Into<String>) -> Self {
         let issuer = issuer_url.into();
         Issuer {
-            kind: Kind::Rfc9068 { jwks_url: None },
+            kind: Kind::Rfc9068 {
+                url: issuer.clone(),
+                jwks_url: None,
+            },
             iss: Some(issuer),
             audience: None,
             algorithms: None,
@@ -91,9 +98,10 @@ impl Issuer {
         }
     }
 
-    /// The `iss` every token must carry. For [`Issuer::new`] it is the issuer URL already;
-    /// for [`Issuer::sessions`] it is the layer's [`issuer`](crate::SessionsBuilder::issuer),
-    /// and required when the verifier has several issuers.
+    /// The `iss` every token of an [`Issuer::sessions`] must carry: the layer's
+    /// [`issuer`](crate::SessionsBuilder::issuer), required when the verifier has several
+    /// issuers. An [`Issuer::new`] is identified by its URL; another `iss` on it is refused
+    /// at build.
     pub fn iss(mut self, iss: impl Into<String>) -> Self {
         self.iss = Some(iss.into());
         self
@@ -109,7 +117,7 @@ impl Issuer {
     /// Skips discovery: the issuer's keys are at this URL.
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
         match &mut self.kind {
-            Kind::Rfc9068 { jwks_url } => *jwks_url = Some(url.into()),
+            Kind::Rfc9068 { jwks_url, .. } => *jwks_url = Some(url.into()),
             Kind::Sessions { jwks_url } => *jwks_url = url.into(),
         }
         self
@@ -152,7 +160,7 @@ impl Issuer {
     /// The JWKS URL given or, for an RFC 9068 issuer without one, `None` (discovery).
     pub(super) fn given_jwks_url(&self) -> Option<&str> {
         match &self.kind {
-            Kind::Rfc9068 { jwks_url } => jwks_url.as_deref(),
+            Kind::Rfc9068 { jwks_url, .. } => jwks_url.as_deref(),
             Kind::Sessions { jwks_url } => Some(jwks_url),
         }
     }
@@ -161,17 +169,25 @@ impl Issuer {
         if let Some(url) = self.given_jwks_url() {
             check_url(url).map_err(|source| ConfigError::BadJwksUrl { source })?;
         }
-        if let Kind::Rfc9068 { .. } = self.kind {
-            let issuer = self.iss.as_deref().unwrap_or_default();
+        if let Some(algorithms) = &self.algorithms
+            && (algorithms.is_empty() || algorithms.iter().any(|a| !ASYMMETRIC.contains(a)))
+        {
+            return Err(ConfigError::BadAlgorithms);
+        }
+        if let Kind::Rfc9068 { url: issuer, .. } = &self.kind {
+            match self.iss.as_deref() {
+                Some(iss) if iss == issuer => {}
+                other => return Err(ConfigError::IssuerIss(other.unwrap_or_default().to_owned())),
+            }
             match reqwest::Url::parse(issuer) {
                 Ok(url)
                     if matches!(url.scheme(), "http" | "https")
                         && url.query().is_none()
                         && url.fragment().is_none() => {}
-                _ => return Err(ConfigError::BadIssuerUrl(issuer.to_owned())),
+                _ => return Err(ConfigError::BadIssuerUrl(without_userinfo(issuer))),
             }
             if self.audience.is_none() {
-                return Err(ConfigError::NoAudience(issuer.to_owned()));
+                return Err(ConfigError::NoAudience(without_userinfo(issuer)));
             }
         }
         Ok(())

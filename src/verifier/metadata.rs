@@ -4,12 +4,12 @@
 use serde::Serialize;
 
 use super::Issuer;
-use crate::error::ConfigError;
+use crate::error::{ConfigError, without_userinfo};
 use crate::well_known::WellKnown;
 
 /// The RFC 9728 document a [`Verifier`](super::Verifier)'s layer serves at
 /// `/.well-known/oauth-protected-resource` (after the resource's path, if it has one):
-/// `resource`, `authorization_servers` (every issuer with an `iss`), `scopes_supported` and
+/// `resource`, `authorization_servers` (every issuer whose `iss` is a URL), `scopes_supported` and
 /// `bearer_methods_supported` (`header`: the layer reads tokens nowhere else). The verify-only
 /// layer has no keys of its own, so no `jwks_uri`.
 ///
@@ -44,12 +44,16 @@ impl ResourceMetadata {
     pub(super) fn served(&self, issuers: &[Issuer]) -> Result<WellKnown, ConfigError> {
         let document = Document {
             resource: &self.resource,
-            authorization_servers: issuers.iter().filter_map(|i| i.iss.as_deref()).collect(),
+            authorization_servers: issuers
+                .iter()
+                .filter_map(|i| i.iss.as_deref())
+                .filter(|iss| crate::well_known::split_identifier(iss).is_some())
+                .collect(),
             scopes_supported: &self.scopes,
             bearer_methods_supported: ["header"],
         };
         WellKnown::new(&self.resource, "oauth-protected-resource", &document)
-            .ok_or_else(|| ConfigError::BadIssuerUrl(self.resource.clone()))
+            .ok_or_else(|| ConfigError::BadResourceUrl(without_userinfo(&self.resource)))
     }
 }
 

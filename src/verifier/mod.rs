@@ -39,8 +39,9 @@
 //!   401.
 //! - **The last good set is kept** when a fetch fails. The set is fetched again every
 //!   `max-age` of the document (between the cooldown and an hour), and at once when a token
-//!   names a `kid` the set lacks, at most once per cooldown (default 30 s) and one fetch at a
-//!   time, so a flood of made-up `kid`s costs the issuer one request per cooldown.
+//!   names a `kid` the set lacks, at most once per cooldown (default 30 s) and one such
+//!   refetch at a time, so a flood of made-up `kid`s costs the issuer one request per
+//!   cooldown; a slower fetch never puts back a set a newer one replaced.
 //! - **Only trustworthy keys**: `alg` must match `kty` and curve; `none`, symmetric keys,
 //!   keys meant for encryption and `kid`s that two keys share are never taken from a
 //!   document ([`Keys::from_jwks`](crate::Keys::from_jwks)).
@@ -58,7 +59,7 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -111,6 +112,10 @@ struct Source {
     in_flight: AtomicBool,
     /// The last fetch failed (logged once, until a fetch succeeds).
     failing: AtomicBool,
+    /// Fetches begun, and the newest whose keys are in: the periodic fetch and a refetch
+    /// may overlap, and a slower one that began earlier must not put back an older set.
+    begun: AtomicU64,
+    installed: AtomicU64,
 }
 
 /// Configures a [`Verifier`]; start with [`Verifier::builder`].
@@ -245,8 +250,9 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
-    /// Serves this resource's RFC 9728 metadata (its `authorization_servers` are the RFC 9068
-    /// issuers), and names its URL in every 401 challenge (`resource_metadata="..."`).
+    /// Serves this resource's RFC 9728 metadata (its `authorization_servers` are the issuers
+    /// whose `iss` is an `http(s)` URL), and names its URL in every 401 challenge
+    /// (`resource_metadata="..."`).
     pub fn resource_metadata(mut self, metadata: ResourceMetadata) -> Self {
         self.metadata = Some(metadata);
         self
@@ -308,6 +314,8 @@ impl<C> VerifierBuilder<C> {
                 last_fetch: Mutex::new(None),
                 in_flight: AtomicBool::new(false),
                 failing: AtomicBool::new(false),
+                begun: AtomicU64::new(0),
+                installed: AtomicU64::new(0),
             })
             .collect::<Vec<_>>();
         let shared = Arc::new(Shared {
@@ -409,6 +417,7 @@ impl Shared {
     /// it said one. A fetch that fails is logged once, until one succeeds.
     async fn fetch(&self, index: usize) -> Result<Option<Duration>, ()> {
         let source = &self.sources[index];
+        let fetch = source.begun.fetch_add(1, Ordering::Relaxed) + 1;
         let fetched = async {
             let url = match read(&source.jwks_url) {
                 Some(url) => url,
@@ -459,11 +468,15 @@ impl Shared {
                 issuer.audience.clone(),
             )
         });
-        let old = source
-            .codec
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(Arc::clone(&codec));
+        let old = {
+            let mut slot = source.codec.write().unwrap_or_else(|e| e.into_inner());
+            if fetch < source.installed.load(Ordering::Relaxed) {
+                // A fetch begun later has already put its (newer) set in.
+                return Ok(max_age);
+            }
+            source.installed.store(fetch, Ordering::Relaxed);
+            slot.replace(Arc::clone(&codec))
+        };
         // A key left the set (the issuer's answer to a stolen key): whatever it verified
         // must not pass again from the cache. Keys only added keep the cache.
         if let (Some(old), Some(cache)) = (old, &self.token_cache)
@@ -522,5 +535,28 @@ mod tests {
                 .issuer(Issuer::new("https://a.example").audience("other"))),
             Some(ConfigError::AmbiguousIssuer("https://a.example".into()))
         );
+        assert_eq!(
+            err(Verifier::builder().issuer(
+                Issuer::new("https://a.example")
+                    .audience("api")
+                    .iss("https://b.example")
+            )),
+            Some(ConfigError::IssuerIss("https://b.example".into()))
+        );
+        for algorithms in [vec![], vec![jsonwebtoken::Algorithm::HS256]] {
+            assert_eq!(
+                err(Verifier::builder().issuer(
+                    Issuer::new("https://a.example")
+                        .audience("api")
+                        .algorithms(algorithms)
+                )),
+                Some(ConfigError::BadAlgorithms)
+            );
+        }
+        // The message never shows a password the URL held.
+        let bad = err(Verifier::builder()
+            .issuer(Issuer::new("https://user:secret@a.example/?q").audience("api")))
+        .unwrap();
+        assert!(!bad.to_string().contains("secret"), "{bad}");
     }
 }
