@@ -298,6 +298,10 @@ pub mod axum;
 mod clock;
 pub mod cookie;
 pub mod defaults;
+// For the verify-only layer so far; the full layer's DPoP will lift the gate.
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub mod dpop;
 mod error;
 mod keys;
 pub mod limits;
@@ -318,6 +322,9 @@ pub mod verifier;
 mod well_known;
 
 pub use cookie::RefreshCookie;
+#[cfg(feature = "jwks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
+pub use dpop::Dpop;
 pub use error::{AuthError, ConfigError, ErrorRenderer};
 pub use jsonwebtoken::Algorithm;
 pub use keys::Keys;

@@ -41,6 +41,16 @@ pub enum AuthError {
     /// A refresh by cookie came from a foreign or unknown origin (the cross-site request
     /// forgery defence of [`RefreshCookie`](crate::RefreshCookie)): 403 `cross_site_request`.
     CrossSiteRequest(&'static str),
+    /// A DPoP proof failed one of RFC 9449's checks, or was used before: 401
+    /// `invalid_dpop_proof` with a `DPoP` challenge.
+    InvalidDpopProof(&'static str),
+    /// The DPoP proof lacks the server's current nonce: 401 `use_dpop_nonce`, with the nonce
+    /// to use in a `DPoP-Nonce` header (RFC 9449 §8).
+    UseDpopNonce(String),
+    /// The token and the scheme do not go together: a token bound to a key sent as Bearer,
+    /// an unbound one sent as DPoP, or Bearer where DPoP is required. 401 `invalid_token`
+    /// with a `DPoP` challenge.
+    InvalidDpopToken(&'static str),
 }
 
 impl AuthError {
@@ -58,7 +68,11 @@ impl AuthError {
     /// The HTTP status this error is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
-            AuthError::MissingCredentials | AuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+            AuthError::MissingCredentials
+            | AuthError::InvalidToken(_)
+            | AuthError::InvalidDpopProof(_)
+            | AuthError::UseDpopNonce(_)
+            | AuthError::InvalidDpopToken(_) => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             AuthError::InsufficientScope(_) | AuthError::CrossSiteRequest(_) => {
                 StatusCode::FORBIDDEN
@@ -73,7 +87,9 @@ impl AuthError {
         match self {
             AuthError::MissingCredentials => None,
             AuthError::InvalidRequest(_) => Some("invalid_request"),
-            AuthError::InvalidToken(_) => Some("invalid_token"),
+            AuthError::InvalidToken(_) | AuthError::InvalidDpopToken(_) => Some("invalid_token"),
+            AuthError::InvalidDpopProof(_) => Some("invalid_dpop_proof"),
+            AuthError::UseDpopNonce(_) => Some("use_dpop_nonce"),
             AuthError::InsufficientScope(_) => Some("insufficient_scope"),
             AuthError::Unavailable(_) => Some("temporarily_unavailable"),
             AuthError::MethodNotAllowed => Some("method_not_allowed"),
@@ -87,11 +103,24 @@ impl AuthError {
             AuthError::MissingCredentials => "a Bearer token is required",
             AuthError::InvalidRequest(d)
             | AuthError::InvalidToken(d)
-            | AuthError::CrossSiteRequest(d) => d,
+            | AuthError::CrossSiteRequest(d)
+            | AuthError::InvalidDpopProof(d)
+            | AuthError::InvalidDpopToken(d) => d,
+            AuthError::UseDpopNonce(_) => "the DPoP proof must carry the server's nonce",
             AuthError::InsufficientScope(_) => "the token lacks the permission this request needs",
             AuthError::Unavailable(d) => d,
             AuthError::MethodNotAllowed => "this route only accepts POST",
         }
+    }
+
+    /// Whether the challenge is a `DPoP` one (RFC 9449 §7.1).
+    pub(crate) fn is_dpop(&self) -> bool {
+        matches!(
+            self,
+            AuthError::InvalidDpopProof(_)
+                | AuthError::UseDpopNonce(_)
+                | AuthError::InvalidDpopToken(_)
+        )
     }
 
     /// Renders the error with the crate's default format; `realm` goes into the challenge.
@@ -121,10 +150,20 @@ impl AuthError {
             }
             // Not a matter of credentials: no challenge.
             AuthError::CrossSiteRequest(_) => {}
+            AuthError::UseDpopNonce(nonce) => {
+                if let Ok(nonce) = HeaderValue::from_str(nonce) {
+                    headers.insert("dpop-nonce", nonce);
+                }
+                if let Some(challenge) = self.challenge(realm) {
+                    headers.insert(WWW_AUTHENTICATE, challenge);
+                }
+            }
             AuthError::InvalidRequest(_)
             | AuthError::InvalidToken(_)
             | AuthError::InsufficientScope(_)
-            | AuthError::MissingCredentials => {
+            | AuthError::MissingCredentials
+            | AuthError::InvalidDpopProof(_)
+            | AuthError::InvalidDpopToken(_) => {
                 if let Some(challenge) = self.challenge(realm) {
                     headers.insert(WWW_AUTHENTICATE, challenge);
                 }
@@ -147,10 +186,15 @@ impl AuthError {
         if realm.is_none() && *self == AuthError::MissingCredentials {
             return Some(HeaderValue::from_static("Bearer"));
         }
+        let scheme = if self.is_dpop() { "DPoP" } else { "Bearer" };
         let mut value = String::with_capacity(128);
-        value.push_str("Bearer");
+        value.push_str(scheme);
         let mut param = |name: &str, v: &str| {
-            value.push_str(if value.len() == 6 { " " } else { ", " });
+            value.push_str(if value.len() == scheme.len() {
+                " "
+            } else {
+                ", "
+            });
             value.push_str(name);
             value.push_str("=\"");
             value.push_str(&quote_safe(v));
@@ -171,6 +215,7 @@ impl AuthError {
 }
 
 /// `url` without the user name and password it may hold, for an error message.
+#[cfg(feature = "jwks")]
 pub(crate) fn without_userinfo(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => {

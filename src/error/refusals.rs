@@ -26,6 +26,18 @@ pub(crate) const BACKEND_UNAVAILABLE: AuthError =
 pub(crate) const KEYS_UNAVAILABLE: AuthError =
     AuthError::Unavailable("the issuer's keys are not there yet, retry later");
 
+// --- DPoP (RFC 9449) -------------------------------------------------------------------------
+pub(crate) const BOUND_AS_BEARER: AuthError =
+    AuthError::InvalidDpopToken("the token is bound to a key: send it with DPoP and a proof");
+pub(crate) const UNBOUND_AS_DPOP: AuthError =
+    AuthError::InvalidDpopToken("the token is not bound to a key");
+pub(crate) const DPOP_REQUIRED: AuthError =
+    AuthError::InvalidDpopToken("DPoP is required: send the token with DPoP and a proof");
+pub(crate) const PROOF_OTHER_KEY: AuthError =
+    AuthError::InvalidDpopProof("the DPoP proof is signed by another key than the token's");
+pub(crate) const PROOF_REPLAYED: AuthError =
+    AuthError::InvalidDpopProof("the DPoP proof was used before");
+
 // --- the token's shape and header ----------------------------------------------------------
 pub(crate) const TOKEN_TOO_LONG: AuthError = AuthError::InvalidToken("the token is too long");
 pub(crate) const NOT_JWS: AuthError = AuthError::InvalidToken("the token is not a compact JWS");
@@ -74,7 +86,7 @@ pub(crate) const TOKEN_REUSED: AuthError =
     AuthError::InvalidToken("a retired refresh token was used again; the session has ended");
 
 /// Every refusal with a fixed text, for the renderer to prepare once.
-pub(crate) const ALL: [AuthError; 35] = [
+pub(crate) const ALL: [AuthError; 40] = [
     DUPLICATE_AUTHORIZATION,
     DUPLICATE_REFRESH_COOKIE,
     NO_ORIGIN,
@@ -97,6 +109,11 @@ pub(crate) const ALL: [AuthError; 35] = [
     ISSUED_IN_FUTURE,
     DATE_OUT_OF_RANGE,
     UNKNOWN_ISSUER,
+    BOUND_AS_BEARER,
+    UNBOUND_AS_DPOP,
+    DPOP_REQUIRED,
+    PROOF_OTHER_KEY,
+    PROOF_REPLAYED,
     OTHER_ISSUER,
     OTHER_AUDIENCE,
     MISSING_CLAIM,

@@ -41,9 +41,24 @@ pub struct ErrorRenderer {
 
 struct Inner {
     realm: Option<String>,
-    /// RFC 9728 §5.1: where a client finds this resource's metadata, named in 401 challenges.
-    resource_metadata: Option<String>,
+    challenges: Challenges,
     render: Render,
+}
+
+/// What a layer adds to its 401 challenges beyond the error: where its RFC 9728 metadata is
+/// (§5.1), and that it takes DPoP (RFC 9449 §7.1).
+#[derive(Clone, Default)]
+struct Challenges {
+    resource_metadata: Option<String>,
+    dpop: Option<DpopChallenge>,
+}
+
+#[derive(Clone)]
+struct DpopChallenge {
+    /// Bearer is refused: every challenge is a DPoP one.
+    required: bool,
+    /// `algs="..."`: the proof algorithms accepted.
+    algs: String,
 }
 
 enum Render {
@@ -63,7 +78,7 @@ impl ErrorRenderer {
         ErrorRenderer {
             inner: Arc::new(Inner {
                 realm: None,
-                resource_metadata: None,
+                challenges: Challenges::default(),
                 render: Render::Custom(Arc::new(render)),
             }),
         }
@@ -71,28 +86,36 @@ impl ErrorRenderer {
 
     /// Names `realm` in every `WWW-Authenticate` challenge (RFC 6750 §3).
     pub fn with_realm(self, realm: impl Into<String>) -> Self {
-        self.rebuilt(Some(realm.into()), self.inner.resource_metadata.clone())
+        self.rebuilt(Some(realm.into()), self.inner.challenges.clone())
     }
 
     /// Names the resource's RFC 9728 metadata URL in every 401 challenge
     /// (`resource_metadata="..."`, RFC 9728 §5.1); set by a verifier that serves one.
     #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) fn with_resource_metadata(self, url: String) -> Self {
-        self.rebuilt(self.inner.realm.clone(), Some(url))
+        let mut challenges = self.inner.challenges.clone();
+        challenges.resource_metadata = Some(url);
+        self.rebuilt(self.inner.realm.clone(), challenges)
     }
 
-    fn rebuilt(&self, realm: Option<String>, resource_metadata: Option<String>) -> Self {
+    /// Offers DPoP in every 401 challenge (RFC 9449 §7.1): beside Bearer, or instead of it
+    /// when `required`, with the proof algorithms accepted.
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    pub(crate) fn with_dpop(self, required: bool, algs: String) -> Self {
+        let mut challenges = self.inner.challenges.clone();
+        challenges.dpop = Some(DpopChallenge { required, algs });
+        self.rebuilt(self.inner.realm.clone(), challenges)
+    }
+
+    fn rebuilt(&self, realm: Option<String>, challenges: Challenges) -> Self {
         let render = match &self.inner.render {
-            Render::Default(_) => Render::Default(Prepared::new(
-                realm.as_deref(),
-                resource_metadata.as_deref(),
-            )),
+            Render::Default(_) => Render::Default(Prepared::new(realm.as_deref(), &challenges)),
             Render::Custom(render) => Render::Custom(Arc::clone(render)),
         };
         ErrorRenderer {
             inner: Arc::new(Inner {
                 realm,
-                resource_metadata,
+                challenges,
                 render,
             }),
         }
@@ -106,40 +129,65 @@ impl ErrorRenderer {
     /// Renders one error.
     pub fn render(&self, err: &AuthError) -> Response<Bytes> {
         let realm = self.realm();
-        let metadata = self.inner.resource_metadata.as_deref();
+        let challenges = &self.inner.challenges;
         match &self.inner.render {
             Render::Default(prepared) => prepared
                 .render(err)
-                .unwrap_or_else(|| with_metadata(err.to_response(realm), metadata)),
-            Render::Custom(render) => with_metadata(render(err, realm), metadata),
+                .unwrap_or_else(|| challenges.add_to(err.to_response(realm))),
+            Render::Custom(render) => challenges.add_to(render(err, realm)),
         }
     }
 }
 
-/// Adds `resource_metadata="<url>"` to a 401's challenge (RFC 9728 §5.1).
-fn with_metadata(mut response: Response<Bytes>, url: Option<&str>) -> Response<Bytes> {
-    let Some(url) = url else {
-        return response;
-    };
-    if response.status() != http::StatusCode::UNAUTHORIZED {
-        return response;
-    }
-    let headers = response.headers_mut();
-    if let Some(challenge) = headers
-        .get(http::header::WWW_AUTHENTICATE)
-        .and_then(|v| v.to_str().ok())
-    {
-        let separator = if challenge == "Bearer" { " " } else { ", " };
-        let url: String = url
-            .chars()
-            .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
-            .collect();
-        let value = format!("{challenge}{separator}resource_metadata=\"{url}\"");
-        if let Ok(value) = http::HeaderValue::from_str(&value) {
+impl Challenges {
+    /// A 401's challenge with the layer's additions.
+    fn add_to(&self, mut response: Response<Bytes>) -> Response<Bytes> {
+        if response.status() != http::StatusCode::UNAUTHORIZED
+            || (self.resource_metadata.is_none() && self.dpop.is_none())
+        {
+            return response;
+        }
+        let headers = response.headers_mut();
+        let Some(mut challenge) = headers
+            .get(http::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+        else {
+            return response;
+        };
+        let param = |challenge: &mut String, name: &str, value: &str| {
+            let bare = !challenge.contains(' ');
+            challenge.push_str(if bare { " " } else { ", " });
+            challenge.push_str(name);
+            challenge.push_str("=\"");
+            challenge.extend(
+                value
+                    .chars()
+                    .filter(|c| (c.is_ascii_graphic() || *c == ' ') && *c != '"' && *c != '\\'),
+            );
+            challenge.push('"');
+        };
+        if let Some(url) = &self.resource_metadata {
+            param(&mut challenge, "resource_metadata", url);
+        }
+        if let Some(dpop) = &self.dpop {
+            if challenge.starts_with("DPoP") {
+                param(&mut challenge, "algs", &dpop.algs);
+            } else if dpop.required {
+                challenge.replace_range(.."Bearer".len(), "DPoP");
+                param(&mut challenge, "algs", &dpop.algs);
+            } else {
+                let mut offer = String::from("DPoP");
+                param(&mut offer, "algs", &dpop.algs);
+                challenge.push_str(", ");
+                challenge.push_str(&offer);
+            }
+        }
+        if let Ok(value) = http::HeaderValue::from_str(&challenge) {
             headers.insert(http::header::WWW_AUTHENTICATE, value);
         }
+        response
     }
-    response
 }
 
 /// Every fixed refusal rendered once (body and headers), so that refusing garbage costs a
@@ -150,12 +198,12 @@ struct Prepared {
 }
 
 impl Prepared {
-    fn new(realm: Option<&str>, resource_metadata: Option<&str>) -> Self {
+    fn new(realm: Option<&str>, challenges: &Challenges) -> Self {
         let responses = refusals::ALL
             .iter()
             .filter_map(|err| {
                 let key = Prepared::key(err)?;
-                let response = with_metadata(err.to_response(realm), resource_metadata);
+                let response = challenges.add_to(err.to_response(realm));
                 let (parts, body) = response.into_parts();
                 Some((key, (parts.headers, body)))
             })
@@ -190,8 +238,8 @@ impl Default for ErrorRenderer {
         ErrorRenderer {
             inner: Arc::new(Inner {
                 realm: None,
-                resource_metadata: None,
-                render: Render::Default(Prepared::new(None, None)),
+                challenges: Challenges::default(),
+                render: Render::Default(Prepared::new(None, &Challenges::default())),
             }),
         }
     }

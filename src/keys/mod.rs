@@ -14,6 +14,9 @@ mod hmac;
 mod jwks;
 mod provider;
 
+#[cfg(feature = "jwks")]
+pub(crate) use provider::ensure_provider;
+
 use hmac::PreparedHmac;
 
 pub(crate) use jwks::Jwks;

@@ -17,6 +17,24 @@ pub(crate) fn bearer_token<'a>(
     headers: &'a HeaderMap,
     uri: &Uri,
 ) -> Result<Option<&'a str>, AuthError> {
+    Ok(credentials(headers, uri, false)?.map(|(_, token)| token))
+}
+
+/// The scheme an access token came with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    /// RFC 9449 §7.1: a token bound to a key, with a proof beside it.
+    Dpop,
+}
+
+/// [`bearer_token`], and also `Authorization: DPoP <token>` when `dpop` is on; otherwise a
+/// DPoP scheme is another scheme (no credentials).
+pub(crate) fn credentials<'a>(
+    headers: &'a HeaderMap,
+    uri: &Uri,
+    dpop: bool,
+) -> Result<Option<(Scheme, &'a str)>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let first = values.next();
     if values.next().is_some() {
@@ -30,7 +48,13 @@ pub(crate) fn bearer_token<'a>(
     let Some(value) = first else {
         return Ok(None);
     };
-    parse_bearer(value.as_bytes())
+    if let Some(token) = parse_scheme(value.as_bytes(), b"bearer")? {
+        return Ok(Some((Scheme::Bearer, token)));
+    }
+    if dpop {
+        return Ok(parse_scheme(value.as_bytes(), b"dpop")?.map(|token| (Scheme::Dpop, token)));
+    }
+    Ok(None)
 }
 
 fn query_has_access_token(query: &str) -> bool {
@@ -39,15 +63,14 @@ fn query_has_access_token(query: &str) -> bool {
         .any(|pair| pair.split('=').next() == Some("access_token"))
 }
 
-/// Parses one `Authorization` value. The scheme is case-insensitive; one or more spaces
-/// separate it from a token68.
-pub(crate) fn parse_bearer(value: &[u8]) -> Result<Option<&str>, AuthError> {
-    const SCHEME: &[u8] = b"bearer";
+/// Parses one `Authorization` value of `scheme` (lower case). The scheme is
+/// case-insensitive; one or more spaces separate it from a token68.
+fn parse_scheme<'a>(value: &'a [u8], scheme: &[u8]) -> Result<Option<&'a str>, AuthError> {
     let trimmed = value.trim_ascii();
-    if trimmed.len() < SCHEME.len() || !trimmed[..SCHEME.len()].eq_ignore_ascii_case(SCHEME) {
+    if trimmed.len() < scheme.len() || !trimmed[..scheme.len()].eq_ignore_ascii_case(scheme) {
         return Ok(None);
     }
-    let rest = &trimmed[SCHEME.len()..];
+    let rest = &trimmed[scheme.len()..];
     if rest.is_empty() {
         return Err(EMPTY_BEARER);
     }
@@ -75,7 +98,7 @@ mod tests {
     use http::HeaderValue;
 
     fn parse(v: &str) -> Result<Option<&str>, AuthError> {
-        parse_bearer(v.as_bytes())
+        parse_scheme(v.as_bytes(), b"bearer")
     }
 
     #[test]
@@ -105,7 +128,7 @@ mod tests {
     #[test]
     fn malformed_tokens_are_invalid_token() {
         assert!(matches!(
-            parse_bearer(b"Bearer \xff\xfe"),
+            parse_scheme(b"Bearer \xff\xfe", b"bearer"),
             Err(AuthError::InvalidToken(_))
         ));
         let long = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1));

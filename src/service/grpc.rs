@@ -28,7 +28,10 @@ pub(crate) fn status_code(err: &AuthError) -> &'static str {
     match err {
         AuthError::MissingCredentials
         | AuthError::InvalidToken(_)
-        | AuthError::InvalidRequest(_) => UNAUTHENTICATED,
+        | AuthError::InvalidRequest(_)
+        | AuthError::InvalidDpopProof(_)
+        | AuthError::UseDpopNonce(_)
+        | AuthError::InvalidDpopToken(_) => UNAUTHENTICATED,
         AuthError::InsufficientScope(_) | AuthError::CrossSiteRequest(_) => PERMISSION_DENIED,
         AuthError::Unavailable(_) => UNAVAILABLE,
         AuthError::MethodNotAllowed => UNIMPLEMENTED,

@@ -231,6 +231,7 @@ mod tests {
                 iss: None,
                 aud: None,
                 token_use: Some(TokenUse::Access),
+                cnf: None,
                 custom: "custom".to_owned(),
             },
             &crate::ErrorRenderer::default(),

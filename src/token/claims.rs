@@ -79,6 +79,12 @@ impl<C> Claims<C> {
         self.inner.exp
     }
 
+    /// The RFC 7638 thumbprint of the key this token is bound to (`cnf.jkt`, RFC 9449), if
+    /// it is: the layer then accepted it only with a DPoP proof signed by that key.
+    pub fn bound_key(&self) -> Option<&str> {
+        self.inner.cnf.as_ref().map(|cnf| cnf.jkt.as_str())
+    }
+
     /// The issuer, when the token has one (`iss`).
     pub fn issuer(&self) -> Option<&str> {
         self.inner.iss.as_deref()

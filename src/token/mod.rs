@@ -32,7 +32,9 @@ pub use claims::Claims;
 pub(crate) use wire::{AccessClaims, RefreshClaims, TokenUse};
 
 use jws::KnownHeaders;
-use wire::{ACCESS_TYP, AccessOut, Audience, IssuerOnly, Profiled, REFRESH_TYP, Registered};
+#[cfg(feature = "jwks")]
+use wire::IssuerOnly;
+use wire::{ACCESS_TYP, AccessOut, Audience, Profiled, REFRESH_TYP, Registered};
 
 /// Tokens longer than this are refused before any decoding, whatever carries them. Our own
 /// tokens are well under 2 KiB; the limit keeps a hostile 64 KiB header from costing base64
@@ -242,6 +244,7 @@ impl TokenCodec {
             iss: registered.iss,
             aud: registered.aud,
             token_use: Some(registered.token_use),
+            cnf: None,
             custom,
         })
     }
@@ -287,6 +290,7 @@ impl TokenCodec {
             iss: claims.iss,
             aud: claims.aud,
             token_use: None,
+            cnf: claims.cnf,
             custom,
         })
     }
@@ -391,6 +395,7 @@ fn new_jti() -> Result<String, MintError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 
+#[cfg(feature = "jwks")]
 /// The `iss` of a token, read without checking anything, to choose among several issuers
 /// before any signature work. `None` for anything that is not a JWS with a string `iss`.
 pub(crate) fn peek_issuer(token: &str) -> Option<String> {

@@ -87,8 +87,17 @@ pub(crate) struct AccessClaims<C> {
     /// Always there in this crate's tokens; other issuers' tokens have none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) token_use: Option<TokenUse>,
+    /// The key the token is bound to (RFC 9449 §6: `cnf.jkt`), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cnf: Option<Confirmation>,
     #[serde(flatten)]
     pub(crate) custom: C,
+}
+
+/// `cnf` (RFC 7800) with the RFC 7638 thumbprint of the key a token is bound to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Confirmation {
+    pub(crate) jkt: String,
 }
 
 /// What we write into an access token: the registered claims and the user's own, borrowed.
@@ -170,9 +179,12 @@ pub(crate) struct Profiled {
     /// OpenID Connect's session id, which some issuers put in access tokens too.
     #[serde(default)]
     pub(crate) sid: Option<String>,
+    #[serde(default)]
+    pub(crate) cnf: Option<Confirmation>,
 }
 
 /// Just the issuer, read before any signature work to choose among several issuers.
+#[cfg(feature = "jwks")]
 #[derive(Deserialize)]
 pub(crate) struct IssuerOnly<'a> {
     #[serde(default, borrow)]

@@ -65,6 +65,7 @@ use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
+use crate::dpop::{Dpop, Replays};
 use crate::error::refusals::{KEYS_UNAVAILABLE, UNKNOWN_ISSUER, UNKNOWN_KEY};
 use crate::error::{AuthError, ConfigError, ErrorRenderer};
 
@@ -98,6 +99,9 @@ pub(crate) struct Shared {
     pub(crate) optional: bool,
     /// The RFC 9728 document this layer serves, if configured.
     pub(crate) metadata: Option<crate::well_known::WellKnown>,
+    /// DPoP, if on, and the proofs seen lately (each `jti` accepted once, in this process).
+    pub(crate) dpop: Option<Dpop>,
+    pub(crate) replays: Option<Replays>,
 }
 
 /// One issuer's keys, fetched and kept fresh.
@@ -130,6 +134,7 @@ pub struct VerifierBuilder<C> {
     token_cache_bytes: Option<u64>,
     renderer: ErrorRenderer,
     metadata: Option<ResourceMetadata>,
+    dpop: Option<Dpop>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -146,6 +151,7 @@ impl<C> Verifier<C> {
             token_cache_bytes: Some(crate::defaults::TOKEN_CACHE_BYTES),
             renderer: ErrorRenderer::default(),
             metadata: None,
+            dpop: None,
             _claims: PhantomData,
         }
     }
@@ -258,6 +264,15 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
+    /// Sender-constrained tokens (RFC 9449): tokens bound to a key (`cnf.jkt`) are accepted
+    /// only with `Authorization: DPoP` and a proof by that key; [`Dpop::required`] refuses
+    /// Bearer altogether. Proof `jti`s are remembered in this process. Off by default: a
+    /// bound token is then refused, since no proof could be checked.
+    pub fn dpop(mut self, dpop: Dpop) -> Self {
+        self.dpop = Some(dpop);
+        self
+    }
+
     /// Checks the configuration and starts fetching every issuer's keys in the background;
     /// needs a Tokio runtime. An unreachable issuer is not an error here: requests with its
     /// tokens get 503 until its keys arrive.
@@ -304,6 +319,10 @@ impl<C> VerifierBuilder<C> {
             Some(served) => self.renderer.with_resource_metadata(served.url.clone()),
             None => self.renderer,
         };
+        let renderer = match &self.dpop {
+            Some(dpop) => renderer.with_dpop(dpop.required, dpop.algs()),
+            None => renderer,
+        };
         let sources = self
             .issuers
             .into_iter()
@@ -329,6 +348,8 @@ impl<C> VerifierBuilder<C> {
             renderer,
             optional: self.optional,
             metadata,
+            replays: self.dpop.as_ref().map(|dpop| Replays::new(dpop.lifetime)),
+            dpop: self.dpop,
         });
         for index in 0..shared.sources.len() {
             runtime.spawn(fetch::keep_fresh(Arc::downgrade(&shared), index));
@@ -375,6 +396,31 @@ impl Shared {
                 Err(err)
             }
         }
+    }
+
+    /// The DPoP rules for a verified token and its scheme; a proof is accepted once.
+    fn bind<C, B>(
+        &self,
+        scheme: crate::dpop::Scheme,
+        token: &str,
+        claims: &Claims<C>,
+        request: &http::Request<B>,
+    ) -> Result<(), AuthError> {
+        let now = crate::clock::unix_now();
+        let proof = crate::dpop::bind(
+            self.dpop.as_ref(),
+            scheme,
+            token,
+            claims.bound_key(),
+            request,
+            now,
+        )?;
+        if let (Some(proof), Some(replays)) = (proof, &self.replays)
+            && !replays.first_use(&crate::dpop::replay_key(&proof.jkt, &proof.jti))
+        {
+            return Err(crate::error::refusals::PROOF_REPLAYED);
+        }
+        Ok(())
     }
 
     /// Which issuer a token is checked against: the only one, or the one its `iss` names

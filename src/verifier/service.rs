@@ -15,7 +15,7 @@ use tower_service::Service;
 use super::Shared;
 use crate::error::AuthError;
 use crate::routes::Route;
-use crate::service::bearer::bearer_token;
+use crate::service::bearer::credentials;
 use crate::service::{LayerMark, ResponseBody, ResponseFuture, grpc};
 
 /// Wraps a service in [`VerifierService`]; made by [`Verifier::layer`](super::Verifier::layer).
@@ -101,12 +101,18 @@ where
             return ResponseFuture::answered(metadata.respond(req.method()));
         }
         let verdict = match shared.routes.classify_request(&req) {
-            Route::Protected => match bearer_token(req.headers(), req.uri()) {
-                Ok(Some(token)) => shared.verify::<C>(token).map(Some),
-                Ok(None) if shared.optional => Ok(None),
-                Ok(None) => Err(AuthError::MissingCredentials),
-                Err(err) => Err(err),
-            },
+            Route::Protected => {
+                match credentials(req.headers(), req.uri(), shared.dpop.is_some()) {
+                    Ok(Some((scheme, token))) => shared.verify::<C>(token).and_then(|claims| {
+                        shared
+                            .bind(scheme, token, &claims, &req)
+                            .map(|()| Some(claims))
+                    }),
+                    Ok(None) if shared.optional => Ok(None),
+                    Ok(None) => Err(AuthError::MissingCredentials),
+                    Err(err) => Err(err),
+                }
+            }
             Route::Public | Route::Refresh | Route::Jwks | Route::IssuerMetadata => Ok(None),
         };
         match verdict {

@@ -9,8 +9,6 @@
 //! `npm ci` in `tests/issuer` (`.ci/run` does both).
 #![cfg(feature = "jwks")]
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use http::StatusCode;
@@ -18,93 +16,12 @@ use serde_json::{Value, json};
 use tower_jwt_sessions::verifier::{Issuer, ResourceMetadata};
 use tower_jwt_sessions::{StandardClaims, Verifier, VerifierBuilder};
 
+use crate::common::idp::Idp;
 use crate::common::nodes::within;
 use crate::resource_server;
 
 /// The audience every issuer's tokens name by default.
 const AUDIENCE: &str = "http://resource.test";
-
-/// One issuer process; killed when dropped.
-struct Idp {
-    child: Child,
-    issuer: String,
-    http: reqwest::Client,
-}
-
-impl Idp {
-    /// An issuer on `port` (0: any free one).
-    fn start_on(port: u16) -> Idp {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/issuer");
-        assert!(
-            std::path::Path::new(dir).join("node_modules/jose").exists(),
-            "tests/issuer needs its packages: run `npm ci` there (.ci/run does)"
-        );
-        let mut child = Command::new("node")
-            .arg("issuer.mjs")
-            .arg(port.to_string())
-            .current_dir(dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("node runs the test issuer (install node to run these tests)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let started: Value = serde_json::from_str(&line).expect("the issuer's first line");
-        Idp {
-            child,
-            issuer: started["issuer"].as_str().unwrap().to_owned(),
-            http: reqwest::Client::new(),
-        }
-    }
-
-    fn start() -> Idp {
-        Idp::start_on(0)
-    }
-
-    async fn post(&self, path: &str, body: Value) -> String {
-        let res = self
-            .http
-            .post(format!("{}{path}", self.issuer))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::OK, "{path}");
-        res.text().await.unwrap()
-    }
-
-    /// A token minted by jose: `alg` ES256, `typ` at+jwt, and every RFC 9068 claim unless
-    /// `body` says otherwise (`claims` overrides, `omit` drops).
-    async fn mint(&self, body: Value) -> String {
-        self.post("/mint", body).await
-    }
-
-    /// Documents fetched so far: (metadata, JWKS).
-    async fn stats(&self) -> (u64, u64) {
-        let stats: Value = self
-            .http
-            .get(format!("{}/stats", self.issuer))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        (
-            stats["metadata"].as_u64().unwrap(),
-            stats["jwks"].as_u64().unwrap(),
-        )
-    }
-}
-
-impl Drop for Idp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn builder() -> VerifierBuilder<StandardClaims> {
     Verifier::<StandardClaims>::builder()

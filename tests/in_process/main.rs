@@ -23,6 +23,7 @@ mod resource_server;
 mod attacks;
 mod axum;
 mod cookie;
+mod dpop;
 mod faults;
 mod grpc;
 mod hardening;

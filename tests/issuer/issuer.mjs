@@ -9,6 +9,9 @@
 //   POST /rotate  {"alg"}         a new key for alg; the old one leaves the JWKS document
 //   POST /config  {"discovery": "rfc8414" | "oidc", "wrong_issuer": bool}
 //   GET  /stats   {"metadata": n, "jwks": n}: documents fetched so far
+//   GET  /clients {"a": jkt, ...}: the DPoP client keys' RFC 7638 thumbprints
+//   POST /proof   {"client", "htm", "htu", "token", "nonce", "iat", "jti", "typ", "alg",
+//                  "sign_with", "private_jwk", "omit"} -> a DPoP proof (RFC 9449) as text
 import http from 'node:http';
 import crypto from 'node:crypto';
 import * as jose from 'jose';
@@ -24,6 +27,41 @@ async function newKey(alg) {
   keys[alg] = { privateKey, jwk };
 }
 for (const alg of ALGS) await newKey(alg);
+
+// DPoP clients: each holds a key pair and proves possession of it.
+const clients = {};
+for (const [name, alg] of [['a', 'ES256'], ['b', 'ES256'], ['rsa', 'RS256'], ['ed', 'EdDSA']]) {
+  const { publicKey, privateKey } = await jose.generateKeyPair(alg, { extractable: true });
+  const jwk = await jose.exportJWK(publicKey);
+  clients[name] = {
+    alg,
+    privateKey,
+    jwk,
+    privateJwk: await jose.exportJWK(privateKey),
+    jkt: await jose.calculateJwkThumbprint(jwk),
+  };
+}
+
+async function proof({
+  client = 'a', htm = 'GET', htu, token, nonce, iat, jti, typ = 'dpop+jwt', alg,
+  sign_with, private_jwk = false, omit = [],
+}) {
+  const holder = clients[client];
+  const payload = {
+    jti: jti ?? crypto.randomUUID(),
+    htm,
+    htu,
+    iat: iat ?? Math.floor(Date.now() / 1000),
+  };
+  if (token) payload.ath = crypto.createHash('sha256').update(token).digest('base64url');
+  if (nonce) payload.nonce = nonce;
+  for (const name of omit) delete payload[name];
+  const header = { alg: alg ?? holder.alg, typ, jwk: private_jwk ? holder.privateJwk : holder.jwk };
+  const signer = clients[sign_with ?? client];
+  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
+    .setProtectedHeader(header)
+    .sign(signer.privateKey);
+}
 
 const config = { discovery: 'rfc8414', wrong_issuer: false };
 const stats = { metadata: 0, jwks: 0 };
@@ -84,6 +122,12 @@ const server = http.createServer(async (req, res) => {
       return send(res, 200, { keys: ALGS.map((alg) => keys[alg].jwk) });
     }
     if (req.method === 'GET' && path === '/stats') return send(res, 200, stats);
+    if (req.method === 'GET' && path === '/clients') {
+      return send(res, 200, Object.fromEntries(Object.entries(clients).map(([n, c]) => [n, c.jkt])));
+    }
+    if (req.method === 'POST' && path === '/proof') {
+      return send(res, 200, await proof(await readJson(req)), 'text/plain');
+    }
     if (req.method === 'POST' && path === '/mint') {
       return send(res, 200, await mint(await readJson(req)), 'text/plain');
     }

@@ -1,0 +1,154 @@
+//! Sender-constrained access tokens (DPoP, RFC 9449): a token bound to a key (`cnf.jkt`) is
+//! accepted only with a fresh proof, signed by that key, of the request it comes with.
+//!
+//! ```
+//! use tower_jwt_sessions::Dpop;
+//! // DPoP and Bearer clients both served; a bound token is never accepted as Bearer.
+//! let allowed = Dpop::allowed();
+//! // Bearer refused; proofs carry a nonce the server hands out (no store round trip).
+//! let strict = Dpop::required().nonces(b"a secret every instance shares, 32 bytes+");
+//! ```
+//!
+//! Each proof is checked as RFC 9449 §4.3 says: one `DPoP` header holding a JWS with `typ`
+//! `dpop+jwt`, an asymmetric algorithm of the allow-list, a signature by the public `jwk` of
+//! its header (which must hold no private key), `htm` the request's method, `htu` its URL
+//! without query and fragment, `iat` within the proof lifetime, `ath` the hash of the access
+//! token, the key's RFC 7638 thumbprint equal to the token's `cnf.jkt`, and the server's
+//! `nonce` when nonces are on. A proof's `jti` is accepted once (§11.1).
+
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+
+mod hash;
+mod nonce;
+mod proof;
+mod replay;
+
+pub(crate) use nonce::Nonces;
+pub(crate) use proof::{Proof, check};
+pub(crate) use replay::{Replays, replay_key};
+
+pub(crate) use crate::service::bearer::Scheme;
+
+/// How a layer treats DPoP (RFC 9449); give it to
+/// [`VerifierBuilder::dpop`](crate::VerifierBuilder::dpop). See the [module docs](self).
+#[derive(Clone)]
+#[must_use]
+pub struct Dpop {
+    pub(crate) required: bool,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) lifetime: Duration,
+    pub(crate) nonces: Option<Nonces>,
+}
+
+impl Dpop {
+    /// DPoP and Bearer clients both served: a token bound to a key needs its proof, an
+    /// unbound one is a Bearer token as before.
+    pub fn allowed() -> Self {
+        Dpop {
+            required: false,
+            algorithms: vec![
+                Algorithm::ES256,
+                Algorithm::ES384,
+                Algorithm::EdDSA,
+                Algorithm::RS256,
+                Algorithm::PS256,
+            ],
+            lifetime: Duration::from_secs(60),
+            nonces: None,
+        }
+    }
+
+    /// Only DPoP: Bearer credentials and unbound tokens are refused.
+    pub fn required() -> Self {
+        Dpop {
+            required: true,
+            ..Dpop::allowed()
+        }
+    }
+
+    /// The algorithms a proof may be signed with (asymmetric ones only; others are ignored).
+    /// Default ES256, ES384, EdDSA, RS256, PS256; named in challenges as `algs`.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms
+            .into_iter()
+            .filter(|alg| !matches!(alg, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+            .collect();
+        self
+    }
+
+    /// How far a proof's `iat` may be from the server's clock, either way; also how long its
+    /// `jti` is remembered. Default 60 seconds.
+    pub fn proof_lifetime(mut self, lifetime: Duration) -> Self {
+        self.lifetime = lifetime;
+        self
+    }
+
+    /// Server nonces (§8): every proof must carry one, derived from `secret` and the minute
+    /// (the current or the previous one is accepted), so that no instance keeps any state and
+    /// every instance sharing the secret accepts the others'. A proof without a current one
+    /// gets 401 `use_dpop_nonce` with a fresh `DPoP-Nonce` header.
+    pub fn nonces(mut self, secret: impl AsRef<[u8]>) -> Self {
+        self.nonces = Some(Nonces::new(secret.as_ref()));
+        self
+    }
+
+    /// `algs="..."` of the challenges.
+    pub(crate) fn algs(&self) -> String {
+        self.algorithms
+            .iter()
+            .map(|alg| format!("{alg:?}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl std::fmt::Debug for Dpop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dpop")
+            .field("required", &self.required)
+            .field("algorithms", &self.algorithms)
+            .field("lifetime", &self.lifetime)
+            .field("nonces", &self.nonces.is_some())
+            .finish()
+    }
+}
+
+/// Whether a token may be used with the scheme it came with, and the proof to record when it
+/// is a bound one (RFC 9449 §7.1): a bound token only with DPoP and a proof by its key, an
+/// unbound one only as Bearer, and Bearer not at all when DPoP is required. Without DPoP
+/// configured, bound tokens are refused (no proof could be checked) and the DPoP scheme is
+/// never seen (it is read as no credentials).
+pub(crate) fn bind(
+    dpop: Option<&Dpop>,
+    scheme: Scheme,
+    token: &str,
+    bound: Option<&str>,
+    request: &http::Request<impl Sized>,
+    now: u64,
+) -> Result<Option<Proof>, crate::error::AuthError> {
+    use crate::error::refusals::{
+        BOUND_AS_BEARER, DPOP_REQUIRED, PROOF_OTHER_KEY, UNBOUND_AS_DPOP,
+    };
+    match (dpop, scheme, bound) {
+        (_, Scheme::Bearer, Some(_)) => Err(BOUND_AS_BEARER),
+        (Some(dpop), Scheme::Bearer, None) if dpop.required => Err(DPOP_REQUIRED),
+        (_, Scheme::Bearer, None) => Ok(None),
+        (_, Scheme::Dpop, None) | (None, Scheme::Dpop, Some(_)) => Err(UNBOUND_AS_DPOP),
+        (Some(dpop), Scheme::Dpop, Some(jkt)) => {
+            let proof = check(
+                dpop,
+                request.headers(),
+                request.method(),
+                request.uri(),
+                Some(token),
+                now,
+            )?;
+            if proof.jkt != jkt {
+                return Err(PROOF_OTHER_KEY);
+            }
+            Ok(Some(proof))
+        }
+    }
+}

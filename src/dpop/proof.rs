@@ -1,0 +1,213 @@
+//! One DPoP proof, checked as RFC 9449 §4.3 lists.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, Method, Uri};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash};
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+
+use super::Dpop;
+use super::hash::sha256;
+use crate::error::AuthError;
+use crate::token::MAX_TOKEN_LEN;
+
+/// What a proof proved: the key (its thumbprint) and the proof's own identity.
+#[derive(Debug)]
+pub(crate) struct Proof {
+    /// The RFC 7638 thumbprint of the proof's key.
+    pub(crate) jkt: String,
+    /// The proof's `jti`.
+    pub(crate) jti: String,
+}
+
+fn invalid(why: &'static str) -> AuthError {
+    AuthError::InvalidDpopProof(why)
+}
+
+#[derive(Deserialize)]
+struct Header {
+    typ: Option<String>,
+    alg: String,
+    jwk: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    jti: Option<String>,
+    htm: Option<String>,
+    htu: Option<String>,
+    iat: Option<u64>,
+    ath: Option<String>,
+    nonce: Option<String>,
+}
+
+/// The members a public JWK never has (RFC 7518 §6): a proof's key must not carry them.
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// Checks the `DPoP` proof of a request to `method` `uri` (the URL's scheme and authority
+/// taken from the request, else from `Host`), made at `now`; `access_token` is the token it
+/// comes with, whose hash the proof must carry as `ath` (none on a refresh or a login).
+pub(crate) fn check(
+    dpop: &Dpop,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    access_token: Option<&str>,
+    now: u64,
+) -> Result<Proof, AuthError> {
+    let mut values = headers.get_all("dpop").iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(invalid("exactly one DPoP header is required"));
+    };
+    let proof = value
+        .to_str()
+        .ok()
+        .filter(|p| p.len() <= MAX_TOKEN_LEN)
+        .ok_or(invalid("the DPoP proof is malformed"))?;
+    let mut parts = proof.split('.');
+    let (Some(header_b64), Some(claims_b64), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(invalid("the DPoP proof is not a compact JWS"));
+    };
+    let header: Header = decode_json(header_b64)?;
+    if header.typ.as_deref() != Some("dpop+jwt") {
+        return Err(invalid("the DPoP proof's typ is not dpop+jwt"));
+    }
+    if header.crit.is_some() {
+        return Err(invalid("the DPoP proof has a crit header"));
+    }
+    let algorithm: Algorithm = header
+        .alg
+        .parse()
+        .ok()
+        .filter(|alg| dpop.algorithms.contains(alg))
+        .ok_or(invalid("the DPoP proof's algorithm is not accepted"))?;
+    let jwk = header
+        .jwk
+        .ok_or(invalid("the DPoP proof has no jwk header"))?;
+    if PRIVATE_MEMBERS
+        .iter()
+        .any(|member| jwk.contains_key(*member))
+    {
+        return Err(invalid("the DPoP proof's jwk holds a private key"));
+    }
+    let jwk: Jwk = serde_json::from_value(serde_json::Value::Object(jwk))
+        .map_err(|_| invalid("the DPoP proof's jwk is not a public key"))?;
+    if !fits(&jwk, algorithm) {
+        return Err(invalid("the DPoP proof's jwk does not fit its algorithm"));
+    }
+    let key = DecodingKey::from_jwk(&jwk)
+        .map_err(|_| invalid("the DPoP proof's jwk is not a public key"))?;
+    crate::keys::ensure_provider();
+    let message = &proof[..header_b64.len() + 1 + claims_b64.len()];
+    let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key, algorithm)
+        .unwrap_or(false);
+    if !valid {
+        return Err(invalid("the DPoP proof's signature is invalid"));
+    }
+    let claims: Claims = decode_json(claims_b64)?;
+    let jti = claims
+        .jti
+        .filter(|jti| !jti.is_empty() && jti.len() <= 256)
+        .ok_or(invalid("the DPoP proof has no usable jti"))?;
+    if claims.htm.as_deref() != Some(method.as_str()) {
+        return Err(invalid("the DPoP proof's htm is not this request's method"));
+    }
+    if !claims
+        .htu
+        .as_deref()
+        .is_some_and(|htu| same_target(htu, uri, headers))
+    {
+        return Err(invalid("the DPoP proof's htu is not this request's URL"));
+    }
+    let iat = claims.iat.ok_or(invalid("the DPoP proof has no iat"))?;
+    if iat.abs_diff(now) > dpop.lifetime.as_secs() {
+        return Err(invalid("the DPoP proof is too old or from the future"));
+    }
+    if let Some(nonces) = &dpop.nonces
+        && !claims
+            .nonce
+            .as_deref()
+            .is_some_and(|n| nonces.accepts(n, now))
+    {
+        return Err(AuthError::UseDpopNonce(nonces.current(now)));
+    }
+    if let Some(token) = access_token {
+        let expected = URL_SAFE_NO_PAD.encode(sha256(&[token.as_bytes()]));
+        if claims.ath.as_deref() != Some(expected.as_str()) {
+            return Err(invalid(
+                "the DPoP proof's ath is not the access token's hash",
+            ));
+        }
+    }
+    let jkt = jwk
+        .thumbprint(ThumbprintHash::SHA256)
+        .map_err(|_| invalid("the DPoP proof's jwk is not a public key"))?;
+    Ok(Proof { jkt, jti })
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, AuthError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| invalid("the DPoP proof is malformed"))?;
+    if bytes.trim_ascii_start().first() != Some(&b'{') {
+        return Err(invalid("the DPoP proof is malformed"));
+    }
+    serde_json::from_slice(&bytes).map_err(|_| invalid("the DPoP proof is malformed"))
+}
+
+/// Whether the key's kind (and curve) is the one `algorithm` signs with.
+fn fits(jwk: &Jwk, algorithm: Algorithm) -> bool {
+    match (&jwk.algorithm, algorithm) {
+        (
+            AlgorithmParameters::RSA(_),
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512,
+        ) => true,
+        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256) => {
+            ec.curve == EllipticCurve::P256
+        }
+        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES384) => {
+            ec.curve == EllipticCurve::P384
+        }
+        (AlgorithmParameters::OctetKeyPair(okp), Algorithm::EdDSA) => {
+            okp.curve == EllipticCurve::Ed25519
+        }
+        _ => false,
+    }
+}
+
+/// `htu` against the request: the same scheme (when the request says one), authority and
+/// path; its query and fragment are not compared (§4.3).
+fn same_target(htu: &str, uri: &Uri, headers: &HeaderMap) -> bool {
+    let Ok(htu) = htu.parse::<Uri>() else {
+        return false;
+    };
+    let (Some(scheme), Some(authority)) = (htu.scheme_str(), htu.authority()) else {
+        return false;
+    };
+    if !matches!(scheme, "http" | "https") {
+        return false;
+    }
+    if uri
+        .scheme_str()
+        .is_some_and(|s| !s.eq_ignore_ascii_case(scheme))
+    {
+        return false;
+    }
+    let host = uri.authority().map(|a| a.as_str()).or_else(|| {
+        headers
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+    });
+    host.is_some_and(|host| host.eq_ignore_ascii_case(authority.as_str()))
+        && htu.path() == uri.path()
+}

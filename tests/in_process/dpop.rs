@@ -1,0 +1,353 @@
+//! DPoP (RFC 9449) in verify-only mode, with tokens and proofs this crate did not make: the
+//! test issuer (panva/jose under node) mints tokens bound to a client's key (`cnf.jkt`) and
+//! makes that client's proofs. Each check of §4.3 by name, replay, the scheme rules of §7.1,
+//! `Dpop::required`, nonces (§8), and gRPC. Behind the `jwks` feature; needs node.
+#![cfg(feature = "jwks")]
+
+use std::time::Duration;
+
+use http::StatusCode;
+use serde_json::{Value, json};
+use tower_jwt_sessions::verifier::Issuer;
+use tower_jwt_sessions::{Algorithm, Dpop, StandardClaims, Verifier};
+
+use crate::common::idp::Idp;
+use crate::common::nodes::within;
+use crate::resource_server;
+
+const AUDIENCE: &str = "http://resource.test";
+
+/// A resource server for `idp`'s tokens with `dpop`; its base URL.
+async fn resource(idp: &Idp, dpop: Dpop) -> String {
+    let verifier = Verifier::<StandardClaims>::builder()
+        .issuer(Issuer::new(&idp.issuer).audience(AUDIENCE))
+        .dpop(dpop)
+        .build()
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = resource_server::app(&verifier);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    assert!(
+        within(Duration::from_secs(5), async || verifier.has_keys())
+            .await
+            .is_some()
+    );
+    base
+}
+
+/// A token bound to client `client`'s key.
+async fn bound_token(idp: &Idp, client: &str) -> String {
+    let jkt = idp.client_jkt(client).await;
+    idp.mint(json!({ "claims": { "cnf": { "jkt": jkt } } }))
+        .await
+}
+
+struct Answer {
+    status: StatusCode,
+    challenge: String,
+    nonce: Option<String>,
+    body: Value,
+}
+
+async fn get(base: &str, authorization: &str, proofs: &[&str]) -> Answer {
+    let mut req = reqwest::Client::new()
+        .get(format!("{base}/me"))
+        .header("authorization", authorization);
+    for proof in proofs {
+        req = req.header("dpop", *proof);
+    }
+    let res = req.send().await.unwrap();
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (status, challenge, nonce) = (
+        res.status(),
+        header("www-authenticate").unwrap_or_default(),
+        header("dpop-nonce"),
+    );
+    Answer {
+        status,
+        challenge,
+        nonce,
+        body: res.json().await.unwrap_or(Value::Null),
+    }
+}
+
+/// A proof for `GET {base}/me` with `token`, from `body`'s other settings.
+async fn proof(idp: &Idp, base: &str, token: &str, mut body: Value) -> String {
+    let fields = body.as_object_mut().unwrap();
+    fields.entry("htm").or_insert(json!("GET"));
+    fields.entry("htu").or_insert(json!(format!("{base}/me")));
+    fields.entry("token").or_insert(json!(token));
+    idp.proof(body).await
+}
+
+fn refused(answer: &Answer, description: &str) {
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED, "{}", answer.body);
+    assert_eq!(
+        answer.body["error_description"], description,
+        "{}",
+        answer.body
+    );
+}
+
+#[tokio::test]
+async fn a_bound_token_passes_with_its_keys_proof_for_each_algorithm() {
+    let idp = Idp::start();
+    let base = resource(&idp, Dpop::allowed()).await;
+    for client in ["a", "rsa", "ed"] {
+        let token = bound_token(&idp, client).await;
+        let proof = proof(&idp, &base, &token, json!({ "client": client })).await;
+        let answer = get(&base, &format!("DPoP {token}"), &[&proof]).await;
+        assert_eq!(answer.status, StatusCode::OK, "{client}: {}", answer.body);
+        assert_eq!(answer.body["sub"], "user-1");
+    }
+    // `htu` is compared without its query and fragment.
+    let token = bound_token(&idp, "a").await;
+    let with_query = proof(
+        &idp,
+        &base,
+        &token,
+        json!({ "htu": format!("{base}/me?x=1#f") }),
+    )
+    .await;
+    let answer = get(&base, &format!("DPoP {token}"), &[&with_query]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn each_check_of_section_4_3_by_name() {
+    let idp = Idp::start();
+    let base = resource(
+        &idp,
+        Dpop::allowed().algorithms([Algorithm::ES256, Algorithm::RS256]),
+    )
+    .await;
+    let token = bound_token(&idp, "a").await;
+    let dpop = format!("DPoP {token}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let good = proof(&idp, &base, &token, json!({})).await;
+
+    refused(
+        &get(&base, &dpop, &[]).await,
+        "exactly one DPoP header is required",
+    );
+    refused(
+        &get(&base, &dpop, &[&good, &good]).await,
+        "exactly one DPoP header is required",
+    );
+    refused(
+        &get(&base, &dpop, &["not-a-jws"]).await,
+        "the DPoP proof is not a compact JWS",
+    );
+    let cases = [
+        (
+            json!({ "typ": "jwt" }),
+            "the DPoP proof's typ is not dpop+jwt",
+        ),
+        (
+            json!({ "client": "ed" }),
+            "the DPoP proof's algorithm is not accepted",
+        ),
+        (
+            json!({ "private_jwk": true }),
+            "the DPoP proof's jwk holds a private key",
+        ),
+        (
+            json!({ "sign_with": "b" }),
+            "the DPoP proof's signature is invalid",
+        ),
+        (
+            json!({ "omit": ["jti"] }),
+            "the DPoP proof has no usable jti",
+        ),
+        (
+            json!({ "htm": "POST" }),
+            "the DPoP proof's htm is not this request's method",
+        ),
+        (
+            json!({ "htu": format!("{base}/other") }),
+            "the DPoP proof's htu is not this request's URL",
+        ),
+        (
+            json!({ "htu": "http://elsewhere.test/me" }),
+            "the DPoP proof's htu is not this request's URL",
+        ),
+        (
+            json!({ "iat": now - 600 }),
+            "the DPoP proof is too old or from the future",
+        ),
+        (
+            json!({ "iat": now + 600 }),
+            "the DPoP proof is too old or from the future",
+        ),
+        (
+            json!({ "token": "another-token" }),
+            "the DPoP proof's ath is not the access token's hash",
+        ),
+        (
+            json!({ "omit": ["ath"] }),
+            "the DPoP proof's ath is not the access token's hash",
+        ),
+        (
+            json!({ "client": "b" }),
+            "the DPoP proof is signed by another key than the token's",
+        ),
+    ];
+    for (body, description) in cases {
+        let bad = proof(&idp, &base, &token, body.clone()).await;
+        let answer = get(&base, &dpop, &[&bad]).await;
+        refused(&answer, description);
+        assert!(
+            answer
+                .challenge
+                .starts_with("DPoP error=\"invalid_dpop_proof\"")
+                && answer.challenge.contains("algs=\"ES256 RS256\""),
+            "{body}: {}",
+            answer.challenge
+        );
+    }
+    // None of those was recorded: the good proof is still unused.
+    assert_eq!(get(&base, &dpop, &[&good]).await.status, StatusCode::OK);
+    // And a proof is accepted once.
+    refused(
+        &get(&base, &dpop, &[&good]).await,
+        "the DPoP proof was used before",
+    );
+}
+
+#[tokio::test]
+async fn bound_tokens_only_with_dpop_and_unbound_ones_only_as_bearer() {
+    let idp = Idp::start();
+    let base = resource(&idp, Dpop::allowed()).await;
+    let bound = bound_token(&idp, "a").await;
+    let answer = get(&base, &format!("Bearer {bound}"), &[]).await;
+    refused(
+        &answer,
+        "the token is bound to a key: send it with DPoP and a proof",
+    );
+    assert!(
+        answer.challenge.starts_with("DPoP error=\"invalid_token\""),
+        "{}",
+        answer.challenge
+    );
+
+    let unbound = idp.mint(json!({})).await;
+    assert_eq!(
+        get(&base, &format!("Bearer {unbound}"), &[]).await.status,
+        StatusCode::OK
+    );
+    let proof = proof(&idp, &base, &unbound, json!({})).await;
+    refused(
+        &get(&base, &format!("DPoP {unbound}"), &[&proof]).await,
+        "the token is not bound to a key",
+    );
+    // Without credentials, both schemes are offered.
+    let anonymous = reqwest::get(format!("{base}/me")).await.unwrap();
+    let challenge = anonymous.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Bearer") && challenge.contains(", DPoP algs=\""),
+        "{challenge}"
+    );
+}
+
+#[tokio::test]
+async fn required_refuses_bearer_and_a_verifier_without_dpop_refuses_bound_tokens() {
+    let idp = Idp::start();
+    let strict = resource(&idp, Dpop::required()).await;
+    let unbound = idp.mint(json!({})).await;
+    let answer = get(&strict, &format!("Bearer {unbound}"), &[]).await;
+    refused(
+        &answer,
+        "DPoP is required: send the token with DPoP and a proof",
+    );
+    assert!(
+        answer.challenge.starts_with("DPoP "),
+        "{}",
+        answer.challenge
+    );
+    let bound = bound_token(&idp, "a").await;
+    let good = proof(&idp, &strict, &bound, json!({})).await;
+    assert_eq!(
+        get(&strict, &format!("DPoP {bound}"), &[&good])
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // A verifier that knows nothing of DPoP never lets a bound token through as Bearer.
+    let verifier = Verifier::<StandardClaims>::builder()
+        .issuer(Issuer::new(&idp.issuer).audience(AUDIENCE))
+        .build()
+        .unwrap();
+    assert!(
+        within(Duration::from_secs(5), async || verifier.has_keys())
+            .await
+            .is_some()
+    );
+    assert!(verifier.verify(&bound).is_ok(), "the token itself is fine");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let plain = format!("http://{}", listener.local_addr().unwrap());
+    let app = resource_server::app(&verifier);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let answer = get(&plain, &format!("Bearer {bound}"), &[]).await;
+    refused(
+        &answer,
+        "the token is bound to a key: send it with DPoP and a proof",
+    );
+}
+
+#[tokio::test]
+async fn a_missing_nonce_is_answered_with_one_to_use() {
+    let idp = Idp::start();
+    let base = resource(
+        &idp,
+        Dpop::allowed().nonces(b"a secret every instance shares"),
+    )
+    .await;
+    let token = bound_token(&idp, "a").await;
+    let dpop = format!("DPoP {token}");
+    let first = proof(&idp, &base, &token, json!({})).await;
+    let answer = get(&base, &dpop, &[&first]).await;
+    assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer.body["error"], "use_dpop_nonce");
+    assert!(
+        answer
+            .challenge
+            .starts_with("DPoP error=\"use_dpop_nonce\""),
+        "{}",
+        answer.challenge
+    );
+    let nonce = answer.nonce.expect("a DPoP-Nonce header");
+    let wrong = proof(&idp, &base, &token, json!({ "nonce": "made-up" })).await;
+    assert_eq!(
+        get(&base, &dpop, &[&wrong]).await.body["error"],
+        "use_dpop_nonce"
+    );
+    let with_nonce = proof(&idp, &base, &token, json!({ "nonce": nonce })).await;
+    let answer = get(&base, &dpop, &[&with_nonce]).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+}
+
+#[tokio::test]
+async fn grpc_gets_unauthenticated_for_a_bad_proof() {
+    let idp = Idp::start();
+    let base = resource(&idp, Dpop::allowed()).await;
+    let token = bound_token(&idp, "a").await;
+    let bad = proof(&idp, &base, &token, json!({ "sign_with": "b" })).await;
+    let res = reqwest::Client::new()
+        .post(format!("{base}/pets.Pets/List"))
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", bad)
+        .header("content-type", "application/grpc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["grpc-status"], "16", "UNAUTHENTICATED");
+}
