@@ -336,8 +336,8 @@ pub use standard_claims::{HasScopes, Scopes, StandardClaims};
 pub use store::MemoryBackend;
 pub use token::Claims;
 pub use tower_jwt_sessions_core::{
-    BackendError, RevocationSink, RotatingBackend, Session, SessionBackend, SessionMeta,
-    UserClaims, Users,
+    BackendError, ReplayBackend, RevocationSink, RotatingBackend, Session, SessionBackend,
+    SessionMeta, UserClaims, Users,
 };
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]

@@ -175,3 +175,23 @@ pub trait RotatingBackend: SessionBackend {
         at: u64,
     ) -> impl Future<Output = Result<bool, BackendError>> + Send;
 }
+
+/// One-time records with an expiry: what makes a DPoP proof (RFC 9449 §11.1) usable once
+/// across every instance, since each records its `jti` here before accepting it.
+///
+/// [`suite::check_replay`](crate::suite::check_replay) checks it, racing records included.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot record DPoP proofs",
+    note = "DPoP needs a backend that implements `ReplayBackend` (the memory, Redis and Postgres ones do), to refuse a proof used twice on any instance"
+)]
+pub trait ReplayBackend: Send + Sync + 'static {
+    /// Records `id` until `expires_at` (Unix seconds) unless it is recorded already and not
+    /// expired: `Ok(true)` the first time, `Ok(false)` after. One atomic operation in the
+    /// backend (`SET NX`, `INSERT ... ON CONFLICT`), since instances race for it; an error
+    /// is never taken as a first use.
+    fn record_once(
+        &self,
+        id: &str,
+        expires_at: u64,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send;
+}

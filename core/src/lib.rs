@@ -22,7 +22,7 @@ mod users;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-suite")))]
 pub mod suite;
 
-pub use backend::{RevocationSink, RotatingBackend, SessionBackend};
+pub use backend::{ReplayBackend, RevocationSink, RotatingBackend, SessionBackend};
 pub use error::BackendError;
 pub use session::{Session, SessionMeta};
 pub use users::{UserClaims, Users};

@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::Poll;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::{RotatingBackend, Session, SessionBackend, SessionMeta};
+use crate::{ReplayBackend, RotatingBackend, Session, SessionBackend, SessionMeta};
 
 /// Checks create, load, list, touch and revoke, "not found" apart from "failed", and rows
 /// whose expiry has passed.
@@ -343,6 +343,49 @@ fn session(user_id: &str, created_at: u64, expires_at: u64) -> Session {
         rotated_at: 0,
         meta: SessionMeta::default(),
     }
+}
+
+/// Checks the one-time records of [`ReplayBackend`]: the first record of an id is `true`,
+/// every later one `false`, ids are independent, and of 16 racing records of one id exactly
+/// one is first.
+pub async fn check_replay<R: ReplayBackend>(records: &R) {
+    let now = unix_now();
+    let id = unique("proof");
+    assert!(
+        records
+            .record_once(&id, now + 60)
+            .await
+            .expect("record succeeds"),
+        "the first record of an id is a first use"
+    );
+    assert!(
+        !records
+            .record_once(&id, now + 60)
+            .await
+            .expect("record succeeds"),
+        "a second record of the same id is not"
+    );
+    assert!(
+        records
+            .record_once(&unique("proof"), now + 60)
+            .await
+            .expect("record succeeds"),
+        "another id is independent"
+    );
+    let raced = unique("proof");
+    let racers = (0..16)
+        .map(|_| records.record_once(&raced, now + 60))
+        .collect();
+    let firsts = join_all(racers)
+        .await
+        .into_iter()
+        .map(|first| first.expect("racing records succeed"))
+        .filter(|first| *first)
+        .count();
+    assert_eq!(
+        firsts, 1,
+        "of 16 racing records of one id exactly one is first"
+    );
 }
 
 fn unix_now() -> u64 {

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use tower_jwt_sessions::{
-    BackendError, MachinableClaims, MemoryBackend, RevocationSink, RotatingBackend, Session,
-    SessionBackend,
+    BackendError, MachinableClaims, MemoryBackend, ReplayBackend, RevocationSink, RotatingBackend,
+    Session, SessionBackend,
 };
 
 /// One of the backends, so that the app has one type whatever the environment says.
@@ -104,5 +104,11 @@ impl SessionBackend for AnyBackend {
 impl RotatingBackend for AnyBackend {
     async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
         each!(self, store => store.rotate(id, from, to, at).await)
+    }
+}
+
+impl ReplayBackend for AnyBackend {
+    async fn record_once(&self, id: &str, expires_at: u64) -> Result<bool, BackendError> {
+        each!(self, store => store.record_once(id, expires_at).await)
     }
 }

@@ -54,7 +54,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 use tower_jwt_sessions_core::{
-    BackendError, RevocationSink, RotatingBackend, Session, SessionBackend, SessionMeta,
+    BackendError, ReplayBackend, RevocationSink, RotatingBackend, Session, SessionBackend,
+    SessionMeta,
 };
 
 mod schema;
@@ -131,6 +132,15 @@ impl PostgresBackend {
             .execute(
                 &self.prepared(&client, &self.sql.trim_log).await?,
                 &[&oldest],
+            )
+            .await
+            .map_err(BackendError::new)?;
+        client
+            .execute(
+                &self
+                    .prepared(&client, &self.sql.delete_expired_proofs)
+                    .await?,
+                &[&signed(unix_now())?],
             )
             .await
             .map_err(BackendError::new)?;
@@ -412,6 +422,20 @@ impl RotatingBackend for PostgresBackend {
             })
             .await?;
         Ok(swapped == 1)
+    }
+}
+
+impl ReplayBackend for PostgresBackend {
+    /// One `INSERT ... ON CONFLICT` that also takes over an expired record.
+    async fn record_once(&self, id: &str, expires_at: u64) -> Result<bool, BackendError> {
+        let (expires_at, now) = (signed(expires_at)?, signed(unix_now())?);
+        let recorded = self
+            .run(|client| async move {
+                let statement = client.prepare_cached(&self.sql.record_proof).await?;
+                client.execute(&statement, &[&id, &expires_at, &now]).await
+            })
+            .await?;
+        Ok(recorded == 1)
     }
 }
 

@@ -8,7 +8,8 @@ pub(crate) const CLEAN_BATCH: u64 = 1000;
 
 /// The migrations, in order; a version once released never changes. `{s}` is the sessions
 /// table, `{l}` the revocation log, `{p}` the prefix for index and trigger names, `{m}` the
-/// log's meta row, `{f}` the prefix of function names, `{c}` the notification channel.
+/// log's meta row, `{f}` the prefix of function names, `{c}` the notification channel, `{r}`
+/// the DPoP proofs.
 const MIGRATIONS: &[(i32, &str)] = &[
     (
         1,
@@ -63,6 +64,15 @@ const MIGRATIONS: &[(i32, &str)] = &[
     CREATE TRIGGER {p}revocations_truncated AFTER TRUNCATE ON {l}
         FOR EACH STATEMENT EXECUTE FUNCTION {f}revocations_truncated();",
     ),
+    // DPoP proofs recorded once (RFC 9449 §11.1), kept until they expire.
+    (
+        3,
+        "CREATE TABLE IF NOT EXISTS {r} (
+        id text PRIMARY KEY,
+        expires_at bigint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS {p}proofs_expiry ON {r} (expires_at);",
+    ),
 ];
 
 /// The notification a TRUNCATE of the log sends: every listener checks the log at once.
@@ -83,6 +93,10 @@ pub(crate) struct Statements {
     pub(crate) touch: String,
     pub(crate) rotate: String,
     pub(crate) delete_expired: String,
+    /// Records a DPoP proof id unless it is recorded and not expired: one row affected the
+    /// first time.
+    pub(crate) record_proof: String,
+    pub(crate) delete_expired_proofs: String,
     pub(crate) trim_log: String,
     pub(crate) replay: String,
     /// Since when the log is complete, the last log id issued (its sequence: ids never go
@@ -124,6 +138,7 @@ impl Statements {
         let s = format!("\"{schema}\".\"{prefix}sessions\"");
         let l = format!("\"{schema}\".\"{prefix}revocations\"");
         let m = format!("\"{schema}\".\"{prefix}revocations_meta\"");
+        let r = format!("\"{schema}\".\"{prefix}dpop_proofs\"");
         let channel = format!("{schema}_{prefix}revoked");
         let notify = |from: &str| {
             format!(
@@ -133,12 +148,13 @@ impl Statements {
                  FROM logged"
             )
         };
-        let (s2, l2, p2, m2, c2) = (
+        let (s2, l2, p2, m2, c2, r2) = (
             s.clone(),
             l.clone(),
             prefix.to_owned(),
             m.clone(),
             channel.clone(),
+            r.clone(),
         );
         let f2 = format!("\"{schema}\".{prefix}");
         Ok(Statements {
@@ -150,6 +166,7 @@ impl Statements {
                     .replace("{m}", &m2)
                     .replace("{f}", &f2)
                     .replace("{c}", &c2)
+                    .replace("{r}", &r2)
             }),
             lock_key: fnv(&format!("tower-jwt-sessions:{schema}.{prefix}")),
             create: format!(
@@ -182,6 +199,12 @@ impl Statements {
                 "DELETE FROM {s} WHERE id IN (SELECT id FROM {s} WHERE expires_at <= $1 \
                  LIMIT {CLEAN_BATCH} FOR UPDATE SKIP LOCKED)"
             ),
+            record_proof: format!(
+                "INSERT INTO {r} (id, expires_at) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET expires_at = EXCLUDED.expires_at \
+                 WHERE {r}.expires_at <= $3"
+            ),
+            delete_expired_proofs: format!("DELETE FROM {r} WHERE expires_at <= $1"),
             trim_log: format!(
                 "DELETE FROM {l} WHERE at < now() - $1::bigint * interval '1 second'"
             ),

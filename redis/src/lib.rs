@@ -19,7 +19,7 @@
 //!   `{prefix}:s:{id}`, a hash expiring with the session; `{prefix}:u:{user}`, the user's
 //!   sessions scored by creation time (for `list`, "sign out everywhere" and the per-user
 //!   limit); `{prefix}:revoked`, the revocation log; `{prefix}:log-since`, since when it is
-//!   complete.
+//!   complete; `{prefix}:p:{id}`, a DPoP proof recorded once (`SET NX EXAT`).
 //! - **Revocations reach every instance**: the revoke script appends to the log (a Redis
 //!   Stream trimmed to [`DEFAULT_RETENTION`], longer than any access token lives) in the same
 //!   atomic step as the delete. Each instance follows the log with a blocking read on a
@@ -59,7 +59,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnecti
 use redis::streams::{StreamRangeReply, StreamReadReply};
 use redis::{AsyncConnectionConfig, Client, RedisError, Script};
 use tower_jwt_sessions_core::{
-    BackendError, RevocationSink, RotatingBackend, Session, SessionBackend, SessionMeta,
+    BackendError, ReplayBackend, RevocationSink, RotatingBackend, Session, SessionBackend,
+    SessionMeta,
 };
 
 mod scripts;
@@ -125,6 +126,10 @@ impl RedisBackend {
 
     fn session_key(&self, id: &str) -> String {
         format!("{}:s:{id}", self.tag())
+    }
+
+    fn proof_key(&self, id: &str) -> String {
+        format!("{}:p:{id}", self.tag())
     }
 
     fn user_key(&self, user_id: &str) -> String {
@@ -439,6 +444,27 @@ impl RotatingBackend for RedisBackend {
             })
             .await?;
         Ok(swapped == 1)
+    }
+}
+
+impl ReplayBackend for RedisBackend {
+    /// `SET {prefix}:p:{id} 1 NX EXAT expires_at`: one atomic command. Repeated after a
+    /// dropped connection it may answer "recorded" for a first use: a proof refused, never
+    /// one accepted twice.
+    async fn record_once(&self, id: &str, expires_at: u64) -> Result<bool, BackendError> {
+        let key = self.proof_key(id);
+        let set: Option<String> = self
+            .run(|mut conn| {
+                let mut cmd = redis::cmd("SET");
+                cmd.arg(&key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("EXAT")
+                    .arg(expires_at.max(1));
+                async move { cmd.query_async(&mut conn).await }
+            })
+            .await?;
+        Ok(set.is_some())
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use tower_jwt_sessions_core::{
-    BackendError, RotatingBackend, Session, SessionBackend, UserClaims, Users,
+    BackendError, ReplayBackend, RotatingBackend, Session, SessionBackend, UserClaims, Users,
 };
 
 use crate::clock::unix_now;
@@ -30,6 +30,9 @@ struct State<C> {
     /// Per user, `(created_at, id)`: the newest come last.
     by_user: HashMap<String, BTreeSet<(u64, String)>>,
     users: HashMap<String, C>,
+    /// DPoP proof ids recorded once, with their expiry; `(expires_at, id)` purges them.
+    proofs: HashMap<String, u64>,
+    proofs_by_expiry: BTreeSet<(u64, String)>,
 }
 
 impl<C> State<C> {
@@ -77,6 +80,8 @@ impl<C> MemoryBackend<C> {
                 by_expiry: BTreeSet::new(),
                 by_user: HashMap::new(),
                 users: HashMap::new(),
+                proofs: HashMap::new(),
+                proofs_by_expiry: BTreeSet::new(),
             })),
         }
     }
@@ -177,6 +182,26 @@ impl<C: Send + Sync + 'static> RotatingBackend for MemoryBackend<C> {
             }
             _ => Ok(false),
         }
+    }
+}
+
+impl<C: Send + Sync + 'static> ReplayBackend for MemoryBackend<C> {
+    async fn record_once(&self, id: &str, expires_at: u64) -> Result<bool, BackendError> {
+        let now = unix_now();
+        let mut state = self.write();
+        while let Some((at, expired)) = state.proofs_by_expiry.first().cloned() {
+            if at > now {
+                break;
+            }
+            state.proofs_by_expiry.remove(&(at, expired.clone()));
+            state.proofs.remove(&expired);
+        }
+        if state.proofs.contains_key(id) {
+            return Ok(false);
+        }
+        state.proofs.insert(id.to_owned(), expires_at);
+        state.proofs_by_expiry.insert((expires_at, id.to_owned()));
+        Ok(true)
     }
 }
 

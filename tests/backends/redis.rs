@@ -28,6 +28,7 @@ async fn the_redis_store_keeps_the_store_contract() {
     let store = store_at(&url(), &prefix).await;
     suite::check_backend(&store).await;
     suite::check_rotation(&store).await;
+    suite::check_replay(&store).await;
 }
 
 #[tokio::test]

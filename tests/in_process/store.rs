@@ -14,6 +14,11 @@ async fn the_memory_store_keeps_the_store_contract() {
 }
 
 #[tokio::test]
+async fn the_memory_store_records_each_proof_once() {
+    suite::check_replay(&MemoryBackend::<MachinableClaims>::new()).await;
+}
+
+#[tokio::test]
 async fn the_memory_store_rotates_by_compare_and_swap() {
     suite::check_rotation(&MemoryBackend::<MachinableClaims>::new()).await;
 }
