@@ -40,6 +40,8 @@ pub(crate) struct Shared<S, U> {
     pub(crate) jwks: Option<Jwks>,
     /// The RFC 8414 metadata document, when served.
     pub(crate) issuer_metadata: Option<WellKnown>,
+    /// DPoP (RFC 9449), when on.
+    pub(crate) dpop: Option<crate::dpop::Dpop>,
     pub(crate) renderer: ErrorRenderer,
     pub(crate) policy: Policy,
     /// The refresh token's cookie transport; `None`: Bearer only.
@@ -103,6 +105,24 @@ impl<S, U: Users> Shared<S, U> {
 }
 
 impl<S: SessionBackend, U: Users> Shared<S, U> {
+    /// Records a DPoP proof in the backend, once across every instance: a replay is
+    /// refused, a backend failure is a 503 (never a pass).
+    pub(crate) async fn record_proof(&self, proof: &crate::dpop::Proof) -> Result<(), AuthError> {
+        let lifetime = self.dpop.as_ref().map_or(0, |dpop| dpop.lifetime.as_secs());
+        // A proof is usable while its `iat` is within the lifetime either way of the clock.
+        let expires_at = crate::clock::unix_now().saturating_add(lifetime.saturating_mul(2));
+        match self
+            .store
+            .record_proof(&proof.replay_key(), expires_at)
+            .await
+        {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(crate::error::refusals::PROOF_REPLAYED),
+            // The guard has logged the backend's error; the client gets the fixed 503.
+            Err(_) => Err(crate::error::refusals::BACKEND_UNAVAILABLE),
+        }
+    }
+
     /// Whether the access token's session still exists, asked of the session cache and the
     /// store: the fallback while the revoked set cannot vouch for it.
     pub(crate) async fn check_session(&self, claims: &Claims<U::Claims>) -> Result<(), AuthError> {

@@ -298,9 +298,6 @@ pub mod axum;
 mod clock;
 pub mod cookie;
 pub mod defaults;
-// For the verify-only layer so far; the full layer's DPoP will lift the gate.
-#[cfg(feature = "jwks")]
-#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub mod dpop;
 mod error;
 mod keys;
@@ -322,8 +319,6 @@ pub mod verifier;
 mod well_known;
 
 pub use cookie::RefreshCookie;
-#[cfg(feature = "jwks")]
-#[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub use dpop::Dpop;
 pub use error::{AuthError, ConfigError, ErrorRenderer};
 pub use jsonwebtoken::Algorithm;

@@ -36,4 +36,8 @@ pub struct SessionMeta {
     /// The client's `User-Agent`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
+    /// The RFC 7638 thumbprint of the key the session is bound to (DPoP, RFC 9449): its
+    /// access tokens carry it as `cnf.jkt`, and its refreshes need a proof by that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }

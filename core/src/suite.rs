@@ -93,6 +93,7 @@ pub async fn check_backend<S: SessionBackend>(store: &S) {
     second.meta = SessionMeta {
         ip: Some("203.0.113.7".into()),
         user_agent: Some("suite/1.0 (\"quoted\", ünïcödé)".into()),
+        dpop_jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
     };
     let foreign = session(&other_user, now - 15, now + 3600);
     for s in [&second, &first, &foreign] {

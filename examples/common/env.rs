@@ -85,3 +85,14 @@ fn retired_key(pem: &[u8]) -> Option<tower_jwt_sessions::Keys> {
         .or_else(|_| Keys::from_private_pem(Algorithm::EdDSA, pem))
         .ok()
 }
+
+/// `DPOP`: `off` (the default), `allowed` or `required` (RFC 9449); anything else is an error.
+#[allow(dead_code)] // each example includes this file; not all of them take DPoP
+pub fn dpop() -> Result<Option<tower_jwt_sessions::Dpop>, String> {
+    match std::env::var("DPOP").as_deref() {
+        Err(_) | Ok("off") => Ok(None),
+        Ok("allowed") => Ok(Some(tower_jwt_sessions::Dpop::allowed())),
+        Ok("required") => Ok(Some(tower_jwt_sessions::Dpop::required())),
+        Ok(other) => Err(format!("DPOP={other} is not one of off, allowed, required")),
+    }
+}

@@ -8,6 +8,8 @@
 //!   (default `http://` + `APP_ADDR`).
 //! - `JWKS_URL`, when `ISSUER_URL` is not set: the example server's own tokens, from its JWKS
 //!   document (default `http://127.0.0.1:3000/.well-known/jwks.json`), naming `AUDIENCE`.
+//! - `DPOP`: `off` (the default), `allowed` or `required`, for tokens bound to a key (RFC
+//!   9449).
 //! - `APP_ADDR` (default `127.0.0.1:3100`).
 //!
 //! Routes: `GET /health` (no token); `GET /me` (`sub`, `iss`, `client_id`, `scope`, ... of the
@@ -56,9 +58,12 @@ pub fn app(verifier: &Verifier<StandardClaims>) -> Router {
 
 /// The verifier the environment describes: `ISSUER_URL` (comma-separated) and `AUDIENCE`,
 /// else the example server's `JWKS_URL`.
-pub fn verifier(addr: &str) -> Result<Verifier<StandardClaims>, ConfigError> {
+pub fn verifier(addr: &str) -> Result<Verifier<StandardClaims>, String> {
     let audience = std::env::var("AUDIENCE").unwrap_or_else(|_| format!("http://{addr}"));
     let mut builder = Verifier::<StandardClaims>::builder().public_path("/health");
+    if let Some(dpop) = env::dpop()? {
+        builder = builder.dpop(dpop);
+    }
     match std::env::var("ISSUER_URL") {
         Ok(issuers) => {
             for issuer in issuers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
@@ -75,7 +80,7 @@ pub fn verifier(addr: &str) -> Result<Verifier<StandardClaims>, ConfigError> {
             builder = builder.issuer(Issuer::sessions(url).audience(&audience));
         }
     }
-    builder.build()
+    builder.build().map_err(|err: ConfigError| err.to_string())
 }
 
 #[tokio::main]

@@ -113,6 +113,9 @@ pub struct Tuning {
     /// public keys), access tokens are complete RFC 9068 tokens and the server publishes its
     /// RFC 8414 metadata, so that a resource server is configured from the issuer URL alone.
     pub issuer: Option<(String, String)>,
+    /// DPoP (`DPOP=allowed` or `required`): a login with a proof binds its session to the
+    /// proof's key; `None` (`DPOP=off`, the default): Bearer only.
+    pub dpop: Option<tower_jwt_sessions::Dpop>,
 }
 
 impl Default for Tuning {
@@ -123,6 +126,7 @@ impl Default for Tuning {
             refresh_cookie: None,
             allowed_origins: Vec::new(),
             issuer: None,
+            dpop: None,
         }
     }
 }
@@ -235,6 +239,9 @@ pub fn app_tuned(
         .public_route(axum::http::Method::POST, "/sessions/");
     if let Some((issuer, audience)) = tuning.issuer {
         builder = builder.issuer(issuer).audience(audience).client_id(PROJECT);
+    }
+    if let Some(dpop) = tuning.dpop {
+        builder = builder.dpop(dpop);
     }
     if let Some(cookie) = tuning.refresh_cookie {
         builder = builder
@@ -384,6 +391,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 async fn login(
     State(state): State<AppState>,
     peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    method: Method,
+    uri: axum::http::Uri,
     headers: HeaderMap,
 ) -> Response {
     let Some((name, password)) = basic_credentials(&headers) else {
@@ -400,12 +409,18 @@ async fn login(
     if !user.claims.user.active {
         return error(StatusCode::FORBIDDEN, "the user is inactive");
     }
+    // With DPoP on, a proof binds the session to its key (required with DPOP=required).
+    let dpop_jkt = match state.sessions.login_proof(&method, &uri, &headers).await {
+        Ok(jkt) => jkt,
+        Err(err) => return state.sessions.error_response(&err).map(Into::into),
+    };
     let meta = SessionMeta {
         ip: peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
+        dpop_jkt,
     };
     let issued = match state.sessions.create(&user.id, &user.claims, meta).await {
         Ok(issued) => issued,
@@ -416,6 +431,9 @@ async fn login(
         "access_token": issued.access_token,
         "session_id": issued.session_id,
     });
+    if issued.token_type == "DPoP" {
+        body["token_type"] = json!(issued.token_type);
+    }
     let mut response = match issued.refresh_cookie() {
         // Cookie mode: the refresh token never reaches the page's scripts.
         Some(cookie) => {

@@ -7,7 +7,8 @@
 //! `--features redis,postgres`), `APP_ADDR` (default `127.0.0.1:3000`), `APP_ALG` (`HS256` default, `RS256`, `ES256`,
 //! `EdDSA`), `APP_KEY_FILE` (PEM private key, for the asymmetric ones; the JWKS document is
 //! then served at `/.well-known/jwks.json`), `APP_RETIRED_KEY_FILES` (PEM files still accepted),
-//! `AUDIENCE` (with an asymmetric key: the resource its access tokens are for, default
+//! `DPOP` (`off`, the default; `allowed`: a login with a DPoP proof binds its session to the
+//! proof's key, RFC 9449; `required`: Bearer refused), `AUDIENCE` (with an asymmetric key: the resource its access tokens are for, default
 //! `http://127.0.0.1:3100`; the server is then an RFC 9068 issuer at `http://` + `APP_ADDR`
 //! with RFC 8414 metadata), `APP_SECRET` (HS256 secret, at least 32 bytes;
 //! random when unset), `REVOCATION_BUDGET` (revocations remembered at once; default
@@ -38,6 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         tuning.token_cache_bytes = Some(env::or_exit(bytes.parse())).filter(|b| *b > 0);
     }
     env::or_exit(tuning.browser_from(|name| std::env::var(name).ok()));
+    tuning.dpop = env::or_exit(env::dpop());
     if keys.algorithm().family() != jsonwebtoken::AlgorithmFamily::Hmac {
         // An issuer other services find from its URL alone (RFC 8414), minting RFC 9068
         // access tokens for `AUDIENCE` (the resource server example's default).

@@ -309,6 +309,7 @@ fn session(row: &Row) -> Result<Session, BackendError> {
         meta: SessionMeta {
             ip: row.get(7),
             user_agent: row.get(8),
+            dpop_jkt: row.get(9),
         },
     })
 }
@@ -338,6 +339,7 @@ impl SessionBackend for PostgresBackend {
                         &values.4,
                         &s.meta.ip,
                         &s.meta.user_agent,
+                        &s.meta.dpop_jkt,
                     ],
                 )
                 .await

@@ -71,15 +71,16 @@ const MIGRATIONS: &[(i32, &str)] = &[
         id text PRIMARY KEY,
         expires_at bigint NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS {p}proofs_expiry ON {r} (expires_at);",
+    CREATE INDEX IF NOT EXISTS {p}proofs_expiry ON {r} (expires_at);
+    ALTER TABLE {s} ADD COLUMN IF NOT EXISTS dpop_jkt text;",
     ),
 ];
 
 /// The notification a TRUNCATE of the log sends: every listener checks the log at once.
 pub(crate) const RESET: &str = "reset";
 
-const COLUMNS: &str =
-    "id, user_id, created_at, expires_at, last_accessed, generation, rotated_at, ip, user_agent";
+const COLUMNS: &str = "id, user_id, created_at, expires_at, last_accessed, generation, \
+     rotated_at, ip, user_agent, dpop_jkt";
 
 pub(crate) struct Statements {
     migrations_table: String,
@@ -170,12 +171,12 @@ impl Statements {
             }),
             lock_key: fnv(&format!("tower-jwt-sessions:{schema}.{prefix}")),
             create: format!(
-                "INSERT INTO {s} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                "INSERT INTO {s} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (id) DO UPDATE SET user_id = EXCLUDED.user_id, \
                  created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, \
                  last_accessed = EXCLUDED.last_accessed, generation = EXCLUDED.generation, \
                  rotated_at = EXCLUDED.rotated_at, ip = EXCLUDED.ip, \
-                 user_agent = EXCLUDED.user_agent"
+                 user_agent = EXCLUDED.user_agent, dpop_jkt = EXCLUDED.dpop_jkt"
             ),
             load: format!("SELECT {COLUMNS} FROM {s} WHERE id = $1"),
             revoke: notify(&format!(

@@ -277,6 +277,7 @@ fn parse(id: &str, mut row: HashMap<String, String>) -> Result<Option<Session>, 
         meta: SessionMeta {
             ip: row.remove("ip"),
             user_agent: row.remove("ua"),
+            dpop_jkt: row.remove("jkt"),
         },
     }))
 }
@@ -287,9 +288,10 @@ impl SessionBackend for RedisBackend {
             self.session_key(&session.id),
             self.user_key(&session.user_id),
         );
-        let (ip, agent) = (
+        let (ip, agent, jkt) = (
             optional(&session.meta.ip),
             optional(&session.meta.user_agent),
+            optional(&session.meta.dpop_jkt),
         );
         self.run(|mut conn| {
             let mut script = self.scripts.create.key(&session_key);
@@ -303,7 +305,8 @@ impl SessionBackend for RedisBackend {
                 .arg(session.generation)
                 .arg(session.rotated_at)
                 .arg(&ip)
-                .arg(&agent);
+                .arg(&agent)
+                .arg(&jkt);
             async move { script.invoke_async::<i64>(&mut conn).await }
         })
         .await?;

@@ -2,7 +2,7 @@
 //! multiplexed connection, where WATCH/MULTI is not (redis-rs #565).
 //!
 //! Keys (the prefix in braces is the Redis Cluster hash tag): `{prefix}:s:{id}` is a session's hash (fields `user`, `created`, `expires`,
-//! `accessed`, `gen`, `rotated`, and `ip`/`ua` when known) expiring with the session;
+//! `accessed`, `gen`, `rotated`, and `ip`/`ua`/`jkt` when known) expiring with the session;
 //! `{prefix}:u:{user}` is a sorted set of the user's session ids scored by creation time;
 //! `{prefix}:revoked` is the revocation log, a stream every instance reads;
 //! `{prefix}:log-since` is the Unix second since which the log is known complete (0: since
@@ -11,7 +11,7 @@
 use redis::Script;
 
 /// KEYS: session, user index. ARGV: id, user, created, expires, accessed, gen, rotated,
-/// ip, ua (`+value` when known, empty when not).
+/// ip, ua, jkt (`+value` when known, empty when not).
 pub(crate) fn create() -> Script {
     Script::new(
         r"
@@ -19,6 +19,7 @@ redis.call('HSET', KEYS[1], 'user', ARGV[2], 'created', ARGV[3], 'expires', ARGV
   'accessed', ARGV[5], 'gen', ARGV[6], 'rotated', ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'ip', string.sub(ARGV[8], 2)) end
 if ARGV[9] ~= '' then redis.call('HSET', KEYS[1], 'ua', string.sub(ARGV[9], 2)) end
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[1], 'jkt', string.sub(ARGV[10], 2)) end
 -- An expiry already past deletes the row at once: the contract allows dropping it.
 redis.call('EXPIREAT', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])

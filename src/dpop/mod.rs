@@ -126,7 +126,6 @@ pub(crate) fn bind(
     token: &str,
     bound: Option<&str>,
     request: &http::Request<impl Sized>,
-    now: u64,
 ) -> Result<Option<Proof>, crate::error::AuthError> {
     use crate::error::refusals::{
         BOUND_AS_BEARER, DPOP_REQUIRED, PROOF_OTHER_KEY, UNBOUND_AS_DPOP,
@@ -143,7 +142,7 @@ pub(crate) fn bind(
                 request.method(),
                 request.uri(),
                 Some(token),
-                now,
+                crate::clock::unix_now(),
             )?;
             if proof.jkt != jkt {
                 return Err(PROOF_OTHER_KEY);

@@ -21,6 +21,13 @@ pub(crate) struct Proof {
     pub(crate) jti: String,
 }
 
+impl Proof {
+    /// The key it is recorded under (see [`super::replay_key`]).
+    pub(crate) fn replay_key(&self) -> String {
+        super::replay_key(&self.jkt, &self.jti)
+    }
+}
+
 fn invalid(why: &'static str) -> AuthError {
     AuthError::InvalidDpopProof(why)
 }

@@ -35,6 +35,10 @@ pub(crate) const DPOP_REQUIRED: AuthError =
     AuthError::InvalidDpopToken("DPoP is required: send the token with DPoP and a proof");
 pub(crate) const PROOF_OTHER_KEY: AuthError =
     AuthError::InvalidDpopProof("the DPoP proof is signed by another key than the token's");
+pub(crate) const LOGIN_PROOF_REQUIRED: AuthError =
+    AuthError::InvalidDpopProof("a DPoP proof is required to sign in");
+pub(crate) const PROOF_MISSING: AuthError =
+    AuthError::InvalidDpopProof("a DPoP proof by the session's key is required");
 pub(crate) const PROOF_REPLAYED: AuthError =
     AuthError::InvalidDpopProof("the DPoP proof was used before");
 
@@ -86,7 +90,7 @@ pub(crate) const TOKEN_REUSED: AuthError =
     AuthError::InvalidToken("a retired refresh token was used again; the session has ended");
 
 /// Every refusal with a fixed text, for the renderer to prepare once.
-pub(crate) const ALL: [AuthError; 40] = [
+pub(crate) const ALL: [AuthError; 42] = [
     DUPLICATE_AUTHORIZATION,
     DUPLICATE_REFRESH_COOKIE,
     NO_ORIGIN,
@@ -113,6 +117,8 @@ pub(crate) const ALL: [AuthError; 40] = [
     UNBOUND_AS_DPOP,
     DPOP_REQUIRED,
     PROOF_OTHER_KEY,
+    LOGIN_PROOF_REQUIRED,
+    PROOF_MISSING,
     PROOF_REPLAYED,
     OTHER_ISSUER,
     OTHER_AUDIENCE,

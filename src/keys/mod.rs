@@ -14,7 +14,6 @@ mod hmac;
 mod jwks;
 mod provider;
 
-#[cfg(feature = "jwks")]
 pub(crate) use provider::ensure_provider;
 
 use hmac::PreparedHmac;

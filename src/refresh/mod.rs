@@ -16,9 +16,11 @@ use tower_jwt_sessions_core::{SessionBackend, UserClaims, Users};
 use crate::access::Shared;
 use crate::clock::unix_now;
 use crate::cookie::Via;
+use crate::dpop::Proof;
 use crate::error::AuthError;
 use crate::error::refusals::{
-    SESSION_ENDED, SESSION_EXPIRED, SESSION_IDLE, TOKEN_REPLACED, USER_INACTIVE,
+    DPOP_REQUIRED, PROOF_MISSING, PROOF_OTHER_KEY, SESSION_ENDED, SESSION_EXPIRED, SESSION_IDLE,
+    TOKEN_REPLACED, USER_INACTIVE,
 };
 use crate::store::LoadError;
 use crate::token::{MintError, RefreshClaims};
@@ -31,8 +33,9 @@ pub(crate) async fn respond<S: SessionBackend, U: Users>(
     shared: Arc<Shared<S, U>>,
     claims: RefreshClaims,
     via: Via,
+    proof: ProofCheck,
 ) -> Response<Bytes> {
-    let work = refresh(&shared, claims, via);
+    let work = refresh(&shared, claims, via, proof);
     #[cfg(feature = "tracing")]
     let span = tracing::debug_span!("refresh", outcome = tracing::field::Empty);
     #[cfg(feature = "tracing")]
@@ -69,10 +72,14 @@ pub(crate) fn refusal<S, U>(shared: &Shared<S, U>, err: &AuthError, via: Via) ->
     response
 }
 
+/// The request's DPoP proof, checked before its session was known (`Ok(None)`: none sent).
+pub(crate) type ProofCheck = Result<Option<Proof>, AuthError>;
+
 async fn refresh<S: SessionBackend, U: Users>(
     shared: &Shared<S, U>,
     claims: RefreshClaims,
     via: Via,
+    proof: ProofCheck,
 ) -> Result<Refreshed, AuthError> {
     let policy = &shared.policy;
     let entry = shared
@@ -110,6 +117,11 @@ async fn refresh<S: SessionBackend, U: Users>(
         }
     };
 
+    // A bound session refreshes only with a proof by its key, checked and recorded before
+    // anything changes: a thief's attempt leaves the session to its owner.
+    let bound = session.meta.dpop_jkt.as_deref();
+    bound_session_proof(shared, bound, proof).await?;
+
     let next_generation = match policy.rotation {
         Some(grace) => {
             Some(rotation::settle(&shared.store, session, claims.generation, grace, now).await?)
@@ -123,7 +135,7 @@ async fn refresh<S: SessionBackend, U: Users>(
         .min(Duration::from_secs(session.expires_at - now));
     let access_token = shared
         .codec
-        .mint_access(&session.user_id, &session.id, &user, now, ttl)
+        .mint_access(&session.user_id, &session.id, &user, now, ttl, bound)
         .map_err(signing_failed)?;
     let refresh_token = match next_generation {
         Some(generation) => Some(
@@ -158,7 +170,30 @@ async fn refresh<S: SessionBackend, U: Users>(
         refresh_token,
         cookie,
         expires_in: ttl.as_secs(),
+        token_type: if bound.is_some() { "DPoP" } else { "Bearer" },
     })
+}
+
+/// RFC 9449 §5 for the refresh route: a session bound to a key needs a proof by that key
+/// (recorded once, on every instance); with DPoP required, an unbound one is refused.
+async fn bound_session_proof<S: SessionBackend, U: Users>(
+    shared: &Shared<S, U>,
+    bound: Option<&str>,
+    proof: ProofCheck,
+) -> Result<(), AuthError> {
+    let Some(jkt) = bound else {
+        return match &shared.dpop {
+            Some(dpop) if dpop.required => Err(DPOP_REQUIRED),
+            _ => Ok(()),
+        };
+    };
+    let (Some(_), Some(proof)) = (&shared.dpop, proof?) else {
+        return Err(PROOF_MISSING);
+    };
+    if proof.jkt != jkt {
+        return Err(PROOF_OTHER_KEY);
+    }
+    shared.record_proof(&proof).await
 }
 
 /// A refresh that could not sign: the client gets the fixed 503 of a server fault, the
@@ -176,6 +211,8 @@ struct Refreshed {
     /// Only with rotation, by cookie: the `Set-Cookie` value of the new refresh token.
     cookie: Option<HeaderValue>,
     expires_in: u64,
+    /// `DPoP` for a session bound to a key.
+    token_type: &'static str,
 }
 
 impl Refreshed {
@@ -187,8 +224,8 @@ impl Refreshed {
             None => String::new(),
         };
         let body = format!(
-            r#"{{"access_token":"{}"{rotated},"token_type":"Bearer","expires_in":{}}}"#,
-            self.access_token, self.expires_in
+            r#"{{"access_token":"{}"{rotated},"token_type":"{}","expires_in":{}}}"#,
+            self.access_token, self.token_type, self.expires_in
         );
         let mut response = Response::new(Bytes::from(body));
         *response.status_mut() = StatusCode::OK;

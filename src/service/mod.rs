@@ -28,7 +28,10 @@ pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::SessionLayer;
 
-use bearer::bearer_token;
+use bearer::{bearer_token, credentials};
+
+/// An access token's claims, and the DPoP proof to record when the token is bound.
+type Authenticated<C> = (Access<C>, Option<crate::dpop::Proof>);
 use future::CheckFuture;
 
 /// Left in the extensions of requests that passed the layer without claims (public routes,
@@ -82,9 +85,19 @@ where
     S: SessionBackend,
     U: Users,
 {
-    fn authenticate<B>(&self, req: &Request<B>) -> Result<Option<Access<U::Claims>>, AuthError> {
-        match bearer_token(req.headers(), req.uri())? {
-            Some(token) => self.shared.verify_access(token).map(Some),
+    /// The access token's claims, and the DPoP proof to record when the token is bound.
+    fn authenticate<B>(
+        &self,
+        req: &Request<B>,
+    ) -> Result<Option<Authenticated<U::Claims>>, AuthError> {
+        let dpop = self.shared.dpop.as_ref();
+        match credentials(req.headers(), req.uri(), dpop.is_some())? {
+            Some((scheme, token)) => {
+                let access = self.shared.verify_access(token)?;
+                let (Access::Granted(claims) | Access::CheckSession(claims)) = &access;
+                let proof = crate::dpop::bind(dpop, scheme, token, claims.bound_key(), req)?;
+                Ok(Some((access, proof)))
+            }
             None if self.shared.policy.optional => Ok(None),
             None => Err(AuthError::MissingCredentials),
         }
@@ -107,11 +120,27 @@ where
         ResponseFuture::answered(self.render(err, grpc::is_grpc(headers)))
     }
 
-    /// The session check of the fallback path, refusing as the layer would have.
-    fn check_session(&self, claims: Claims<U::Claims>, grpc: bool) -> CheckFuture {
+    /// The session check of the fallback path and the record of a DPoP proof, whichever the
+    /// request needs, refusing as the layer would have.
+    fn check_later(
+        &self,
+        session: Option<Claims<U::Claims>>,
+        proof: Option<crate::dpop::Proof>,
+        grpc: bool,
+    ) -> CheckFuture {
         let service = self.clone_shared();
         Box::pin(async move {
-            match service.shared.check_session(&claims).await {
+            let shared = &service.shared;
+            let checked = async {
+                if let Some(claims) = &session {
+                    shared.check_session(claims).await?;
+                }
+                match &proof {
+                    Some(proof) => shared.record_proof(proof).await,
+                    None => Ok(()),
+                }
+            };
+            match checked.await {
                 Ok(()) => {
                     crate::telemetry::access_accepted();
                     Ok(())
@@ -166,11 +195,28 @@ where
             Err(err) => (Err(err), Via::Bearer),
         };
         match verified {
-            Ok(claims) => ResponseFuture::refresh(Box::pin(refresh::respond(
-                Arc::clone(&self.shared),
-                claims,
-                via,
-            ))),
+            Ok(claims) => {
+                // Checked now, against the request; whether the session needs it is known
+                // once it is loaded.
+                let proof = match &self.shared.dpop {
+                    Some(dpop) if headers.contains_key("dpop") => crate::dpop::check(
+                        dpop,
+                        headers,
+                        req.method(),
+                        req.uri(),
+                        None,
+                        crate::clock::unix_now(),
+                    )
+                    .map(Some),
+                    _ => Ok(None),
+                };
+                ResponseFuture::refresh(Box::pin(refresh::respond(
+                    Arc::clone(&self.shared),
+                    claims,
+                    via,
+                    proof,
+                )))
+            }
             Err(err) => {
                 crate::telemetry::refresh_refused(&err);
                 ResponseFuture::answered(refresh::refusal(&self.shared, &err, via))
@@ -214,13 +260,19 @@ where
                 None => None,
             },
             Route::Protected => match self.authenticate(&req) {
-                Ok(Some(Access::Granted(claims))) => {
+                Ok(Some((Access::Granted(claims), None))) => {
                     crate::telemetry::access_accepted();
                     req.extensions_mut().insert(claims);
                     None
                 }
-                Ok(Some(Access::CheckSession(claims))) => {
-                    let check = self.check_session(claims.clone(), grpc::is_grpc(req.headers()));
+                Ok(Some((Access::Granted(claims), Some(proof)))) => {
+                    let check = self.check_later(None, Some(proof), grpc::is_grpc(req.headers()));
+                    req.extensions_mut().insert(claims);
+                    Some(check)
+                }
+                Ok(Some((Access::CheckSession(claims), proof))) => {
+                    let grpc = grpc::is_grpc(req.headers());
+                    let check = self.check_later(Some(claims.clone()), proof, grpc);
                     req.extensions_mut().insert(claims);
                     Some(check)
                 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use tower_jwt_sessions_core::{RotatingBackend, SessionBackend, Users};
+use tower_jwt_sessions_core::{ReplayBackend, RotatingBackend, SessionBackend, Users};
 
 use super::Sessions;
 use crate::access::{Policy, Shared};
@@ -16,7 +16,7 @@ use crate::cookie::{CookieTransport, RefreshCookie};
 use crate::error::{ConfigError, ErrorRenderer};
 use crate::keys::{Jwks, Keys};
 use crate::routes::{PublicRoute, Routes};
-use crate::store::{RotateFn, Store, StoreConfig, rotate_fn};
+use crate::store::{RecordFn, RotateFn, Store, StoreConfig, record_fn, rotate_fn};
 use crate::token::{TokenCache, TokenCodec};
 use crate::user_cache::UserCache;
 
@@ -80,6 +80,8 @@ pub struct SessionsBuilder<S = (), U = S> {
     users: U,
     /// The backend's compare-and-swap, known only while the backend's type says it has one.
     rotate: Option<RotateFn<S>>,
+    /// The backend's one-time records (DPoP), likewise.
+    record: Option<RecordFn<S>>,
     settings: Settings,
 }
 
@@ -108,6 +110,7 @@ struct Settings {
     max_backend_calls: usize,
     backend_timeout: Option<Duration>,
     rotation: Option<Duration>,
+    dpop: Option<crate::dpop::Dpop>,
     renderer: ErrorRenderer,
     cookie: Option<RefreshCookie>,
 }
@@ -140,6 +143,7 @@ impl SessionsBuilder {
             store: (),
             users: (),
             rotate: None,
+            record: None,
             settings: Settings {
                 keys,
                 access_ttl: crate::defaults::ACCESS_TTL,
@@ -164,6 +168,7 @@ impl SessionsBuilder {
                 max_backend_calls: crate::defaults::MAX_BACKEND_CALLS,
                 backend_timeout: Some(crate::defaults::BACKEND_TIMEOUT),
                 rotation: None,
+                dpop: None,
                 renderer: ErrorRenderer::default(),
                 cookie: None,
             },
@@ -184,6 +189,7 @@ impl<S, U> SessionsBuilder<S, U> {
             store: backend,
             users: self.users,
             rotate: None,
+            record: None,
             settings: self.settings,
         }
     }
@@ -195,6 +201,7 @@ impl<S, U> SessionsBuilder<S, U> {
             store: self.store,
             users,
             rotate: self.rotate,
+            record: self.record,
             settings: self.settings,
         }
     }
@@ -408,6 +415,22 @@ impl<S: RotatingBackend, U> SessionsBuilder<S, U> {
     }
 }
 
+impl<S: ReplayBackend, U> SessionsBuilder<S, U> {
+    /// Sender-constrained sessions (RFC 9449): a login with a proof
+    /// ([`Sessions::login_proof`](crate::Sessions::login_proof)) binds the session to the
+    /// proof's key; its access tokens carry `cnf.jkt` and are accepted only with
+    /// `Authorization: DPoP` and a proof by that key, its refreshes only with such a proof
+    /// too. Every proof is accepted once, on every instance: its `jti` is recorded in the
+    /// backend (503 when that fails, never a pass). [`Dpop::required`](crate::Dpop::required)
+    /// refuses Bearer. Off by default; offered for backends that implement
+    /// [`ReplayBackend`](crate::ReplayBackend). Call it after [`backend`](Self::backend).
+    pub fn dpop(mut self, dpop: crate::dpop::Dpop) -> Self {
+        self.record = Some(record_fn::<S>());
+        self.settings.dpop = Some(dpop);
+        self
+    }
+}
+
 impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
     /// Checks the configuration and builds the shared handle.
     pub fn build(self) -> Result<Sessions<S, U>, ConfigError> {
@@ -477,7 +500,10 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
             .cookie
             .map(|cookie| CookieTransport::new(cookie, routes.refresh_path()))
             .transpose()?;
-        let renderer = settings.renderer;
+        let renderer = match &settings.dpop {
+            Some(dpop) => settings.renderer.with_dpop(dpop.required, dpop.algs()),
+            None => settings.renderer,
+        };
         let store = StoreConfig {
             max_in_flight: settings.max_backend_calls,
             timeout: settings.backend_timeout,
@@ -496,7 +522,11 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
                 ),
             revocation_budget: settings.revocation_budget,
         };
-        let store = Store::new(self.store, self.rotate, store);
+        if settings.dpop.is_some() && self.record.is_none() {
+            // `dpop` was set, then the backend replaced by one without records.
+            return Err(ConfigError::DpopUnsupported);
+        }
+        let store = Store::new(self.store, self.rotate, self.record, store);
         store.watch_revocations();
         let shared = Shared {
             store,
@@ -516,6 +546,7 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
             routes,
             jwks,
             issuer_metadata,
+            dpop: settings.dpop,
             renderer,
             policy: Policy {
                 access_ttl: settings.access_ttl,

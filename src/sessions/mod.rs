@@ -105,6 +105,38 @@ impl<S, U> Sessions<S, U> {
 }
 
 impl<S: SessionBackend, U: Users> Sessions<S, U> {
+    /// The DPoP proof of a login request (RFC 9449 §5), checked (`htm` and `htu` of this
+    /// request, no `ath`) and recorded once on every instance: the thumbprint of its key, to
+    /// bind the session to through [`SessionMeta::dpop_jkt`]. `Ok(None)` when the request
+    /// has no `DPoP` header or DPoP is off; with [`Dpop::required`](crate::Dpop::required)
+    /// a proof is needed. A refusal renders with [`error_response`](Self::error_response).
+    ///
+    /// ```ignore
+    /// let jkt = sessions.login_proof(&method, &uri, &headers).await?;
+    /// let meta = SessionMeta { dpop_jkt: jkt, ..SessionMeta::default() };
+    /// let issued = sessions.create(&user_id, &claims, meta).await?;  // token_type "DPoP"
+    /// ```
+    pub async fn login_proof(
+        &self,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+    ) -> Result<Option<String>, AuthError> {
+        let Some(dpop) = &self.shared.dpop else {
+            return Ok(None);
+        };
+        if !headers.contains_key("dpop") {
+            return if dpop.required {
+                Err(crate::error::refusals::LOGIN_PROOF_REQUIRED)
+            } else {
+                Ok(None)
+            };
+        }
+        let proof = crate::dpop::check(dpop, headers, method, uri, None, unix_now())?;
+        self.shared.record_proof(&proof).await?;
+        Ok(Some(proof.jkt))
+    }
+
     /// Starts a session for a user whose credentials the app has checked, and mints its
     /// first pair of tokens.
     pub async fn create(
@@ -128,10 +160,19 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
             rotated_at: 0,
             meta: bounded(meta),
         };
+        let jkt = session.meta.dpop_jkt.as_deref();
         let access_token = shared
             .codec
-            .mint_access(user_id, &session.id, claims, now, shared.policy.access_ttl)
+            .mint_access(
+                user_id,
+                &session.id,
+                claims,
+                now,
+                shared.policy.access_ttl,
+                jkt,
+            )
             .map_err(|err| SessionError::Signing(err.0))?;
+        let token_type = if jkt.is_some() { DPOP } else { BEARER };
         let refresh_token = shared
             .codec
             .mint_refresh(
@@ -160,6 +201,7 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
             refresh_token,
             session_id,
             expires_in: shared.policy.access_ttl.as_secs(),
+            token_type,
             refresh_cookie,
         })
     }
@@ -293,6 +335,9 @@ pub struct IssuedTokens {
     pub session_id: String,
     /// Access-token lifetime in seconds.
     pub expires_in: u64,
+    /// `Bearer`, or `DPoP` when the session is bound to a key (RFC 9449 §5): its access
+    /// tokens then work only with a proof by that key.
+    pub token_type: &'static str,
     refresh_cookie: Option<HeaderValue>,
 }
 
@@ -318,6 +363,12 @@ impl Serialize for IssuedTokens {
         }
         out.serialize_field("session_id", &self.session_id)?;
         out.serialize_field("expires_in", &self.expires_in)?;
+        // Said only for a bound session: a Bearer one reads as it always did.
+        if self.token_type == DPOP {
+            out.serialize_field("token_type", self.token_type)?;
+        } else {
+            out.skip_field("token_type")?;
+        }
         out.end()
     }
 }
@@ -373,6 +424,10 @@ impl std::error::Error for SessionError {
     }
 }
 
+/// `token_type` of a session bound to a key, and of any other.
+pub(crate) const DPOP: &str = "DPoP";
+pub(crate) const BEARER: &str = "Bearer";
+
 fn bounded(meta: SessionMeta) -> SessionMeta {
     fn cut(mut value: String) -> String {
         if value.len() > crate::limits::MAX_META_LEN {
@@ -390,6 +445,7 @@ fn bounded(meta: SessionMeta) -> SessionMeta {
     SessionMeta {
         ip: meta.ip.map(cut),
         user_agent: meta.user_agent.map(cut),
+        dpop_jkt: meta.dpop_jkt.map(cut),
     }
 }
 
@@ -434,6 +490,7 @@ mod tests {
         let meta = bounded(SessionMeta {
             ip: Some("203.0.113.7".into()),
             user_agent: Some(long),
+            dpop_jkt: None,
         });
         assert_eq!(meta.ip.as_deref(), Some("203.0.113.7"));
         let agent = meta.user_agent.unwrap();
@@ -451,6 +508,7 @@ mod tests {
             refresh_token: "eyJrefresh".into(),
             session_id: "s".into(),
             expires_in: 1,
+            token_type: BEARER,
             refresh_cookie: Some(HeaderValue::from_static("refresh_token=eyJrefresh")),
         };
         let debug = format!("{issued:?}");

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tower_jwt_sessions_core::{
-    BackendError, RevocationSink, RotatingBackend, Session, SessionBackend,
+    BackendError, ReplayBackend, RevocationSink, RotatingBackend, Session, SessionBackend,
 };
 
 mod feed;
@@ -52,6 +52,28 @@ pub(crate) fn rotate_fn<S: RotatingBackend>() -> RotateFn<S> {
     rotate_boxed::<S>
 }
 
+/// The backend's one-time record of a DPoP proof, boxed as [`RotateFn`] is: only backends
+/// that implement [`ReplayBackend`] get one.
+pub(crate) type RecordFn<S> =
+    for<'a> fn(
+        &'a S,
+        &'a str,
+        u64,
+    ) -> Pin<Box<dyn Future<Output = Result<bool, BackendError>> + Send + 'a>>;
+
+fn record_boxed<'a, S: ReplayBackend>(
+    store: &'a S,
+    id: &'a str,
+    expires_at: u64,
+) -> Pin<Box<dyn Future<Output = Result<bool, BackendError>> + Send + 'a>> {
+    Box::pin(store.record_once(id, expires_at))
+}
+
+/// The one-time record of a [`ReplayBackend`].
+pub(crate) fn record_fn<S: ReplayBackend>() -> RecordFn<S> {
+    record_boxed::<S>
+}
+
 /// How the door is sized; computed by the builder.
 pub(crate) struct StoreConfig {
     pub(crate) max_in_flight: usize,
@@ -68,16 +90,23 @@ pub(crate) struct StoreConfig {
 pub(crate) struct Store<S> {
     rows: S,
     rotate: Option<RotateFn<S>>,
+    record: Option<RecordFn<S>>,
     guard: Guard,
     cache: SessionCache,
     revocations: Arc<Revocations>,
 }
 
 impl<S> Store<S> {
-    pub(crate) fn new(rows: S, rotate: Option<RotateFn<S>>, config: StoreConfig) -> Self {
+    pub(crate) fn new(
+        rows: S,
+        rotate: Option<RotateFn<S>>,
+        record: Option<RecordFn<S>>,
+        config: StoreConfig,
+    ) -> Self {
         Store {
             rows,
             rotate,
+            record,
             guard: Guard::new(config.max_in_flight, config.timeout),
             cache: SessionCache::new(config.cache_capacity, config.cache_ttl),
             revocations: Arc::new(Revocations::new(
@@ -110,6 +139,21 @@ impl<S: SessionBackend> Store<S> {
     pub(crate) fn watch_revocations(&self) {
         self.rows
             .watch_revocations(Arc::clone(&self.revocations) as Arc<dyn RevocationSink>);
+    }
+
+    /// Records a DPoP proof once, across every instance: `Ok(false)` for a replay. An
+    /// error (or a backend without records) is never a first use.
+    pub(crate) async fn record_proof(
+        &self,
+        id: &str,
+        expires_at: u64,
+    ) -> Result<bool, BackendError> {
+        let record = self
+            .record
+            .ok_or_else(|| BackendError::new("the backend keeps no DPoP proof records"))?;
+        self.guard
+            .call("record proof", || record(&self.rows, id, expires_at))
+            .await
     }
 
     pub(crate) async fn create(&self, session: Session) -> Result<(), BackendError> {

@@ -34,7 +34,7 @@ pub(crate) use wire::{AccessClaims, RefreshClaims, TokenUse};
 use jws::KnownHeaders;
 #[cfg(feature = "jwks")]
 use wire::IssuerOnly;
-use wire::{ACCESS_TYP, AccessOut, Audience, Profiled, REFRESH_TYP, Registered};
+use wire::{ACCESS_TYP, AccessOut, Audience, ConfirmationOut, Profiled, REFRESH_TYP, Registered};
 
 /// Tokens longer than this are refused before any decoding, whatever carries them. Our own
 /// tokens are well under 2 KiB; the limit keeps a hostile 64 KiB header from costing base64
@@ -169,6 +169,7 @@ impl TokenCodec {
         custom: &C,
         now: u64,
         ttl: Duration,
+        bound_to: Option<&str>,
     ) -> Result<String, MintError> {
         let jti = match &self.client_id {
             Some(_) => Some(new_jti()?),
@@ -179,6 +180,7 @@ impl TokenCodec {
             sid,
             jti: jti.as_deref(),
             client_id: self.client_id.as_deref(),
+            cnf: bound_to.map(|jkt| ConfirmationOut { jkt }),
             iat: now,
             exp: now.saturating_add(ttl.as_secs()),
             iss: self.issuer.as_deref(),
@@ -244,7 +246,7 @@ impl TokenCodec {
             iss: registered.iss,
             aud: registered.aud,
             token_use: Some(registered.token_use),
-            cnf: None,
+            cnf: registered.cnf,
             custom,
         })
     }
@@ -436,7 +438,7 @@ mod tests {
     fn access_round_trip() {
         let codec = codec();
         let token = codec
-            .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60))
+            .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60), None)
             .unwrap();
         let decoded = Claims::<MachinableClaims>::new(
             codec.verify_access(&token).unwrap(),
@@ -453,7 +455,7 @@ mod tests {
         let codec = codec();
         assert_eq!(codec.known.len(), 2);
         let access = codec
-            .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60))
+            .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60), None)
             .unwrap();
         let refresh = codec
             .mint_refresh("u1", "s1", 0, now(), now() + 60)
@@ -484,7 +486,7 @@ mod tests {
     fn kinds_are_mutually_exclusive() {
         let codec = codec();
         let access = codec
-            .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60))
+            .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60), None)
             .unwrap();
         let refresh = codec
             .mint_refresh("u1", "s1", 0, now(), now() + 60)
@@ -535,7 +537,7 @@ mod tests {
             Some("pets".into()),
         );
         let token = other
-            .mint_access("u", "s", &claims(), now(), Duration::from_secs(60))
+            .mint_access("u", "s", &claims(), now(), Duration::from_secs(60), None)
             .unwrap();
         assert_eq!(
             strict
@@ -544,11 +546,11 @@ mod tests {
             OTHER_ISSUER
         );
         let plain = codec()
-            .mint_access("u", "s", &claims(), now(), Duration::from_secs(60))
+            .mint_access("u", "s", &claims(), now(), Duration::from_secs(60), None)
             .unwrap();
         assert!(strict.verify_access::<serde_json::Value>(&plain).is_err());
         let good = strict
-            .mint_access("u", "s", &claims(), now(), Duration::from_secs(60))
+            .mint_access("u", "s", &claims(), now(), Duration::from_secs(60), None)
             .unwrap();
         assert!(strict.verify_access::<serde_json::Value>(&good).is_ok());
     }

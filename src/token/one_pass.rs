@@ -12,12 +12,13 @@
 use std::fmt;
 
 use serde::de::value::{
-    BorrowedStrDeserializer, SeqDeserializer, StringDeserializer, U64Deserializer, UnitDeserializer,
+    BorrowedStrDeserializer, MapDeserializer, SeqDeserializer, StringDeserializer, U64Deserializer,
+    UnitDeserializer,
 };
 use serde::de::{self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::forward_to_deserialize_any;
 
-use super::wire::{Audience, Registered, TokenUse};
+use super::wire::{Audience, Confirmation, Registered, TokenUse};
 
 /// The user's claims and the registered ones, from one parse; `None`: parse twice instead.
 pub(super) fn parse<C: DeserializeOwned>(payload: &[u8]) -> Option<(Registered, C)> {
@@ -43,6 +44,7 @@ enum Field {
     Aud,
     TokenUse,
     Generation,
+    Cnf,
 }
 
 impl Field {
@@ -57,6 +59,7 @@ impl Field {
             "aud" => Field::Aud,
             "token_use" => Field::TokenUse,
             "gen" => Field::Generation,
+            "cnf" => Field::Cnf,
             _ => return None,
         })
     }
@@ -75,6 +78,7 @@ struct Fields {
     aud: Option<Audience>,
     token_use: Option<TokenUse>,
     generation: Option<u64>,
+    cnf: Option<Confirmation>,
 }
 
 impl Fields {
@@ -97,6 +101,7 @@ impl Fields {
             aud: self.aud,
             token_use: self.token_use?,
             generation: self.generation,
+            cnf: self.cnf,
         })
     }
 }
@@ -232,6 +237,16 @@ impl<'de, A: MapAccess<'de>> MapAccess<'de> for TeeMap<'_, A> {
                 self.fields.iss.clone_from(&value);
                 match value {
                     Some(value) => seed.deserialize(StringDeserializer::new(value)),
+                    None => seed.deserialize(UnitDeserializer::new()),
+                }
+            }
+            Field::Cnf => {
+                let value: Option<Confirmation> = self.map.next_value()?;
+                self.fields.cnf.clone_from(&value);
+                match value {
+                    Some(cnf) => seed.deserialize(MapDeserializer::<_, A::Error>::new(
+                        std::iter::once(("jkt", cnf.jkt)),
+                    )),
                     None => seed.deserialize(UnitDeserializer::new()),
                 }
             }

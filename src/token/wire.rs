@@ -94,6 +94,12 @@ pub(crate) struct AccessClaims<C> {
     pub(crate) custom: C,
 }
 
+/// What we write as `cnf`.
+#[derive(Serialize)]
+pub(crate) struct ConfirmationOut<'a> {
+    pub(crate) jkt: &'a str,
+}
+
 /// `cnf` (RFC 7800) with the RFC 7638 thumbprint of the key a token is bound to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Confirmation {
@@ -109,6 +115,8 @@ pub(crate) struct AccessOut<'a, C> {
     pub(crate) jti: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) client_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) cnf: Option<ConfirmationOut<'a>>,
     pub(crate) iat: u64,
     pub(crate) exp: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -154,6 +162,8 @@ pub(crate) struct Registered {
     pub(crate) token_use: TokenUse,
     #[serde(default, rename = "gen")]
     pub(crate) generation: Option<u64>,
+    #[serde(default)]
+    pub(crate) cnf: Option<Confirmation>,
 }
 
 /// The registered claims of an RFC 9068 access token from any issuer (§2.2), each optional

@@ -406,14 +406,12 @@ impl Shared {
         claims: &Claims<C>,
         request: &http::Request<B>,
     ) -> Result<(), AuthError> {
-        let now = crate::clock::unix_now();
         let proof = crate::dpop::bind(
             self.dpop.as_ref(),
             scheme,
             token,
             claims.bound_key(),
             request,
-            now,
         )?;
         if let (Some(proof), Some(replays)) = (proof, &self.replays)
             && !replays.first_use(&crate::dpop::replay_key(&proof.jkt, &proof.jti))

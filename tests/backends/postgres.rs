@@ -57,7 +57,7 @@ async fn instances_starting_together_apply_the_migrations_once() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(applied, 2, "each migration once");
+    assert_eq!(applied, 3, "each of the three migrations once");
 }
 
 #[tokio::test]

@@ -155,6 +155,7 @@ async fn a_huge_user_agent_is_cut_and_lists_are_bounded() {
     let meta = SessionMeta {
         ip: Some("203.0.113.7".into()),
         user_agent: Some("x".repeat(380 * 1024)),
+        ..SessionMeta::default()
     };
     for _ in 0..150 {
         sessions
