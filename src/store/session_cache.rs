@@ -4,7 +4,7 @@
 //! loads are never cached; an entry expires with its session at the latest. A session the
 //! store does not know is remembered as gone for a short while, so that a flood of unknown
 //! or revoked ids does not reach the backend on every request. Only what refresh reads is
-//! kept: the client-chosen `meta` is dropped.
+//! kept: the client-chosen `meta` is dropped, but for the key the session is bound to.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -28,7 +28,11 @@ pub(crate) struct CachedSession {
 
 impl CachedSession {
     fn new(mut session: Session, loaded_at: Instant) -> Self {
-        session.meta = SessionMeta::default();
+        // The key a session is bound to decides its refreshes: it stays.
+        session.meta = SessionMeta {
+            dpop_jkt: session.meta.dpop_jkt.take(),
+            ..SessionMeta::default()
+        };
         CachedSession {
             last_touch: AtomicU64::new(session.last_accessed),
             loaded_at,

@@ -351,3 +351,159 @@ async fn grpc_gets_unauthenticated_for_a_bad_proof() {
         .unwrap();
     assert_eq!(res.headers()["grpc-status"], "16", "UNAUTHENTICATED");
 }
+
+// --- the full layer: the example server with DPOP=allowed or required ---------------------
+
+const SECRET: &[u8] = b"dpop-example-test-secret-32-bytes-long";
+
+/// The example server as `DPOP=...` starts it, on loopback; its base URL.
+async fn example(dpop: Dpop) -> String {
+    let tuning = crate::app::Tuning {
+        dpop: Some(dpop),
+        ..Default::default()
+    };
+    let (app, _sessions) = crate::app::app_tuned(
+        tower_jwt_sessions::Keys::hs256(SECRET).unwrap(),
+        tuning,
+        crate::backend::AnyBackend::Memory(tower_jwt_sessions::MemoryBackend::new()),
+    )
+    .unwrap();
+    crate::common::serve(app).await
+}
+
+fn payload(token: &str) -> Value {
+    let segment = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, segment)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// `POST /sessions/` as testUser, with `proof` as `DPoP` if given.
+async fn login(base: &str, proof: Option<&str>) -> (StatusCode, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/sessions/"))
+        .basic_auth("testUser", Some("testPassword"));
+    if let Some(proof) = proof {
+        req = req.header("dpop", proof);
+    }
+    let res = req.send().await.unwrap();
+    (res.status(), res.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST /sessions/refresh/` with the refresh token as Bearer, and `proof` if given.
+async fn refresh(base: &str, refresh_token: &str, proof: Option<&str>) -> (StatusCode, Value) {
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}/sessions/refresh/"))
+        .bearer_auth(refresh_token);
+    if let Some(proof) = proof {
+        req = req.header("dpop", proof);
+    }
+    let res = req.send().await.unwrap();
+    (res.status(), res.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_example_binds_a_login_its_tokens_and_its_refreshes_to_the_proofs_key() {
+    let idp = Idp::start();
+    let base = example(Dpop::allowed()).await;
+    let jkt = idp.client_jkt("a").await;
+    let login_proof = idp
+        .proof(json!({ "htm": "POST", "htu": format!("{base}/sessions/") }))
+        .await;
+    let (status, body) = login(&base, Some(&login_proof)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let refresh_token = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(payload(&access)["cnf"]["jkt"], jkt.as_str());
+    // A login proof is used once too.
+    let (status, body) = login(&base, Some(&login_proof)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error_description"], "the DPoP proof was used before");
+
+    // The access token: with a proof by the key, once; never as Bearer.
+    let good = proof(&idp, &base, &access, json!({})).await;
+    assert_eq!(
+        get(&base, &format!("DPoP {access}"), &[&good]).await.status,
+        StatusCode::OK
+    );
+    refused(
+        &get(&base, &format!("DPoP {access}"), &[&good]).await,
+        "the DPoP proof was used before",
+    );
+    refused(
+        &get(&base, &format!("Bearer {access}"), &[]).await,
+        "the token is bound to a key: send it with DPoP and a proof",
+    );
+    let other = proof(&idp, &base, &access, json!({ "client": "b" })).await;
+    refused(
+        &get(&base, &format!("DPoP {access}"), &[&other]).await,
+        "the DPoP proof is signed by another key than the token's",
+    );
+
+    // The refresh: refused without a proof and with another key's, the session untouched.
+    let refresh_proof = |client: &'static str| {
+        idp.proof(json!({
+            "client": client, "htm": "POST", "htu": format!("{base}/sessions/refresh/"),
+        }))
+    };
+    let (status, body) = refresh(&base, &refresh_token, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"], "invalid_dpop_proof");
+    let (status, _) = refresh(&base, &refresh_token, Some(&refresh_proof("b").await)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = refresh(&base, &refresh_token, Some(&refresh_proof("a").await)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["token_type"], "DPoP");
+    let renewed = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(payload(&renewed)["cnf"]["jkt"], jkt.as_str());
+    let good = proof(&idp, &base, &renewed, json!({})).await;
+    assert_eq!(
+        get(&base, &format!("DPoP {renewed}"), &[&good])
+            .await
+            .status,
+        StatusCode::OK
+    );
+
+    // A login without a proof is a Bearer session, exactly as before.
+    let (status, body) = login(&base, None).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(body.get("token_type").is_none(), "{body}");
+    let bearer = body["access_token"].as_str().unwrap();
+    assert!(payload(bearer).get("cnf").is_none());
+    assert_eq!(
+        get(&base, &format!("Bearer {bearer}"), &[]).await.status,
+        StatusCode::OK
+    );
+    let (status, body) = refresh(&base, body["refresh_token"].as_str().unwrap(), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["token_type"], "Bearer");
+}
+
+#[tokio::test]
+async fn dpop_required_refuses_a_login_without_a_proof_and_bearer_tokens() {
+    let idp = Idp::start();
+    let base = example(Dpop::required()).await;
+    let (status, body) = login(&base, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(
+        body["error_description"],
+        "a DPoP proof is required to sign in"
+    );
+    let login_proof = idp
+        .proof(json!({ "htm": "POST", "htu": format!("{base}/sessions/") }))
+        .await;
+    let (status, body) = login(&base, Some(&login_proof)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_owned();
+    let good = proof(&idp, &base, &access, json!({})).await;
+    assert_eq!(
+        get(&base, &format!("DPoP {access}"), &[&good]).await.status,
+        StatusCode::OK
+    );
+    let anonymous = reqwest::get(format!("{base}/me")).await.unwrap();
+    let challenge = anonymous.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("DPoP"), "{challenge}");
+}
