@@ -344,3 +344,12 @@ async fn the_first_call_after_postgres_drops_every_pooled_connection_succeeds() 
     assert!(terminate(&url, &pooled) >= 1);
     assert!(store.revoke("s1").await.unwrap(), "revoke");
 }
+
+#[tokio::test]
+async fn a_dpop_proof_is_accepted_once_across_instances() {
+    let idp = crate::common::idp::Idp::start();
+    let (url, schema, users) = (url(), Schema::new(), users());
+    let a = dpop_instance(store_at(&url, &schema).await, &users);
+    let b = dpop_instance(store_at(&url, &schema).await, &users);
+    a_proof_replayed_on_another_instance_is_refused(&a, &b, &idp).await;
+}

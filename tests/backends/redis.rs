@@ -303,3 +303,23 @@ async fn an_idle_connection_closed_by_the_server_fails_no_request() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_dpop_proof_is_accepted_once_across_instances_and_a_dead_backend_is_503() {
+    let idp = crate::common::idp::Idp::start();
+    let users = users();
+    let prefix = prefix();
+    let a = dpop_instance(store_at(&url(), &prefix).await, &users);
+    let b = dpop_instance(store_at(&url(), &prefix).await, &users);
+    a_proof_replayed_on_another_instance_is_refused(&a, &b, &idp).await;
+
+    // The proof cannot be recorded: 503, never a pass.
+    let server = PrivateRedis::start(PrivateRedis::free_port());
+    let c = dpop_instance(store_at(&server.url(), &prefix).await, &users);
+    let (token, proof) = bound_session_and_proof(&c, &idp).await;
+    drop(server);
+    assert_eq!(
+        with_proof(&c, &token, &proof).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}

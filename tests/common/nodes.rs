@@ -4,7 +4,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use http::{Request, StatusCode};
-use tower_jwt_sessions::{IssuedTokens, Keys, RotatingBackend, SessionBackend, Sessions, Users};
+use tower_jwt_sessions::{
+    IssuedTokens, Keys, ReplayBackend, RotatingBackend, SessionBackend, Sessions, Users,
+};
 
 pub use super::client::login;
 use super::{Memory, SECRET, user};
@@ -209,4 +211,84 @@ pub async fn a_revocation_before_an_instance_starts_is_honoured_by_it<S>(
     assert!(a.revoke(&tokens.session_id).await.unwrap());
     let c = start().await;
     assert_eq!(access(&c, &tokens).await, StatusCode::UNAUTHORIZED);
+}
+
+/// One instance with DPoP allowed over a shared backend.
+pub fn dpop_instance<S>(backend: S, users: &Memory) -> Node<S>
+where
+    S: SessionBackend + ReplayBackend,
+{
+    Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .backend(backend)
+        .users(users.clone())
+        .dpop(tower_jwt_sessions::Dpop::allowed())
+        .backend_timeout(Some(Duration::from_millis(500)))
+        .build()
+        .unwrap()
+}
+
+/// `GET /me` on `node` with a token bound to the test issuer's client `a` and `proof`.
+pub async fn with_proof<S: SessionBackend, U: Users>(
+    node: &Sessions<S, U>,
+    token: &str,
+    proof: &str,
+) -> StatusCode {
+    let req = Request::get("/me")
+        .header("host", "node.test")
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .body(String::new())
+        .unwrap();
+    super::client::send(node, req).await.status
+}
+
+/// A session bound to the test issuer's client `a`, and a proof of `GET http://node.test/me`
+/// with its access token, made by that client.
+pub async fn bound_session_and_proof<
+    S: SessionBackend,
+    U: Users<Claims = tower_jwt_sessions::MachinableClaims>,
+>(
+    node: &Sessions<S, U>,
+    idp: &super::idp::Idp,
+) -> (String, String) {
+    let meta = tower_jwt_sessions::SessionMeta {
+        dpop_jkt: Some(idp.client_jkt("a").await),
+        ..Default::default()
+    };
+    let issued = node
+        .create("u1", &user("u1", true, true, true), meta)
+        .await
+        .unwrap();
+    assert_eq!(issued.token_type, "DPoP");
+    let proof = idp
+        .proof(serde_json::json!({
+            "htm": "GET", "htu": "http://node.test/me", "token": issued.access_token,
+        }))
+        .await;
+    (issued.access_token, proof)
+}
+
+/// RFC 9449 §11.1 across instances: a proof accepted by one is refused by the other, which
+/// shares only the backend.
+pub async fn a_proof_replayed_on_another_instance_is_refused<S, U>(
+    a: &Sessions<S, U>,
+    b: &Sessions<S, U>,
+    idp: &super::idp::Idp,
+) where
+    S: SessionBackend,
+    U: Users<Claims = tower_jwt_sessions::MachinableClaims>,
+{
+    let (token, proof) = bound_session_and_proof(a, idp).await;
+    assert_eq!(with_proof(a, &token, &proof).await, StatusCode::OK);
+    assert_eq!(
+        with_proof(b, &token, &proof).await,
+        StatusCode::UNAUTHORIZED,
+        "the proof was accepted on the other instance"
+    );
+    let (token, proof) = bound_session_and_proof(b, idp).await;
+    assert_eq!(with_proof(b, &token, &proof).await, StatusCode::OK);
+    assert_eq!(
+        with_proof(a, &token, &proof).await,
+        StatusCode::UNAUTHORIZED
+    );
 }
