@@ -111,16 +111,15 @@ impl<S: SessionBackend, U: Users> Shared<S, U> {
         let lifetime = self.dpop.as_ref().map_or(0, |dpop| dpop.lifetime.as_secs());
         // A proof is usable while its `iat` is within the lifetime either way of the clock.
         let expires_at = crate::clock::unix_now().saturating_add(lifetime.saturating_mul(2));
-        match self
-            .store
-            .record_proof(&proof.replay_key(), expires_at)
-            .await
-        {
+        let key = proof.replay_key();
+        let recorded = match self.store.record_proof(&key, expires_at).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(crate::error::refusals::PROOF_REPLAYED),
             // The guard has logged the backend's error; the client gets the fixed 503.
-            Err(_) => Err(crate::error::refusals::BACKEND_UNAVAILABLE),
-        }
+            Err(_) => return Err(crate::error::refusals::BACKEND_UNAVAILABLE),
+        };
+        crate::telemetry::dpop_proof(recorded.as_ref().map(|_| ()));
+        recorded
     }
 
     /// Whether the access token's session still exists, asked of the session cache and the

@@ -252,6 +252,7 @@
 //! | `tjs_backend_calls_total` | counter | `op`, `result` (`ok`, `error`) |
 //! | `tjs_backend_call_duration_seconds` | histogram | `op` |
 //! | `tjs_revocations_total` | counter | `source` (`local`, `feed`) |
+//! | `tjs_dpop_proofs_total` | counter | `outcome` (`accepted`, `replayed`, `refused`), `reason` (the check that failed) |
 //! | `tjs_revocation_feed_up` | gauge | 1 while the shared backend's revocation feed is up |
 //!
 //! With `tracing`, the refresh route and every backend call run in a debug-level span

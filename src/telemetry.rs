@@ -101,6 +101,26 @@ pub(crate) fn access_refused(err: &AuthError) {
     let _ = err;
 }
 
+/// A DPoP proof: `accepted` (checked and recorded), `replayed`, or `refused` with the
+/// check it failed.
+#[inline]
+pub(crate) fn dpop_proof(outcome: Result<(), &AuthError>) {
+    #[cfg(feature = "metrics")]
+    match outcome {
+        Ok(()) => metrics::counter!("tjs_dpop_proofs_total", "outcome" => "accepted").increment(1),
+        Err(err) if *err == crate::error::refusals::PROOF_REPLAYED => {
+            metrics::counter!("tjs_dpop_proofs_total", "outcome" => "replayed").increment(1)
+        }
+        Err(err) => {
+            let (_, reason) = error_labels(err);
+            metrics::counter!("tjs_dpop_proofs_total", "outcome" => "refused", "reason" => reason)
+                .increment(1)
+        }
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = outcome;
+}
+
 /// One lookup of the verified-token cache.
 #[inline]
 pub(crate) fn token_cache(hit: bool) {

@@ -27,7 +27,9 @@ mod replay;
 
 pub(crate) use nonce::Nonces;
 pub(crate) use proof::{Proof, check};
-pub(crate) use replay::{Replays, replay_key};
+#[cfg(feature = "jwks")]
+pub(crate) use replay::Replays;
+pub(crate) use replay::replay_key;
 
 pub(crate) use crate::service::bearer::Scheme;
 
@@ -145,6 +147,7 @@ pub(crate) fn bind(
                 crate::clock::unix_now(),
             )?;
             if proof.jkt != jkt {
+                crate::telemetry::dpop_proof(Err(&PROOF_OTHER_KEY));
                 return Err(PROOF_OTHER_KEY);
             }
             Ok(Some(proof))

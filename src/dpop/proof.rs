@@ -65,6 +65,21 @@ pub(crate) fn check(
     access_token: Option<&str>,
     now: u64,
 ) -> Result<Proof, AuthError> {
+    let checked = check_all(dpop, headers, method, uri, access_token, now);
+    if let Err(err) = &checked {
+        crate::telemetry::dpop_proof(Err(err));
+    }
+    checked
+}
+
+fn check_all(
+    dpop: &Dpop,
+    headers: &HeaderMap,
+    method: &Method,
+    uri: &Uri,
+    access_token: Option<&str>,
+    now: u64,
+) -> Result<Proof, AuthError> {
     let mut values = headers.get_all("dpop").iter();
     let (Some(value), None) = (values.next(), values.next()) else {
         return Err(invalid("exactly one DPoP header is required"));

@@ -1,23 +1,28 @@
 //! Proofs seen lately, so that each `jti` is accepted once (RFC 9449 §11.1), in this process.
 
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::hash::sha256;
 
-/// Proof identifiers remembered for the proof lifetime (both sides of the clock).
+/// Proof identifiers remembered for the proof lifetime (both sides of the clock), for a
+/// verify-only layer without a shared backend.
+#[cfg(feature = "jwks")]
 pub(crate) struct Replays {
     seen: moka::sync::Cache<String, ()>,
 }
 
+#[cfg(feature = "jwks")]
 impl Replays {
-    pub(crate) fn new(lifetime: Duration) -> Self {
+    pub(crate) fn new(lifetime: std::time::Duration) -> Self {
         Replays {
             seen: moka::sync::Cache::builder()
                 .max_capacity(1 << 20)
-                .time_to_live(lifetime.saturating_mul(2).max(Duration::from_secs(1)))
+                .time_to_live(
+                    lifetime
+                        .saturating_mul(2)
+                        .max(std::time::Duration::from_secs(1)),
+                )
                 .build(),
         }
     }

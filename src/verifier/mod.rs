@@ -413,10 +413,14 @@ impl Shared {
             claims.bound_key(),
             request,
         )?;
-        if let (Some(proof), Some(replays)) = (proof, &self.replays)
-            && !replays.first_use(&crate::dpop::replay_key(&proof.jkt, &proof.jti))
-        {
-            return Err(crate::error::refusals::PROOF_REPLAYED);
+        if let (Some(proof), Some(replays)) = (proof, &self.replays) {
+            let recorded = if replays.first_use(&proof.replay_key()) {
+                Ok(())
+            } else {
+                Err(crate::error::refusals::PROOF_REPLAYED)
+            };
+            crate::telemetry::dpop_proof(recorded.as_ref().map(|_| ()));
+            return recorded;
         }
         Ok(())
     }
