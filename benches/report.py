@@ -43,6 +43,8 @@ for name in sorted(results):
         row(name, ns, hs_floor)
     elif name == "access/base/layer_rejected_bad_signature":
         row(name, ns, "access/HS256/layer")
+    elif name.startswith("dpop/") and name != "dpop/floor":
+        row(name, ns, "dpop/floor")
     elif name == "issuers/RS256/refused_unknown_issuer":
         row(name, ns, "issuers/RS256/layer")
     elif name.startswith("issuers/") and not name.endswith("/floor"):

@@ -145,6 +145,7 @@ pub struct CountingBackend {
     pub loads: Arc<AtomicUsize>,
     pub touches: Arc<AtomicUsize>,
     pub claims_reads: Arc<AtomicUsize>,
+    pub proof_records: Arc<AtomicUsize>,
     pub fail: Arc<AtomicBool>,
     pub fail_touch: Arc<AtomicBool>,
     pub delay: Arc<std::sync::Mutex<Option<Duration>>>,
@@ -176,6 +177,16 @@ impl CountingBackend {
             return Err(BackendError::new("injected failure"));
         }
         Ok(())
+    }
+}
+
+impl tower_jwt_sessions::ReplayBackend for CountingBackend {
+    async fn record_once(&self, id: &str, expires_at: u64) -> Result<bool, BackendError> {
+        self.proof_records.fetch_add(1, Ordering::SeqCst);
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(BackendError::new("injected failure"));
+        }
+        self.inner.record_once(id, expires_at).await
     }
 }
 

@@ -507,3 +507,68 @@ async fn dpop_required_refuses_a_login_without_a_proof_and_bearer_tokens() {
     let challenge = anonymous.headers()["www-authenticate"].to_str().unwrap();
     assert!(challenge.starts_with("DPoP"), "{challenge}");
 }
+
+#[tokio::test]
+async fn a_refused_proof_costs_no_record_and_a_failed_record_is_503() {
+    use std::sync::atomic::Ordering;
+    use tower_jwt_sessions::{Keys, SessionMeta, Sessions};
+    let idp = Idp::start();
+    let backend = crate::common::CountingBackend::default();
+    backend
+        .inner
+        .set_user("u1", crate::common::user("u1", true, true, true));
+    let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
+        .backend(backend.clone())
+        .users(backend.clone())
+        .dpop(Dpop::allowed())
+        .build()
+        .unwrap();
+    let meta = SessionMeta {
+        dpop_jkt: Some(idp.client_jkt("a").await),
+        ..SessionMeta::default()
+    };
+    let claims = crate::common::user("u1", true, true, true);
+    let token = sessions
+        .create("u1", &claims, meta)
+        .await
+        .unwrap()
+        .access_token;
+    let send = |proof: String| {
+        let req = http::Request::get("/me")
+            .header("host", "api.test")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .body(String::new())
+            .unwrap();
+        crate::common::client::send(&sessions, req)
+    };
+    let make = |body: Value| {
+        let mut body = body;
+        body["htm"] = json!("GET");
+        body["token"] = json!(token);
+        body.as_object_mut()
+            .unwrap()
+            .entry("htu")
+            .or_insert(json!("http://api.test/me"));
+        idp.proof(body)
+    };
+    for bad in [
+        json!({ "sign_with": "b" }),
+        json!({ "htu": "http://api.test/other" }),
+    ] {
+        let reply = send(make(bad.clone()).await).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{bad}");
+    }
+    assert_eq!(
+        backend.proof_records.load(Ordering::SeqCst),
+        0,
+        "a proof refused by its checks is never recorded"
+    );
+    assert_eq!(send(make(json!({})).await).await.status, StatusCode::OK);
+    assert_eq!(backend.proof_records.load(Ordering::SeqCst), 1);
+    // The record cannot be made: 503 with Retry-After, never a pass.
+    backend.fail.store(true, Ordering::SeqCst);
+    let reply = send(make(json!({})).await).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.headers["retry-after"], "1");
+}
