@@ -31,7 +31,13 @@ pub(crate) use proof::{Proof, check};
 pub(crate) use replay::Replays;
 pub(crate) use replay::replay_key;
 
-pub(crate) use crate::service::bearer::Scheme;
+/// The scheme an access token came with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    /// RFC 9449 §7.1: a token bound to a key, with a proof beside it.
+    Dpop,
+}
 
 /// How a layer treats DPoP (RFC 9449); give it to
 /// [`VerifierBuilder::dpop`](crate::VerifierBuilder::dpop). See the [module docs](self).

@@ -3,6 +3,7 @@
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, Uri};
 
+use crate::dpop::Scheme;
 use crate::error::AuthError;
 use crate::error::refusals::{
     DUPLICATE_AUTHORIZATION, EMPTY_BEARER, MALFORMED, TOKEN_IN_QUERY, TOKEN_TOO_LONG,
@@ -18,14 +19,6 @@ pub(crate) fn bearer_token<'a>(
     uri: &Uri,
 ) -> Result<Option<&'a str>, AuthError> {
     Ok(credentials(headers, uri, false)?.map(|(_, token)| token))
-}
-
-/// The scheme an access token came with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Scheme {
-    Bearer,
-    /// RFC 9449 §7.1: a token bound to a key, with a proof beside it.
-    Dpop,
 }
 
 /// [`bearer_token`], and also `Authorization: DPoP <token>` when `dpop` is on; otherwise a
