@@ -32,7 +32,7 @@ use bearer::{bearer_token, credentials};
 
 /// An access token's claims, and the DPoP proof to record when the token is bound.
 type Authenticated<C> = (Access<C>, Option<crate::dpop::Proof>);
-use future::CheckFuture;
+pub(crate) use future::CheckFuture;
 
 /// Left in the extensions of requests that passed the layer without claims (public routes,
 /// anonymous requests in optional mode), so that an extractor can tell "no token" from "the

@@ -99,9 +99,34 @@ pub(crate) struct Shared {
     pub(crate) optional: bool,
     /// The RFC 9728 document this layer serves, if configured.
     pub(crate) metadata: Option<crate::well_known::WellKnown>,
-    /// DPoP, if on, and the proofs seen lately (each `jti` accepted once, in this process).
+    /// DPoP, if on, and the proofs seen lately (each `jti` accepted once, in this process),
+    /// or the backend that records them for every instance.
     pub(crate) dpop: Option<Dpop>,
     pub(crate) replays: Option<Replays>,
+    records: Option<Arc<dyn Records>>,
+}
+
+/// A [`ReplayBackend`](crate::ReplayBackend) behind a pointer, whatever its type.
+trait Records: Send + Sync {
+    fn record<'a>(
+        &'a self,
+        id: &'a str,
+        expires_at: u64,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<bool, crate::BackendError>> + Send + 'a>,
+    >;
+}
+
+impl<R: crate::ReplayBackend> Records for R {
+    fn record<'a>(
+        &'a self,
+        id: &'a str,
+        expires_at: u64,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<bool, crate::BackendError>> + Send + 'a>,
+    > {
+        Box::pin(self.record_once(id, expires_at))
+    }
 }
 
 /// One issuer's keys, fetched and kept fresh.
@@ -135,6 +160,7 @@ pub struct VerifierBuilder<C> {
     renderer: ErrorRenderer,
     metadata: Option<ResourceMetadata>,
     dpop: Option<Dpop>,
+    records: Option<Arc<dyn Records>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -152,6 +178,7 @@ impl<C> Verifier<C> {
             renderer: ErrorRenderer::default(),
             metadata: None,
             dpop: None,
+            records: None,
             _claims: PhantomData,
         }
     }
@@ -273,6 +300,14 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
+    /// Records DPoP proofs in `backend` (Redis, Postgres, ...) instead of this process, so
+    /// that a proof is accepted once across every instance of the resource server; a record
+    /// that fails is a 503, never a pass.
+    pub fn dpop_replay(mut self, backend: impl crate::ReplayBackend) -> Self {
+        self.records = Some(Arc::new(backend));
+        self
+    }
+
     /// Checks the configuration and starts fetching every issuer's keys in the background;
     /// needs a Tokio runtime. An unreachable issuer is not an error here: requests with its
     /// tokens get 503 until its keys arrive.
@@ -348,7 +383,12 @@ impl<C> VerifierBuilder<C> {
             renderer,
             optional: self.optional,
             metadata,
-            replays: self.dpop.as_ref().map(|dpop| Replays::new(dpop.lifetime)),
+            replays: self
+                .dpop
+                .as_ref()
+                .filter(|_| self.records.is_none())
+                .map(|dpop| Replays::new(dpop.lifetime)),
+            records: self.records,
             dpop: self.dpop,
         });
         for index in 0..shared.sources.len() {
@@ -398,14 +438,15 @@ impl Shared {
         }
     }
 
-    /// The DPoP rules for a verified token and its scheme; a proof is accepted once.
-    fn bind<C, B>(
+    /// The DPoP rules for a verified token and its scheme; a proof is accepted once. With a
+    /// shared backend, the proof to record there is handed back.
+    pub(crate) fn bind<C, B>(
         &self,
         scheme: crate::dpop::Scheme,
         token: &str,
         claims: &Claims<C>,
         request: &http::Request<B>,
-    ) -> Result<(), AuthError> {
+    ) -> Result<Option<crate::dpop::Proof>, AuthError> {
         let proof = crate::dpop::bind(
             self.dpop.as_ref(),
             scheme,
@@ -413,16 +454,42 @@ impl Shared {
             claims.bound_key(),
             request,
         )?;
-        if let (Some(proof), Some(replays)) = (proof, &self.replays) {
-            let recorded = if replays.first_use(&proof.replay_key()) {
-                Ok(())
-            } else {
-                Err(crate::error::refusals::PROOF_REPLAYED)
-            };
-            crate::telemetry::dpop_proof(recorded.as_ref().map(|_| ()));
-            return recorded;
-        }
-        Ok(())
+        let Some(proof) = proof else {
+            return Ok(None);
+        };
+        let Some(replays) = &self.replays else {
+            return Ok(Some(proof));
+        };
+        let recorded = if replays.first_use(&proof.replay_key()) {
+            Ok(None)
+        } else {
+            Err(crate::error::refusals::PROOF_REPLAYED)
+        };
+        crate::telemetry::dpop_proof(recorded.as_ref().map(|_| ()));
+        recorded
+    }
+
+    /// Records a proof in the shared backend: a replay or a failure refuses the request.
+    pub(crate) async fn record(&self, proof: &crate::dpop::Proof) -> Result<(), AuthError> {
+        let Some(records) = &self.records else {
+            return Ok(());
+        };
+        let lifetime = self.dpop.as_ref().map_or(0, |dpop| dpop.lifetime.as_secs());
+        let expires_at = crate::clock::unix_now().saturating_add(lifetime.saturating_mul(2));
+        let key = proof.replay_key();
+        let recorded = match records.record(&key, expires_at).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(crate::error::refusals::PROOF_REPLAYED),
+            Err(err) => {
+                crate::warn_event!(
+                    "recording a DPoP proof failed: {}",
+                    crate::error::Chain(&err)
+                );
+                return Err(crate::error::refusals::BACKEND_UNAVAILABLE);
+            }
+        };
+        crate::telemetry::dpop_proof(recorded.as_ref().map(|_| ()));
+        recorded
     }
 
     /// Which issuer a token is checked against: the only one, or the one its `iss` names

@@ -16,7 +16,7 @@ use super::Shared;
 use crate::error::AuthError;
 use crate::routes::Route;
 use crate::service::bearer::credentials;
-use crate::service::{LayerMark, ResponseBody, ResponseFuture, grpc};
+use crate::service::{CheckFuture, LayerMark, ResponseBody, ResponseFuture, grpc};
 
 /// Wraps a service in [`VerifierService`]; made by [`Verifier::layer`](super::Verifier::layer).
 #[must_use]
@@ -81,7 +81,7 @@ impl<T, C> VerifierService<T, C> {
 
 impl<T, C, ReqBody, ResBody> Service<Request<ReqBody>> for VerifierService<T, C>
 where
-    T: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    T: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     C: DeserializeOwned + Send + Sync + 'static,
     ResBody: http_body::Body<Data = Bytes>,
 {
@@ -100,13 +100,13 @@ where
         {
             return ResponseFuture::answered(metadata.respond(req.method()));
         }
+        let mut deferred = None;
         let verdict = match shared.routes.classify_request(&req) {
             Route::Protected => {
                 match credentials(req.headers(), req.uri(), shared.dpop.is_some()) {
                     Ok(Some((scheme, token))) => shared.verify::<C>(token).and_then(|claims| {
-                        shared
-                            .bind(scheme, token, &claims, &req)
-                            .map(|()| Some(claims))
+                        deferred = shared.bind(scheme, token, &claims, &req)?;
+                        Ok(Some(claims))
                     }),
                     Ok(None) if shared.optional => Ok(None),
                     Ok(None) => Err(AuthError::MissingCredentials),
@@ -115,17 +115,41 @@ where
             }
             Route::Public | Route::Refresh | Route::Jwks | Route::IssuerMetadata => Ok(None),
         };
-        match verdict {
-            Ok(Some(claims)) => {
+        match (verdict, deferred) {
+            (Ok(Some(claims)), Some(proof)) => {
+                req.extensions_mut().insert(claims);
+                // The proof is recorded in the shared backend before the request goes on.
+                let (shared, grpc) = (Arc::clone(shared), grpc::is_grpc(req.headers()));
+                let check: CheckFuture = Box::pin(async move {
+                    match shared.record(&proof).await {
+                        Ok(()) => {
+                            crate::telemetry::access_accepted();
+                            Ok(())
+                        }
+                        Err(err) => {
+                            crate::telemetry::access_refused(&err);
+                            Err(if grpc {
+                                grpc::response(&err)
+                            } else {
+                                shared.renderer.render(&err)
+                            })
+                        }
+                    }
+                });
+                let clone = self.inner.clone();
+                let inner = std::mem::replace(&mut self.inner, clone);
+                return ResponseFuture::checking(check, inner, req);
+            }
+            (Ok(Some(claims)), None) => {
                 crate::telemetry::access_accepted();
                 req.extensions_mut().insert(claims);
             }
-            Ok(None) => {
+            (Ok(None), _) => {
                 crate::telemetry::access_anonymous();
                 req.extensions_mut()
                     .insert(LayerMark(shared.renderer.clone()));
             }
-            Err(err) => {
+            (Err(err), _) => {
                 crate::telemetry::access_refused(&err);
                 let response = if grpc::is_grpc(req.headers()) {
                     grpc::response(&err)

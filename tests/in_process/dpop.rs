@@ -572,3 +572,51 @@ async fn a_refused_proof_costs_no_record_and_a_failed_record_is_503() {
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.headers["retry-after"], "1");
 }
+
+#[tokio::test]
+async fn verifiers_sharing_a_backend_accept_a_proof_once_between_them() {
+    use tower::{Layer, ServiceExt};
+    let idp = Idp::start();
+    let records = tower_jwt_sessions::MemoryBackend::<StandardClaims>::new();
+    let verifier = || {
+        Verifier::<StandardClaims>::builder()
+            .issuer(Issuer::new(&idp.issuer).audience(AUDIENCE))
+            .dpop(Dpop::allowed())
+            .dpop_replay(records.clone())
+            .build()
+            .unwrap()
+    };
+    let (a, b) = (verifier(), verifier());
+    for v in [&a, &b] {
+        assert!(
+            within(Duration::from_secs(5), async || v.has_keys())
+                .await
+                .is_some()
+        );
+    }
+    let token = bound_token(&idp, "a").await;
+    let proof = idp
+        .proof(json!({ "htm": "GET", "htu": "http://api.test/me", "token": token }))
+        .await;
+    let call = |verifier: &Verifier<StandardClaims>| {
+        let app = verifier
+            .layer()
+            .layer(tower::service_fn(|_: http::Request<String>| async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(String::new()))
+            }));
+        let req = http::Request::get("/me")
+            .header("host", "api.test")
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", &proof)
+            .body(String::new())
+            .unwrap();
+        async move { app.oneshot(req).await.unwrap().status() }
+    };
+    assert_eq!(call(&a).await, StatusCode::OK);
+    assert_eq!(
+        call(&b).await,
+        StatusCode::UNAUTHORIZED,
+        "replayed on the other instance"
+    );
+    assert_eq!(call(&a).await, StatusCode::UNAUTHORIZED);
+}
