@@ -110,7 +110,11 @@ impl<S: SessionBackend, U: Users> Shared<S, U> {
     pub(crate) async fn record_proof(&self, proof: &crate::dpop::Proof) -> Result<(), AuthError> {
         let lifetime = self.dpop.as_ref().map_or(0, |dpop| dpop.lifetime.as_secs());
         // A proof is usable while its `iat` is within the lifetime either way of the clock.
-        let expires_at = crate::clock::unix_now().saturating_add(lifetime.saturating_mul(2));
+        // A proof passes while its `iat` is within the lifetime of the clock, either way: it
+        // is remembered past the last second it could pass.
+        let expires_at = crate::clock::unix_now()
+            .saturating_add(lifetime.saturating_mul(2))
+            .saturating_add(1);
         let key = proof.replay_key();
         let recorded = match self.store.record_proof(&key, expires_at).await {
             Ok(true) => Ok(()),

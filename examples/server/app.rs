@@ -211,8 +211,13 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static("x-requested-with"),
+            HeaderName::from_static("dpop"),
         ])
-        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            HeaderName::from_static("dpop-nonce"),
+        ])
         .max_age(std::time::Duration::from_secs(600))
 }
 

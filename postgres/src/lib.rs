@@ -74,6 +74,9 @@ pub struct PostgresBackend {
     url: Arc<str>,
     sql: Arc<schema::Statements>,
     retention: Duration,
+    /// When this instance last deleted expired proof records (Unix seconds): a resource
+    /// server with only `record_once` runs no feed task to clean them.
+    proofs_purged: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// Configures a [`PostgresBackend`]; start with [`PostgresBackend::builder`].
@@ -249,6 +252,7 @@ impl PostgresBackendBuilder {
             url: self.url.into(),
             sql: Arc::new(sql),
             retention: self.retention,
+            proofs_purged: Arc::default(),
         })
     }
 }
@@ -428,8 +432,29 @@ impl RotatingBackend for PostgresBackend {
 }
 
 impl ReplayBackend for PostgresBackend {
-    /// One `INSERT ... ON CONFLICT` that also takes over an expired record.
+    /// One `INSERT ... ON CONFLICT` that also takes over an expired record; once a minute
+    /// an instance also deletes the expired ones. Repeated after a dropped connection it may
+    /// answer "recorded" for a first use: a proof refused, never one accepted twice.
     async fn record_once(&self, id: &str, expires_at: u64) -> Result<bool, BackendError> {
+        use std::sync::atomic::Ordering;
+        let last = self.proofs_purged.load(Ordering::Relaxed);
+        if unix_now().saturating_sub(last) >= 60
+            && self
+                .proofs_purged
+                .compare_exchange(last, unix_now(), Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            let now = signed(unix_now())?;
+            // Best effort: the record below does not depend on it.
+            let _ = self
+                .run(|client| async move {
+                    let statement = client
+                        .prepare_cached(&self.sql.delete_expired_proofs)
+                        .await?;
+                    client.execute(&statement, &[&now]).await
+                })
+                .await;
+        }
         let (expires_at, now) = (signed(expires_at)?, signed(unix_now())?);
         let recorded = self
             .run(|client| async move {

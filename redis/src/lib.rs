@@ -19,7 +19,7 @@
 //!   `{prefix}:s:{id}`, a hash expiring with the session; `{prefix}:u:{user}`, the user's
 //!   sessions scored by creation time (for `list`, "sign out everywhere" and the per-user
 //!   limit); `{prefix}:revoked`, the revocation log; `{prefix}:log-since`, since when it is
-//!   complete; `{prefix}:p:{id}`, a DPoP proof recorded once (`SET NX EXAT`).
+//!   complete; `{prefix}:p:{id}`, a DPoP proof recorded once (`SET NX EX`).
 //! - **Revocations reach every instance**: the revoke script appends to the log (a Redis
 //!   Stream trimmed to [`DEFAULT_RETENTION`], longer than any access token lives) in the same
 //!   atomic step as the delete. Each instance follows the log with a blocking read on a
@@ -451,19 +451,19 @@ impl RotatingBackend for RedisBackend {
 }
 
 impl ReplayBackend for RedisBackend {
-    /// `SET {prefix}:p:{id} 1 NX EXAT expires_at`: one atomic command. Repeated after a
-    /// dropped connection it may answer "recorded" for a first use: a proof refused, never
-    /// one accepted twice.
+    /// `SET {prefix}:p:{id} 1 NX EX seconds`: one atomic command, the expiry relative so
+    /// that Redis's clock cannot shorten it. Repeated after a dropped connection it may
+    /// answer "recorded" for a first use: a proof refused, never one accepted twice.
     async fn record_once(&self, id: &str, expires_at: u64) -> Result<bool, BackendError> {
         let key = self.proof_key(id);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let seconds = expires_at.saturating_sub(now).max(1);
         let set: Option<String> = self
             .run(|mut conn| {
                 let mut cmd = redis::cmd("SET");
-                cmd.arg(&key)
-                    .arg(1)
-                    .arg("NX")
-                    .arg("EXAT")
-                    .arg(expires_at.max(1));
+                cmd.arg(&key).arg(1).arg("NX").arg("EX").arg(seconds);
                 async move { cmd.query_async(&mut conn).await }
             })
             .await?;

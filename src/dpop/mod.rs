@@ -27,9 +27,9 @@ mod replay;
 
 pub(crate) use nonce::Nonces;
 pub(crate) use proof::{Proof, check};
-#[cfg(feature = "jwks")]
-pub(crate) use replay::Replays;
 pub(crate) use replay::replay_key;
+#[cfg(feature = "jwks")]
+pub(crate) use replay::{Recorded, Replays};
 
 /// The scheme an access token came with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +48,9 @@ pub struct Dpop {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) lifetime: Duration,
     pub(crate) nonces: Option<Nonces>,
+    /// The origins clients reach this server at (`https://api.example`): `htu` must name one
+    /// of them. Empty: the request's own scheme and `Host`.
+    pub(crate) origins: Vec<String>,
 }
 
 impl Dpop {
@@ -65,6 +68,7 @@ impl Dpop {
             ],
             lifetime: Duration::from_secs(60),
             nonces: None,
+            origins: Vec::new(),
         }
     }
 
@@ -86,10 +90,24 @@ impl Dpop {
         self
     }
 
-    /// How far a proof's `iat` may be from the server's clock, either way; also how long its
-    /// `jti` is remembered. Default 60 seconds.
+    /// How far a proof's `iat` may be from the server's clock, either way; its `jti` is
+    /// remembered for twice that. Default 60 seconds; whole seconds, at least one (shorter
+    /// is taken as one).
     pub fn proof_lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = lifetime;
+        self.lifetime = Duration::from_secs(lifetime.as_secs().max(1));
+        self
+    }
+
+    /// The origins clients reach this server at (`https://api.example`, scheme and host,
+    /// with the port unless it is the scheme's default): a proof's `htu` must name one of
+    /// them and the request's path. Without them, `htu` is compared with the request's own
+    /// authority (its `Host`), which a client chooses: behind a proxy, or where another
+    /// service could be sent the same proof, set them.
+    pub fn origins(mut self, origins: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.origins = origins
+            .into_iter()
+            .map(|origin| origin.into().trim_end_matches('/').to_ascii_lowercase())
+            .collect();
         self
     }
 
@@ -119,6 +137,7 @@ impl std::fmt::Debug for Dpop {
             .field("algorithms", &self.algorithms)
             .field("lifetime", &self.lifetime)
             .field("nonces", &self.nonces.is_some())
+            .field("origins", &self.origins)
             .finish()
     }
 }

@@ -142,7 +142,7 @@ fn check_all(
     if !claims
         .htu
         .as_deref()
-        .is_some_and(|htu| same_target(htu, uri, headers))
+        .is_some_and(|htu| same_target(htu, uri, headers, &dpop.origins))
     {
         return Err(invalid("the DPoP proof's htu is not this request's URL"));
     }
@@ -207,9 +207,10 @@ fn fits(jwk: &Jwk, algorithm: Algorithm) -> bool {
     }
 }
 
-/// `htu` against the request: the same scheme (when the request says one), authority and
-/// path; its query and fragment are not compared (§4.3).
-fn same_target(htu: &str, uri: &Uri, headers: &HeaderMap) -> bool {
+/// `htu` against the request: one of the configured origins and the request's path, or,
+/// without them, the same scheme (when the request says one), authority and path; its query
+/// and fragment are not compared (§4.3).
+fn same_target(htu: &str, uri: &Uri, headers: &HeaderMap, origins: &[String]) -> bool {
     let Ok(htu) = htu.parse::<Uri>() else {
         return false;
     };
@@ -218,6 +219,10 @@ fn same_target(htu: &str, uri: &Uri, headers: &HeaderMap) -> bool {
     };
     if !matches!(scheme, "http" | "https") {
         return false;
+    }
+    if !origins.is_empty() {
+        let origin = format!("{scheme}://{}", authority.as_str().to_ascii_lowercase());
+        return origins.contains(&origin) && htu.path() == uri.path();
     }
     if uri
         .scheme_str()

@@ -134,7 +134,16 @@ impl ErrorRenderer {
             Render::Default(prepared) => prepared
                 .render(err)
                 .unwrap_or_else(|| challenges.add_to(err.to_response(realm))),
-            Render::Custom(render) => challenges.add_to(render(err, realm)),
+            Render::Custom(render) => {
+                let mut response = challenges.add_to(render(err, realm));
+                // The nonce a client must use is not the custom rendering's to drop.
+                if let AuthError::UseDpopNonce(nonce) = err
+                    && let Ok(nonce) = http::HeaderValue::from_str(nonce)
+                {
+                    response.headers_mut().insert("dpop-nonce", nonce);
+                }
+                response
+            }
         }
     }
 }
@@ -173,7 +182,11 @@ impl Challenges {
         if let Some(dpop) = &self.dpop {
             if challenge.starts_with("DPoP") {
                 param(&mut challenge, "algs", &dpop.algs);
-            } else if dpop.required {
+            } else if dpop.required
+                && challenge
+                    .get(.."Bearer".len())
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("Bearer"))
+            {
                 challenge.replace_range(.."Bearer".len(), "DPoP");
                 param(&mut challenge, "algs", &dpop.algs);
             } else {

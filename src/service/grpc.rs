@@ -48,6 +48,11 @@ pub(crate) fn response(err: &AuthError) -> Response<Bytes> {
     if let Ok(message) = HeaderValue::from_str(&percent_encode(&err.to_string())) {
         headers.insert("grpc-message", message);
     }
+    if let AuthError::UseDpopNonce(nonce) = err
+        && let Ok(nonce) = HeaderValue::from_str(nonce)
+    {
+        headers.insert("dpop-nonce", nonce);
+    }
     response
 }
 

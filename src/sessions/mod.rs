@@ -293,11 +293,16 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
         Ok(sessions)
     }
 
-    /// Verifies an access token exactly as the layer does (through the verified-token cache
-    /// when it is on, and the session itself when the revoked set is over its budget), for
-    /// transports the layer does not cover.
+    /// Verifies an access token exactly as the layer does for a Bearer token (through the
+    /// verified-token cache when it is on, and the session itself when the revoked set is over
+    /// its budget), for transports the layer does not cover. A token bound to a key (DPoP)
+    /// is refused here: no proof comes with it.
     pub async fn verify_access(&self, token: &str) -> Result<Claims<U::Claims>, AuthError> {
-        self.shared.verify_access_fully(token).await
+        let claims = self.shared.verify_access_fully(token).await?;
+        if claims.bound_key().is_some() {
+            return Err(crate::error::refusals::BOUND_AS_BEARER);
+        }
+        Ok(claims)
     }
 }
 

@@ -199,9 +199,14 @@ impl<C> Verifier<C> {
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
-    /// Verifies an access token as the layer does.
+    /// Verifies an access token as the layer does for a Bearer token. A token bound to a key
+    /// (DPoP) is refused here: no proof comes with it.
     pub fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        self.shared.verify(token)
+        let claims: Claims<C> = self.shared.verify(token)?;
+        if claims.bound_key().is_some() {
+            return Err(crate::error::refusals::BOUND_AS_BEARER);
+        }
+        Ok(claims)
     }
 }
 
@@ -387,7 +392,7 @@ impl<C> VerifierBuilder<C> {
                 .dpop
                 .as_ref()
                 .filter(|_| self.records.is_none())
-                .map(|dpop| Replays::new(dpop.lifetime)),
+                .map(|_| Replays::new()),
             records: self.records,
             dpop: self.dpop,
         });
@@ -460,10 +465,15 @@ impl Shared {
         let Some(replays) = &self.replays else {
             return Ok(Some(proof));
         };
-        let recorded = if replays.first_use(&proof.replay_key()) {
-            Ok(None)
-        } else {
-            Err(crate::error::refusals::PROOF_REPLAYED)
+        let now = crate::clock::unix_now();
+        let lifetime = self.dpop.as_ref().map_or(0, |dpop| dpop.lifetime.as_secs());
+        let expires_at = now
+            .saturating_add(lifetime.saturating_mul(2))
+            .saturating_add(1);
+        let recorded = match replays.record(&proof.replay_key(), expires_at, now) {
+            crate::dpop::Recorded::First => Ok(None),
+            crate::dpop::Recorded::Replayed => Err(crate::error::refusals::PROOF_REPLAYED),
+            crate::dpop::Recorded::Full => return Err(crate::error::refusals::BACKEND_UNAVAILABLE),
         };
         crate::telemetry::dpop_proof(recorded.as_ref().map(|_| ()));
         recorded
@@ -475,7 +485,11 @@ impl Shared {
             return Ok(());
         };
         let lifetime = self.dpop.as_ref().map_or(0, |dpop| dpop.lifetime.as_secs());
-        let expires_at = crate::clock::unix_now().saturating_add(lifetime.saturating_mul(2));
+        // A proof passes while its `iat` is within the lifetime of the clock, either way: it
+        // is remembered past the last second it could pass.
+        let expires_at = crate::clock::unix_now()
+            .saturating_add(lifetime.saturating_mul(2))
+            .saturating_add(1);
         let key = proof.replay_key();
         let recorded = match records.record(&key, expires_at).await {
             Ok(true) => Ok(()),

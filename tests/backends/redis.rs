@@ -319,7 +319,7 @@ async fn a_dpop_proof_is_accepted_once_across_instances_and_a_dead_backend_is_50
     let (token, proof) = bound_session_and_proof(&c, &idp).await;
     drop(server);
     assert_eq!(
-        with_proof(&c, &token, &proof).await,
+        with_proof(&c, &token, &proof).await.0,
         StatusCode::SERVICE_UNAVAILABLE
     );
 }

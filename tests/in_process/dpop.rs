@@ -291,7 +291,8 @@ async fn required_refuses_bearer_and_a_verifier_without_dpop_refuses_bound_token
             .await
             .is_some()
     );
-    assert!(verifier.verify(&bound).is_ok(), "the token itself is fine");
+    // Not through the plain verify call either: no proof comes with it.
+    assert!(verifier.verify(&bound).is_err());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let plain = format!("http://{}", listener.local_addr().unwrap());
     let app = resource_server::app(&verifier);
@@ -571,6 +572,12 @@ async fn a_refused_proof_costs_no_record_and_a_failed_record_is_503() {
     let reply = send(make(json!({})).await).await;
     assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(reply.headers["retry-after"], "1");
+    assert_eq!(
+        backend.proof_records.load(Ordering::SeqCst),
+        2,
+        "the 503 came from the record (the session was not asked for)"
+    );
+    assert_eq!(backend.loads(), 0);
 }
 
 #[tokio::test]
@@ -619,4 +626,26 @@ async fn verifiers_sharing_a_backend_accept_a_proof_once_between_them() {
         "replayed on the other instance"
     );
     assert_eq!(call(&a).await, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn with_origins_htu_must_name_one_of_them_whatever_the_host() {
+    let idp = Idp::start();
+    let base = resource(&idp, Dpop::allowed().origins(["https://API.example/"])).await;
+    let token = bound_token(&idp, "a").await;
+    let dpop = format!("DPoP {token}");
+    let public = proof(
+        &idp,
+        &base,
+        &token,
+        json!({ "htu": "https://api.example/me" }),
+    )
+    .await;
+    assert_eq!(get(&base, &dpop, &[&public]).await.status, StatusCode::OK);
+    // The authority the client reached (its Host) is no longer enough.
+    let by_host = proof(&idp, &base, &token, json!({})).await;
+    refused(
+        &get(&base, &dpop, &[&by_host]).await,
+        "the DPoP proof's htu is not this request's URL",
+    );
 }
