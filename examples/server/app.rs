@@ -116,6 +116,9 @@ pub struct Tuning {
     /// DPoP (`DPOP=allowed` or `required`): a login with a proof binds its session to the
     /// proof's key; `None` (`DPOP=off`, the default): Bearer only.
     pub dpop: Option<tower_jwt_sessions::Dpop>,
+    /// Extra users `user1` ... `userN` (`DEMO_USERS=N`), password `testPassword`, who may
+    /// read and write: many users, to try a backend's spreading and load.
+    pub demo_users: usize,
 }
 
 impl Default for Tuning {
@@ -127,6 +130,7 @@ impl Default for Tuning {
             allowed_origins: Vec::new(),
             issuer: None,
             dpop: None,
+            demo_users: 0,
         }
     }
 }
@@ -272,6 +276,16 @@ pub fn app_tuned(
         ),
     ]
     .into_iter()
+    .chain((1..=tuning.demo_users).map(|n| {
+        // Ids of the same shape as the seeded ones, never equal to them.
+        seed_user(
+            &format!("user{n}"),
+            &format!("de{n:022x}"),
+            true,
+            true,
+            true,
+        )
+    }))
     .collect();
     // The refresh route reads each user's current claims from the backend.
     for user in users.values() {

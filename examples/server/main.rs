@@ -7,7 +7,8 @@
 //! `--features redis,postgres`), `APP_ADDR` (default `127.0.0.1:3000`), `APP_ALG` (`HS256` default, `RS256`, `ES256`,
 //! `EdDSA`), `APP_KEY_FILE` (PEM private key, for the asymmetric ones; the JWKS document is
 //! then served at `/.well-known/jwks.json`), `APP_RETIRED_KEY_FILES` (PEM files still accepted),
-//! `DPOP` (`off`, the default; `allowed`: a login with a DPoP proof binds its session to the
+//! `DEMO_USERS` (a number N: users `user1` ... `userN` besides the three below, password
+//! `testPassword`, may read and write), `DPOP` (`off`, the default; `allowed`: a login with a DPoP proof binds its session to the
 //! proof's key, RFC 9449; `required`: Bearer refused), `AUDIENCE` (with an asymmetric key: the resource its access tokens are for, default
 //! `http://127.0.0.1:3100`; the server is then an RFC 9068 issuer at `http://` + `APP_ADDR`
 //! with RFC 8414 metadata), `APP_SECRET` (HS256 secret, at least 32 bytes;
@@ -40,6 +41,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     env::or_exit(tuning.browser_from(|name| std::env::var(name).ok()));
     tuning.dpop = env::or_exit(env::dpop());
+    if let Ok(users) = std::env::var("DEMO_USERS") {
+        tuning.demo_users = env::or_exit(
+            users
+                .parse()
+                .map_err(|_| format!("DEMO_USERS={users} is not a number of users")),
+        );
+    }
     if keys.algorithm().family() != jsonwebtoken::AlgorithmFamily::Hmac {
         // An issuer other services find from its URL alone (RFC 8414), minting RFC 9068
         // access tokens for `AUDIENCE` (the resource server example's default).

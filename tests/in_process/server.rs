@@ -767,3 +767,36 @@ fn the_browser_settings_are_read_from_the_environment() {
         );
     }
 }
+
+#[tokio::test]
+async fn demo_users_sign_in_like_the_seeded_ones() {
+    let tuning = crate::app::Tuning {
+        demo_users: 3,
+        ..Default::default()
+    };
+    let (app, _sessions) = crate::app::app_tuned(
+        tower_jwt_sessions::Keys::hs256(SECRET).unwrap(),
+        tuning,
+        crate::backend::AnyBackend::Memory(tower_jwt_sessions::MemoryBackend::new()),
+    )
+    .unwrap();
+    let server = Server::serve(app).await;
+    let login = |name: &'static str| {
+        server
+            .client
+            .post(server.url("/sessions/"))
+            .basic_auth(name, Some("testPassword"))
+            .send()
+    };
+    for name in ["user1", "user3", "testUser"] {
+        assert_eq!(
+            login(name).await.unwrap().status(),
+            StatusCode::CREATED,
+            "{name}"
+        );
+    }
+    assert_eq!(
+        login("user4").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
