@@ -41,10 +41,7 @@ tower_jwt_sessions::oauth_scope!(
 pub fn app(verifier: &Verifier<StandardClaims>) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
-        .route(
-            "/me",
-            get(|claims: Claims<StandardClaims>| async move { Json(claims.custom().clone()) }),
-        )
+        .route("/me", get(me))
         .route(
             "/api/read",
             get(|_: Require<Read>| async { Json(serde_json::json!({"read": true})) }),
@@ -54,6 +51,18 @@ pub fn app(verifier: &Verifier<StandardClaims>) -> Router {
             post(|_: Require<Write>| async { Json(serde_json::json!({"written": true})) }),
         )
         .layer(verifier.layer())
+}
+
+/// The token's claims, with `sub`, `iss`, `client_id` and `scope` always named (`null` when
+/// the token has none).
+async fn me(claims: Claims<StandardClaims>) -> Json<serde_json::Value> {
+    let mut body = serde_json::to_value(claims.custom()).unwrap_or_default();
+    if let Some(fields) = body.as_object_mut() {
+        for name in ["sub", "iss", "client_id", "scope"] {
+            fields.entry(name).or_insert(serde_json::Value::Null);
+        }
+    }
+    Json(body)
 }
 
 /// The verifier the environment describes: `ISSUER_URL` (comma-separated) and `AUDIENCE`,

@@ -168,6 +168,10 @@ async fn the_issuer_down_at_startup_is_503_until_its_keys_arrive() {
         .await
         .unwrap();
     assert_eq!(claims["sub"], "u1");
+    // The four the example promises are always named, `null` where the token has none.
+    for name in ["iss", "client_id", "scope"] {
+        assert!(claims.get(name).is_some(), "{name} in {claims}");
+    }
 }
 
 #[tokio::test]
