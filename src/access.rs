@@ -108,22 +108,18 @@ impl<S: SessionBackend, U: Users> Shared<S, U> {
     /// Records a DPoP proof in the backend, once across every instance: a replay is
     /// refused, a backend failure is a 503 (never a pass).
     pub(crate) async fn record_proof(&self, proof: &crate::dpop::Proof) -> Result<(), AuthError> {
-        let lifetime = self.dpop.as_ref().map_or(0, |dpop| dpop.lifetime.as_secs());
-        // A proof is usable while its `iat` is within the lifetime either way of the clock.
-        // A proof passes while its `iat` is within the lifetime of the clock, either way: it
-        // is remembered past the last second it could pass.
-        let expires_at = crate::clock::unix_now()
-            .saturating_add(lifetime.saturating_mul(2))
-            .saturating_add(1);
-        let key = proof.replay_key();
-        let recorded = match self.store.record_proof(&key, expires_at).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(crate::error::refusals::PROOF_REPLAYED),
-            // The guard has logged the backend's error; the client gets the fixed 503.
-            Err(_) => return Err(crate::error::refusals::BACKEND_UNAVAILABLE),
+        // A proof is only ever checked with DPoP on.
+        let Some(dpop) = &self.dpop else {
+            return Err(crate::error::refusals::BACKEND_UNAVAILABLE);
         };
-        crate::telemetry::dpop_proof(recorded.as_ref().map(|_| ()));
-        recorded
+        let until = dpop.remember_until(crate::clock::unix_now());
+        // The guard has logged a backend error; the client gets the fixed 503.
+        let first_use = self
+            .store
+            .record_proof(&proof.replay_key(), until)
+            .await
+            .ok();
+        crate::dpop::settle(first_use)
     }
 
     /// Whether the access token's session still exists, asked of the session cache and the

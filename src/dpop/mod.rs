@@ -120,6 +120,13 @@ impl Dpop {
         self
     }
 
+    /// Until when a proof checked at `now` must be remembered: it passes while its `iat` is
+    /// within the lifetime of the clock, either way, so past the last second it could pass.
+    pub(crate) fn remember_until(&self, now: u64) -> u64 {
+        now.saturating_add(self.lifetime.as_secs().saturating_mul(2))
+            .saturating_add(1)
+    }
+
     /// `algs="..."` of the challenges.
     pub(crate) fn algs(&self) -> String {
         self.algorithms
@@ -178,4 +185,17 @@ pub(crate) fn bind(
             Ok(Some(proof))
         }
     }
+}
+
+/// The answer to a proof's record, counted: the first use passes, a replay is refused, and a
+/// record that could not be made (`None`) is a 503, never a pass.
+pub(crate) fn settle(first_use: Option<bool>) -> Result<(), crate::error::AuthError> {
+    use crate::error::refusals::{BACKEND_UNAVAILABLE, PROOF_REPLAYED};
+    let recorded = match first_use {
+        Some(true) => Ok(()),
+        Some(false) => Err(PROOF_REPLAYED),
+        None => return Err(BACKEND_UNAVAILABLE),
+    };
+    crate::telemetry::dpop_proof(recorded.as_ref().map(|_| ()));
+    recorded
 }

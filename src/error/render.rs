@@ -100,7 +100,6 @@ impl ErrorRenderer {
 
     /// Offers DPoP in every 401 challenge (RFC 9449 §7.1): beside Bearer, or instead of it
     /// when `required`, with the proof algorithms accepted.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
     pub(crate) fn with_dpop(self, required: bool, algs: String) -> Self {
         let mut challenges = self.inner.challenges.clone();
         challenges.dpop = Some(DpopChallenge { required, algs });

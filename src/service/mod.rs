@@ -38,9 +38,7 @@ pub(crate) use future::CheckFuture;
 /// anonymous requests in optional mode), so that an extractor can tell "no token" from "the
 /// layer is not installed".
 #[derive(Clone)]
-pub(crate) struct LayerMark(
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))] pub(crate) ErrorRenderer,
-);
+pub(crate) struct LayerMark(pub(crate) ErrorRenderer);
 
 /// Guards an inner service with JWT sessions; made by [`SessionLayer`](crate::SessionLayer).
 ///

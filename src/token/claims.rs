@@ -49,7 +49,6 @@ impl<C> Claims<C> {
     }
 
     /// Renders a refusal the way the layer that verified these claims does.
-    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     pub(crate) fn render(&self, err: &AuthError) -> http::Response<bytes::Bytes> {
         self.inner.renderer.render(err)
     }

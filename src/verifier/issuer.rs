@@ -179,12 +179,8 @@ impl Issuer {
                 Some(iss) if iss == issuer => {}
                 other => return Err(ConfigError::IssuerIss(other.unwrap_or_default().to_owned())),
             }
-            match reqwest::Url::parse(issuer) {
-                Ok(url)
-                    if matches!(url.scheme(), "http" | "https")
-                        && url.query().is_none()
-                        && url.fragment().is_none() => {}
-                _ => return Err(ConfigError::BadIssuerUrl(without_userinfo(issuer))),
+            if crate::well_known::split_identifier(issuer).is_none() {
+                return Err(ConfigError::BadIssuerUrl(without_userinfo(issuer)));
             }
             if self.audience.is_none() {
                 return Err(ConfigError::NoAudience(without_userinfo(issuer)));

@@ -465,45 +465,35 @@ impl Shared {
         let Some(replays) = &self.replays else {
             return Ok(Some(proof));
         };
-        let now = crate::clock::unix_now();
-        let lifetime = self.dpop.as_ref().map_or(0, |dpop| dpop.lifetime.as_secs());
-        let expires_at = now
-            .saturating_add(lifetime.saturating_mul(2))
-            .saturating_add(1);
-        let recorded = match replays.record(&proof.replay_key(), expires_at, now) {
-            crate::dpop::Recorded::First => Ok(None),
-            crate::dpop::Recorded::Replayed => Err(crate::error::refusals::PROOF_REPLAYED),
-            crate::dpop::Recorded::Full => return Err(crate::error::refusals::BACKEND_UNAVAILABLE),
+        let Some(dpop) = &self.dpop else {
+            return Ok(None);
         };
-        crate::telemetry::dpop_proof(recorded.as_ref().map(|_| ()));
-        recorded
+        let now = crate::clock::unix_now();
+        let first_use = match replays.record(&proof.replay_key(), dpop.remember_until(now), now) {
+            crate::dpop::Recorded::First => Some(true),
+            crate::dpop::Recorded::Replayed => Some(false),
+            crate::dpop::Recorded::Full => None,
+        };
+        crate::dpop::settle(first_use).map(|()| None)
     }
 
     /// Records a proof in the shared backend: a replay or a failure refuses the request.
     pub(crate) async fn record(&self, proof: &crate::dpop::Proof) -> Result<(), AuthError> {
-        let Some(records) = &self.records else {
+        let (Some(records), Some(dpop)) = (&self.records, &self.dpop) else {
             return Ok(());
         };
-        let lifetime = self.dpop.as_ref().map_or(0, |dpop| dpop.lifetime.as_secs());
-        // A proof passes while its `iat` is within the lifetime of the clock, either way: it
-        // is remembered past the last second it could pass.
-        let expires_at = crate::clock::unix_now()
-            .saturating_add(lifetime.saturating_mul(2))
-            .saturating_add(1);
-        let key = proof.replay_key();
-        let recorded = match records.record(&key, expires_at).await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(crate::error::refusals::PROOF_REPLAYED),
+        let until = dpop.remember_until(crate::clock::unix_now());
+        let first_use = match records.record(&proof.replay_key(), until).await {
+            Ok(first_use) => Some(first_use),
             Err(err) => {
                 crate::warn_event!(
                     "recording a DPoP proof failed: {}",
                     crate::error::Chain(&err)
                 );
-                return Err(crate::error::refusals::BACKEND_UNAVAILABLE);
+                None
             }
         };
-        crate::telemetry::dpop_proof(recorded.as_ref().map(|_| ()));
-        recorded
+        crate::dpop::settle(first_use)
     }
 
     /// Which issuer a token is checked against: the only one, or the one its `iss` names
