@@ -340,7 +340,9 @@ pub use tower_jwt_sessions_core::{
 pub use tower_jwt_sessions_postgres::{PostgresBackend, PostgresBackendBuilder};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use tower_jwt_sessions_redis::{RedisBackend, RedisBackendBuilder};
+pub use tower_jwt_sessions_redis::{
+    RedisBackend, RedisBackendBuilder, RedisClusterBackend, RedisClusterBackendBuilder,
+};
 #[cfg(feature = "jwks")]
 #[cfg_attr(docsrs, doc(cfg(feature = "jwks")))]
 pub use verifier::{Verifier, VerifierBuilder};

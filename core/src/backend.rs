@@ -113,6 +113,15 @@ pub trait SessionBackend: Send + Sync + 'static {
         }
     }
 
+    /// What the crate puts in front of the random part of a new session's id, as
+    /// `{prefix}.{random}`, for a session of `user_id`: 1 to 32 of `A-Z a-z 0-9 _ -`. The
+    /// default, `None`, keeps ids plain (32 hex digits). A sharded backend names the user's
+    /// shard here, so that [`load`](Self::load) finds the shard from the id alone.
+    fn session_id_prefix(&self, user_id: &str) -> Option<String> {
+        let _ = user_id;
+        None
+    }
+
     /// Starts delivering to `sink` every revocation made through this backend by any
     /// process, so that each instance stops a revoked session's tokens at once. Called once,
     /// when the layer is built. The default delivers nothing: right for a backend only one

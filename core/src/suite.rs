@@ -59,7 +59,7 @@ pub async fn check_backend<S: SessionBackend>(store: &S) {
     let user = unique("user");
     let other_user = unique("user");
 
-    let unknown = unique("session");
+    let unknown = session_id(store, &user);
     assert_eq!(
         store
             .load(&unknown)
@@ -88,14 +88,14 @@ pub async fn check_backend<S: SessionBackend>(store: &S) {
         "list of a user without sessions is empty"
     );
 
-    let first = session(&user, now - 20, now + 3600);
-    let mut second = session(&user, now - 10, now + 3600);
+    let first = session(store, &user, now - 20, now + 3600);
+    let mut second = session(store, &user, now - 10, now + 3600);
     second.meta = SessionMeta {
         ip: Some("203.0.113.7".into()),
         user_agent: Some("suite/1.0 (\"quoted\", ünïcödé)".into()),
         dpop_jkt: Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs".into()),
     };
-    let foreign = session(&other_user, now - 15, now + 3600);
+    let foreign = session(store, &other_user, now - 15, now + 3600);
     for s in [&second, &first, &foreign] {
         store.create(s.clone()).await.expect("create succeeds");
     }
@@ -188,7 +188,7 @@ pub async fn check_backend<S: SessionBackend>(store: &S) {
 
     // A row whose expiry passed (a clock jump, a slow write) is never an error: the backend
     // keeps it or drops it, and the crate checks `expires_at` itself.
-    let expired = session(&user, now - 100, now - 1);
+    let expired = session(store, &user, now - 100, now - 1);
     store
         .create(expired.clone())
         .await
@@ -210,9 +210,9 @@ pub async fn check_backend<S: SessionBackend>(store: &S) {
 
     // Sign out other devices, then everywhere: only this user's sessions, the kept one kept.
     let devices: Vec<Session> = (0..3)
-        .map(|i| session(&user, now - 10 + i, now + 3600))
+        .map(|i| session(store, &user, now - 10 + i, now + 3600))
         .collect();
-    let bystander = session(&other_user, now, now + 3600);
+    let bystander = session(store, &other_user, now, now + 3600);
     for s in devices.iter().chain([&bystander]) {
         store.create(s.clone()).await.expect("create succeeds");
     }
@@ -266,13 +266,13 @@ pub async fn check_rotation<S: RotatingBackend>(store: &S) {
     let user = unique("user");
     assert!(
         !store
-            .rotate(&unique("session"), 0, 1, now)
+            .rotate(&session_id(store, &user), 0, 1, now)
             .await
             .expect("rotate of an unknown id is Ok(false), not an error"),
         "rotate of an unknown id is Ok(false)"
     );
 
-    let row = session(&user, now, now + 3600);
+    let row = session(store, &user, now, now + 3600);
     store.create(row.clone()).await.expect("create succeeds");
     assert!(
         store
@@ -333,9 +333,14 @@ pub async fn check_rotation<S: RotatingBackend>(store: &S) {
     );
 }
 
-fn session(user_id: &str, created_at: u64, expires_at: u64) -> Session {
+fn session<S: SessionBackend>(
+    store: &S,
+    user_id: &str,
+    created_at: u64,
+    expires_at: u64,
+) -> Session {
     Session {
-        id: unique("session"),
+        id: session_id(store, user_id),
         user_id: user_id.to_owned(),
         created_at,
         expires_at,
@@ -393,6 +398,15 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// A new session id of `user_id` as the crate makes them: behind the backend's prefix (its
+/// shard of the user), when it has one.
+fn session_id<S: SessionBackend>(store: &S, user_id: &str) -> String {
+    match store.session_id_prefix(user_id) {
+        Some(prefix) => format!("{prefix}.{}", unique("session")),
+        None => unique("session"),
+    }
 }
 
 /// An id no other test run produces: a per-process random hash, the time and a counter.

@@ -1,6 +1,7 @@
 //! The session backend the example runs on, chosen at start by `SESSION_BACKEND`: `memory`
-//! (the default), `redis` (`REDIS_URL`) or `postgres` (`DATABASE_URL`). The shared backends need
-//! the crate features of the same names:
+//! (the default), `redis` (`REDIS_URL`), `redis-cluster` (`REDIS_URL`: seed node URLs
+//! separated by commas) or `postgres` (`DATABASE_URL`). The shared backends need the crate
+//! features of their names (`redis` for both Redis ones):
 //! `cargo run --example server --features redis,postgres`.
 
 use std::sync::Arc;
@@ -18,6 +19,9 @@ pub enum AnyBackend {
     /// Sessions in Redis, shared by every instance.
     #[cfg(feature = "redis")]
     Redis(tower_jwt_sessions::RedisBackend),
+    /// Sessions on a Redis Cluster, sharded by user, shared by every instance.
+    #[cfg(feature = "redis")]
+    RedisCluster(tower_jwt_sessions::RedisClusterBackend),
     /// Sessions in Postgres, shared by every instance.
     #[cfg(feature = "postgres")]
     Postgres(tower_jwt_sessions::PostgresBackend),
@@ -40,6 +44,15 @@ impl AnyBackend {
                     .map(AnyBackend::Redis)
                     .map_err(|err| format!("SESSION_BACKEND=redis: {err}"))
             }
+            #[cfg(feature = "redis")]
+            "redis-cluster" => {
+                let seeds = std::env::var("REDIS_URL")
+                    .unwrap_or_else(|_| "redis://127.0.0.1:7000".to_owned());
+                tower_jwt_sessions::RedisClusterBackend::connect(&seeds)
+                    .await
+                    .map(AnyBackend::RedisCluster)
+                    .map_err(|err| format!("SESSION_BACKEND=redis-cluster: {err}"))
+            }
             #[cfg(feature = "postgres")]
             "postgres" => {
                 let url = std::env::var("DATABASE_URL")
@@ -51,15 +64,23 @@ impl AnyBackend {
             }
             // Reached only for a backend whose feature is off.
             #[allow(unreachable_patterns)]
-            "redis" | "postgres" => Err(format!(
-                "SESSION_BACKEND={backend} needs the feature of that name: \
-                 cargo run --example server --features {backend}"
+            "redis" | "redis-cluster" | "postgres" => Err(format!(
+                "SESSION_BACKEND={backend} needs the feature {}: \
+                 cargo run --example server --features {}",
+                feature_of(&backend),
+                feature_of(&backend)
             )),
             other => Err(format!(
-                "SESSION_BACKEND={other} is not one of memory, redis, postgres"
+                "SESSION_BACKEND={other} is not one of memory, redis, redis-cluster, postgres"
             )),
         }
     }
+}
+
+/// The crate feature a backend needs.
+#[allow(dead_code)] // reached only when that feature is off
+fn feature_of(backend: &str) -> &str {
+    backend.strip_suffix("-cluster").unwrap_or(backend)
 }
 
 macro_rules! each {
@@ -68,6 +89,8 @@ macro_rules! each {
             AnyBackend::Memory($store) => $call,
             #[cfg(feature = "redis")]
             AnyBackend::Redis($store) => $call,
+            #[cfg(feature = "redis")]
+            AnyBackend::RedisCluster($store) => $call,
             #[cfg(feature = "postgres")]
             AnyBackend::Postgres($store) => $call,
         }
@@ -95,6 +118,9 @@ impl SessionBackend for AnyBackend {
     }
     async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<Vec<String>, BackendError> {
         each!(self, store => store.revoke_others(user_id, keep).await)
+    }
+    fn session_id_prefix(&self, user_id: &str) -> Option<String> {
+        each!(self, store => store.session_id_prefix(user_id))
     }
     fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
         each!(self, store => store.watch_revocations(sink))

@@ -2,7 +2,8 @@
 //!
 //! `METRICS_ADDR` (unset: off; Prometheus text at `/metrics`, counters with `--features
 //! metrics`), `SESSION_BACKEND` (`memory`, the default; `redis` with `REDIS_URL`, default
-//! `redis://127.0.0.1:6379`; `postgres` with `DATABASE_URL`, default
+//! `redis://127.0.0.1:6379`; `redis-cluster` with `REDIS_URL` holding seed node URLs
+//! separated by commas; `postgres` with `DATABASE_URL`, default
 //! `postgres://postgres@127.0.0.1:5432/test`; the shared ones need
 //! `--features redis,postgres`), `APP_ADDR` (default `127.0.0.1:3000`), `APP_ALG` (`HS256` default, `RS256`, `ES256`,
 //! `EdDSA`), `APP_KEY_FILE` (PEM private key, for the asymmetric ones; the JWKS document is

@@ -55,15 +55,21 @@ use std::future::Future;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
-use redis::streams::{StreamRangeReply, StreamReadReply};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::streams::StreamReadReply;
 use redis::{AsyncConnectionConfig, Client, RedisError, Script};
 use tower_jwt_sessions_core::{
     BackendError, ReplayBackend, RevocationSink, RotatingBackend, Session, SessionBackend,
     SessionMeta,
 };
 
+mod cluster;
+mod log;
 mod scripts;
+
+pub use cluster::{DEFAULT_SHARDS, POLL_EVERY, RedisClusterBackend, RedisClusterBackendBuilder};
+
+use log::{Feed, Position, check, replay};
 
 /// How long the revocation log keeps an entry: past every access token minted before it
 /// (15 minutes plus leeway by default), with room to spare.
@@ -162,15 +168,6 @@ impl RedisBackend {
             result => result.map_err(store_error),
         }
     }
-
-    /// The oldest log entry kept when appending now: a `MINID` stream id.
-    fn oldest_kept(&self) -> String {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let oldest = now.saturating_sub(self.retention).as_millis();
-        format!("{oldest}-0")
-    }
 }
 
 impl RedisBackendBuilder {
@@ -229,6 +226,15 @@ impl fmt::Debug for RedisBackend {
             .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
+}
+
+/// The oldest log entry kept when appending now: a `MINID` stream id.
+fn oldest_kept(retention: Duration) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let oldest = now.saturating_sub(retention).as_millis();
+    format!("{oldest}-0")
 }
 
 fn unix_now() -> u64 {
@@ -334,7 +340,7 @@ impl SessionBackend for RedisBackend {
                     .key(&marker)
                     .arg(id)
                     .arg(self.tag())
-                    .arg(self.oldest_kept());
+                    .arg(oldest_kept(self.retention));
                 async move { script.invoke_async(&mut conn).await }
             })
             .await?;
@@ -413,7 +419,7 @@ impl SessionBackend for RedisBackend {
                 .key(&marker)
                 .arg(keep)
                 .arg(self.tag())
-                .arg(self.oldest_kept());
+                .arg(oldest_kept(self.retention));
             async move { script.invoke_async(&mut conn).await }
         })
         .await
@@ -428,10 +434,15 @@ impl SessionBackend for RedisBackend {
             let feed = Feed {
                 log: self.log_key(),
                 marker: self.marker_key(),
-                name: format!("{}-feed", self.prefix),
                 check: scripts::check_log(),
             };
-            runtime.spawn(follow(self.client.clone(), feed, Arc::downgrade(&sink)));
+            let name = format!("{}-feed", self.prefix);
+            runtime.spawn(follow(
+                self.client.clone(),
+                feed,
+                name,
+                Arc::downgrade(&sink),
+            ));
         }
     }
 }
@@ -471,46 +482,14 @@ impl ReplayBackend for RedisBackend {
     }
 }
 
-/// Where a follower is in the log: the last id it saw, and how many entries were ever added
-/// to the log up to it (`None` until a check found the follower caught up).
-struct Position {
-    last: String,
-    added: Option<i64>,
-}
-
-impl Position {
-    fn start() -> Self {
-        // "0-0" replays the whole log: every entry in it may still have live tokens.
-        Position {
-            last: "0-0".to_owned(),
-            added: None,
-        }
-    }
-
-    fn saw(&mut self, id: String) {
-        self.last = id;
-        if let Some(added) = &mut self.added {
-            *added += 1;
-        }
-    }
-}
-
-/// The follower's keys and script.
-struct Feed {
-    log: String,
-    marker: String,
-    name: String,
-    check: Script,
-}
-
 /// Follows the revocation log for as long as the layer lives: replay, then blocking reads;
 /// on any failure, feed down, a short pause, and again from the last entry seen.
-async fn follow(client: Client, feed: Feed, sink: Weak<dyn RevocationSink>) {
+async fn follow(client: Client, feed: Feed, name: String, sink: Weak<dyn RevocationSink>) {
     let mut position = Position::start();
     loop {
         let Some(alive) = sink.upgrade() else { return };
         drop(alive);
-        let _ = follow_once(&client, &feed, &mut position, &sink).await;
+        let _ = follow_once(&client, &feed, &name, &mut position, &sink).await;
         match sink.upgrade() {
             Some(sink) => sink.feed_up(false),
             None => return,
@@ -523,6 +502,7 @@ async fn follow(client: Client, feed: Feed, sink: Weak<dyn RevocationSink>) {
 async fn follow_once(
     client: &Client,
     feed: &Feed,
+    name: &str,
     position: &mut Position,
     sink: &Weak<dyn RevocationSink>,
 ) -> Result<(), RedisError> {
@@ -535,7 +515,7 @@ async fn follow_once(
     // Named, so that an operator (or a test) can find the feed in `CLIENT LIST`.
     redis::cmd("CLIENT")
         .arg("SETNAME")
-        .arg(&feed.name)
+        .arg(name)
         .query_async::<()>(&mut conn)
         .await?;
     // Replay what was missed, then check the log is still the one followed (else replay it
@@ -575,77 +555,4 @@ async fn follow_once(
         // read, from "0-0", delivers the whole log.
         check(&mut conn, feed, position, &Arc::downgrade(&sink)).await?;
     }
-}
-
-/// Delivers every entry after the follower's position, in pages, oldest first.
-async fn replay(
-    conn: &mut MultiplexedConnection,
-    feed: &Feed,
-    position: &mut Position,
-    sink: &Weak<dyn RevocationSink>,
-) -> Result<(), RedisError> {
-    loop {
-        let page: StreamRangeReply = redis::cmd("XRANGE")
-            .arg(&feed.log)
-            .arg(format!("({}", position.last))
-            .arg("+")
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await?;
-        let Some(sink) = sink.upgrade() else {
-            return Ok(());
-        };
-        let full = page.ids.len() == 1000;
-        for entry in page.ids {
-            if let Some(sid) = entry.get::<String>("sid") {
-                sink.revoked(&sid);
-            }
-            position.saw(entry.id);
-        }
-        if !full {
-            return Ok(());
-        }
-    }
-}
-
-/// Checks that the log is the one this follower followed (see [`scripts::check_log`]) and
-/// reports since when it is complete: the latest of the marker and the newest entry removed
-/// by `XDEL` (stream ids are milliseconds). True when the follower must replay from the
-/// start: its position was moved there.
-async fn check(
-    conn: &mut MultiplexedConnection,
-    feed: &Feed,
-    position: &mut Position,
-    sink: &Weak<dyn RevocationSink>,
-) -> Result<bool, RedisError> {
-    let added = position.added.map(|a| a.to_string()).unwrap_or_default();
-    let (marker, deleted, generated, total, reset): (String, String, String, i64, i64) = feed
-        .check
-        .key(&feed.log)
-        .key(&feed.marker)
-        .arg(&position.last)
-        .arg(added)
-        .invoke_async(conn)
-        .await?;
-    let reset = reset == 1;
-    if reset {
-        *position = Position::start();
-    }
-    if generated == position.last {
-        position.added = Some(total);
-    }
-    let deleted_ms = deleted
-        .split_once('-')
-        .and_then(|(ms, _)| ms.parse::<u64>().ok())
-        .unwrap_or(0);
-    // A marker that is no number (written by hand) counts as a loss now.
-    let since = marker
-        .parse::<u64>()
-        .unwrap_or_else(|_| unix_now())
-        .max(deleted_ms.div_ceil(1000));
-    if let Some(sink) = sink.upgrade() {
-        sink.log_complete_since(since);
-    }
-    Ok(reset)
 }

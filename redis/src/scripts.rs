@@ -10,11 +10,10 @@
 
 use redis::Script;
 
-/// KEYS: session, user index. ARGV: id, user, created, expires, accessed, gen, rotated,
-/// ip, ua, jkt (`+value` when known, empty when not).
-pub(crate) fn create() -> Script {
-    Script::new(
-        r"
+/// Writes a session's hash and its index entry. KEYS: session, user index. ARGV: id, user,
+/// created, expires, accessed, gen, rotated, ip, ua, jkt (`+value` when known, empty when
+/// not).
+pub(crate) const CREATE: &str = "
 redis.call('HSET', KEYS[1], 'user', ARGV[2], 'created', ARGV[3], 'expires', ARGV[4],
   'accessed', ARGV[5], 'gen', ARGV[6], 'rotated', ARGV[7])
 if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'ip', string.sub(ARGV[8], 2)) end
@@ -25,25 +24,33 @@ redis.call('EXPIREAT', KEYS[1], ARGV[4])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 local expiry = redis.call('EXPIRETIME', KEYS[2])
 if expiry < tonumber(ARGV[4]) then redis.call('EXPIREAT', KEYS[2], ARGV[4]) end
-return 1
-",
+";
+
+/// See [`CREATE`].
+pub(crate) fn create() -> Script {
+    Script::new(&format!("{CREATE}\nreturn 1"))
+}
+
+/// Appending to a log that was deleted (its marker remains) records the loss, now. `log` and
+/// `marker` are the KEYS indexes of the two.
+pub(crate) fn lost_log(log: usize, marker: usize) -> String {
+    format!(
+        "
+if redis.call('EXISTS', KEYS[{log}]) == 0 and redis.call('EXISTS', KEYS[{marker}]) == 1 then
+  redis.call('SET', KEYS[{marker}], redis.call('TIME')[1])
+end
+"
     )
 }
 
-/// Appending to a log that was deleted (its marker remains) records the loss, now.
-const LOST_LOG: &str = "
-if redis.call('EXISTS', KEYS[2]) == 0 and redis.call('EXISTS', KEYS[3]) == 1 then
-  redis.call('SET', KEYS[3], redis.call('TIME')[1])
-end
-";
-
 /// KEYS: session, revocation log, its marker. ARGV: id, prefix, oldest log id to keep.
 pub(crate) fn revoke() -> Script {
+    let lost_log = lost_log(2, 3);
     Script::new(&format!(
         r"
 local user = redis.call('HGET', KEYS[1], 'user')
 if not user then return 0 end
-{LOST_LOG}
+{lost_log}
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', ARGV[2] .. ':u:' .. user, ARGV[1])
 redis.call('XADD', KEYS[2], 'MINID', '~', ARGV[3], '*', 'sid', ARGV[1])
@@ -55,9 +62,10 @@ return 1
 /// KEYS: user index, revocation log, its marker. ARGV: session to keep (empty: none), prefix,
 /// oldest log id to keep. Returns the ids ended.
 pub(crate) fn revoke_others() -> Script {
+    let lost_log = lost_log(2, 3);
     Script::new(&format!(
         r"
-{LOST_LOG}
+{lost_log}
 local ended = {{}}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if id ~= ARGV[1] then
@@ -142,13 +150,17 @@ return 1
     )
 }
 
-/// KEYS: session. ARGV: from, to, at. The generation compare-and-swap.
+/// The generation compare-and-swap; `swapped` is 1 when it took place. KEYS: session. ARGV:
+/// from, to, at.
+pub(crate) const ROTATE: &str = "
+local swapped = 0
+if redis.call('HGET', KEYS[1], 'gen') == ARGV[1] then
+  redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'rotated', ARGV[3])
+  swapped = 1
+end
+";
+
+/// See [`ROTATE`].
 pub(crate) fn rotate() -> Script {
-    Script::new(
-        r"
-if redis.call('HGET', KEYS[1], 'gen') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'gen', ARGV[2], 'rotated', ARGV[3])
-return 1
-",
-    )
+    Script::new(&format!("{ROTATE}\nreturn swapped"))
 }

@@ -151,7 +151,7 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
         let shared = &self.shared;
         let now = unix_now();
         let session = Session {
-            id: new_session_id()?,
+            id: new_session_id(shared.store.session_id_prefix(user_id))?,
             user_id: user_id.to_owned(),
             created_at: now,
             expires_at: now.saturating_add(shared.policy.refresh_ttl.as_secs()),
@@ -458,16 +458,41 @@ fn bounded(meta: SessionMeta) -> SessionMeta {
 /// megabyte) names no session: it is answered "not found" without a backend call, so that a
 /// client cannot turn a backend's refusal of odd input into 503s and error logs.
 fn could_be_ours(id: &str) -> bool {
-    id.len() == SESSION_ID_LEN && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    let (prefix, random) = match id.split_once('.') {
+        Some((prefix, random)) => (Some(prefix), random),
+        None => (None, id),
+    };
+    prefix.is_none_or(is_id_prefix)
+        && random.len() == SESSION_ID_LEN
+        && random
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A backend's [`SessionBackend::session_id_prefix`] as the contract states it.
+fn is_id_prefix(prefix: &str) -> bool {
+    (1..=32).contains(&prefix.len())
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 const SESSION_ID_LEN: usize = 32;
 
-/// 128 random bits, hex-encoded: unguessable, so one user cannot name another's session.
-fn new_session_id() -> Result<String, SessionError> {
+/// 128 random bits, hex-encoded: unguessable, so one user cannot name another's session;
+/// after the backend's prefix (a shard), when it gives one.
+fn new_session_id(prefix: Option<String>) -> Result<String, SessionError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).map_err(|err| SessionError::Randomness(Box::new(err)))?;
-    let mut id = String::with_capacity(SESSION_ID_LEN);
+    let mut id = match prefix {
+        Some(prefix) if is_id_prefix(&prefix) => prefix + ".",
+        Some(_) => {
+            return Err(SessionError::Backend(BackendError::new(
+                "the backend's session id prefix is not 1 to 32 of A-Z a-z 0-9 _ -",
+            )));
+        }
+        None => String::with_capacity(SESSION_ID_LEN),
+    };
     for b in bytes {
         id.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
         id.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
@@ -481,12 +506,28 @@ mod tests {
 
     #[test]
     fn session_ids_are_random_hex() {
-        let a = new_session_id().unwrap();
-        let b = new_session_id().unwrap();
+        let a = new_session_id(None).unwrap();
+        let b = new_session_id(None).unwrap();
         assert_eq!(a.len(), 32);
         assert!(could_be_ours(&a));
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn a_backend_prefix_goes_in_front_and_must_be_plain() {
+        let id = new_session_id(Some("s7-x".into())).unwrap();
+        assert!(id.starts_with("s7-x."));
+        assert_eq!(id.len(), 5 + 32);
+        assert!(could_be_ours(&id));
+        for bad in ["", "a.b", "a b", "{tag}", &"x".repeat(33)] {
+            assert!(new_session_id(Some(bad.to_owned())).is_err(), "{bad:?}");
+            assert!(
+                !could_be_ours(&format!("{bad}.{}", "0".repeat(32))),
+                "{bad:?}"
+            );
+        }
+        assert!(!could_be_ours("s7.0123"));
     }
 
     #[test]

@@ -156,6 +156,11 @@ impl<S: SessionBackend> Store<S> {
             .await
     }
 
+    /// The backend's prefix for a new session id of `user_id` (its shard), if any.
+    pub(crate) fn session_id_prefix(&self, user_id: &str) -> Option<String> {
+        self.rows.session_id_prefix(user_id)
+    }
+
     pub(crate) async fn create(&self, session: Session) -> Result<(), BackendError> {
         self.guard
             .call("create", || self.rows.create(session))

@@ -18,3 +18,4 @@ mod backend;
 mod example_instances;
 mod postgres;
 mod redis;
+mod redis_cluster;

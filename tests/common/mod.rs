@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod client;
+pub mod cluster;
 pub mod idp;
 pub mod nodes;
 pub mod pg;

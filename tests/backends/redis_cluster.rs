@@ -1,0 +1,394 @@
+//! The Redis Cluster backend on a real cluster: three primaries with a replica each, started
+//! by the tests on free loopback ports (never 6379) with `redis-server --cluster-enabled yes`
+//! and `redis-cli --cluster create`. The store contract; sessions and revocation logs spread
+//! over every primary; two instances sharing it; an instance started after a revocation; a
+//! failover by `CLUSTER FAILOVER` and by a killed primary, and slots migrated, each during a
+//! stream of logins, refreshes and revocations.
+//! Behind the `redis` feature (`.ci/run` installs redis-server and redis-cli).
+#![cfg(feature = "redis")]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use tower_jwt_sessions::RedisClusterBackend;
+use tower_jwt_sessions_core::suite;
+
+use crate::common::cluster::Cluster;
+use crate::common::nodes::*;
+use crate::common::*;
+
+async fn backend(seeds: &str) -> RedisClusterBackend {
+    RedisClusterBackend::connect(seeds)
+        .await
+        .expect("the test cluster answers")
+}
+
+/// Starts a cluster off the runtime's threads (it takes a few seconds of blocking waits).
+async fn cluster() -> Arc<Mutex<Cluster>> {
+    let cluster = tokio::task::spawn_blocking(Cluster::start).await.unwrap();
+    Arc::new(Mutex::new(cluster))
+}
+
+/// Runs a blocking operation on the cluster off the runtime's threads.
+async fn on_cluster<T: Send + 'static>(
+    cluster: &Arc<Mutex<Cluster>>,
+    op: impl FnOnce(&mut Cluster) -> T + Send + 'static,
+) -> T {
+    let cluster = Arc::clone(cluster);
+    tokio::task::spawn_blocking(move || op(&mut cluster.lock().unwrap()))
+        .await
+        .unwrap()
+}
+
+fn seeds(cluster: &Arc<Mutex<Cluster>>) -> String {
+    cluster.lock().unwrap().seeds()
+}
+
+/// Users `user0` ... `user{n-1}`, who may read and write.
+fn many_users(n: usize) -> Memory {
+    let users = Memory::new();
+    for i in 0..n {
+        let id = format!("user{i}");
+        users.set_user(&id, user(&id, true, true, true));
+    }
+    users
+}
+
+async fn login_as<S>(node: &Node<S>, user_id: &str) -> tower_jwt_sessions::IssuedTokens
+where
+    S: tower_jwt_sessions::SessionBackend,
+{
+    let claims = user(user_id, true, true, true);
+    node.create(user_id, &claims, Default::default())
+        .await
+        .expect("login succeeds")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_backend_keeps_the_store_contract() {
+    let cluster = cluster().await;
+    let store = backend(&seeds(&cluster)).await;
+    suite::check_backend(&store).await;
+    suite::check_rotation(&store).await;
+    suite::check_replay(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_dead_seed_among_live_ones_is_fine_and_no_live_seed_is_an_error() {
+    let cluster = cluster().await;
+    let dead = format!("redis://127.0.0.1:{}", PrivateRedis::free_port());
+    let seeds = format!("{dead},{}", seeds(&cluster));
+    let store = backend(&seeds).await;
+    suite::check_rotation(&store).await;
+    assert!(RedisClusterBackend::connect(&dead).await.is_err());
+    assert!(
+        RedisClusterBackend::connect("redis://127.0.0.1:notaport")
+            .await
+            .is_err()
+    );
+    assert!(RedisClusterBackend::connect("").await.is_err());
+    // A single Redis (the shared one, not in cluster mode) is no cluster.
+    let single = crate::common::redis_keys::url();
+    assert!(RedisClusterBackend::connect(&single).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_and_revocation_logs_spread_over_every_primary() {
+    let cluster = cluster().await;
+    let users = many_users(300);
+    let node = instance(backend(&seeds(&cluster)).await, &users);
+    let mut sessions = Vec::new();
+    for i in 0..300 {
+        sessions.push(login_as(&node, &format!("user{i}")).await);
+    }
+    // Every tenth user signs out: a revocation in their shard's log.
+    for tokens in sessions.iter().step_by(10) {
+        assert!(node.revoke(&tokens.session_id).await.unwrap());
+    }
+    let (counts, logs) = on_cluster(&cluster, |cluster| {
+        let primaries = cluster.primaries();
+        let counts: HashMap<u16, usize> = primaries
+            .iter()
+            .map(|&p| (p, cluster.count_keys(p, "tjs:{*}:s:*")))
+            .collect();
+        let logs: HashMap<u16, usize> = primaries
+            .iter()
+            .map(|&p| {
+                let entries: usize =
+                    crate::common::cluster::cli(p, &["--scan", "--pattern", "tjs:{*}:revoked"])
+                        .lines()
+                        .map(|log| {
+                            crate::common::cluster::cli(p, &["XLEN", log])
+                                .trim()
+                                .parse::<usize>()
+                                .unwrap_or(0)
+                        })
+                        .sum();
+                (p, entries)
+            })
+            .collect();
+        (counts, logs)
+    })
+    .await;
+    assert_eq!(counts.len(), 3);
+    assert_eq!(counts.values().sum::<usize>(), 270, "{counts:?}");
+    for (primary, &count) in &counts {
+        // A fair share of 270: 5, 6 and 5 of the 16 shards, give or take the users' spread.
+        assert!(
+            count >= 50,
+            "primary {primary} holds {count} of 270: {counts:?}"
+        );
+        assert!(
+            logs[primary] > 0,
+            "primary {primary} got no revocation: {logs:?}"
+        );
+    }
+    assert_eq!(logs.values().sum::<usize>(), 30, "{logs:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_within_a_second() {
+    let cluster = cluster().await;
+    let seeds = seeds(&cluster);
+    let users = users();
+    let a = instance(backend(&seeds).await, &users);
+    let b = instance(backend(&seeds).await, &users);
+    fed(&a).await;
+    fed(&b).await;
+    a_revocation_on_one_instance_reaches_the_other_within_a_second(&a, &b).await;
+    a_retired_token_replayed_on_a_stale_instance_ends_the_session(&a, &b).await;
+
+    // Sign out everywhere, from B, of sessions A served.
+    let phone = login(&a).await;
+    let laptop = login(&a).await;
+    assert_eq!(access(&a, &phone).await, StatusCode::OK);
+    assert_eq!(access(&a, &laptop).await, StatusCode::OK);
+    assert_eq!(b.revoke_all("u1").await.unwrap(), 2);
+    let seen = within(Duration::from_secs(1), async || {
+        access(&a, &phone).await == StatusCode::UNAUTHORIZED
+            && access(&a, &laptop).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(seen.is_some(), "A still serves sessions B signed out");
+    assert!(b.list("u1").await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_started_after_a_revocation_honours_it() {
+    let cluster = cluster().await;
+    let seeds = seeds(&cluster);
+    let users = users();
+    let a = instance(backend(&seeds).await, &users);
+    a_revocation_before_an_instance_starts_is_honoured_by_it(&a, async || {
+        let c = instance(backend(&seeds).await, &users);
+        fed(&c).await;
+        c
+    })
+    .await;
+}
+
+/// Waits until the instance's feed has swept every shard's log.
+async fn fed<S: tower_jwt_sessions::SessionBackend>(node: &Node<S>) {
+    let up = within(Duration::from_secs(5), async || node.revocation_feed_up()).await;
+    assert!(up.is_some(), "the feed did not come up");
+}
+
+/// What a stream of traffic saw, by kind of fault.
+#[derive(Default, Debug)]
+struct Seen {
+    ok: usize,
+    unavailable: usize,
+    /// A 503 without `Retry-After`.
+    bare_unavailable: usize,
+    /// A 401 for a session nobody revoked.
+    live_refused: usize,
+    /// A 200 for a session whose revocation was acknowledged.
+    revoked_served: usize,
+    other: Vec<StatusCode>,
+    /// The last failure (a 503), and the first success after it.
+    last_failure: Option<Instant>,
+}
+
+/// Logins, refreshes, access checks and revocations on two instances, until `stop`; each
+/// answer judged against what the client was told before it.
+async fn traffic(
+    a: Node<RedisClusterBackend>,
+    b: Node<RedisClusterBackend>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> Seen {
+    use std::sync::atomic::Ordering;
+    let mut seen = Seen::default();
+    // (user, refresh token, access token, session id) of sessions believed live.
+    let mut live: Vec<(String, String, tower_jwt_sessions::IssuedTokens)> = Vec::new();
+    // Sessions whose revocation was acknowledged: when, and by which instance.
+    let mut revoked: Vec<(tower_jwt_sessions::IssuedTokens, Instant, usize)> = Vec::new();
+    let mut round = 0usize;
+    while !stop.load(Ordering::Relaxed) {
+        round += 1;
+        let nodes = [&a, &b];
+        let node = nodes[round % 2];
+        let user_id = format!("user{}", round % 40);
+        // A login.
+        match node
+            .create(
+                &user_id,
+                &user(&user_id, true, true, true),
+                Default::default(),
+            )
+            .await
+        {
+            Ok(tokens) => {
+                seen.ok += 1;
+                live.push((user_id.clone(), tokens.refresh_token.clone(), tokens));
+            }
+            Err(_) => {
+                seen.unavailable += 1;
+                seen.last_failure = Some(Instant::now());
+            }
+        }
+        // A refresh of a live session: 200 with a rotated token, or 503; never 401.
+        if !live.is_empty() {
+            let pick = round % live.len();
+            let reply = crate::common::client::refresh(node, &live[pick].1).await;
+            judge(&mut seen, reply.status, &reply.headers, false);
+            if reply.status == StatusCode::OK {
+                if let Some(token) = reply.refresh_token() {
+                    live[pick].1 = token.to_owned();
+                }
+            }
+            let reply = crate::common::client::get(node, &live[pick].2.access_token).await;
+            judge(&mut seen, reply.status, &reply.headers, false);
+        }
+        // Every fifth round, a revocation; once acknowledged, the session is dead for good.
+        if round % 5 == 0 && !live.is_empty() {
+            let (_, _, tokens) = live.swap_remove(round % live.len());
+            match node.revoke(&tokens.session_id).await {
+                Ok(true) => revoked.push((tokens, Instant::now(), round % 2)),
+                Ok(false) => seen.other.push(StatusCode::GONE),
+                // Unknown: the revocation may or may not have happened; not judged again.
+                Err(_) => {
+                    seen.unavailable += 1;
+                    seen.last_failure = Some(Instant::now());
+                }
+            }
+        }
+        // A revoked session: never 200 on the instance that revoked it, nor on the other
+        // once the feed has had its second.
+        if let Some((tokens, at, by)) = revoked.get(round % revoked.len().max(1)) {
+            for (i, node) in nodes.iter().enumerate() {
+                if i != *by && at.elapsed() < Duration::from_secs(1) {
+                    continue;
+                }
+                let reply = crate::common::client::get(node, &tokens.access_token).await;
+                judge(&mut seen, reply.status, &reply.headers, true);
+                let reply = crate::common::client::refresh(node, &tokens.refresh_token).await;
+                judge(&mut seen, reply.status, &reply.headers, true);
+            }
+        }
+        if live.len() > 60 {
+            live.drain(..20);
+        }
+    }
+    seen
+}
+
+fn judge(seen: &mut Seen, status: StatusCode, headers: &http::HeaderMap, revoked: bool) {
+    match status {
+        StatusCode::OK if revoked => seen.revoked_served += 1,
+        StatusCode::OK => seen.ok += 1,
+        StatusCode::UNAUTHORIZED if revoked => seen.ok += 1,
+        StatusCode::UNAUTHORIZED => seen.live_refused += 1,
+        StatusCode::SERVICE_UNAVAILABLE => {
+            seen.unavailable += 1;
+            seen.last_failure = Some(Instant::now());
+            if !headers.contains_key(http::header::RETRY_AFTER) {
+                seen.bare_unavailable += 1;
+            }
+        }
+        other => seen.other.push(other),
+    }
+}
+
+/// Two instances under traffic while `fault` runs on the cluster; then the judgement: no
+/// wrong answer, 503s only with `Retry-After`, and all well again within 10 s of the fault.
+async fn through(fault: impl FnOnce(&mut Cluster) + Send + 'static) {
+    let cluster = cluster().await;
+    let seeds = seeds(&cluster);
+    let users = many_users(40);
+    let a = instance(backend(&seeds).await, &users);
+    let b = instance(backend(&seeds).await, &users);
+    fed(&a).await;
+    fed(&b).await;
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let running = tokio::spawn(traffic(a.clone(), b.clone(), Arc::clone(&stop)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let faulted = Instant::now();
+    on_cluster(&cluster, fault).await;
+    // Traffic goes on past the fault; recovery is judged from the last 503.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = running.await.unwrap();
+    println!("{seen:?}");
+    assert_eq!(seen.live_refused, 0, "a live session was refused: {seen:?}");
+    assert_eq!(
+        seen.revoked_served, 0,
+        "a revoked session was served: {seen:?}"
+    );
+    assert_eq!(
+        seen.bare_unavailable, 0,
+        "a 503 without Retry-After: {seen:?}"
+    );
+    assert!(seen.other.is_empty(), "unexpected answers: {seen:?}");
+    assert!(seen.ok > 100, "too little traffic went through: {seen:?}");
+    if let Some(last) = seen.last_failure {
+        assert!(
+            last.saturating_duration_since(faulted) < Duration::from_secs(10),
+            "still failing {:?} after the fault: {seen:?}",
+            last.saturating_duration_since(faulted)
+        );
+    }
+    // And both instances work now, with their feeds up.
+    for node in [&a, &b] {
+        fed(node).await;
+        let tokens = login_as(node, "user1").await;
+        assert_eq!(access(node, &tokens).await, StatusCode::OK);
+        assert_eq!(
+            refresh_with(node, &tokens.refresh_token).await.0,
+            StatusCode::OK
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_failover_during_traffic_costs_only_brief_503s() {
+    through(|cluster| {
+        let primary = cluster.primaries()[0];
+        cluster.manual_failover(primary);
+        cluster.wait_healthy();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_primary_during_traffic_costs_only_brief_503s() {
+    through(|cluster| {
+        let primary = cluster.primaries()[1];
+        cluster.kill(primary);
+        cluster.wait_healthy();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_migrated_during_traffic_cost_only_brief_503s() {
+    through(|cluster| {
+        let primaries = cluster.primaries();
+        // A thousand slots, holding several shards (one every 1024 slots), move away and back.
+        cluster.reshard(primaries[0], primaries[1], 1000);
+        cluster.reshard(primaries[1], primaries[0], 1000);
+        cluster.wait_healthy();
+    })
+    .await;
+}
