@@ -182,16 +182,20 @@ impl Cluster {
     /// `redis-cli --cluster reshard` (`MIGRATING`/`IMPORTING`, then `MIGRATE`).
     pub fn reshard(&self, from: u16, to: u16, count: usize) {
         let id = |port: u16| cli(port, &["CLUSTER", "MYID"]).trim().to_owned();
-        let status = Command::new("redis-cli")
-            .args(["--cluster", "reshard", &format!("127.0.0.1:{from}")])
-            .args(["--cluster-from", &id(from), "--cluster-to", &id(to)])
-            .args(["--cluster-slots", &count.to_string(), "--cluster-yes"])
-            .args(["--cluster-pipeline", "10"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "redis-cli --cluster reshard failed");
+        // redis-cli refuses to start while the nodes' views of the configuration differ
+        // (for a moment after any change): it changed nothing then, and is run again.
+        wait_for("redis-cli --cluster reshard to succeed", || {
+            Command::new("redis-cli")
+                .args(["--cluster", "reshard", &format!("127.0.0.1:{from}")])
+                .args(["--cluster-from", &id(from), "--cluster-to", &id(to)])
+                .args(["--cluster-slots", &count.to_string(), "--cluster-yes"])
+                .args(["--cluster-pipeline", "10"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success()
+        });
     }
 
     /// How many keys matching `pattern` the node on `port` holds.
