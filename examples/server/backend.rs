@@ -32,13 +32,17 @@ impl AnyBackend {
     /// error with a one-line reason.
     #[allow(dead_code)] // the binary's entry point; the tests build theirs directly
     pub async fn from_env() -> Result<AnyBackend, String> {
-        let backend = std::env::var("SESSION_BACKEND").unwrap_or_else(|_| "memory".to_owned());
+        AnyBackend::from_vars(|name| std::env::var(name).ok()).await
+    }
+
+    /// [`AnyBackend::from_env`] with the variables from `var`: the tests' way in.
+    pub async fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<AnyBackend, String> {
+        let backend = var("SESSION_BACKEND").unwrap_or_else(|| "memory".to_owned());
         match backend.as_str() {
             "memory" => Ok(AnyBackend::Memory(MemoryBackend::new())),
             #[cfg(feature = "redis")]
             "redis" => {
-                let url = std::env::var("REDIS_URL")
-                    .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+                let url = var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
                 tower_jwt_sessions::RedisBackend::connect(&url)
                     .await
                     .map(AnyBackend::Redis)
@@ -46,8 +50,7 @@ impl AnyBackend {
             }
             #[cfg(feature = "redis")]
             "redis-cluster" => {
-                let seeds = std::env::var("REDIS_URL")
-                    .unwrap_or_else(|_| "redis://127.0.0.1:7000".to_owned());
+                let seeds = var("REDIS_URL").unwrap_or_else(|| "redis://127.0.0.1:7000".to_owned());
                 tower_jwt_sessions::RedisClusterBackend::connect(&seeds)
                     .await
                     .map(AnyBackend::RedisCluster)
@@ -55,8 +58,8 @@ impl AnyBackend {
             }
             #[cfg(feature = "postgres")]
             "postgres" => {
-                let url = std::env::var("DATABASE_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+                let url = var("DATABASE_URL")
+                    .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".to_owned());
                 tower_jwt_sessions::PostgresBackend::connect(&url)
                     .await
                     .map(AnyBackend::Postgres)

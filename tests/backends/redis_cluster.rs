@@ -392,3 +392,162 @@ async fn slots_migrated_during_traffic_cost_only_brief_503s() {
     })
     .await;
 }
+
+/// The example server as `SESSION_BACKEND=redis-cluster` and `REDIS_URL` make it.
+async fn example_backend(seeds: &str) -> Result<crate::backend::AnyBackend, String> {
+    let seeds = seeds.to_owned();
+    crate::backend::AnyBackend::from_vars(move |name| match name {
+        "SESSION_BACKEND" => Some("redis-cluster".to_owned()),
+        "REDIS_URL" => Some(seeds.clone()),
+        _ => None,
+    })
+    .await
+}
+
+async fn example_server(backend: crate::backend::AnyBackend) -> String {
+    let keys = tower_jwt_sessions::Keys::hs256(b"example-cluster-secret-of-32-bytes!").unwrap();
+    let tuning = crate::app::Tuning {
+        demo_users: 50,
+        ..crate::app::Tuning::default()
+    };
+    let (app, _sessions) = crate::app::app_tuned(keys, tuning, backend).unwrap();
+    crate::common::serve(app).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_example_servers_share_the_cluster() {
+    let cluster = cluster().await;
+    // One dead seed first, then the cluster's.
+    let dead = format!("redis://127.0.0.1:{}", PrivateRedis::free_port());
+    let seeds = format!("{dead},{}", seeds(&cluster));
+    let one = example_server(example_backend(&seeds).await.unwrap()).await;
+    let two = example_server(example_backend(&seeds).await.unwrap()).await;
+    let client = reqwest::Client::new();
+    let mut sessions = Vec::new();
+    for n in 1..=50 {
+        let login: serde_json::Value = client
+            .post(format!("{one}/sessions/"))
+            .basic_auth(format!("user{n}"), Some(crate::app::PASSWORD))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        sessions.push(login);
+    }
+    // The demo users' sessions are on every primary.
+    let per_primary = on_cluster(&cluster, |cluster| {
+        cluster
+            .primaries()
+            .iter()
+            .map(|&p| cluster.count_keys(p, "tjs:{*}:s:*"))
+            .collect::<Vec<_>>()
+    })
+    .await;
+    assert!(per_primary.iter().all(|&n| n >= 5), "{per_primary:?}");
+    assert_eq!(per_primary.iter().sum::<usize>(), 50);
+
+    let refresh = sessions[0]["refresh_token"].as_str().unwrap();
+    let access = sessions[0]["access_token"].as_str().unwrap();
+    let id = sessions[0]["session_id"].as_str().unwrap();
+    let refreshed = client
+        .post(format!("{two}/sessions/refresh/"))
+        .bearer_auth(refresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), reqwest::StatusCode::OK);
+    let me = |base: &str| client.get(format!("{base}/me")).bearer_auth(access).send();
+    assert_eq!(me(&two).await.unwrap().status(), reqwest::StatusCode::OK);
+    let ended = client
+        .delete(format!("{one}/sessions/{id}"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), reqwest::StatusCode::NO_CONTENT);
+    let seen = within(Duration::from_secs(1), async || {
+        me(&two).await.unwrap().status() == reqwest::StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "the other server still serves the ended session"
+    );
+}
+
+#[tokio::test]
+async fn a_bad_or_unreachable_cluster_is_a_one_line_error() {
+    let dead = format!("redis://127.0.0.1:{}", PrivateRedis::free_port());
+    let other = format!("redis://127.0.0.1:{}", PrivateRedis::free_port());
+    for seeds in [
+        dead.clone(),
+        format!("{dead},{other}"),
+        "redis://127.0.0.1:notaport".to_owned(),
+        "not a url".to_owned(),
+        String::new(),
+        // The shared single Redis is not in cluster mode.
+        crate::common::redis_keys::url(),
+    ] {
+        let err = example_backend(&seeds).await.err().expect(&seeds);
+        assert!(err.starts_with("SESSION_BACKEND=redis-cluster: "), "{err}");
+        assert!(!err.contains('\n'), "{seeds}: {err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_503_of_the_example_on_the_cluster_carries_retry_after() {
+    let cluster = cluster().await;
+    let base = example_server(example_backend(&seeds(&cluster)).await.unwrap()).await;
+    let client = reqwest::Client::new();
+    let login: serde_json::Value = client
+        .post(format!("{base}/sessions/"))
+        .basic_auth("testUser", Some(crate::app::PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let access = login["access_token"].as_str().unwrap().to_owned();
+    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
+    let id = login["session_id"].as_str().unwrap().to_owned();
+    on_cluster(&cluster, |cluster| {
+        for port in cluster.primaries() {
+            let replica = cluster.replica_of(port);
+            cluster.kill(replica);
+            cluster.kill(port);
+        }
+    })
+    .await;
+    let requests = [
+        client
+            .post(format!("{base}/sessions/"))
+            .basic_auth("testUser", Some(crate::app::PASSWORD)),
+        client
+            .post(format!("{base}/sessions/refresh/"))
+            .bearer_auth(&refresh),
+        client.get(format!("{base}/sessions/")).bearer_auth(&access),
+        client
+            .delete(format!("{base}/sessions/{id}"))
+            .bearer_auth(&access),
+        client
+            .delete(format!("{base}/sessions/"))
+            .bearer_auth(&access),
+    ];
+    for request in requests {
+        let res = request.send().await.unwrap();
+        let url = res.url().to_string();
+        assert_eq!(
+            res.status(),
+            reqwest::StatusCode::SERVICE_UNAVAILABLE,
+            "{url}"
+        );
+        assert_eq!(
+            res.headers().get("retry-after").map(|v| v.as_bytes()),
+            Some(&b"1"[..]),
+            "{url}"
+        );
+    }
+}
