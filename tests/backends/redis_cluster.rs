@@ -253,16 +253,14 @@ async fn traffic(
             let pick = round % live.len();
             let reply = crate::common::client::refresh(node, &live[pick].1).await;
             judge(&mut seen, reply.status, &reply.headers, false);
-            if reply.status == StatusCode::OK {
-                if let Some(token) = reply.refresh_token() {
-                    live[pick].1 = token.to_owned();
-                }
+            if let (StatusCode::OK, Some(token)) = (reply.status, reply.refresh_token()) {
+                live[pick].1 = token.to_owned();
             }
             let reply = crate::common::client::get(node, &live[pick].2.access_token).await;
             judge(&mut seen, reply.status, &reply.headers, false);
         }
         // Every fifth round, a revocation; once acknowledged, the session is dead for good.
-        if round % 5 == 0 && !live.is_empty() {
+        if round.is_multiple_of(5) && !live.is_empty() {
             let (_, _, tokens) = live.swap_remove(round % live.len());
             match node.revoke(&tokens.session_id).await {
                 Ok(true) => revoked.push((tokens, Instant::now(), round % 2)),
@@ -490,7 +488,7 @@ async fn a_bad_or_unreachable_cluster_is_a_one_line_error() {
         // The shared single Redis is not in cluster mode.
         crate::common::redis_keys::url(),
     ] {
-        let err = example_backend(&seeds).await.err().expect(&seeds);
+        let err = example_backend(&seeds).await.expect_err(&seeds);
         assert!(err.starts_with("SESSION_BACKEND=redis-cluster: "), "{err}");
         assert!(!err.contains('\n'), "{seeds}: {err}");
     }

@@ -52,11 +52,16 @@ const INDEX_RACES: usize = 8;
 #[derive(Clone)]
 pub struct RedisClusterBackend {
     conn: ClusterConnection,
+    shared: Arc<Shared>,
+}
+
+/// What clones share besides the connection.
+struct Shared {
     client: ClusterClient,
-    shards: Arc<Shards>,
+    shards: Shards,
     retention: Duration,
     replica_wait: Duration,
-    scripts: Arc<Scripts>,
+    scripts: Scripts,
 }
 
 struct Scripts {
@@ -124,10 +129,10 @@ impl RedisClusterBackend {
     /// primary reported one. The answer is not checked: a write a replica has not taken
     /// within the wait still stands on the primary, as without a replica at all.
     async fn replicated(&self, shard: &Shard, replicas: i64) -> Result<(), BackendError> {
-        if replicas < 1 || self.replica_wait.is_zero() {
+        if replicas < 1 || self.shared.replica_wait.is_zero() {
             return Ok(());
         }
-        let millis = u64::try_from(self.replica_wait.as_millis()).unwrap_or(u64::MAX);
+        let millis = u64::try_from(self.shared.replica_wait.as_millis()).unwrap_or(u64::MAX);
         let route = Route::new(shard.slot, SlotAddr::Master);
         self.conn
             .clone()
@@ -219,16 +224,18 @@ impl RedisClusterBackendBuilder {
         let conn = client.get_async_connection().await.map_err(store_error)?;
         Ok(RedisClusterBackend {
             conn,
-            client,
-            shards: Arc::new(Shards::new(&self.prefix, self.shards)),
-            retention: self.retention,
-            replica_wait: self.replica_wait,
-            scripts: Arc::new(Scripts {
-                create: scripts::create(),
-                revoke: scripts::revoke(),
-                revoke_others: scripts::revoke_others(),
-                touch: crate::scripts::touch(),
-                rotate: scripts::rotate(),
+            shared: Arc::new(Shared {
+                client,
+                shards: Shards::new(&self.prefix, self.shards),
+                retention: self.retention,
+                replica_wait: self.replica_wait,
+                scripts: Scripts {
+                    create: scripts::create(),
+                    revoke: scripts::revoke(),
+                    revoke_others: scripts::revoke_others(),
+                    touch: crate::scripts::touch(),
+                    rotate: scripts::rotate(),
+                },
             }),
         })
     }
@@ -238,33 +245,34 @@ impl fmt::Debug for RedisClusterBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The seed URLs may carry a password: never printed.
         f.debug_struct("RedisClusterBackend")
-            .field("shards", &self.shards.all().len())
-            .field("retention", &self.retention)
-            .field("replica_wait", &self.replica_wait)
+            .field("shards", &self.shared.shards.all().len())
+            .field("retention", &self.shared.retention)
+            .field("replica_wait", &self.shared.replica_wait)
             .finish_non_exhaustive()
     }
 }
 
 impl SessionBackend for RedisClusterBackend {
     fn session_id_prefix(&self, user_id: &str) -> Option<String> {
-        Some(self.shards.of_user(user_id).tag.clone())
+        Some(self.shared.shards.of_user(user_id).tag.clone())
     }
 
     async fn create(&self, session: Session) -> Result<(), BackendError> {
-        let shard = self
-            .shards
-            .of_session(&session.id)
-            .ok_or_else(|| BackendError::new("the session id names no shard of this backend"))?;
+        let shard =
+            self.shared.shards.of_session(&session.id).ok_or_else(|| {
+                BackendError::new("the session id names no shard of this backend")
+            })?;
         let (ip, agent, jkt) = (
             optional(&session.meta.ip),
             optional(&session.meta.user_agent),
             optional(&session.meta.dpop_jkt),
         );
         let replicas: i64 = self
+            .shared
             .scripts
             .create
-            .key(self.shards.session_key(shard, &session.id))
-            .key(self.shards.user_key(shard, &session.user_id))
+            .key(self.shared.shards.session_key(shard, &session.id))
+            .key(self.shared.shards.user_key(shard, &session.user_id))
             .arg(&session.id)
             .arg(&session.user_id)
             .arg(session.created_at)
@@ -282,11 +290,11 @@ impl SessionBackend for RedisClusterBackend {
     }
 
     async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
-        let Some(shard) = self.shards.of_session(id) else {
+        let Some(shard) = self.shared.shards.of_session(id) else {
             return Ok(None);
         };
         let row: HashMap<String, String> = redis::cmd("HGETALL")
-            .arg(self.shards.session_key(shard, id))
+            .arg(self.shared.shards.session_key(shard, id))
             .query_async(&mut self.conn.clone())
             .await
             .map_err(store_error)?;
@@ -294,23 +302,24 @@ impl SessionBackend for RedisClusterBackend {
     }
 
     async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
-        let Some(shard) = self.shards.of_session(id) else {
+        let Some(shard) = self.shared.shards.of_session(id) else {
             return Ok(false);
         };
-        let key = self.shards.session_key(shard, id);
+        let key = self.shared.shards.session_key(shard, id);
         let Some(user) = self.user_of(&key).await? else {
             return Ok(false);
         };
         let (revoked, replicas): (i64, i64) = self
+            .shared
             .scripts
             .revoke
             .key(&key)
-            .key(self.shards.user_key(shard, &user))
-            .key(self.shards.log_key(shard))
-            .key(self.shards.marker_key(shard))
+            .key(self.shared.shards.user_key(shard, &user))
+            .key(self.shared.shards.log_key(shard))
+            .key(self.shared.shards.marker_key(shard))
             .arg(id)
             .arg(&user)
-            .arg(oldest_kept(self.retention))
+            .arg(oldest_kept(self.shared.retention))
             .invoke_async(&mut self.conn.clone())
             .await
             .map_err(store_error)?;
@@ -322,10 +331,10 @@ impl SessionBackend for RedisClusterBackend {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let shard = self.shards.of_user(user_id);
+        let shard = self.shared.shards.of_user(user_id);
         let last = isize::try_from(limit - 1).unwrap_or(isize::MAX);
         let ids: Vec<String> = redis::cmd("ZREVRANGE")
-            .arg(self.shards.user_key(shard, user_id))
+            .arg(self.shared.shards.user_key(shard, user_id))
             .arg(0)
             .arg(last)
             .query_async(&mut self.conn.clone())
@@ -335,11 +344,11 @@ impl SessionBackend for RedisClusterBackend {
         // of them on either node.
         let mut sessions = Vec::with_capacity(ids.len());
         for id in &ids {
-            let Some(shard) = self.shards.of_session(id) else {
+            let Some(shard) = self.shared.shards.of_session(id) else {
                 continue;
             };
             let row: HashMap<String, String> = redis::cmd("HGETALL")
-                .arg(self.shards.session_key(shard, id))
+                .arg(self.shared.shards.session_key(shard, id))
                 .query_async(&mut self.conn.clone())
                 .await
                 .map_err(store_error)?;
@@ -353,13 +362,14 @@ impl SessionBackend for RedisClusterBackend {
     }
 
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
-        let Some(shard) = self.shards.of_session(id) else {
+        let Some(shard) = self.shared.shards.of_session(id) else {
             return Ok(());
         };
         let _: i64 = self
+            .shared
             .scripts
             .touch
-            .key(self.shards.session_key(shard, id))
+            .key(self.shared.shards.session_key(shard, id))
             .arg(at)
             .invoke_async(&mut self.conn.clone())
             .await
@@ -375,8 +385,8 @@ impl SessionBackend for RedisClusterBackend {
     /// first (a script must name its keys in advance), and the script starts over when the
     /// index changed in between.
     async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<Vec<String>, BackendError> {
-        let shard = self.shards.of_user(user_id);
-        let index = self.shards.user_key(shard, user_id);
+        let shard = self.shared.shards.of_user(user_id);
+        let index = self.shared.shards.user_key(shard, user_id);
         for _ in 0..INDEX_RACES {
             let ids: Vec<String> = redis::cmd("ZRANGE")
                 .arg(&index)
@@ -385,14 +395,16 @@ impl SessionBackend for RedisClusterBackend {
                 .query_async(&mut self.conn.clone())
                 .await
                 .map_err(store_error)?;
-            let mut script = self.scripts.revoke_others.key(&index);
+            let mut script = self.shared.scripts.revoke_others.key(&index);
             script
-                .key(self.shards.log_key(shard))
-                .key(self.shards.marker_key(shard))
+                .key(self.shared.shards.log_key(shard))
+                .key(self.shared.shards.marker_key(shard))
                 .arg(keep)
-                .arg(oldest_kept(self.retention));
+                .arg(oldest_kept(self.shared.retention));
             for id in &ids {
-                script.key(self.shards.session_key(shard, id)).arg(id);
+                script
+                    .key(self.shared.shards.session_key(shard, id))
+                    .arg(id);
             }
             let (replicas, ended): (i64, Vec<String>) = script
                 .invoke_async(&mut self.conn.clone())
@@ -414,17 +426,18 @@ impl SessionBackend for RedisClusterBackend {
         // Without a runtime there is no feed: the layer stays fail-closed.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             let feeds = self
+                .shared
                 .shards
                 .all()
                 .iter()
                 .map(|shard| Feed {
-                    log: self.shards.log_key(shard),
-                    marker: self.shards.marker_key(shard),
+                    log: self.shared.shards.log_key(shard),
+                    marker: self.shared.shards.marker_key(shard),
                     check: crate::scripts::check_log(),
                 })
                 .collect();
             runtime.spawn(feed::follow(
-                self.client.clone(),
+                self.shared.client.clone(),
                 feeds,
                 Arc::downgrade(&sink),
             ));
@@ -434,13 +447,14 @@ impl SessionBackend for RedisClusterBackend {
 
 impl RotatingBackend for RedisClusterBackend {
     async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
-        let Some(shard) = self.shards.of_session(id) else {
+        let Some(shard) = self.shared.shards.of_session(id) else {
             return Ok(false);
         };
         let (swapped, replicas): (i64, i64) = self
+            .shared
             .scripts
             .rotate
-            .key(self.shards.session_key(shard, id))
+            .key(self.shared.shards.session_key(shard, id))
             .arg(from)
             .arg(to)
             .arg(at)
@@ -460,7 +474,7 @@ impl ReplayBackend for RedisClusterBackend {
     async fn record_once(&self, id: &str, expires_at: u64) -> Result<bool, BackendError> {
         let seconds = expires_at.saturating_sub(unix_now()).max(1);
         let set: Option<String> = redis::cmd("SET")
-            .arg(self.shards.proof_key(id))
+            .arg(self.shared.shards.proof_key(id))
             .arg(1)
             .arg("NX")
             .arg("EX")
