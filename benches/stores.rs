@@ -4,7 +4,9 @@
 //! cold refreshes of one session spread over two instances.
 //!
 //! `cargo bench --features redis,postgres --bench stores` (REDIS_URL, DATABASE_URL; the
-//! local servers by default). Ratios: `python3 benches/report.py`.
+//! local servers by default; with REDIS_CLUSTER_URL, seed URLs separated by commas, a Redis
+//! Cluster too: `bash benches/cluster.sh` starts one on loopback). Ratios:
+//! `python3 benches/report.py`.
 
 mod common;
 
@@ -19,8 +21,8 @@ use http::{HeaderValue, Request};
 use jsonwebtoken::Algorithm;
 use tower::{Layer, Service, ServiceExt};
 use tower_jwt_sessions::{
-    BackendError, PostgresBackend, RedisBackend, RevocationSink, Session, SessionBackend,
-    SessionMeta, Sessions,
+    BackendError, PostgresBackend, RedisBackend, RedisClusterBackend, RevocationSink, Session,
+    SessionBackend, SessionMeta, Sessions,
 };
 
 /// A backend that counts its loads.
@@ -46,6 +48,9 @@ impl<S: SessionBackend> SessionBackend for Counting<S> {
     }
     async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
         self.inner.touch(id, at).await
+    }
+    fn session_id_prefix(&self, user_id: &str) -> Option<String> {
+        self.inner.session_id_prefix(user_id)
     }
     fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
         self.inner.watch_revocations(sink);
@@ -271,6 +276,19 @@ fn stores(c: &mut Criterion) {
     let prefix = unique("redis");
     paths(c, &rt, "redis", &instance(redis(&prefix), &users));
     paths(c, &rt, "postgres", &instance(postgres(), &users));
+    let cluster_seeds = std::env::var("REDIS_CLUSTER_URL").ok();
+    let cluster = |seeds: &str| {
+        rt.block_on(
+            RedisClusterBackend::builder(seeds.split(','))
+                .prefix(&prefix)
+                .connect(),
+        )
+        .expect("the Redis Cluster of REDIS_CLUSTER_URL answers")
+    };
+    match &cluster_seeds {
+        Some(seeds) => paths(c, &rt, "redis_cluster", &instance(cluster(seeds), &users)),
+        None => println!("REDIS_CLUSTER_URL unset: no Redis Cluster figures"),
+    }
 
     // One bare round trip of each driver, for scale.
     let mut group = c.benchmark_group("stores");
@@ -312,6 +330,16 @@ fn stores(c: &mut Criterion) {
 
     two_instances_cold(&rt, "redis", redis(&prefix));
     two_instances_cold(&rt, "postgres", postgres());
+    if let Some(seeds) = &cluster_seeds {
+        let (a, b) = (
+            instance(cluster(seeds), &users),
+            instance(cluster(seeds), &users),
+        );
+        feed_up(&a);
+        feed_up(&b);
+        propagation(&rt, "redis_cluster", &a, &b);
+        two_instances_cold(&rt, "redis_cluster", cluster(seeds));
+    }
 
     rt.block_on(admin.batch_execute(&format!("DROP SCHEMA {schema} CASCADE")))
         .unwrap();

@@ -179,7 +179,8 @@
 //!   leeway) is refused. The header and the claims must be JSON objects; a `crit` of any
 //!   value, `null` included, is refused.
 //! - **Several instances** share sessions through a backend with a revocation feed
-//!   (`RedisBackend`, `PostgresBackend`: features `redis`, `postgres`). A revocation anywhere,
+//!   (`RedisBackend`, `RedisClusterBackend`, `PostgresBackend`: features `redis`, `postgres`).
+//!   A revocation anywhere,
 //!   including ends by idle timeout, reuse detection and deleted users, and "sign out
 //!   everywhere" ([`Sessions::revoke_all`], [`Sessions::revoke_others`]), reaches every
 //!   instance. Worst-case staleness (the measured figures are in `benches/README.md`):

@@ -1,5 +1,7 @@
-//! A Redis session backend for [tower-jwt-sessions]: several instances share sessions, and a
+//! Redis session backends for [tower-jwt-sessions]: several instances share sessions, and a
 //! revocation made on one stops that session's refresh *and* access tokens on every other.
+//! [`RedisBackend`] serves one Redis (with its replicas); [`RedisClusterBackend`] a Redis
+//! Cluster, sessions sharded by user over every primary.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,11 +41,10 @@
 //!   [`DEFAULT_RETENTION`], never the newest. Not seen: an operator's `XTRIM` of recent
 //!   entries while no follower was running (the stream keeps no trace of what a trim
 //!   removed), and a restore from a backup, which also brings back the revoked sessions.
-//! - **Redis Cluster**: every key carries the `{prefix}` hash tag, so all of them live in one
-//!   slot and the scripts (which reach the user index and log from a session) run on a
-//!   cluster too. The price: one app's sessions are not spread over shards. Tagging by user
-//!   instead would need the user in every session lookup, which the backend contract (load by
-//!   id) does not give.
+//! - **Redis Cluster**: [`RedisBackend`] puts every key in one slot (the `{prefix}` hash tag),
+//!   so it runs on a cluster node only as one shard. [`RedisClusterBackend`] is the backend
+//!   for a cluster: sessions sharded by user over every primary, one revocation log per
+//!   shard, every write in one slot, seeds, failovers and moved slots handled.
 //!
 //! [tower-jwt-sessions]: https://docs.rs/tower-jwt-sessions
 #![cfg_attr(docsrs, feature(doc_cfg))]
