@@ -95,6 +95,34 @@ async fn one_dead_seed_among_live_ones_is_fine_and_no_live_seed_is_an_error() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_nodes_closed_while_idle_fail_no_request() {
+    let cluster = cluster().await;
+    let users = users();
+    let node = instance(backend(&seeds(&cluster)).await, &users);
+    let tokens = login(&node).await;
+    // Every node closes connections idle for a second (`timeout` in redis.conf).
+    on_cluster(&cluster, |cluster| {
+        for port in cluster.primaries() {
+            let replica = cluster.replica_of(port);
+            for port in [port, replica] {
+                crate::common::cluster::cli(port, &["CONFIG", "SET", "timeout", "1"]);
+            }
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let mut refresh = tokens.refresh_token.clone();
+    for _ in 0..3 {
+        let fresh = login(&node).await;
+        let (status, rotated) = refresh_with(&node, &refresh).await;
+        assert_eq!(status, StatusCode::OK);
+        refresh = rotated.expect("a rotated refresh token");
+        assert!(node.revoke(&fresh.session_id).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_and_revocation_logs_spread_over_every_primary() {
     let cluster = cluster().await;
     let users = many_users(300);

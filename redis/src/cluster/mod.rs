@@ -343,20 +343,26 @@ impl SessionBackend for RedisClusterBackend {
         // One read per session, each routed on its own: a slot being migrated may hold some
         // of them on either node.
         let mut sessions = Vec::with_capacity(ids.len());
+        let mut expired = Vec::new();
         for id in &ids {
-            let Some(shard) = self.shared.shards.of_session(id) else {
-                continue;
-            };
             let row: HashMap<String, String> = redis::cmd("HGETALL")
                 .arg(self.shared.shards.session_key(shard, id))
                 .query_async(&mut self.conn.clone())
                 .await
                 .map_err(store_error)?;
-            // A row gone by its TTL leaves its index entry, removed by the next revocation
-            // of the user's sessions (the index expires with the newest session anyway).
-            if let Some(session) = parse(id, row)? {
-                sessions.push(session);
+            match parse(id, row)? {
+                Some(session) => sessions.push(session),
+                None => expired.push(id.as_str()),
             }
+        }
+        if !expired.is_empty() {
+            // Rows that expired by their TTL leave their index entry behind; tidy it.
+            redis::cmd("ZREM")
+                .arg(self.shared.shards.user_key(shard, user_id))
+                .arg(&expired)
+                .query_async::<i64>(&mut self.conn.clone())
+                .await
+                .map_err(store_error)?;
         }
         Ok(sessions)
     }
