@@ -272,20 +272,31 @@ async fn postgres_store() -> (crate::backend::AnyBackend, crate::common::pg::Sch
 async fn every_503_of_the_example_carries_retry_after() {
     let redis = PrivateRedis::start(PrivateRedis::free_port());
     let base = serve(&redis.url()).await;
-    let client = Client::new();
-    let login: Value = client
+    let login = log_in(&base, "testUser").await;
+    drop(redis);
+    every_503_carries_retry_after(&base, &login).await;
+}
+
+/// `POST /sessions/` as `user` (password `testPassword`): the example's login answer.
+pub(crate) async fn log_in(base: &str, user: &str) -> Value {
+    Client::new()
         .post(format!("{base}/sessions/"))
-        .basic_auth("testUser", Some(crate::app::PASSWORD))
+        .basic_auth(user, Some(crate::app::PASSWORD))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
-    let access = login["access_token"].as_str().unwrap().to_owned();
-    let id = login["session_id"].as_str().unwrap().to_owned();
-    drop(redis);
+        .unwrap()
+}
 
+/// With the backend gone: every route of the example, the app's own handlers and the layer's,
+/// answers 503 with `Retry-After`, never a 401 or a 500.
+pub(crate) async fn every_503_carries_retry_after(base: &str, login: &Value) {
+    let client = Client::new();
+    let access = login["access_token"].as_str().unwrap();
+    let refresh = login["refresh_token"].as_str().unwrap();
+    let id = login["session_id"].as_str().unwrap();
     // The login is the app's own handler; the others are answered by the handler or, once
     // the revocation feed is known to be down, by the layer: a 503 with `Retry-After` either
     // way, never a 401 or a 500.
@@ -293,16 +304,19 @@ async fn every_503_of_the_example_carries_retry_after() {
         client
             .post(format!("{base}/sessions/"))
             .basic_auth("testUser", Some(crate::app::PASSWORD)),
-        client.get(format!("{base}/sessions/")).bearer_auth(&access),
+        client
+            .post(format!("{base}/sessions/refresh/"))
+            .bearer_auth(refresh),
+        client.get(format!("{base}/sessions/")).bearer_auth(access),
         client
             .delete(format!("{base}/sessions/{id}"))
-            .bearer_auth(&access),
+            .bearer_auth(access),
         client
             .delete(format!("{base}/sessions/others"))
-            .bearer_auth(&access),
+            .bearer_auth(access),
         client
             .delete(format!("{base}/sessions/"))
-            .bearer_auth(&access),
+            .bearer_auth(access),
     ];
     for request in requests {
         let res = request.send().await.unwrap();

@@ -18,6 +18,7 @@ use tower_jwt_sessions_core::suite;
 use crate::common::cluster::Cluster;
 use crate::common::nodes::*;
 use crate::common::*;
+use crate::example_instances::{every_503_carries_retry_after, log_in};
 
 async fn backend(seeds: &str) -> RedisClusterBackend {
     RedisClusterBackend::connect(seeds)
@@ -451,16 +452,7 @@ async fn two_example_servers_share_the_cluster() {
     let client = reqwest::Client::new();
     let mut sessions = Vec::new();
     for n in 1..=50 {
-        let login: serde_json::Value = client
-            .post(format!("{one}/sessions/"))
-            .basic_auth(format!("user{n}"), Some(crate::app::PASSWORD))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        sessions.push(login);
+        sessions.push(log_in(&one, &format!("user{n}")).await);
     }
     // The demo users' sessions are on every primary.
     let per_primary = on_cluster(&cluster, |cluster| {
@@ -526,19 +518,7 @@ async fn a_bad_or_unreachable_cluster_is_a_one_line_error() {
 async fn every_503_of_the_example_on_the_cluster_carries_retry_after() {
     let cluster = cluster().await;
     let base = example_server(example_backend(&seeds(&cluster)).await.unwrap()).await;
-    let client = reqwest::Client::new();
-    let login: serde_json::Value = client
-        .post(format!("{base}/sessions/"))
-        .basic_auth("testUser", Some(crate::app::PASSWORD))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let access = login["access_token"].as_str().unwrap().to_owned();
-    let refresh = login["refresh_token"].as_str().unwrap().to_owned();
-    let id = login["session_id"].as_str().unwrap().to_owned();
+    let login = log_in(&base, "testUser").await;
     on_cluster(&cluster, |cluster| {
         for port in cluster.primaries() {
             let replica = cluster.replica_of(port);
@@ -547,33 +527,5 @@ async fn every_503_of_the_example_on_the_cluster_carries_retry_after() {
         }
     })
     .await;
-    let requests = [
-        client
-            .post(format!("{base}/sessions/"))
-            .basic_auth("testUser", Some(crate::app::PASSWORD)),
-        client
-            .post(format!("{base}/sessions/refresh/"))
-            .bearer_auth(&refresh),
-        client.get(format!("{base}/sessions/")).bearer_auth(&access),
-        client
-            .delete(format!("{base}/sessions/{id}"))
-            .bearer_auth(&access),
-        client
-            .delete(format!("{base}/sessions/"))
-            .bearer_auth(&access),
-    ];
-    for request in requests {
-        let res = request.send().await.unwrap();
-        let url = res.url().to_string();
-        assert_eq!(
-            res.status(),
-            reqwest::StatusCode::SERVICE_UNAVAILABLE,
-            "{url}"
-        );
-        assert_eq!(
-            res.headers().get("retry-after").map(|v| v.as_bytes()),
-            Some(&b"1"[..]),
-            "{url}"
-        );
-    }
+    every_503_carries_retry_after(&base, &login).await;
 }
