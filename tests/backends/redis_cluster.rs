@@ -205,6 +205,54 @@ async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_within_a_se
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn past_the_per_user_limit_the_oldest_sessions_end_on_the_other_instance_too() {
+    let cluster = cluster().await;
+    let seeds = seeds(&cluster);
+    let users = users();
+    let limited = |backend| {
+        tower_jwt_sessions::Sessions::builder(tower_jwt_sessions::Keys::hs256(SECRET).unwrap())
+            .backend(backend)
+            .users(users.clone())
+            .max_sessions_per_user(Some(2))
+            .build()
+            .unwrap()
+    };
+    let a = limited(backend(&seeds).await);
+    let b = limited(backend(&seeds).await);
+    fed(&a).await;
+    fed(&b).await;
+    let first = login(&a).await;
+    assert_eq!(access(&b, &first).await, StatusCode::OK);
+    // Sessions created within one second share `created_at`; order them.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let second = login(&a).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let third = login(&a).await;
+    let ended = within(Duration::from_secs(1), async || {
+        access(&b, &first).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(
+        ended.is_some(),
+        "the other instance still serves the oldest session"
+    );
+    for tokens in [&second, &third] {
+        assert_eq!(access(&b, tokens).await, StatusCode::OK);
+    }
+    let listed: Vec<String> = b
+        .list("u1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(
+        listed,
+        [third.session_id.clone(), second.session_id.clone()]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instance_started_after_a_revocation_honours_it() {
     let cluster = cluster().await;
     let seeds = seeds(&cluster);
@@ -240,7 +288,8 @@ struct Seen {
     last_failure: Option<Instant>,
 }
 
-/// Logins, refreshes, access checks and revocations on two instances, until `stop`; each
+/// Logins, refreshes, access checks, revocations and sign-outs everywhere on two instances,
+/// until `stop`; each
 /// answer judged against what the client was told before it.
 async fn traffic(
     a: Node<RedisClusterBackend>,
@@ -282,10 +331,14 @@ async fn traffic(
             let pick = round % live.len();
             let reply = crate::common::client::refresh(node, &live[pick].1).await;
             judge(&mut seen, reply.status, &reply.headers, false);
-            if let (StatusCode::OK, Some(token)) = (reply.status, reply.refresh_token()) {
-                live[pick].1 = token.to_owned();
+            let access = live[pick].2.access_token.clone();
+            match (reply.status, reply.refresh_token()) {
+                (StatusCode::OK, Some(token)) => live[pick].1 = token.to_owned(),
+                // A 503 may come after the rotation took place: which token is current is
+                // unknown, so the session is judged no more.
+                _ => drop(live.swap_remove(pick)),
             }
-            let reply = crate::common::client::get(node, &live[pick].2.access_token).await;
+            let reply = crate::common::client::get(node, &access).await;
             judge(&mut seen, reply.status, &reply.headers, false);
         }
         // Every fifth round, a revocation; once acknowledged, the session is dead for good.
@@ -295,6 +348,24 @@ async fn traffic(
                 Ok(true) => revoked.push((tokens, Instant::now(), round % 2)),
                 Ok(false) => seen.other.push(StatusCode::GONE),
                 // Unknown: the revocation may or may not have happened; not judged again.
+                Err(_) => {
+                    seen.unavailable += 1;
+                    seen.last_failure = Some(Instant::now());
+                }
+            }
+        }
+        // Every 25th round, one user signs out everywhere: one script over the user's index
+        // and every session it lists.
+        if round.is_multiple_of(25) {
+            let (mine, others): (Vec<_>, Vec<_>) =
+                live.drain(..).partition(|(owner, _, _)| *owner == user_id);
+            live = others;
+            match node.revoke_all(&user_id).await {
+                Ok(_) => {
+                    for (_, _, tokens) in mine {
+                        revoked.push((tokens, Instant::now(), round % 2));
+                    }
+                }
                 Err(_) => {
                     seen.unavailable += 1;
                     seen.last_failure = Some(Instant::now());

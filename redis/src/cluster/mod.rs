@@ -17,10 +17,12 @@ use crate::log::Feed;
 use crate::{DEFAULT_RETENTION, oldest_kept, optional, parse, store_error, unix_now};
 
 mod feed;
+mod patient;
 mod scripts;
 mod shards;
 
 pub use feed::POLL_EVERY;
+use patient::Patient;
 use shards::{Shard, Shards};
 
 /// The shards of an app unless configured: tags on 16 evenly spaced slots, so that a
@@ -134,15 +136,19 @@ impl RedisClusterBackend {
         }
         let millis = u64::try_from(self.shared.replica_wait.as_millis()).unwrap_or(u64::MAX);
         let route = Route::new(shard.slot, SlotAddr::Master);
-        self.conn
-            .clone()
+        self.conn()
             .route_command(
-                redis::cmd("WAIT").arg(1).arg(millis).clone(),
-                RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
+                redis::cmd("WAIT").arg(1).arg(millis),
+                &RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
             )
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+
+    /// The shared connection, patient while the client reconnects.
+    fn conn(&self) -> Patient {
+        Patient(self.conn.clone())
     }
 
     /// The session's user, read before a revocation names the user's index.
@@ -150,7 +156,7 @@ impl RedisClusterBackend {
         redis::cmd("HGET")
             .arg(key)
             .arg("user")
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await
             .map_err(store_error)
     }
@@ -283,7 +289,7 @@ impl SessionBackend for RedisClusterBackend {
             .arg(&ip)
             .arg(&agent)
             .arg(&jkt)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)?;
         self.replicated(shard, replicas).await
@@ -295,7 +301,7 @@ impl SessionBackend for RedisClusterBackend {
         };
         let row: HashMap<String, String> = redis::cmd("HGETALL")
             .arg(self.shared.shards.session_key(shard, id))
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await
             .map_err(store_error)?;
         parse(id, row)
@@ -320,7 +326,7 @@ impl SessionBackend for RedisClusterBackend {
             .arg(id)
             .arg(&user)
             .arg(oldest_kept(self.shared.retention))
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)?;
         self.replicated(shard, replicas).await?;
@@ -337,7 +343,7 @@ impl SessionBackend for RedisClusterBackend {
             .arg(self.shared.shards.user_key(shard, user_id))
             .arg(0)
             .arg(last)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await
             .map_err(store_error)?;
         // One read per session, each routed on its own: a slot being migrated may hold some
@@ -347,7 +353,7 @@ impl SessionBackend for RedisClusterBackend {
         for id in &ids {
             let row: HashMap<String, String> = redis::cmd("HGETALL")
                 .arg(self.shared.shards.session_key(shard, id))
-                .query_async(&mut self.conn.clone())
+                .query_async(&mut self.conn())
                 .await
                 .map_err(store_error)?;
             match parse(id, row)? {
@@ -360,7 +366,7 @@ impl SessionBackend for RedisClusterBackend {
             redis::cmd("ZREM")
                 .arg(self.shared.shards.user_key(shard, user_id))
                 .arg(&expired)
-                .query_async::<i64>(&mut self.conn.clone())
+                .query_async::<i64>(&mut self.conn())
                 .await
                 .map_err(store_error)?;
         }
@@ -377,7 +383,7 @@ impl SessionBackend for RedisClusterBackend {
             .touch
             .key(self.shared.shards.session_key(shard, id))
             .arg(at)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)?;
         Ok(())
@@ -398,7 +404,7 @@ impl SessionBackend for RedisClusterBackend {
                 .arg(&index)
                 .arg(0)
                 .arg(-1)
-                .query_async(&mut self.conn.clone())
+                .query_async(&mut self.conn())
                 .await
                 .map_err(store_error)?;
             let mut script = self.shared.scripts.revoke_others.key(&index);
@@ -413,7 +419,7 @@ impl SessionBackend for RedisClusterBackend {
                     .arg(id);
             }
             let (replicas, ended): (i64, Vec<String>) = script
-                .invoke_async(&mut self.conn.clone())
+                .invoke_async(&mut self.conn())
                 .await
                 .map_err(store_error)?;
             if replicas >= 0 {
@@ -464,7 +470,7 @@ impl RotatingBackend for RedisClusterBackend {
             .arg(from)
             .arg(to)
             .arg(at)
-            .invoke_async(&mut self.conn.clone())
+            .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)?;
         self.replicated(shard, replicas).await?;
@@ -485,7 +491,7 @@ impl ReplayBackend for RedisClusterBackend {
             .arg("NX")
             .arg("EX")
             .arg(seconds)
-            .query_async(&mut self.conn.clone())
+            .query_async(&mut self.conn())
             .await
             .map_err(store_error)?;
         Ok(set.is_some())
