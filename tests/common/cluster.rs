@@ -236,8 +236,8 @@ fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let started = Instant::now();
     while !check() {
         assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "waited 30 s for {what}"
+            started.elapsed() < Duration::from_secs(60),
+            "waited 60 s for {what}"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
