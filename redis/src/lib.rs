@@ -47,6 +47,7 @@
 //!   shard, every write in one slot, seeds, failovers and moved slots handled.
 //!
 //! [tower-jwt-sessions]: https://docs.rs/tower-jwt-sessions
+//! [`RevocationSink::log_complete_since`]: tower_jwt_sessions_core::RevocationSink::log_complete_since
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 
