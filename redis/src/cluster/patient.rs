@@ -1,9 +1,12 @@
 //! The cluster connection, a little more patient. When every node closed its idle connections
 //! (`timeout` in redis.conf) or a node just went away, redis-rs's cluster client answers
-//! "no connection" at once while it reconnects from the seeds, its own retries spent before
-//! the reconnection is done. A command that finds the client so is tried again after a short
-//! pause, twice at most; every command of the backend is safe to repeat (the compare-and-swap
-//! answers "lost" the second time, which the layer settles by reading the backend).
+//! "no connection" at once while it reconnects from the seeds, or sends the command to any
+//! node it still has and gets `MOVED`, its own retries spent before the reconnection is
+//! done. A command that finds the client so is tried again after a short pause, three times
+//! at most. A cluster error (`MOVED`, `ASK`, `TRYAGAIN`, `CLUSTERDOWN`) means the command did
+//! not run; after a lost connection it may have, and every command of the backend is safe to
+//! repeat (the compare-and-swap answers "lost" the second time, which the layer settles by
+//! reading the backend).
 
 use std::time::Duration;
 
@@ -15,13 +18,14 @@ use redis::{Cmd, ErrorKind, RedisError, RedisFuture, Value};
 /// The pause before a command is tried again.
 const PAUSE: Duration = Duration::from_millis(100);
 /// How many times a command is tried again.
-const AGAIN: usize = 2;
+const AGAIN: usize = 3;
 
 /// A [`ClusterConnection`] whose commands wait out a reconnection.
 pub(crate) struct Patient(pub(crate) ClusterConnection);
 
 fn reconnecting(err: &RedisError) -> bool {
     err.kind() == ErrorKind::ClusterConnectionNotFound
+        || err.is_cluster_error()
         || err.is_connection_dropped()
         || err.is_io_error()
 }
