@@ -8,6 +8,7 @@
 //! repeat (the compare-and-swap answers "lost" the second time, which the layer settles by
 //! reading the backend).
 
+use std::future::Future;
 use std::time::Duration;
 
 use redis::aio::ConnectionLike;
@@ -30,40 +31,46 @@ fn reconnecting(err: &RedisError) -> bool {
         || err.is_io_error()
 }
 
+/// Runs `attempt`, and again after a pause while it fails as [`reconnecting`] says.
+async fn patiently<T, F, Fut>(mut attempt: F) -> Result<T, RedisError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, RedisError>>,
+{
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(err) if tries < AGAIN && reconnecting(&err) => {
+                tries += 1;
+                tokio::time::sleep(PAUSE).await;
+            }
+            result => return result,
+        }
+    }
+}
+
 impl Patient {
     /// [`ClusterConnection::route_command`], as patient.
     pub(crate) async fn route_command(
-        &mut self,
+        &self,
         cmd: &Cmd,
         routing: &RoutingInfo,
     ) -> Result<Value, RedisError> {
-        let mut tries = 0;
-        loop {
-            match self.0.route_command(cmd.clone(), routing.clone()).await {
-                Err(err) if tries < AGAIN && reconnecting(&err) => {
-                    tries += 1;
-                    tokio::time::sleep(PAUSE).await;
-                }
-                result => return result,
-            }
-        }
+        patiently(|| {
+            let mut conn = self.0.clone();
+            let (cmd, routing) = (cmd.clone(), routing.clone());
+            async move { conn.route_command(cmd, routing).await }
+        })
+        .await
     }
 }
 
 impl ConnectionLike for Patient {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        Box::pin(async move {
-            let mut tries = 0;
-            loop {
-                match self.0.req_packed_command(cmd).await {
-                    Err(err) if tries < AGAIN && reconnecting(&err) => {
-                        tries += 1;
-                        tokio::time::sleep(PAUSE).await;
-                    }
-                    result => return result,
-                }
-            }
-        })
+        Box::pin(patiently(move || {
+            let mut conn = self.0.clone();
+            async move { conn.req_packed_command(cmd).await }
+        }))
     }
 
     fn req_packed_commands<'a>(
@@ -72,18 +79,10 @@ impl ConnectionLike for Patient {
         offset: usize,
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
-        Box::pin(async move {
-            let mut tries = 0;
-            loop {
-                match self.0.req_packed_commands(pipeline, offset, count).await {
-                    Err(err) if tries < AGAIN && reconnecting(&err) => {
-                        tries += 1;
-                        tokio::time::sleep(PAUSE).await;
-                    }
-                    result => return result,
-                }
-            }
-        })
+        Box::pin(patiently(move || {
+            let mut conn = self.0.clone();
+            async move { conn.req_packed_commands(pipeline, offset, count).await }
+        }))
     }
 
     fn get_db(&self) -> i64 {

@@ -31,8 +31,9 @@ pub(crate) fn slot(tag: &str) -> u16 {
 }
 
 impl Shards {
-    /// `count` shards (1 to 1024) under `prefix`: shard `i` gets the first short tag whose
-    /// slot falls in the middle half of the `i`-th of `count` equal slot ranges.
+    /// `count` shards (1 to 1024: each range at least 16 slots wide) under `prefix`: shard
+    /// `i` gets the first short tag whose slot falls in the middle half of the `i`-th of
+    /// `count` equal slot ranges.
     pub(crate) fn new(prefix: &str, count: u16) -> Shards {
         let count = count.clamp(1, 1024);
         let width = u32::from(SLOTS) / u32::from(count);
@@ -47,7 +48,7 @@ impl Shards {
                         let slot = slot(&tag);
                         Shard { tag, slot }
                     })
-                    .find(|shard| (low..high.max(low + 1)).contains(&u32::from(shard.slot)))
+                    .find(|shard| (low..high).contains(&u32::from(shard.slot)))
                     .unwrap_or_else(|| Shard {
                         tag: format!("s{i}"),
                         slot: slot(&format!("s{i}")),
