@@ -313,6 +313,7 @@ mod sessions;
 mod standard_claims;
 mod store;
 mod telemetry;
+mod timer;
 mod token;
 mod user_cache;
 #[cfg(feature = "jwks")]

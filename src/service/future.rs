@@ -15,9 +15,13 @@ use super::body::ResponseBody;
 /// cannot be named. Only refreshes pay for the box; the access path does not.
 pub(crate) type RefreshFuture = Pin<Box<dyn Future<Output = Response<Bytes>> + Send>>;
 
-/// The check of an access token's session in the backend, only while the revoked set is over
-/// its budget (rare; boxed for the same reason). `Err` is the rendered refusal.
-pub(crate) type CheckFuture = Pin<Box<dyn Future<Output = Result<(), Response<Bytes>>> + Send>>;
+/// Work that must end before the request goes on, boxed for the same reason (rare): the check
+/// of an access token's session while the revoked set is over its budget, the record of a
+/// DPoP proof, a wait for an issuer's keys. `Ok` holds what to add to the request's
+/// extensions (the claims, when they were only known after the wait); `Err` is the rendered
+/// refusal.
+pub(crate) type CheckFuture =
+    Pin<Box<dyn Future<Output = Result<http::Extensions, Response<Bytes>>> + Send>>;
 
 pin_project! {
     /// Response future of [`SessionService`](crate::SessionService): the inner service's
@@ -105,13 +109,15 @@ where
                     return Poll::Ready(Ok(response.map(ResponseBody::full)));
                 }
                 KindProj::Checking { check, then } => {
-                    if let Err(refusal) = ready!(check.as_mut().poll(cx)) {
-                        return Poll::Ready(Ok(refusal.map(ResponseBody::full)));
-                    }
-                    let Some((mut service, request)) = then.take().map(|then| *then) else {
+                    let extensions = match ready!(check.as_mut().poll(cx)) {
+                        Ok(extensions) => extensions,
+                        Err(refusal) => return Poll::Ready(Ok(refusal.map(ResponseBody::full))),
+                    };
+                    let Some((mut service, mut request)) = then.take().map(|then| *then) else {
                         let response = polled_after_completion();
                         return Poll::Ready(Ok(response.map(ResponseBody::full)));
                     };
+                    request.extensions_mut().extend(extensions);
                     kind.set(Kind::Inner {
                         future: service.call(request),
                     });

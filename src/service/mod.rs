@@ -141,7 +141,7 @@ where
             match checked.await {
                 Ok(()) => {
                     crate::telemetry::access_accepted();
-                    Ok(())
+                    Ok(http::Extensions::new())
                 }
                 Err(err) => {
                     crate::telemetry::access_refused(&err);

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tower_jwt_sessions_core::BackendError;
 
-use super::timer;
+use crate::timer;
 
 pub(crate) struct Guard {
     in_flight: AtomicUsize,

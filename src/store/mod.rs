@@ -16,7 +16,6 @@ mod guard;
 mod memory;
 mod revoked;
 mod session_cache;
-mod timer;
 
 pub(crate) use guard::Guard;
 pub use memory::MemoryBackend;

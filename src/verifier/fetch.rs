@@ -24,6 +24,11 @@ use crate::keys::Keys;
 const LONGEST_REFRESH: Duration = Duration::from_secs(60 * 60);
 /// Documents larger than this are refused: a key set is a few KiB.
 pub(super) const MAX_DOCUMENT: usize = 1024 * 1024;
+/// Longest a request waits for a fetch that may bring its token's key; past it, 503.
+pub(super) const KEYS_WAIT: Duration = Duration::from_secs(2);
+/// Least time between a fetch that failed and the next one a token may start: an issuer
+/// that comes back is read again within about a second, not after the cooldown.
+pub(super) const RETRY_FAILED: Duration = Duration::from_secs(1);
 /// Redirects followed within the issuer's origin, at most.
 const MAX_REDIRECTS: usize = 5;
 
@@ -225,18 +230,27 @@ async fn document(
 }
 
 /// Fetches issuer `index`'s keys at once, then again every `max-age` (between the cooldown
-/// and an hour); while no key has arrived, every cooldown. Ends with the verifier.
+/// and an hour); after a failure, again after [`RETRY_FAILED`], doubling up to the cooldown.
+/// Ends with the verifier.
 pub(super) async fn keep_fresh(shared: Weak<Shared>, index: usize) {
+    let mut after_failure = RETRY_FAILED;
     loop {
         let Some(strong) = shared.upgrade() else {
             return;
         };
         let cooldown = strong.cooldown;
-        let next = match strong.fetch(index).await {
-            Ok(max_age) => max_age
-                .unwrap_or(Duration::from_secs(300))
-                .clamp(cooldown, LONGEST_REFRESH.max(cooldown)),
-            Err(()) => cooldown,
+        let next = match strong.fetch_now(index).await {
+            (true, max_age) => {
+                after_failure = RETRY_FAILED;
+                max_age
+                    .unwrap_or(Duration::from_secs(300))
+                    .clamp(cooldown, LONGEST_REFRESH.max(cooldown))
+            }
+            (false, _) => {
+                let next = after_failure;
+                after_failure = (after_failure * 2).min(cooldown.max(RETRY_FAILED));
+                next
+            }
         };
         drop(strong);
         tokio::time::sleep(next).await;

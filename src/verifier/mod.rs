@@ -59,7 +59,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -137,14 +136,30 @@ struct Source {
     jwks_url: RwLock<Option<String>>,
     /// The codec of the last good key set; `None` until the first fetch succeeds.
     codec: RwLock<Option<Arc<TokenCodec>>>,
-    last_fetch: Mutex<Option<Instant>>,
-    in_flight: AtomicBool,
-    /// The last fetch failed (logged once, until a fetch succeeds).
-    failing: AtomicBool,
-    /// Fetches begun, and the newest whose keys are in: the periodic fetch and a refetch
-    /// may overlap, and a slower one that began earlier must not put back an older set.
-    begun: AtomicU64,
-    installed: AtomicU64,
+    /// Whether a fetch runs, and how the last one ended: decides whether a token naming an
+    /// unknown `kid` may start one, and what it is answered meanwhile.
+    fetches: Mutex<Fetches>,
+    /// Counts the fetches that ended, so that requests can wait for the one under way.
+    ended: tokio::sync::watch::Sender<u64>,
+}
+
+/// The fetches of one issuer's keys: at most one at a time, shared by every request that
+/// needs it and by the periodic refresh.
+#[derive(Default)]
+struct Fetches {
+    running: bool,
+    /// When the last fetch ended, and whether it brought keys.
+    last: Option<(Instant, bool)>,
+}
+
+/// What a token whose key the set lacks (or an issuer without keys yet) gets.
+enum Refetch {
+    /// A fetch is under way: wait for it, then verify again.
+    Wait(tokio::sync::watch::Receiver<u64>),
+    /// A fetch succeeded within the cooldown: the set is what the issuer publishes.
+    Fetched,
+    /// The last fetch failed within [`fetch::RETRY_FAILED`]: the issuer cannot be read.
+    Failing,
 }
 
 /// Configures a [`Verifier`]; start with [`Verifier::builder`].
@@ -202,7 +217,11 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     /// Verifies an access token as the layer does for a Bearer token. A token bound to a key
     /// (DPoP) is refused here: no proof comes with it.
     pub fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        let claims: Claims<C> = self.shared.verify(token)?;
+        let claims: Claims<C> = match self.shared.check(token) {
+            Checked::Done(verdict) => verdict?,
+            // The fetch that may bring the token's key has begun; this call does not wait.
+            Checked::AwaitKeys(_) => return Err(KEYS_UNAVAILABLE),
+        };
         if claims.bound_key().is_some() {
             return Err(crate::error::refusals::BOUND_AS_BEARER);
         }
@@ -370,11 +389,8 @@ impl<C> VerifierBuilder<C> {
                 jwks_url: RwLock::new(issuer.given_jwks_url().map(str::to_owned)),
                 issuer,
                 codec: RwLock::new(None),
-                last_fetch: Mutex::new(None),
-                in_flight: AtomicBool::new(false),
-                failing: AtomicBool::new(false),
-                begun: AtomicU64::new(0),
-                installed: AtomicU64::new(0),
+                fetches: Mutex::new(Fetches::default()),
+                ended: tokio::sync::watch::Sender::new(0),
             })
             .collect::<Vec<_>>();
         let shared = Arc::new(Shared {
@@ -410,37 +426,79 @@ fn read<T: Clone>(lock: &RwLock<Option<T>>) -> Option<T> {
     lock.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
+/// A token checked without waiting: its verdict, or the fetch of its issuer's keys to wait
+/// for first (a `kid` the set lacks, or no set yet).
+pub(crate) enum Checked<C> {
+    Done(Result<Claims<C>, AuthError>),
+    AwaitKeys(AwaitKeys),
+}
+
+/// A fetch of issuer `index`'s keys that a token waits for.
+pub(crate) struct AwaitKeys {
+    index: usize,
+    ended: tokio::sync::watch::Receiver<u64>,
+}
+
 impl Shared {
-    pub(crate) fn verify<C: DeserializeOwned + Send + Sync + 'static>(
+    /// Verifies a token without waiting: a token whose key is not (yet) in the set starts
+    /// the fetch that may bring it and is handed back to wait for it.
+    pub(crate) fn check<C: DeserializeOwned + Send + Sync + 'static>(
         self: &Arc<Self>,
         token: &str,
-    ) -> Result<Claims<C>, AuthError> {
+    ) -> Checked<C> {
         if let Some(claims) = self.token_cache.as_ref().and_then(|c| c.get(token)) {
-            return Ok(claims);
+            return Checked::Done(Ok(claims));
         }
+        let index = match self.source_of(token) {
+            Ok(index) => index,
+            Err(err) => return Checked::Done(Err(err)),
+        };
+        match self.verify_with_keys(index, token) {
+            Err(err) if err == UNKNOWN_KEY || err == KEYS_UNAVAILABLE => match self.refetch(index) {
+                Refetch::Wait(ended) => Checked::AwaitKeys(AwaitKeys { index, ended }),
+                // The set is the issuer's own, fetched lately: the `kid` is made up or stale.
+                // (A fetch may have ended since the first try: one more look.)
+                Refetch::Fetched => Checked::Done(self.verify_with_keys(index, token)),
+                Refetch::Failing => Checked::Done(Err(KEYS_UNAVAILABLE)),
+            },
+            verdict => Checked::Done(verdict),
+        }
+    }
+
+    /// The verdict once the fetch a token waited for has ended (or the wait was too long):
+    /// still no key for it is a 401 only if the issuer answered.
+    pub(crate) async fn after_fetch<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+        mut wait: AwaitKeys,
+    ) -> Result<Claims<C>, AuthError> {
+        let waited = crate::timer::timeout(fetch::KEYS_WAIT, wait.ended.changed()).await;
+        let fetched = waited.is_ok_and(|changed| changed.is_ok())
+            && lock(&self.sources[wait.index].fetches)
+                .last
+                .is_some_and(|(_, fetched)| fetched);
+        match self.verify_with_keys(wait.index, token) {
+            Err(err) if (err == UNKNOWN_KEY || err == KEYS_UNAVAILABLE) && !fetched => {
+                Err(KEYS_UNAVAILABLE)
+            }
+            verdict => verdict,
+        }
+    }
+
+    /// Verifies a token with the issuer's current key set, and caches what passes.
+    fn verify_with_keys<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        index: usize,
+        token: &str,
+    ) -> Result<Claims<C>, AuthError> {
         // Before the keys: a result verified with keys replaced meanwhile is not cached.
         let generation = self.token_cache.as_ref().map(TokenCache::generation);
-        let index = self.source_of(token)?;
-        let Some(codec) = read(&self.sources[index].codec) else {
-            self.refetch_soon(index);
-            return Err(KEYS_UNAVAILABLE);
-        };
-        match codec.verify_access::<C>(token) {
-            Ok(claims) => {
-                let claims = Claims::new(claims, &self.renderer);
-                if let (Some(cache), Some(generation)) = (&self.token_cache, generation) {
-                    cache.insert_shared(token, &claims, generation);
-                }
-                Ok(claims)
-            }
-            Err(err) => {
-                if err == UNKNOWN_KEY {
-                    // Perhaps the issuer rotated: look again, at most once per cooldown.
-                    self.refetch_soon(index);
-                }
-                Err(err)
-            }
+        let codec = read(&self.sources[index].codec).ok_or(KEYS_UNAVAILABLE)?;
+        let claims = Claims::new(codec.verify_access::<C>(token)?, &self.renderer);
+        if let (Some(cache), Some(generation)) = (&self.token_cache, generation) {
+            cache.insert_shared(token, &claims, generation);
         }
+        Ok(claims)
     }
 
     /// The DPoP rules for a verified token and its scheme; a proof is accepted once. With a
@@ -509,67 +567,105 @@ impl Shared {
             .ok_or(UNKNOWN_ISSUER)
     }
 
-    /// Starts a fetch of issuer `index` unless one ran within the cooldown or one is running.
-    fn refetch_soon(self: &Arc<Self>, index: usize) {
+    /// Joins the fetch of issuer `index`'s keys under way, or starts one, unless one
+    /// succeeded within the cooldown (a flood of made-up `kid`s costs the issuer one request
+    /// per cooldown) or failed within [`fetch::RETRY_FAILED`] (a failed fetch is tried again
+    /// soon, not after the cooldown).
+    fn refetch(self: &Arc<Self>, index: usize) -> Refetch {
         let source = &self.sources[index];
-        {
-            let mut last = source.last_fetch.lock().unwrap_or_else(|e| e.into_inner());
-            if last.is_some_and(|at| at.elapsed() < self.cooldown) {
-                return;
+        let mut fetches = lock(&source.fetches);
+        // Subscribed under the lock, before this fetch can end: its end is not missed.
+        let ended = source.ended.subscribe();
+        if !fetches.running {
+            match fetches.last {
+                Some((at, true)) if at.elapsed() < self.cooldown => return Refetch::Fetched,
+                Some((at, false)) if at.elapsed() < fetch::RETRY_FAILED => {
+                    return Refetch::Failing;
+                }
+                _ => {}
             }
-            if source.in_flight.swap(true, Ordering::AcqRel) {
-                return;
-            }
-            *last = Some(Instant::now());
+            fetches.running = true;
+            let shared = Arc::clone(self);
+            self.runtime.spawn(async move { shared.fetch(index).await });
         }
-        let shared = Arc::clone(self);
-        self.runtime.spawn(async move {
-            let _ = shared.fetch(index).await;
-            shared.sources[index]
-                .in_flight
-                .store(false, Ordering::Release);
-        });
+        Refetch::Wait(ended)
     }
 
-    /// One fetch of issuer `index`'s keys (after discovering where they are, if need be);
-    /// the new set replaces the old only if it parses. Returns the document's `max-age`, if
-    /// it said one. A fetch that fails is logged once, until one succeeds.
-    async fn fetch(&self, index: usize) -> Result<Option<Duration>, ()> {
+    /// The periodic fetch: joins the one under way, or runs one. Whether it brought keys,
+    /// and the document's `max-age`.
+    async fn fetch_now(self: &Arc<Self>, index: usize) -> (bool, Option<Duration>) {
         let source = &self.sources[index];
-        let fetch = source.begun.fetch_add(1, Ordering::Relaxed) + 1;
-        let fetched = async {
-            let url = match read(&source.jwks_url) {
-                Some(url) => url,
-                None => {
-                    let issuer = source.issuer.iss.as_deref().unwrap_or_default();
-                    let url = fetch::discover(&self.client, issuer).await?;
-                    *source.jwks_url.write().unwrap_or_else(|e| e.into_inner()) = Some(url.clone());
-                    url
-                }
-            };
-            let fetched = fetch::jwks(&self.client, &url, source.issuer.allowed()).await;
-            if fetched.is_err() && source.issuer.given_jwks_url().is_none() {
-                // Perhaps the issuer moved its keys: discover again next time.
-                *source.jwks_url.write().unwrap_or_else(|e| e.into_inner()) = None;
-            }
-            fetched
-        }
-        .await;
-        let (keys, max_age) = match fetched {
-            Ok(fetched) => {
-                source.failing.store(false, Ordering::Relaxed);
-                fetched
+        let joined = {
+            let mut fetches = lock(&source.fetches);
+            let joined = fetches.running.then(|| source.ended.subscribe());
+            fetches.running = true;
+            joined
+        };
+        let Some(mut ended) = joined else {
+            return self.fetch(index).await;
+        };
+        let _ = ended.changed().await;
+        let fetched = lock(&source.fetches).last.is_some_and(|(_, ok)| ok);
+        (fetched, None)
+    }
+
+    /// One fetch of issuer `index`'s keys (after discovering where they are, if need be),
+    /// begun by whoever set `running`; the new set replaces the old only if it parses. Then
+    /// wakes whoever waits for it. A fetch that fails is logged once, until one succeeds.
+    async fn fetch(&self, index: usize) -> (bool, Option<Duration>) {
+        let source = &self.sources[index];
+        let fetched = self.fetch_keys(source).await;
+        let was_failing = lock(&source.fetches)
+            .last
+            .is_some_and(|(_, fetched)| !fetched);
+        let max_age = match fetched {
+            Ok((keys, max_age)) => {
+                self.install(source, keys);
+                Some(max_age)
             }
             Err(err) => {
-                if !source.failing.swap(true, Ordering::Relaxed) {
+                if !was_failing {
                     crate::warn_event!(
                         "fetching an issuer's keys failed, keeping the last good key set: {}",
                         crate::error::Chain(&err)
                     );
                 }
-                return Err(());
+                None
             }
         };
+        {
+            let mut fetches = lock(&source.fetches);
+            fetches.running = false;
+            fetches.last = Some((Instant::now(), max_age.is_some()));
+        }
+        source.ended.send_modify(|ended| *ended += 1);
+        (max_age.is_some(), max_age.flatten())
+    }
+
+    /// The keys of issuer `source`'s document, and its `max-age`.
+    async fn fetch_keys(
+        &self,
+        source: &Source,
+    ) -> Result<(crate::keys::Keys, Option<Duration>), fetch::FetchError> {
+        let url = match read(&source.jwks_url) {
+            Some(url) => url,
+            None => {
+                let issuer = source.issuer.iss.as_deref().unwrap_or_default();
+                let url = fetch::discover(&self.client, issuer).await?;
+                *source.jwks_url.write().unwrap_or_else(|e| e.into_inner()) = Some(url.clone());
+                url
+            }
+        };
+        let fetched = fetch::jwks(&self.client, &url, source.issuer.allowed()).await;
+        if fetched.is_err() && source.issuer.given_jwks_url().is_none() {
+            // Perhaps the issuer moved its keys: discover again next time.
+            *source.jwks_url.write().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+        fetched
+    }
+
+    /// Puts a fetched key set in place of the last one.
+    fn install(&self, source: &Source, keys: crate::keys::Keys) {
         let issuer = &source.issuer;
         let codec = Arc::new(if issuer.is_rfc9068() {
             TokenCodec::rfc9068(
@@ -587,15 +683,11 @@ impl Shared {
                 issuer.audience.clone(),
             )
         });
-        let old = {
-            let mut slot = source.codec.write().unwrap_or_else(|e| e.into_inner());
-            if fetch < source.installed.load(Ordering::Relaxed) {
-                // A fetch begun later has already put its (newer) set in.
-                return Ok(max_age);
-            }
-            source.installed.store(fetch, Ordering::Relaxed);
-            slot.replace(Arc::clone(&codec))
-        };
+        let old = source
+            .codec
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(Arc::clone(&codec));
         // A key left the set (the issuer's answer to a stolen key): whatever it verified
         // must not pass again from the cache. Keys only added keep the cache.
         if let (Some(old), Some(cache)) = (old, &self.token_cache)
@@ -603,8 +695,11 @@ impl Shared {
         {
             cache.forget_all();
         }
-        Ok(max_age)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::Shared;
+use super::{AwaitKeys, Checked, Shared};
 use crate::error::AuthError;
 use crate::routes::Route;
 use crate::service::bearer::credentials;
@@ -104,10 +104,18 @@ where
         let verdict = match shared.routes.classify_request(&req) {
             Route::Protected => {
                 match credentials(req.headers(), req.uri(), shared.dpop.is_some()) {
-                    Ok(Some((scheme, token))) => shared.verify::<C>(token).and_then(|claims| {
-                        deferred = shared.bind(scheme, token, &claims, &req)?;
-                        Ok(Some(claims))
-                    }),
+                    Ok(Some((scheme, token))) => match shared.check::<C>(token) {
+                        Checked::Done(verdict) => verdict.and_then(|claims| {
+                            deferred = shared.bind(scheme, token, &claims, &req)?;
+                            Ok(Some(claims))
+                        }),
+                        Checked::AwaitKeys(wait) => {
+                            let check = after_keys::<C, _>(shared, scheme, token, wait, &req);
+                            let clone = self.inner.clone();
+                            let inner = std::mem::replace(&mut self.inner, clone);
+                            return ResponseFuture::checking(check, inner, req);
+                        }
+                    },
                     Ok(None) if shared.optional => Ok(None),
                     Ok(None) => Err(AuthError::MissingCredentials),
                     Err(err) => Err(err),
@@ -124,7 +132,7 @@ where
                     match shared.record(&proof).await {
                         Ok(()) => {
                             crate::telemetry::access_accepted();
-                            Ok(())
+                            Ok(http::Extensions::new())
                         }
                         Err(err) => {
                             crate::telemetry::access_refused(&err);
@@ -162,6 +170,50 @@ where
         // Called at once, while the service we were polled with is still ready: no clone.
         ResponseFuture::inner(self.inner.call(req))
     }
+}
+
+/// The rest of the request's checks once its issuer's keys are fetched (rare: a `kid` the
+/// issuer has just published, or no keys yet): verify, bind, record, and hand the claims
+/// back for the request's extensions.
+fn after_keys<C: DeserializeOwned + Send + Sync + 'static, B>(
+    shared: &Arc<Shared>,
+    scheme: crate::dpop::Scheme,
+    token: &str,
+    wait: AwaitKeys,
+    req: &Request<B>,
+) -> CheckFuture {
+    // What the DPoP checks read of the request, which goes on to the inner service.
+    let mut head = Request::new(());
+    *head.method_mut() = req.method().clone();
+    *head.uri_mut() = req.uri().clone();
+    *head.headers_mut() = req.headers().clone();
+    let grpc = grpc::is_grpc(req.headers());
+    let (shared, token) = (Arc::clone(shared), token.to_owned());
+    Box::pin(async move {
+        let verdict = async {
+            let claims = shared.after_fetch::<C>(&token, wait).await?;
+            if let Some(proof) = shared.bind(scheme, &token, &claims, &head)? {
+                shared.record(&proof).await?;
+            }
+            Ok(claims)
+        };
+        match verdict.await {
+            Ok(claims) => {
+                crate::telemetry::access_accepted();
+                let mut extensions = http::Extensions::new();
+                extensions.insert(claims);
+                Ok(extensions)
+            }
+            Err(err) => {
+                crate::telemetry::access_refused(&err);
+                Err(if grpc {
+                    grpc::response(&err)
+                } else {
+                    shared.renderer.render(&err)
+                })
+            }
+        }
+    })
 }
 
 impl<T: Clone, C> Clone for VerifierService<T, C> {

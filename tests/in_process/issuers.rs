@@ -23,10 +23,13 @@ use crate::resource_server;
 /// The audience every issuer's tokens name by default.
 const AUDIENCE: &str = "http://resource.test";
 
+/// The refetch cooldown of these tests' verifiers.
+const COOLDOWN: Duration = Duration::from_millis(300);
+
 fn builder() -> VerifierBuilder<StandardClaims> {
     Verifier::<StandardClaims>::builder()
         .public_path("/health")
-        .refetch_cooldown(Duration::from_millis(300))
+        .refetch_cooldown(COOLDOWN)
         .resource_metadata(ResourceMetadata::new(AUDIENCE).scopes_supported(["read", "write"]))
 }
 
@@ -316,19 +319,114 @@ async fn a_key_rotation_at_the_issuer_is_followed_and_the_old_key_stops() {
     let old = idp.mint(json!({})).await;
     assert_eq!(me(&base, &old).await.status, StatusCode::OK);
     idp.post("/rotate", json!({ "alg": "ES256" })).await;
+    tokio::time::sleep(COOLDOWN).await;
+    // The new `kid` is unknown: the request waits for the refetch and passes at once.
     let new = idp.mint(json!({})).await;
-    // The new `kid` is unknown: refetched within the cooldown.
-    assert!(
-        within(Duration::from_secs(3), async || me(&base, &new)
-            .await
-            .status
-            == StatusCode::OK)
-        .await
-        .is_some(),
-        "the rotated key was never fetched"
-    );
+    assert_eq!(me(&base, &new).await.status, StatusCode::OK);
     // The old key left the set: its token no longer passes, not even from the cache.
     assert_eq!(me(&base, &old).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn twenty_first_requests_with_a_just_published_key_make_one_fetch_and_all_pass() {
+    let idp = Idp::start();
+    let (_verifier, base) = resource(Issuer::new(&idp.issuer).audience(AUDIENCE)).await;
+    idp.post("/rotate", json!({ "alg": "RS256" })).await;
+    let token = idp.mint(json!({ "alg": "RS256" })).await;
+    tokio::time::sleep(COOLDOWN).await;
+    let (_, jwks_before) = idp.stats().await;
+    let statuses = futures_join_all((0..20).map(|_| {
+        let (base, token) = (base.clone(), token.clone());
+        async move { me(&base, &token).await.status }
+    }))
+    .await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    let (_, jwks_after) = idp.stats().await;
+    assert_eq!(jwks_after - jwks_before, 1, "one fetch for all twenty");
+}
+
+#[tokio::test]
+async fn an_issuer_back_with_new_keys_after_an_outage_never_costs_a_401() {
+    let first = Idp::start();
+    let port: u16 = first.issuer.rsplit(':').next().unwrap().parse().unwrap();
+    let issuer = first.issuer.clone();
+    // A fetch that failed must not hold back the next for the cooldown's length.
+    let cooldown = Duration::from_secs(2);
+    let verifier = builder()
+        .refetch_cooldown(cooldown)
+        .issuer(Issuer::new(&issuer).audience(AUDIENCE))
+        .build()
+        .unwrap();
+    let base = serve(&verifier).await;
+    assert!(
+        within(Duration::from_secs(5), async || verifier.has_keys())
+            .await
+            .is_some()
+    );
+    let before = first.mint(json!({})).await;
+    assert_eq!(me(&base, &before).await.status, StatusCode::OK);
+    drop(first);
+    // Within the cooldown of a good fetch, an unknown `kid` is taken as made up (401, no
+    // fetch: a flood costs one fetch per cooldown); past it, it is looked up.
+    tokio::time::sleep(cooldown).await;
+
+    // While the issuer is down, a token naming a key the set lacks starts a fetch that
+    // fails: 503 with Retry-After, not 401. A known key still passes.
+    let unknown = with_kid(&before, "published-while-down");
+    let res = reqwest::Client::new()
+        .get(format!("{base}/me"))
+        .bearer_auth(&unknown)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(res.headers()["retry-after"], "1");
+    assert_eq!(me(&base, &before).await.status, StatusCode::OK);
+
+    // Back with new keys (a restart): its fresh tokens pass within 3 s, never a 401.
+    let idp = Idp::start_on(port);
+    let back = std::time::Instant::now();
+    let token = idp.mint(json!({})).await;
+    loop {
+        let status = me(&base, &token).await.status;
+        assert_ne!(status, StatusCode::UNAUTHORIZED, "after {:?}", back.elapsed());
+        if status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(back.elapsed() < Duration::from_secs(3), "still {status}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back.elapsed() < Duration::from_secs(3));
+    // The old keys left with the restart.
+    assert_eq!(me(&base, &before).await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// `token` with its header's `kid` replaced (so its signature no longer matters).
+fn with_kid(token: &str, kid: &str) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (header, rest) = token.split_once('.').unwrap();
+    let mut header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    header["kid"] = json!(kid);
+    format!(
+        "{}.{rest}",
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap())
+    )
+}
+
+/// Runs every future at once (tokio tasks, so that the requests really overlap).
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for handle in handles {
+        out.push(handle.await.unwrap());
+    }
+    out
 }
 
 #[tokio::test]

@@ -328,7 +328,16 @@ async fn a_redirect_to_another_origin_is_not_followed() {
     let before = host.fetches();
     for _ in 0..10 {
         me(&base, &unknown_kid_token()).await;
-        assert_eq!(me(&base, &forged).await, StatusCode::UNAUTHORIZED);
+        // Refused: 401 while the set is fresh, 503 once a refetch failed (the issuer cannot
+        // be read, so an unknown `kid` may yet be its own).
+        let status = me(&base, &forged).await;
+        assert!(
+            matches!(
+                status,
+                StatusCode::UNAUTHORIZED | StatusCode::SERVICE_UNAVAILABLE
+            ),
+            "{status}"
+        );
         tokio::time::sleep(cooldown / 2).await;
     }
     assert!(
