@@ -172,7 +172,9 @@ impl<'de> Deserialize<'de> for Scopes {
             Listed(Vec<String>),
         }
         Ok(match Wire::deserialize(deserializer)? {
-            Wire::Spaced(text) => text.split_ascii_whitespace().collect(),
+            // RFC 6749 §3.3: delimited by U+0020 alone. A tab or a line feed is no
+            // separator (nor a scope character): `read\twrite` grants neither.
+            Wire::Spaced(text) => text.split(' ').filter(|s| !s.is_empty()).collect(),
             Wire::Listed(list) => list.into_iter().collect(),
         })
     }
@@ -200,6 +202,14 @@ mod tests {
         assert!(read(r#"{"sub":"u","scp":"read"}"#).scope.contains("read"));
         assert!(read(r#"{"sub":"u"}"#).scope.is_empty());
         assert!(!read(r#"{"sub":"u","scope":"Read"}"#).scope.contains("read"));
+        // Only U+0020 separates scopes (RFC 6749 §3.3).
+        for spaced in [r#""read\twrite""#, r#""read\nwrite""#, r#""read\r\nwrite""#] {
+            let claims = read(&format!(r#"{{"sub":"u","scope":{spaced}}}"#));
+            assert!(!claims.scope.contains("write"), "{spaced}");
+            assert!(!claims.scope.contains("read"), "{spaced}");
+        }
+        let doubled = read(r#"{"sub":"u","scope":"  read   write "}"#);
+        assert_eq!(doubled.scope.iter().collect::<Vec<_>>(), ["read", "write"]);
         let json = serde_json::to_value(&both).unwrap();
         assert_eq!(json["scope"], "read write admin");
         assert!(json.get("scp").is_none());

@@ -81,7 +81,8 @@ impl Dpop {
     }
 
     /// The algorithms a proof may be signed with (asymmetric ones only; others are ignored).
-    /// Default ES256, ES384, EdDSA, RS256, PS256; named in challenges as `algs`.
+    /// Default ES256, ES384, EdDSA, RS256, PS256; named in challenges as `algs`, EdDSA under
+    /// both its names (`Ed25519`, RFC 9864's, and `EdDSA`), each of which a proof may use.
     pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
         self.algorithms = algorithms
             .into_iter()
@@ -127,13 +128,18 @@ impl Dpop {
             .saturating_add(1)
     }
 
-    /// `algs="..."` of the challenges.
+    /// `algs="..."` of the challenges: the names of the algorithms, space-separated.
     pub(crate) fn algs(&self) -> String {
+        self.alg_names().join(" ")
+    }
+
+    /// The JWA names proofs may use, for challenges and metadata: EdDSA as both `Ed25519`
+    /// (RFC 9864) and `EdDSA`.
+    pub(crate) fn alg_names(&self) -> Vec<&'static str> {
         self.algorithms
             .iter()
-            .map(|alg| format!("{alg:?}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+            .flat_map(|alg| crate::keys::algorithm_names(*alg))
+            .collect()
     }
 }
 

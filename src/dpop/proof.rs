@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderMap, Method, Uri};
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, ThumbprintHash};
-use jsonwebtoken::{Algorithm, DecodingKey};
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::DecodingKey;
 use serde::Deserialize;
 
 use super::Dpop;
@@ -102,10 +102,7 @@ fn check_all(
     if header.crit.is_some() {
         return Err(invalid("the DPoP proof has a crit header"));
     }
-    let algorithm: Algorithm = header
-        .alg
-        .parse()
-        .ok()
+    let algorithm = crate::keys::algorithm_named(&header.alg)
         .filter(|alg| dpop.algorithms.contains(alg))
         .ok_or(invalid("the DPoP proof's algorithm is not accepted"))?;
     let jwk = header
@@ -119,7 +116,7 @@ fn check_all(
     }
     let jwk: Jwk = serde_json::from_value(serde_json::Value::Object(jwk))
         .map_err(|_| invalid("the DPoP proof's jwk is not a public key"))?;
-    if !fits(&jwk, algorithm) {
+    if !crate::keys::jwk_fits(&jwk, algorithm) {
         return Err(invalid("the DPoP proof's jwk does not fit its algorithm"));
     }
     let key = DecodingKey::from_jwk(&jwk)
@@ -180,31 +177,6 @@ fn decode_json<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, AuthE
         return Err(invalid("the DPoP proof is malformed"));
     }
     serde_json::from_slice(&bytes).map_err(|_| invalid("the DPoP proof is malformed"))
-}
-
-/// Whether the key's kind (and curve) is the one `algorithm` signs with.
-fn fits(jwk: &Jwk, algorithm: Algorithm) -> bool {
-    match (&jwk.algorithm, algorithm) {
-        (
-            AlgorithmParameters::RSA(_),
-            Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512,
-        ) => true,
-        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256) => {
-            ec.curve == EllipticCurve::P256
-        }
-        (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES384) => {
-            ec.curve == EllipticCurve::P384
-        }
-        (AlgorithmParameters::OctetKeyPair(okp), Algorithm::EdDSA) => {
-            okp.curve == EllipticCurve::Ed25519
-        }
-        _ => false,
-    }
 }
 
 /// `htu` against the request: one of the configured origins and the request's path, or,

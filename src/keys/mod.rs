@@ -10,10 +10,12 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey, EncodingKey, Header,
 
 use crate::error::ConfigError;
 
+mod algorithm;
 mod hmac;
 mod jwks;
 mod provider;
 
+pub(crate) use algorithm::{jwk_fits, named as algorithm_named, names as algorithm_names};
 pub(crate) use provider::ensure_provider;
 
 use hmac::PreparedHmac;
@@ -281,20 +283,7 @@ impl Keys {
             else {
                 continue;
             };
-            let fits = match (&jwk.algorithm, algorithm) {
-                (AlgorithmParameters::RSA(_), alg) => alg.family() == AlgorithmFamily::Rsa,
-                (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES256) => {
-                    ec.curve == EllipticCurve::P256
-                }
-                (AlgorithmParameters::EllipticCurve(ec), Algorithm::ES384) => {
-                    ec.curve == EllipticCurve::P384
-                }
-                (AlgorithmParameters::OctetKeyPair(okp), Algorithm::EdDSA) => {
-                    okp.curve == EllipticCurve::Ed25519
-                }
-                // `oct` (a shared secret) and anything else: never from a public document.
-                _ => false,
-            };
+            let fits = jwk_fits(jwk, algorithm);
             let Ok(decoding) = DecodingKey::from_jwk(jwk) else {
                 continue;
             };

@@ -10,7 +10,6 @@ use std::borrow::Cow;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
@@ -161,9 +160,9 @@ pub(crate) fn parse<'t, 'k>(
     }
     let header: JoseHeader<'_> = serde_json::from_slice(header).map_err(|_| MALFORMED)?;
     let key = keys.for_token(header.kid.as_deref()).ok_or(UNKNOWN_KEY)?;
-    // Exact, case-sensitive JWA names (RFC 7518 §3.1): `none`, `hs256` and unknown names
-    // fail to parse and are refused like any other algorithm; each key has one.
-    if header.alg.parse::<Algorithm>().ok() != Some(key.algorithm) {
+    // Exact, case-sensitive JWA names (RFC 7518 §3.1, and RFC 9864's `Ed25519`): `none`,
+    // `hs256` and unknown names are refused like any other algorithm; each key has one.
+    if crate::keys::algorithm_named(&header.alg) != Some(key.algorithm) {
         return Err(ALGORITHM_REFUSED);
     }
     if header.crit {

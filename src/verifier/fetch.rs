@@ -117,9 +117,23 @@ pub(super) async fn jwks(
     allowed: Option<&[Algorithm]>,
 ) -> Result<(Keys, Option<Duration>), FetchError> {
     let (body, max_age) = document(client, url).await?;
-    let set: JwkSet = serde_json::from_slice(&body).map_err(FetchError::NotJwks)?;
+    let set = jwk_set(&body).map_err(FetchError::NotJwks)?;
     let keys = Keys::from_jwks_allowing(&set, allowed).map_err(FetchError::NoUsableKey)?;
     Ok((keys, max_age))
+}
+
+/// A JWK set, with RFC 9864's `alg` `Ed25519` read as the `EdDSA` it specifies (jsonwebtoken
+/// knows only the older name, and would take the key's algorithm as unknown).
+fn jwk_set(body: &[u8]) -> Result<JwkSet, serde_json::Error> {
+    let mut set: serde_json::Value = serde_json::from_slice(body)?;
+    if let Some(keys) = set.get_mut("keys").and_then(|keys| keys.as_array_mut()) {
+        for key in keys {
+            if let Some(alg) = key.get_mut("alg").filter(|alg| *alg == "Ed25519") {
+                *alg = serde_json::Value::from("EdDSA");
+            }
+        }
+    }
+    serde_json::from_value(set)
 }
 
 /// The fields of authorization server metadata (RFC 8414 §2) a resource server needs.
@@ -259,7 +273,23 @@ pub(super) async fn keep_fresh(shared: Weak<Shared>, index: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::metadata_urls;
+    use super::{jwk_set, metadata_urls};
+
+    #[test]
+    fn an_ed25519_alg_is_read_as_eddsa_and_nothing_else_changes() {
+        let set = jwk_set(
+            br#"{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"Ed25519","kid":"a"},
+                         {"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","alg":"ed25519","kid":"b"}]}"#,
+        )
+        .unwrap();
+        use jsonwebtoken::jwk::KeyAlgorithm;
+        assert_eq!(set.keys[0].common.key_algorithm, Some(KeyAlgorithm::EdDSA));
+        assert_eq!(
+            set.keys[1].common.key_algorithm,
+            Some(KeyAlgorithm::UNKNOWN_ALGORITHM)
+        );
+        assert!(jwk_set(b"[]").is_err());
+    }
 
     #[test]
     fn rfc8414_inserts_before_the_path_and_oidc_appends() {

@@ -38,10 +38,16 @@
 //!   an issuer's keys arrive, requests with its tokens get 503 (with `Retry-After`), never
 //!   401.
 //! - **The last good set is kept** when a fetch fails. The set is fetched again every
-//!   `max-age` of the document (between the cooldown and an hour), and at once when a token
-//!   names a `kid` the set lacks, at most once per cooldown (default 30 s) and one such
-//!   refetch at a time, so a flood of made-up `kid`s costs the issuer one request per
-//!   cooldown; a slower fetch never puts back a set a newer one replaced.
+//!   `max-age` of the document (between the cooldown and an hour).
+//! - **Key rotation costs no refusal**: a token naming a `kid` the set lacks starts a
+//!   refetch (one at a time per issuer, shared by every request that needs it) and waits
+//!   for it, at most 2 seconds, so a key the issuer has just published passes on its first
+//!   request. A refetch that succeeded holds back the next one for the cooldown (default
+//!   30 s), so a flood of made-up `kid`s costs the issuer one request per cooldown, each
+//!   such token a 401; a key published within the cooldown of a good fetch is therefore
+//!   learned at the next fetch after it. A refetch that failed is tried again after a
+//!   second, not after the cooldown, and meanwhile an unknown `kid` is a 503 with
+//!   `Retry-After`: never a 401 for want of a fetch.
 //! - **Only trustworthy keys**: `alg` must match `kty` and curve; `none`, symmetric keys,
 //!   keys meant for encryption and `kid`s that two keys share are never taken from a
 //!   document ([`Keys::from_jwks`](crate::Keys::from_jwks)).
@@ -214,8 +220,10 @@ impl<C> Verifier<C> {
 }
 
 impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
-    /// Verifies an access token as the layer does for a Bearer token. A token bound to a key
-    /// (DPoP) is refused here: no proof comes with it.
+    /// Verifies an access token as the layer does for a Bearer token, without waiting: a
+    /// token naming a key the set lacks starts the refetch the layer would wait for and is
+    /// answered 503 (`Unavailable`, try again) until it ends. A token bound to a key (DPoP)
+    /// is refused here: no proof comes with it.
     pub fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
         let claims: Claims<C> = match self.shared.check(token) {
             Checked::Done(verdict) => verdict?,
@@ -261,8 +269,8 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
-    /// Least time between two fetches made for unknown `kid`s (and between retries while no
-    /// key has arrived), per issuer. Default [`defaults::REFETCH_COOLDOWN`](crate::defaults::REFETCH_COOLDOWN).
+    /// Least time after a successful fetch before a token naming an unknown `kid` may start
+    /// another, per issuer (a failed fetch is retried after a second whatever this is). Default [`defaults::REFETCH_COOLDOWN`](crate::defaults::REFETCH_COOLDOWN).
     pub fn refetch_cooldown(mut self, cooldown: Duration) -> Self {
         self.cooldown = cooldown;
         self

@@ -98,7 +98,8 @@ fn refused(answer: &Answer, description: &str) {
 async fn a_bound_token_passes_with_its_keys_proof_for_each_algorithm() {
     let idp = Idp::start();
     let base = resource(&idp, Dpop::allowed()).await;
-    for client in ["a", "rsa", "ed"] {
+    // `ed25519` signs with RFC 9864's `alg` name `Ed25519`, `ed` with `EdDSA`.
+    for client in ["a", "rsa", "ed", "ed25519"] {
         let token = bound_token(&idp, client).await;
         let proof = proof(&idp, &base, &token, json!({ "client": client })).await;
         let answer = get(&base, &format!("DPoP {token}"), &[&proof]).await;
@@ -253,6 +254,11 @@ async fn bound_tokens_only_with_dpop_and_unbound_ones_only_as_bearer() {
     let challenge = anonymous.headers()["www-authenticate"].to_str().unwrap();
     assert!(
         challenge.starts_with("Bearer") && challenge.contains(", DPoP algs=\""),
+        "{challenge}"
+    );
+    // EdDSA is offered under both its names (RFC 9864's `Ed25519` first).
+    assert!(
+        challenge.contains("algs=\"ES256 ES384 Ed25519 EdDSA RS256 PS256\""),
         "{challenge}"
     );
 }

@@ -89,7 +89,8 @@ async fn me(base: &str, token: &str) -> Answer {
 async fn tokens_of_an_independent_issuer_are_accepted_for_each_algorithm() {
     let idp = Idp::start();
     let (_verifier, base) = resource(Issuer::new(&idp.issuer).audience(AUDIENCE)).await;
-    for alg in ["RS256", "ES256", "EdDSA"] {
+    // `Ed25519`: RFC 9864's name, in the token's header and the JWKS `alg` alike.
+    for alg in ["RS256", "ES256", "EdDSA", "Ed25519"] {
         let token = idp.mint(json!({ "alg": alg })).await;
         let answer = me(&base, &token).await;
         assert_eq!(answer.status, StatusCode::OK, "{alg}: {}", answer.body);
@@ -310,6 +311,17 @@ async fn scopes_from_scope_or_scp_and_a_missing_one_is_403_naming_it() {
         .await;
     let answer = call(&base, http::Method::POST, "/api/write", Some(&scp)).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    // Only U+0020 separates scopes (RFC 6749 §3.3): `read\twrite` is one scope, not two.
+    for scope in ["read\twrite", "read\nwrite", "write\u{b}read"] {
+        let token = idp.mint(json!({ "claims": { "scope": scope } })).await;
+        for (method, path) in [
+            (http::Method::POST, "/api/write"),
+            (http::Method::GET, "/api/read"),
+        ] {
+            let answer = call(&base, method, path, Some(&token)).await;
+            assert_eq!(answer.status, StatusCode::FORBIDDEN, "{scope:?} {path}");
+        }
+    }
 }
 
 #[tokio::test]

@@ -16,7 +16,8 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 import * as jose from 'jose';
 
-const ALGS = ['RS256', 'ES256', 'EdDSA'];
+// `Ed25519` is RFC 9864's fully-specified name, which newer issuers and DPoP clients write.
+const ALGS = ['RS256', 'ES256', 'EdDSA', 'Ed25519'];
 const keys = {};
 async function newKey(alg) {
   const { publicKey, privateKey } = await jose.generateKeyPair(alg, { extractable: true });
@@ -30,7 +31,9 @@ for (const alg of ALGS) await newKey(alg);
 
 // DPoP clients: each holds a key pair and proves possession of it.
 const clients = {};
-for (const [name, alg] of [['a', 'ES256'], ['b', 'ES256'], ['rsa', 'RS256'], ['ed', 'EdDSA']]) {
+for (const [name, alg] of [
+  ['a', 'ES256'], ['b', 'ES256'], ['rsa', 'RS256'], ['ed', 'EdDSA'], ['ed25519', 'Ed25519'],
+]) {
   const { publicKey, privateKey } = await jose.generateKeyPair(alg, { extractable: true });
   const jwk = await jose.exportJWK(publicKey);
   clients[name] = {
