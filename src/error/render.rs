@@ -125,6 +125,12 @@ impl ErrorRenderer {
         self.inner.realm.as_deref()
     }
 
+    /// Renders a refusal of a request that came with the DPoP scheme: a 403 is challenged
+    /// with `DPoP` too (RFC 9449 §7.1).
+    pub(crate) fn render_dpop(&self, err: &AuthError) -> Response<Bytes> {
+        self.inner.challenges.as_dpop(self.render(err))
+    }
+
     /// Renders one error.
     pub fn render(&self, err: &AuthError) -> Response<Bytes> {
         let realm = self.realm();
@@ -163,18 +169,7 @@ impl Challenges {
         else {
             return response;
         };
-        let param = |challenge: &mut String, name: &str, value: &str| {
-            let bare = !challenge.contains(' ');
-            challenge.push_str(if bare { " " } else { ", " });
-            challenge.push_str(name);
-            challenge.push_str("=\"");
-            challenge.extend(
-                value
-                    .chars()
-                    .filter(|c| (c.is_ascii_graphic() || *c == ' ') && *c != '"' && *c != '\\'),
-            );
-            challenge.push('"');
-        };
+        let param = push_param;
         if let Some(url) = &self.resource_metadata {
             param(&mut challenge, "resource_metadata", url);
         }
@@ -200,6 +195,45 @@ impl Challenges {
         }
         response
     }
+
+    /// A 403's `Bearer` challenge made a `DPoP` one with `algs`, for a request that came with
+    /// the DPoP scheme (RFC 9449 §7.1); its 401s already are.
+    fn as_dpop(&self, mut response: Response<Bytes>) -> Response<Bytes> {
+        let Some(dpop) = &self.dpop else {
+            return response;
+        };
+        if response.status() != http::StatusCode::FORBIDDEN {
+            return response;
+        }
+        let headers = response.headers_mut();
+        let Some(rest) = headers
+            .get(http::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer"))
+        else {
+            return response;
+        };
+        let mut challenge = format!("DPoP{rest}");
+        push_param(&mut challenge, "algs", &dpop.algs);
+        if let Ok(value) = http::HeaderValue::from_str(&challenge) {
+            headers.insert(http::header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+}
+
+/// Appends `name="value"` to a challenge, dropping what a quoted string cannot hold.
+fn push_param(challenge: &mut String, name: &str, value: &str) {
+    let bare = !challenge.contains(' ');
+    challenge.push_str(if bare { " " } else { ", " });
+    challenge.push_str(name);
+    challenge.push_str("=\"");
+    challenge.extend(
+        value
+            .chars()
+            .filter(|c| (c.is_ascii_graphic() || *c == ' ') && *c != '"' && *c != '\\'),
+    );
+    challenge.push('"');
 }
 
 /// Every fixed refusal rendered once (body and headers), so that refusing garbage costs a

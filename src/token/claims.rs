@@ -48,9 +48,15 @@ impl<C> Claims<C> {
         Claims { inner }
     }
 
-    /// Renders a refusal the way the layer that verified these claims does.
+    /// Renders a refusal the way the layer that verified these claims does. A bound token
+    /// came with the DPoP scheme (the layer takes it no other way): its 403s are challenged
+    /// with `DPoP`.
     pub(crate) fn render(&self, err: &AuthError) -> http::Response<bytes::Bytes> {
-        self.inner.renderer.render(err)
+        if self.bound_key().is_some() {
+            self.inner.renderer.render_dpop(err)
+        } else {
+            self.inner.renderer.render(err)
+        }
     }
 
     pub(crate) fn as_arc(&self) -> &Arc<Verified<C>> {

@@ -655,3 +655,50 @@ async fn with_origins_htu_must_name_one_of_them_whatever_the_host() {
         "the DPoP proof's htu is not this request's URL",
     );
 }
+
+/// Issue 26, item 5: a DPoP request short of a scope is challenged with the DPoP scheme
+/// (RFC 9449 §7.1), as its 401s are; a Bearer request with the Bearer scheme.
+#[tokio::test]
+async fn a_missing_scope_on_a_dpop_request_is_a_dpop_challenge() {
+    let idp = Idp::start();
+    let base = resource(&idp, Dpop::allowed()).await;
+    let token = bound_token(&idp, "a").await;
+    let proof = idp
+        .proof(json!({
+            "htm": "POST",
+            "htu": format!("{base}/api/write"),
+            "token": token,
+        }))
+        .await;
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/write"))
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", proof)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("DPoP ")
+            && challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"write\"")
+            && challenge.contains("algs=\"ES256 ES384 Ed25519 EdDSA RS256 PS256\"")
+            && !challenge.contains("Bearer"),
+        "{challenge}"
+    );
+
+    let unbound = idp.mint(json!({})).await;
+    let res = reqwest::Client::new()
+        .post(format!("{base}/api/write"))
+        .bearer_auth(&unbound)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let challenge = res.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("Bearer ") && !challenge.contains("DPoP"),
+        "{challenge}"
+    );
+}
