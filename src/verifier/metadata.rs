@@ -4,13 +4,16 @@
 use serde::Serialize;
 
 use super::Issuer;
+use crate::dpop::Dpop;
 use crate::error::{ConfigError, without_userinfo};
 use crate::well_known::WellKnown;
 
 /// The RFC 9728 document a [`Verifier`](super::Verifier)'s layer serves at
 /// `/.well-known/oauth-protected-resource` (after the resource's path, if it has one):
 /// `resource`, `authorization_servers` (every issuer whose `iss` is a URL), `scopes_supported` and
-/// `bearer_methods_supported` (`header`: the layer reads tokens nowhere else). The verify-only
+/// `bearer_methods_supported` (`header`: the layer reads tokens nowhere else); with
+/// [`VerifierBuilder::dpop`](super::VerifierBuilder::dpop), `dpop_signing_alg_values_supported`,
+/// and `dpop_bound_access_tokens_required: true` when [`Dpop::required`]. The verify-only
 /// layer has no keys of its own, so no `jwks_uri`.
 ///
 /// ```
@@ -40,8 +43,13 @@ impl ResourceMetadata {
         self
     }
 
-    /// The document, rendered.
-    pub(super) fn served(&self, issuers: &[Issuer]) -> Result<WellKnown, ConfigError> {
+    /// The document, rendered; with DPoP on, it names the proof algorithms, and whether
+    /// only DPoP-bound tokens are accepted.
+    pub(super) fn served(
+        &self,
+        issuers: &[Issuer],
+        dpop: Option<&Dpop>,
+    ) -> Result<WellKnown, ConfigError> {
         let document = Document {
             resource: &self.resource,
             authorization_servers: issuers
@@ -51,6 +59,9 @@ impl ResourceMetadata {
                 .collect(),
             scopes_supported: &self.scopes,
             bearer_methods_supported: ["header"],
+            dpop_signing_alg_values_supported: dpop.map(Dpop::alg_names).unwrap_or_default(),
+            // Omitted means false (RFC 9728 §2).
+            dpop_bound_access_tokens_required: dpop.is_some_and(|dpop| dpop.required),
         };
         WellKnown::new(&self.resource, "oauth-protected-resource", &document)
             .ok_or_else(|| ConfigError::BadResourceUrl(without_userinfo(&self.resource)))
@@ -64,4 +75,40 @@ struct Document<'a> {
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     scopes_supported: &'a [String],
     bearer_methods_supported: [&'static str; 1],
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dpop_signing_alg_values_supported: Vec<&'static str>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    dpop_bound_access_tokens_required: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document(dpop: Option<&Dpop>) -> serde_json::Value {
+        let served = ResourceMetadata::new("https://api.example")
+            .served(&[Issuer::new("https://idp.example").audience("a")], dpop)
+            .unwrap();
+        serde_json::from_slice(served.respond(&http::Method::GET).body()).unwrap()
+    }
+
+    #[test]
+    fn dpop_is_named_in_the_document_only_when_on() {
+        let plain = document(None);
+        assert_eq!(plain["bearer_methods_supported"], serde_json::json!(["header"]));
+        assert!(plain.get("dpop_signing_alg_values_supported").is_none());
+        assert!(plain.get("dpop_bound_access_tokens_required").is_none());
+
+        let allowed = document(Some(&Dpop::allowed()));
+        assert_eq!(
+            allowed["dpop_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "ES384", "Ed25519", "EdDSA", "RS256", "PS256"])
+        );
+        // Omitted means false (RFC 9728 §2): Bearer still works.
+        assert!(allowed.get("dpop_bound_access_tokens_required").is_none());
+
+        let required = document(Some(&Dpop::required()));
+        assert_eq!(required["dpop_bound_access_tokens_required"], true);
+        assert!(required["dpop_signing_alg_values_supported"].is_array());
+    }
 }

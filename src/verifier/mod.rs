@@ -379,7 +379,7 @@ impl<C> VerifierBuilder<C> {
                 source: Arc::new(err.without_url()),
             })?;
         let metadata = match &self.metadata {
-            Some(metadata) => Some(metadata.served(&self.issuers)?),
+            Some(metadata) => Some(metadata.served(&self.issuers, self.dpop.as_ref())?),
             None => None,
         };
         let renderer = match &metadata {
