@@ -129,11 +129,16 @@ impl Dpop {
 
     /// `algs="..."` of the challenges.
     pub(crate) fn algs(&self) -> String {
+        self.algorithm_names().join(" ")
+    }
+
+    /// The JWS names of the proof algorithms accepted (`dpop_signing_alg_values_supported`
+    /// of RFC 8414 metadata, RFC 9449 §5.1).
+    pub(crate) fn algorithm_names(&self) -> Vec<String> {
         self.algorithms
             .iter()
             .map(|alg| format!("{alg:?}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+            .collect()
     }
 }
 

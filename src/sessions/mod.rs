@@ -167,6 +167,7 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
                 user_id,
                 &session.id,
                 claims,
+                claims.scope().as_deref(),
                 now,
                 shared.policy.access_ttl,
                 jkt,

@@ -167,6 +167,7 @@ impl TokenCodec {
         sub: &str,
         sid: &str,
         custom: &C,
+        scope: Option<&str>,
         now: u64,
         ttl: Duration,
         bound_to: Option<&str>,
@@ -186,6 +187,7 @@ impl TokenCodec {
             iss: self.issuer.as_deref(),
             aud: self.audience.as_deref(),
             token_use: TokenUse::Access,
+            scope,
             custom,
         };
         let (_, encoding) = self.keys.signing().ok_or_else(MintError::no_signing_key)?;
@@ -438,7 +440,15 @@ mod tests {
     fn access_round_trip() {
         let codec = codec();
         let token = codec
-            .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60), None)
+            .mint_access(
+                "u1",
+                "s1",
+                &claims(),
+                None,
+                now(),
+                Duration::from_secs(60),
+                None,
+            )
             .unwrap();
         let decoded = Claims::<MachinableClaims>::new(
             codec.verify_access(&token).unwrap(),
@@ -455,7 +465,15 @@ mod tests {
         let codec = codec();
         assert_eq!(codec.known.len(), 2);
         let access = codec
-            .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60), None)
+            .mint_access(
+                "u1",
+                "s1",
+                &claims(),
+                None,
+                now(),
+                Duration::from_secs(60),
+                None,
+            )
             .unwrap();
         let refresh = codec
             .mint_refresh("u1", "s1", 0, now(), now() + 60)
@@ -486,7 +504,15 @@ mod tests {
     fn kinds_are_mutually_exclusive() {
         let codec = codec();
         let access = codec
-            .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60), None)
+            .mint_access(
+                "u1",
+                "s1",
+                &claims(),
+                None,
+                now(),
+                Duration::from_secs(60),
+                None,
+            )
             .unwrap();
         let refresh = codec
             .mint_refresh("u1", "s1", 0, now(), now() + 60)
@@ -537,7 +563,15 @@ mod tests {
             Some("pets".into()),
         );
         let token = other
-            .mint_access("u", "s", &claims(), now(), Duration::from_secs(60), None)
+            .mint_access(
+                "u",
+                "s",
+                &claims(),
+                None,
+                now(),
+                Duration::from_secs(60),
+                None,
+            )
             .unwrap();
         assert_eq!(
             strict
@@ -546,11 +580,27 @@ mod tests {
             OTHER_ISSUER
         );
         let plain = codec()
-            .mint_access("u", "s", &claims(), now(), Duration::from_secs(60), None)
+            .mint_access(
+                "u",
+                "s",
+                &claims(),
+                None,
+                now(),
+                Duration::from_secs(60),
+                None,
+            )
             .unwrap();
         assert!(strict.verify_access::<serde_json::Value>(&plain).is_err());
         let good = strict
-            .mint_access("u", "s", &claims(), now(), Duration::from_secs(60), None)
+            .mint_access(
+                "u",
+                "s",
+                &claims(),
+                None,
+                now(),
+                Duration::from_secs(60),
+                None,
+            )
             .unwrap();
         assert!(strict.verify_access::<serde_json::Value>(&good).is_ok());
     }
