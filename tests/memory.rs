@@ -6,6 +6,9 @@
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
+#[path = "../examples/common/env.rs"]
+#[allow(dead_code)]
+mod env;
 #[path = "../examples/server/backend.rs"]
 #[allow(dead_code)]
 mod backend;

@@ -11,6 +11,9 @@ mod common;
 #[allow(dead_code)]
 mod app;
 #[cfg(feature = "redis")]
+#[path = "../../examples/common/env.rs"]
+#[allow(dead_code)]
+mod env;
 #[path = "../../examples/server/backend.rs"]
 #[allow(dead_code)]
 mod backend;

@@ -10,6 +10,9 @@ mod common;
 #[path = "../../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
+#[path = "../../examples/common/env.rs"]
+#[allow(dead_code)]
+mod env;
 #[path = "../../examples/server/backend.rs"]
 #[allow(dead_code)]
 mod backend;
