@@ -70,7 +70,9 @@ struct PlainAccess<'a> {
 }
 
 fn refresh_request(auth: &HeaderValue) -> Request<String> {
-    let mut req = Request::post("/sessions/refresh/").body(String::new()).unwrap();
+    let mut req = Request::post("/sessions/refresh/")
+        .body(String::new())
+        .unwrap();
     req.headers_mut().insert(AUTHORIZATION, auth.clone());
     req
 }

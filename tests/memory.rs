@@ -6,12 +6,12 @@
 #[path = "../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
-#[path = "../examples/common/env.rs"]
-#[allow(dead_code)]
-mod env;
 #[path = "../examples/server/backend.rs"]
 #[allow(dead_code)]
 mod backend;
+#[path = "../examples/common/env.rs"]
+#[allow(dead_code)]
+mod env;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};

@@ -10,13 +10,13 @@ mod common;
 #[path = "../../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
+#[path = "../../examples/server/backend.rs"]
+#[allow(dead_code)]
+mod backend;
 #[cfg(feature = "redis")]
 #[path = "../../examples/common/env.rs"]
 #[allow(dead_code)]
 mod env;
-#[path = "../../examples/server/backend.rs"]
-#[allow(dead_code)]
-mod backend;
 
 mod example_instances;
 mod postgres;

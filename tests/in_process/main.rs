@@ -10,12 +10,12 @@ mod common;
 #[path = "../../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
-#[path = "../../examples/common/env.rs"]
-#[allow(dead_code)]
-mod env;
 #[path = "../../examples/server/backend.rs"]
 #[allow(dead_code)]
 mod backend;
+#[path = "../../examples/common/env.rs"]
+#[allow(dead_code)]
+mod env;
 
 // The resource server example (verify-only mode), served by the verifier and issuer tests.
 #[cfg(feature = "jwks")]
@@ -28,6 +28,7 @@ mod axum;
 mod cookie;
 mod dpop;
 mod faults;
+mod grant;
 mod grpc;
 mod hardening;
 mod hyper;
