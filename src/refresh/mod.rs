@@ -136,18 +136,9 @@ async fn refresh<S: SessionBackend, U: Users>(
     let ttl = policy
         .access_ttl
         .min(Duration::from_secs(session.expires_at - now));
-    let scope = user.scope();
     let access_token = shared
         .codec
-        .mint_access(
-            &session.user_id,
-            &session.id,
-            &user,
-            scope.as_deref(),
-            now,
-            ttl,
-            bound,
-        )
+        .mint_access(&session.user_id, &session.id, &user, now, ttl, bound)
         .map_err(signing_failed)?;
     let refresh_token = match next_generation {
         Some(generation) => Some(

@@ -167,7 +167,6 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
                 user_id,
                 &session.id,
                 claims,
-                claims.scope().as_deref(),
                 now,
                 shared.policy.access_ttl,
                 jkt,

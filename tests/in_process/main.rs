@@ -13,8 +13,9 @@ mod app;
 #[path = "../../examples/server/backend.rs"]
 #[allow(dead_code)]
 mod backend;
+// The example server's environment helpers (the resource server example has its own copy).
 #[path = "../../examples/common/env.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, clippy::duplicate_mod)]
 mod env;
 
 // The resource server example (verify-only mode), served by the verifier and issuer tests.
