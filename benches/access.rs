@@ -15,8 +15,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tower::{Layer, Service};
 use tower_jwt_sessions::{SessionMeta, Sessions};
 
-fn request(auth: Option<&HeaderValue>) -> Request<()> {
-    let mut req = Request::get("/me").body(()).unwrap();
+fn request(auth: Option<&HeaderValue>) -> Request<String> {
+    let mut req = Request::get("/me").body(String::new()).unwrap();
     if let Some(auth) = auth {
         req.headers_mut().insert(AUTHORIZATION, auth.clone());
     }

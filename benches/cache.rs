@@ -54,8 +54,8 @@ fn allocs() -> usize {
     ALLOCS.load(Ordering::SeqCst)
 }
 
-fn request(auth: &HeaderValue) -> Request<()> {
-    let mut req = Request::get("/me").body(()).unwrap();
+fn request(auth: &HeaderValue) -> Request<String> {
+    let mut req = Request::get("/me").body(String::new()).unwrap();
     req.headers_mut().insert(AUTHORIZATION, auth.clone());
     req
 }
@@ -87,7 +87,9 @@ fn main() {
     let mut svc = sessions.layer().layer(Hello);
     let before = live();
     for auth in &auths {
-        let mut req = Request::post("/sessions/refresh/").body(()).unwrap();
+        let mut req = Request::post("/sessions/refresh/")
+            .body(String::new())
+            .unwrap();
         req.headers_mut().insert(AUTHORIZATION, auth.clone());
         let res = rt.block_on(svc.call(req)).unwrap();
         assert_eq!(res.status(), 200);

@@ -44,7 +44,7 @@ pub fn now<F: Future>(f: F) -> F::Output {
 #[derive(Clone, Copy)]
 pub struct Hello;
 
-impl tower::Service<Request<()>> for Hello {
+impl tower::Service<Request<String>> for Hello {
     type Response = Response<String>;
     type Error = Infallible;
     type Future = Ready<Result<Response<String>, Infallible>>;
@@ -53,7 +53,7 @@ impl tower::Service<Request<()>> for Hello {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, _: Request<()>) -> Self::Future {
+    fn call(&mut self, _: Request<String>) -> Self::Future {
         ready(Ok(Response::new(String::new())))
     }
 }
@@ -128,8 +128,8 @@ pub fn keys(alg: Algorithm) -> (Keys, jsonwebtoken::DecodingKey) {
 }
 
 /// `GET /me` carrying `auth` as its `Authorization` header.
-pub fn authed_request(auth: &http::HeaderValue) -> Request<()> {
-    let mut req = Request::get("/me").body(()).unwrap();
+pub fn authed_request(auth: &http::HeaderValue) -> Request<String> {
+    let mut req = Request::get("/me").body(String::new()).unwrap();
     req.headers_mut()
         .insert(http::header::AUTHORIZATION, auth.clone());
     req

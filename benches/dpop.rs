@@ -67,8 +67,8 @@ impl Client {
     }
 }
 
-fn request(token: &str, proof: &str) -> Request<()> {
-    let mut req = Request::get("/me").body(()).unwrap();
+fn request(token: &str, proof: &str) -> Request<String> {
+    let mut req = Request::get("/me").body(String::new()).unwrap();
     let headers = req.headers_mut();
     headers.insert("host", HeaderValue::from_static("api.test"));
     headers.insert(

@@ -107,7 +107,7 @@ fn floor(
     validation: &Validation,
     auth: &HeaderValue,
 ) -> http::StatusCode {
-    let mut req: Request<()> = authed_request(auth);
+    let mut req: Request<String> = authed_request(auth);
     let value = req.headers().get(http::header::AUTHORIZATION).unwrap();
     let token = value.to_str().unwrap().strip_prefix("Bearer ").unwrap();
     match jsonwebtoken::decode::<PlainRfc9068>(token, key, validation) {

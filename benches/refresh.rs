@@ -69,8 +69,10 @@ struct PlainAccess<'a> {
     user: &'a MachinableClaims,
 }
 
-fn refresh_request(auth: &HeaderValue) -> Request<()> {
-    let mut req = Request::post("/sessions/refresh/").body(()).unwrap();
+fn refresh_request(auth: &HeaderValue) -> Request<String> {
+    let mut req = Request::post("/sessions/refresh/")
+        .body(String::new())
+        .unwrap();
     req.headers_mut().insert(AUTHORIZATION, auth.clone());
     req
 }

@@ -71,7 +71,7 @@ fn instance<S: SessionBackend>(backend: S, users: &Memory) -> Sessions<S, Memory
         .unwrap()
 }
 
-fn request(path: &str, token: &str) -> Request<()> {
+fn request(path: &str, token: &str) -> Request<String> {
     let method = if path == "/me" {
         http::Method::GET
     } else {
@@ -80,7 +80,7 @@ fn request(path: &str, token: &str) -> Request<()> {
     let mut req = Request::builder()
         .method(method)
         .uri(path)
-        .body(())
+        .body(String::new())
         .unwrap();
     req.headers_mut().insert(
         AUTHORIZATION,

@@ -5,6 +5,13 @@
 //!   [`Claims`] into the request extensions.
 //! - `POST /sessions/refresh/` is answered by the layer: a refresh token in, `{"access_token"}`
 //!   out, after checking its session through a moka cache in front of your [`SessionBackend`].
+//!   It takes the refresh token as a Bearer header (Machinable's form) or, as any OAuth
+//!   client sends it, as the RFC 6749 §6 form `grant_type=refresh_token&refresh_token=..`
+//!   (its body read up to [`limits::MAX_FORM_LEN`]), answered as a token endpoint answers:
+//!   RFC 6749 §5.2 errors with 400 (`invalid_grant`, `invalid_request`,
+//!   `unsupported_grant_type`; RFC 9449's `invalid_dpop_proof` and `use_dpop_nonce`). With an
+//!   issuer URL and published keys, the RFC 8414 metadata names the route as its
+//!   `token_endpoint`, so that oauth4webapi, openid-client or AppAuth refresh by discovery.
 //! - Your login handler calls [`Sessions::create`]; [`Sessions::revoke`] ends a session at once.
 //! - Every refusal is an RFC 6750 response (401 + `WWW-Authenticate`, 400, 403, 503); no token
 //!   or secret ever reaches `Debug` output or logs.

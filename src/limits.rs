@@ -20,3 +20,8 @@ pub const MAX_LISTED_SESSIONS: usize = 100;
 /// HMAC secrets shorter than this are refused: RFC 7518 §3.2 asks for a key at least as long
 /// as the hash output (32 bytes for HS256).
 pub const MIN_HMAC_SECRET_LEN: usize = 32;
+
+/// The largest body the refresh route reads for its standard form (`grant_type=refresh_token`,
+/// RFC 6749 §6), in bytes: room for the longest refresh token accepted and the other
+/// parameters. Past it the request is refused with 400 `invalid_request` without reading more.
+pub const MAX_FORM_LEN: usize = 10 * 1024;

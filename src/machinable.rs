@@ -21,6 +21,9 @@ use tower_jwt_sessions_core::UserClaims;
 ///     kind: "project".into(),
 /// });
 /// assert!(claims.can_read() && claims.can_write());
+/// // Access tokens carry the permissions as OAuth scopes too.
+/// use tower_jwt_sessions::UserClaims;
+/// assert_eq!(claims.scope().as_deref(), Some("read write"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MachinableClaims {
@@ -76,6 +79,19 @@ impl MachinableClaims {
 impl UserClaims for MachinableClaims {
     fn is_active(&self) -> bool {
         self.user.active
+    }
+
+    /// The permissions as OAuth scopes named as [`scopes`] names them: `read`, `write`, or
+    /// both, so that resource servers of any issuer's tokens accept ours.
+    fn scope(&self) -> Option<String> {
+        let granted: Vec<&str> = [
+            (self.can_read(), <scopes::Read as crate::Scope>::NAME),
+            (self.can_write(), <scopes::Write as crate::Scope>::NAME),
+        ]
+        .into_iter()
+        .filter_map(|(granted, name)| granted.then_some(name))
+        .collect();
+        (!granted.is_empty()).then(|| granted.join(" "))
     }
 }
 

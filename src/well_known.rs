@@ -69,22 +69,40 @@ pub(crate) fn split_identifier(identifier: &str) -> Option<(String, String)> {
 }
 
 /// The RFC 8414 metadata of a layer that signs tokens and publishes its keys: only what
-/// exists (no authorization or token endpoint, so no response type).
+/// exists. Its token endpoint is the refresh route, which takes the refresh grant alone from
+/// public clients (no client authentication, RFC 6749 §2.1); there is no authorization
+/// endpoint, so no response type.
 #[derive(Serialize)]
 pub(crate) struct AuthorizationServer<'a> {
     pub(crate) issuer: &'a str,
     pub(crate) jwks_uri: String,
+    pub(crate) token_endpoint: String,
+    pub(crate) grant_types_supported: [&'static str; 1],
+    pub(crate) token_endpoint_auth_methods_supported: [&'static str; 1],
     pub(crate) response_types_supported: [&'static str; 0],
+    /// RFC 9449 §5.1: the proof algorithms accepted, when DPoP is on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) dpop_signing_alg_values_supported: Option<Vec<&'static str>>,
 }
 
-/// An issuer's metadata document beside its JWKS at `jwks_path`; `None` when the issuer is
-/// not an `http(s)` URL.
-pub(crate) fn authorization_server(issuer: &str, jwks_path: &str) -> Option<WellKnown> {
+/// An issuer's metadata document beside its JWKS at `jwks_path`, naming the refresh route at
+/// `refresh_path` as its token endpoint (both on the issuer's origin) and the DPoP proof
+/// algorithms `dpop_algs` when DPoP is on; `None` when the issuer is not an `http(s)` URL.
+pub(crate) fn authorization_server(
+    issuer: &str,
+    jwks_path: &str,
+    refresh_path: &str,
+    dpop_algs: Option<Vec<&'static str>>,
+) -> Option<WellKnown> {
     let (origin, _) = split_identifier(issuer)?;
     let document = AuthorizationServer {
         issuer,
         jwks_uri: format!("{origin}{jwks_path}"),
+        token_endpoint: format!("{origin}{refresh_path}"),
+        grant_types_supported: ["refresh_token"],
+        token_endpoint_auth_methods_supported: ["none"],
         response_types_supported: [],
+        dpop_signing_alg_values_supported: dpop_algs,
     };
     WellKnown::new(issuer, "oauth-authorization-server", &document)
 }
@@ -95,7 +113,9 @@ mod tests {
 
     #[test]
     fn the_well_known_segment_goes_between_host_and_path() {
-        let served = authorization_server("https://auth.example/tenant/", "/keys").unwrap();
+        let served =
+            authorization_server("https://auth.example/tenant/", "/keys", "/refresh/", None)
+                .unwrap();
         assert_eq!(
             served.path,
             "/.well-known/oauth-authorization-server/tenant"
@@ -107,8 +127,29 @@ mod tests {
         let json: serde_json::Value = serde_json::from_slice(&served.body).unwrap();
         assert_eq!(json["issuer"], "https://auth.example/tenant/");
         assert_eq!(json["jwks_uri"], "https://auth.example/keys");
-        assert!(authorization_server("pet-demo", "/keys").is_none());
-        assert!(authorization_server("https://a.example/?x", "/keys").is_none());
-        assert!(authorization_server("ftp://a.example", "/keys").is_none());
+        assert_eq!(json["token_endpoint"], "https://auth.example/refresh/");
+        assert_eq!(
+            json["grant_types_supported"],
+            serde_json::json!(["refresh_token"])
+        );
+        assert_eq!(
+            json["token_endpoint_auth_methods_supported"],
+            serde_json::json!(["none"])
+        );
+        assert!(json.get("dpop_signing_alg_values_supported").is_none());
+        let dpop =
+            authorization_server("https://a.example", "/k", "/r", Some(vec!["ES256"]))
+                .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&dpop.body).unwrap();
+        assert_eq!(
+            json["dpop_signing_alg_values_supported"],
+            serde_json::json!(["ES256"])
+        );
+        for bad in ["pet-demo", "https://a.example/?x", "ftp://a.example"] {
+            assert!(
+                authorization_server(bad, "/keys", "/r", None).is_none(),
+                "{bad}"
+            );
+        }
     }
 }

@@ -9,6 +9,9 @@ mod app;
 #[path = "../examples/server/backend.rs"]
 #[allow(dead_code)]
 mod backend;
+#[path = "../examples/common/env.rs"]
+#[allow(dead_code)]
+mod env;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};

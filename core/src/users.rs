@@ -24,6 +24,13 @@ pub trait UserClaims: Serialize + DeserializeOwned + Clone + Send + Sync + 'stat
     fn is_active(&self) -> bool {
         true
     }
+
+    /// The OAuth scopes these claims grant, space-separated (`"read write"`): written as the
+    /// access token's `scope` claim (RFC 9068 §2.2.3), which resource servers check. `None`,
+    /// the default, writes none. Your type should not also serialize a `scope` field.
+    fn scope(&self) -> Option<String> {
+        None
+    }
 }
 
 /// The app's user directory: the current claims of a user, read at every refresh so that

@@ -86,13 +86,74 @@ fn retired_key(pem: &[u8]) -> Option<tower_jwt_sessions::Keys> {
         .ok()
 }
 
-/// `DPOP`: `off` (the default), `allowed` or `required` (RFC 9449); anything else is an error.
-#[allow(dead_code)] // each example includes this file; not all of them take DPoP
-pub fn dpop() -> Result<Option<tower_jwt_sessions::Dpop>, String> {
-    match std::env::var("DPOP").as_deref() {
-        Err(_) | Ok("off") => Ok(None),
-        Ok("allowed") => Ok(Some(tower_jwt_sessions::Dpop::allowed())),
-        Ok("required") => Ok(Some(tower_jwt_sessions::Dpop::required())),
-        Ok(other) => Err(format!("DPOP={other} is not one of off, allowed, required")),
+/// `PUBLIC_URL` from `var`: the origin clients reach the server at (`https://api.example`),
+/// default `http://` + `addr`. A proof's `htu` must name it, whatever `Host` a client sends.
+#[allow(dead_code)] // each example includes this file; not all of them serve clients directly
+pub fn public_url(var: &impl Fn(&str) -> Option<String>, addr: &str) -> Result<String, String> {
+    match var("PUBLIC_URL").filter(|url| !url.is_empty()) {
+        Some(url) => origin(&url).ok_or_else(|| {
+            format!("PUBLIC_URL={url} is not an origin such as https://api.example:8443")
+        }),
+        None => Ok(format!("http://{addr}")),
     }
+}
+
+/// `DPOP` from `var`: `off` (the default), `allowed` or `required` (RFC 9449), with proofs
+/// naming `public_url` as their origin; `DPOP_NONCE_SECRET` turns on server nonces (§8).
+/// Anything else is an error.
+#[allow(dead_code)] // each example includes this file; not all of them take DPoP
+pub fn dpop(
+    var: &impl Fn(&str) -> Option<String>,
+    public_url: &str,
+) -> Result<Option<tower_jwt_sessions::Dpop>, String> {
+    use tower_jwt_sessions::Dpop;
+    let dpop = match var("DPOP").as_deref() {
+        None | Some("off") => None,
+        Some("allowed") => Some(Dpop::allowed()),
+        Some("required") => Some(Dpop::required()),
+        Some(other) => {
+            return Err(format!("DPOP={other} is not one of off, allowed, required"));
+        }
+    };
+    let secret = var("DPOP_NONCE_SECRET").filter(|secret| !secret.is_empty());
+    match (dpop, secret) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err("DPOP_NONCE_SECRET needs DPOP=allowed or DPOP=required".into()),
+        (Some(dpop), secret) => {
+            let dpop = dpop.origins([public_url]);
+            Ok(Some(match secret {
+                Some(secret) => dpop.nonces(secret),
+                None => dpop,
+            }))
+        }
+    }
+}
+
+/// Reads one variable of the process environment.
+#[allow(dead_code)]
+pub fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// An origin as browsers write it in `Origin` and DPoP clients in `htu`:
+/// `scheme://host[:port]`, lowercase, without the default port; `None` for anything else.
+#[allow(dead_code)]
+pub fn origin(value: &str) -> Option<String> {
+    let uri: http::Uri = value.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "http" => 80,
+        "https" => 443,
+        _ => return None,
+    };
+    let authority = uri.authority()?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    if authority.as_str().contains('@') || authority.host().is_empty() || path != "/" {
+        return None;
+    }
+    let host = authority.host().to_ascii_lowercase();
+    Some(match authority.port_u16() {
+        Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
+        _ => format!("{scheme}://{host}"),
+    })
 }

@@ -4,12 +4,14 @@
 //! - `ISSUER_URL`: one issuer URL, or several comma-separated (any OAuth 2.0 authorization
 //!   server or OpenID provider, found by discovery; RFC 9068 access tokens). The example
 //!   server is one when it signs with an asymmetric key (`APP_ALG`, `APP_KEY_FILE`).
+//! - `PUBLIC_URL`: the origin clients reach this server at (default `http://` + `APP_ADDR`):
+//!   a DPoP proof's `htu` must name it, whatever `Host` a client sends.
 //! - `AUDIENCE`: this resource's identifier, which those tokens must name in `aud`
-//!   (default `http://` + `APP_ADDR`).
+//!   (default `PUBLIC_URL`).
 //! - `JWKS_URL`, when `ISSUER_URL` is not set: the example server's own tokens, from its JWKS
 //!   document (default `http://127.0.0.1:3000/.well-known/jwks.json`), naming `AUDIENCE`.
 //! - `DPOP`: `off` (the default), `allowed` or `required`, for tokens bound to a key (RFC
-//!   9449).
+//!   9449); `DPOP_NONCE_SECRET` with it: server nonces (§8), derived from this secret.
 //! - `APP_ADDR` (default `127.0.0.1:3100`).
 //!
 //! Routes: `GET /health` (no token); `GET /me` (`sub`, `iss`, `client_id`, `scope`, ... of the
@@ -68,9 +70,10 @@ async fn me(claims: Claims<StandardClaims>) -> Json<serde_json::Value> {
 /// The verifier the environment describes: `ISSUER_URL` (comma-separated) and `AUDIENCE`,
 /// else the example server's `JWKS_URL`.
 pub fn verifier(addr: &str) -> Result<Verifier<StandardClaims>, String> {
-    let audience = std::env::var("AUDIENCE").unwrap_or_else(|_| format!("http://{addr}"));
+    let public_url = env::public_url(&env::var, addr)?;
+    let audience = std::env::var("AUDIENCE").unwrap_or_else(|_| public_url.clone());
     let mut builder = Verifier::<StandardClaims>::builder().public_path("/health");
-    if let Some(dpop) = env::dpop()? {
+    if let Some(dpop) = env::dpop(&env::var, &public_url)? {
         builder = builder.dpop(dpop);
     }
     match std::env::var("ISSUER_URL") {

@@ -170,6 +170,30 @@ impl Tuning {
     }
 }
 
+impl Tuning {
+    /// The settings that name the URL clients use, from the environment (`var` reads one
+    /// variable) and the address served: `PUBLIC_URL` (default `http://` + `addr`), the origin
+    /// a DPoP proof's `htu` must name and, with public keys (`issuer`), the issuer URL and the
+    /// base of the RFC 8414 metadata's `token_endpoint`, with `AUDIENCE` the resource its
+    /// tokens are for (default the resource server example's `http://127.0.0.1:3100`); `DPOP`
+    /// and `DPOP_NONCE_SECRET` (server nonces, RFC 9449 §8).
+    #[allow(dead_code)]
+    pub fn public_from(
+        &mut self,
+        var: impl Fn(&str) -> Option<String>,
+        addr: &str,
+        issuer: bool,
+    ) -> Result<(), String> {
+        let public_url = crate::env::public_url(&var, addr)?;
+        self.dpop = crate::env::dpop(&var, &public_url)?;
+        if issuer {
+            let audience = var("AUDIENCE").unwrap_or_else(|| "http://127.0.0.1:3100".to_owned());
+            self.issuer = Some((public_url, audience));
+        }
+        Ok(())
+    }
+}
+
 /// `0`/unset or `1`; anything else is a mistake worth stopping for.
 fn flag(var: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, String> {
     match var(name).as_deref() {
@@ -179,26 +203,11 @@ fn flag(var: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, Strin
     }
 }
 
-/// One origin of `ALLOWED_ORIGINS` as browsers write it in `Origin`: `scheme://host[:port]`,
-/// lowercase, without the default port; CORS compares it byte for byte.
+/// One origin of `ALLOWED_ORIGINS`, as browsers write it in `Origin`: CORS compares it byte
+/// for byte.
 fn origin(value: &str) -> Result<String, String> {
-    let bad = || format!("ALLOWED_ORIGINS: {value} is not an origin such as http://localhost:5173");
-    let uri: axum::http::Uri = value.parse().map_err(|_| bad())?;
-    let scheme = uri.scheme_str().ok_or_else(bad)?.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "http" => 80,
-        "https" => 443,
-        _ => return Err(bad()),
-    };
-    let authority = uri.authority().ok_or_else(bad)?;
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    if authority.as_str().contains('@') || authority.host().is_empty() || path != "/" {
-        return Err(bad());
-    }
-    let host = authority.host().to_ascii_lowercase();
-    Ok(match authority.port_u16() {
-        Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
-        _ => format!("{scheme}://{host}"),
+    crate::env::origin(value).ok_or_else(|| {
+        format!("ALLOWED_ORIGINS: {value} is not an origin such as http://localhost:5173")
     })
 }
 

@@ -10,9 +10,12 @@
 //! then served at `/.well-known/jwks.json`), `APP_RETIRED_KEY_FILES` (PEM files still accepted),
 //! `DEMO_USERS` (a number N: users `user1` ... `userN` besides the three below, password
 //! `testPassword`, may read and write), `DPOP` (`off`, the default; `allowed`: a login with a DPoP proof binds its session to the
-//! proof's key, RFC 9449; `required`: Bearer refused), `AUDIENCE` (with an asymmetric key: the resource its access tokens are for, default
-//! `http://127.0.0.1:3100`; the server is then an RFC 9068 issuer at `http://` + `APP_ADDR`
-//! with RFC 8414 metadata), `APP_SECRET` (HS256 secret, at least 32 bytes;
+//! proof's key, RFC 9449; `required`: Bearer refused), `DPOP_NONCE_SECRET` (with `DPOP`:
+//! server nonces, RFC 9449 §8, derived from this secret), `PUBLIC_URL` (the origin clients
+//! use, default `http://` + `APP_ADDR`: a DPoP proof's `htu` must name it, and it is the
+//! issuer URL), `AUDIENCE` (with an asymmetric key: the resource its access tokens are for, default
+//! `http://127.0.0.1:3100`; the server is then an RFC 9068 issuer at `PUBLIC_URL`
+//! with RFC 8414 metadata naming the refresh route as its `token_endpoint`), `APP_SECRET` (HS256 secret, at least 32 bytes;
 //! random when unset), `REVOCATION_BUDGET` (revocations remembered at once; default
 //! 100 000), `TOKEN_CACHE_BYTES` (verified-token cache budget, `0` for off; default 32 MiB),
 //! `ALLOWED_ORIGINS` (comma-separated origins, such as `http://localhost:5173`, whose pages
@@ -40,8 +43,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Ok(bytes) = std::env::var("TOKEN_CACHE_BYTES") {
         tuning.token_cache_bytes = Some(env::or_exit(bytes.parse())).filter(|b| *b > 0);
     }
-    env::or_exit(tuning.browser_from(|name| std::env::var(name).ok()));
-    tuning.dpop = env::or_exit(env::dpop());
+    env::or_exit(tuning.browser_from(env::var));
+    // An issuer other services find from its URL alone (RFC 8414), minting RFC 9068 access
+    // tokens for `AUDIENCE` (the resource server example's default): with public keys only.
+    let issuer = keys.algorithm().family() != jsonwebtoken::AlgorithmFamily::Hmac;
+    env::or_exit(tuning.public_from(env::var, &addr, issuer));
     if let Ok(users) = std::env::var("DEMO_USERS") {
         tuning.demo_users = env::or_exit(
             users

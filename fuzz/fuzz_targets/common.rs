@@ -93,10 +93,10 @@ pub fn check(method: Method, path: &str, authorization: &[u8]) {
         return;
     };
     let world = world();
-    let app = world.layer.layer(tower::service_fn(|_: Request<()>| async {
+    let app = world.layer.layer(tower::service_fn(|_: Request<String>| async {
         Ok::<_, Infallible>(Response::new(String::new()))
     }));
-    let mut req = Request::builder().method(method).uri(path).body(()).unwrap();
+    let mut req = Request::builder().method(method).uri(path).body(String::new()).unwrap();
     req.headers_mut().insert(AUTHORIZATION, value);
     let status = world.rt.block_on(app.oneshot(req)).unwrap().status();
     assert!(

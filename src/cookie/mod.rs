@@ -116,6 +116,9 @@ pub(crate) struct CookieTransport {
 pub(crate) enum Via {
     Bearer,
     Cookie,
+    /// The standard form's body (`grant_type=refresh_token`, RFC 6749 §6): answered as a token
+    /// endpoint answers.
+    Form,
 }
 
 impl CookieTransport {

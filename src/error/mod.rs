@@ -6,6 +6,7 @@ mod render;
 
 pub use config::ConfigError;
 pub use render::ErrorRenderer;
+pub(crate) use render::token_endpoint;
 
 use std::borrow::Cow;
 use std::fmt;
@@ -51,6 +52,9 @@ pub enum AuthError {
     /// an unbound one sent as DPoP, or Bearer where DPoP is required. 401 `invalid_token`
     /// with a `DPoP` challenge.
     InvalidDpopToken(&'static str),
+    /// The refresh route's standard form (RFC 6749 §6) named another grant than
+    /// `refresh_token`: 400 `unsupported_grant_type` (RFC 6749 §5.2), without a challenge.
+    UnsupportedGrantType(&'static str),
 }
 
 impl AuthError {
@@ -73,7 +77,9 @@ impl AuthError {
             | AuthError::InvalidDpopProof(_)
             | AuthError::UseDpopNonce(_)
             | AuthError::InvalidDpopToken(_) => StatusCode::UNAUTHORIZED,
-            AuthError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            AuthError::InvalidRequest(_) | AuthError::UnsupportedGrantType(_) => {
+                StatusCode::BAD_REQUEST
+            }
             AuthError::InsufficientScope(_) | AuthError::CrossSiteRequest(_) => {
                 StatusCode::FORBIDDEN
             }
@@ -94,6 +100,7 @@ impl AuthError {
             AuthError::Unavailable(_) => Some("temporarily_unavailable"),
             AuthError::MethodNotAllowed => Some("method_not_allowed"),
             AuthError::CrossSiteRequest(_) => Some("cross_site_request"),
+            AuthError::UnsupportedGrantType(_) => Some("unsupported_grant_type"),
         }
     }
 
@@ -105,7 +112,8 @@ impl AuthError {
             | AuthError::InvalidToken(d)
             | AuthError::CrossSiteRequest(d)
             | AuthError::InvalidDpopProof(d)
-            | AuthError::InvalidDpopToken(d) => d,
+            | AuthError::InvalidDpopToken(d)
+            | AuthError::UnsupportedGrantType(d) => d,
             AuthError::UseDpopNonce(_) => "the DPoP proof must carry the server's nonce",
             AuthError::InsufficientScope(_) => "the token lacks the permission this request needs",
             AuthError::Unavailable(d) => d,
@@ -149,7 +157,7 @@ impl AuthError {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
             }
             // Not a matter of credentials: no challenge.
-            AuthError::CrossSiteRequest(_) => {}
+            AuthError::CrossSiteRequest(_) | AuthError::UnsupportedGrantType(_) => {}
             AuthError::UseDpopNonce(nonce) => {
                 if let Ok(nonce) = HeaderValue::from_str(nonce) {
                     headers.insert("dpop-nonce", nonce);
@@ -180,6 +188,7 @@ impl AuthError {
             AuthError::Unavailable(_)
                 | AuthError::MethodNotAllowed
                 | AuthError::CrossSiteRequest(_)
+                | AuthError::UnsupportedGrantType(_)
         ) {
             return None;
         }

@@ -11,6 +11,22 @@ pub(crate) const TOKEN_IN_QUERY: AuthError =
 pub(crate) const EMPTY_BEARER: AuthError =
     AuthError::InvalidRequest("the Bearer credentials carry no token");
 
+// --- the refresh route's standard form (RFC 6749 §6) ---------------------------------------
+pub(crate) const FORM_TOO_LARGE: AuthError =
+    AuthError::InvalidRequest("the form body is larger than a refresh request needs");
+pub(crate) const FORM_UNREADABLE: AuthError =
+    AuthError::InvalidRequest("the form body could not be read");
+pub(crate) const FORM_MALFORMED: AuthError =
+    AuthError::InvalidRequest("the form body is not valid UTF-8 form encoding");
+pub(crate) const FORM_REPEATED: AuthError =
+    AuthError::InvalidRequest("a form parameter was sent more than once");
+pub(crate) const NO_GRANT_TYPE: AuthError =
+    AuthError::InvalidRequest("the form names no grant_type");
+pub(crate) const NO_REFRESH_TOKEN: AuthError =
+    AuthError::InvalidRequest("the form carries no refresh_token");
+pub(crate) const UNSUPPORTED_GRANT: AuthError =
+    AuthError::UnsupportedGrantType("only the refresh_token grant is supported");
+
 // --- a refresh by cookie (the CSRF defence) -----------------------------------------------
 pub(crate) const NO_ORIGIN: AuthError = AuthError::CrossSiteRequest(
     "a refresh by cookie needs an Origin or Referer header, or the anti-CSRF header",
@@ -90,7 +106,14 @@ pub(crate) const TOKEN_REUSED: AuthError =
     AuthError::InvalidToken("a retired refresh token was used again; the session has ended");
 
 /// Every refusal with a fixed text, for the renderer to prepare once.
-pub(crate) const ALL: [AuthError; 42] = [
+pub(crate) const ALL: [AuthError; 49] = [
+    FORM_TOO_LARGE,
+    FORM_UNREADABLE,
+    FORM_MALFORMED,
+    FORM_REPEATED,
+    NO_GRANT_TYPE,
+    NO_REFRESH_TOKEN,
+    UNSUPPORTED_GRANT,
     DUPLICATE_AUTHORIZATION,
     DUPLICATE_REFRESH_COOKIE,
     NO_ORIGIN,

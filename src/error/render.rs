@@ -16,7 +16,8 @@ use super::{AuthError, refusals};
 /// [`with_realm`](Self::with_realm), and the renderer to
 /// [`SessionsBuilder::error_renderer`](crate::SessionsBuilder::error_renderer). A rendering
 /// of your own ([`new`](Self::new)) gets the realm too. The renderer is called only for
-/// refusals, never on the success path.
+/// refusals, never on the success path. The refusals of the refresh route's standard form
+/// (RFC 6749 §6) are not rendered here: OAuth clients parse them as RFC 6749 §5.2 fixes.
 ///
 /// ```
 /// use tower_jwt_sessions::{AuthError, ErrorRenderer};
@@ -151,6 +152,47 @@ impl ErrorRenderer {
             }
         }
     }
+}
+
+/// A refusal of the refresh route's standard form (RFC 6749 §6), as a token endpoint answers
+/// one (RFC 6749 §5.2, RFC 9449 §5 and §8): 400 with `{"error", "error_description"}` and no
+/// challenge, whatever the error is at a resource; a refresh token the session no longer
+/// honours is `invalid_grant`. A server fault stays a 503 with `Retry-After`.
+pub(crate) fn token_endpoint(err: &AuthError) -> Response<Bytes> {
+    use http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA, RETRY_AFTER};
+    use http::{HeaderValue, StatusCode};
+    let code = match err {
+        AuthError::InvalidToken(_)
+        | AuthError::InvalidDpopToken(_)
+        | AuthError::MissingCredentials => "invalid_grant",
+        other => other.code().unwrap_or("invalid_request"),
+    };
+    let body = serde_json::json!({"error": code, "error_description": err.description()});
+    let mut response = Response::new(Bytes::from(body.to_string()));
+    *response.status_mut() = match err {
+        AuthError::Unavailable(_) | AuthError::MethodNotAllowed => err.status(),
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    // RFC 6749 §5.1 asks this of token responses; a refusal is about one request too.
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(PRAGMA, HeaderValue::from_static("no-cache"));
+    match err {
+        AuthError::Unavailable(_) => {
+            headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        AuthError::MethodNotAllowed => {
+            headers.insert(http::header::ALLOW, HeaderValue::from_static("POST"));
+        }
+        AuthError::UseDpopNonce(nonce) => {
+            if let Ok(nonce) = HeaderValue::from_str(nonce) {
+                headers.insert("dpop-nonce", nonce);
+            }
+        }
+        _ => {}
+    }
+    response
 }
 
 impl Challenges {
@@ -324,6 +366,44 @@ mod tests {
                 assert_eq!(prepared_body, fresh_body, "{err}");
             }
         }
+    }
+
+    #[test]
+    fn token_endpoint_refusals_are_rfc_6749_errors_without_challenge() {
+        let answer = |err: &AuthError| {
+            let response = token_endpoint(err);
+            let body: serde_json::Value = serde_json::from_slice(response.body()).unwrap();
+            assert!(
+                response
+                    .headers()
+                    .get(http::header::WWW_AUTHENTICATE)
+                    .is_none()
+            );
+            assert_eq!(response.headers()[http::header::CACHE_CONTROL], "no-store");
+            assert_eq!(body["error_description"], err.description());
+            (
+                response.status().as_u16(),
+                body["error"].as_str().unwrap().to_owned(),
+            )
+        };
+        let grant = |code: &str| (400, code.to_owned());
+        assert_eq!(answer(&refusals::TOKEN_REUSED), grant("invalid_grant"));
+        assert_eq!(answer(&refusals::DPOP_REQUIRED), grant("invalid_grant"));
+        assert_eq!(answer(&refusals::EMPTY_BEARER), grant("invalid_request"));
+        assert_eq!(
+            answer(&refusals::UNSUPPORTED_GRANT),
+            grant("unsupported_grant_type")
+        );
+        assert_eq!(
+            answer(&refusals::PROOF_OTHER_KEY),
+            grant("invalid_dpop_proof")
+        );
+        let nonce = AuthError::UseDpopNonce("n-1".into());
+        assert_eq!(answer(&nonce), grant("use_dpop_nonce"));
+        assert_eq!(token_endpoint(&nonce).headers()["dpop-nonce"], "n-1");
+        let down = token_endpoint(&refusals::BACKEND_UNAVAILABLE);
+        assert_eq!(down.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(down.headers()[http::header::RETRY_AFTER], "1");
     }
 
     #[test]

@@ -63,8 +63,11 @@ pub(crate) async fn respond<S: SessionBackend, U: Users>(
 
 /// A refusal of the refresh route. A cookie whose token can never work again (ended,
 /// expired, reused, forged) is also cleared, so the browser stops sending it; a 503 or a
-/// CSRF refusal leaves it alone.
+/// CSRF refusal leaves it alone. The standard form gets a token endpoint's error.
 pub(crate) fn refusal<S, U>(shared: &Shared<S, U>, err: &AuthError, via: Via) -> Response<Bytes> {
+    if via == Via::Form {
+        return crate::error::token_endpoint(err);
+    }
     let mut response = shared.renderer.render(err);
     if let (Via::Cookie, Some(cookie), AuthError::InvalidToken(_)) = (via, &shared.cookie, err) {
         response.headers_mut().append(SET_COOKIE, cookie.clear());

@@ -29,6 +29,7 @@ pub(crate) fn status_code(err: &AuthError) -> &'static str {
         AuthError::MissingCredentials
         | AuthError::InvalidToken(_)
         | AuthError::InvalidRequest(_)
+        | AuthError::UnsupportedGrantType(_)
         | AuthError::InvalidDpopProof(_)
         | AuthError::UseDpopNonce(_)
         | AuthError::InvalidDpopToken(_) => UNAUTHENTICATED,

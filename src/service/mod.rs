@@ -20,6 +20,7 @@ use crate::token::Claims;
 
 pub(crate) mod bearer;
 mod body;
+mod form;
 mod future;
 pub(crate) mod grpc;
 mod layer;
@@ -33,6 +34,7 @@ use bearer::{bearer_token, credentials};
 /// An access token's claims, and the DPoP proof to record when the token is bound.
 type Authenticated<C> = (Access<C>, Option<crate::dpop::Proof>);
 pub(crate) use future::CheckFuture;
+use future::RefreshFuture;
 
 /// Left in the extensions of requests that passed the layer without claims (public routes,
 /// anonymous requests in optional mode), so that an extractor can tell "no token" from "the
@@ -159,9 +161,13 @@ where
         }
     }
 
-    /// The refresh route: the credential is read and verified here, so that a bad one is
-    /// refused without boxing a future; only a verified token reaches the backend.
-    fn refresh<B, F, X, B2>(&self, req: &Request<B>) -> ResponseFuture<F, X, B2> {
+    /// The refresh route. The original API's form (the refresh token as a Bearer header, or
+    /// in the cookie) is read and verified here, so that a bad one is refused without boxing a
+    /// future; the standard form (RFC 6749 §6) needs its body, read in the boxed future.
+    fn refresh<B, F, X, B2>(&self, req: Request<B>) -> ResponseFuture<F, X, B2>
+    where
+        B: http_body::Body + Send + 'static,
+    {
         if req.method() != Method::POST {
             // Not a refresh attempt: counted with the layer's other refusals.
             crate::telemetry::access_refused(&AuthError::MethodNotAllowed);
@@ -169,6 +175,21 @@ where
                 self.render(&AuthError::MethodNotAllowed, grpc::is_grpc(req.headers())),
             );
         }
+        // A Bearer header keeps the original API's answer, whatever the body: clients such as
+        // jQuery label every `POST` a form.
+        if form::is_form(req.headers())
+            && matches!(bearer_token(req.headers(), req.uri()), Ok(None))
+        {
+            return ResponseFuture::refresh(self.form_grant(req));
+        }
+        match self.by_header(req.headers(), req.method(), req.uri()) {
+            Refreshing::Answered(response) => ResponseFuture::answered(response),
+            Refreshing::Working(future) => ResponseFuture::refresh(future),
+        }
+    }
+
+    /// The original API's refresh: the Bearer header, or the cookie.
+    fn by_header(&self, headers: &http::HeaderMap, method: &Method, uri: &http::Uri) -> Refreshing {
         // Bearer credentials first, as the original API has them; the cookie (when on) only
         // for a request without them, whatever other `Authorization` it has (a browser's
         // cached Basic credentials, say), or whose Bearer token is an access token: HTTP
@@ -176,13 +197,12 @@ where
         // mask the cookie. That is decided by the token's `typ`, before its signature or
         // expiry, as the app's access token has often expired by then; a forged one gains
         // nothing, since the cookie is then checked as if it came alone.
-        let headers = req.headers();
         let codec = &self.shared.codec;
         let by_cookie = || {
             let token = self.shared.cookie.as_ref()?.token(headers)?;
             Some((token.and_then(|t| codec.verify_refresh(t)), Via::Cookie))
         };
-        let (verified, via) = match bearer_token(headers, req.uri()) {
+        let (verified, via) = match bearer_token(headers, uri) {
             Ok(Some(token)) => match codec.verify_refresh(token) {
                 Err(err) if err == ACCESS_AS_REFRESH => {
                     by_cookie().unwrap_or((Err(err), Via::Bearer))
@@ -193,34 +213,79 @@ where
             Err(err) => (Err(err), Via::Bearer),
         };
         match verified {
-            Ok(claims) => {
-                // Checked now, against the request; whether the session needs it is known
-                // once it is loaded.
-                let proof = match &self.shared.dpop {
-                    Some(dpop) if headers.contains_key("dpop") => crate::dpop::check(
-                        dpop,
-                        headers,
-                        req.method(),
-                        req.uri(),
-                        None,
-                        crate::clock::unix_now(),
-                    )
-                    .map(Some),
-                    _ => Ok(None),
-                };
-                ResponseFuture::refresh(Box::pin(refresh::respond(
-                    Arc::clone(&self.shared),
-                    claims,
-                    via,
-                    proof,
-                )))
-            }
+            Ok(claims) => Refreshing::Working(Box::pin(refresh::respond(
+                Arc::clone(&self.shared),
+                claims,
+                via,
+                self.refresh_proof(headers, method, uri),
+            ))),
             Err(err) => {
                 crate::telemetry::refresh_refused(&err);
-                ResponseFuture::answered(refresh::refusal(&self.shared, &err, via))
+                Refreshing::Answered(refresh::refusal(&self.shared, &err, via))
             }
         }
     }
+
+    /// The standard form (RFC 6749 §6): the body read up to
+    /// [`MAX_FORM_LEN`](crate::limits::MAX_FORM_LEN), then the grant answered as a token
+    /// endpoint answers (RFC 6749 §5, RFC 9449 §5).
+    fn form_grant<B>(&self, req: Request<B>) -> RefreshFuture
+    where
+        B: http_body::Body + Send + 'static,
+    {
+        let service = self.clone_shared();
+        let (parts, body) = req.into_parts();
+        Box::pin(async move {
+            let read = form::Collect::new(body).await;
+            let token = match read.and_then(|body| form::refresh_token(&body)) {
+                Ok(Some(token)) => token,
+                // No parameter at all: the original API's request, answered as before.
+                Ok(None) => {
+                    return match service.by_header(&parts.headers, &parts.method, &parts.uri) {
+                        Refreshing::Answered(response) => response,
+                        Refreshing::Working(future) => future.await,
+                    };
+                }
+                Err(err) => {
+                    crate::telemetry::refresh_refused(&err);
+                    return refresh::refusal(&service.shared, &err, Via::Form);
+                }
+            };
+            match service.shared.codec.verify_refresh(&token) {
+                Ok(claims) => {
+                    let proof = service.refresh_proof(&parts.headers, &parts.method, &parts.uri);
+                    refresh::respond(Arc::clone(&service.shared), claims, Via::Form, proof).await
+                }
+                Err(err) => {
+                    crate::telemetry::refresh_refused(&err);
+                    refresh::refusal(&service.shared, &err, Via::Form)
+                }
+            }
+        })
+    }
+
+    /// The refresh's DPoP proof (RFC 9449 §5: no `ath`), checked now, against the request;
+    /// whether the session needs it is known once it is loaded.
+    fn refresh_proof(
+        &self,
+        headers: &http::HeaderMap,
+        method: &Method,
+        uri: &http::Uri,
+    ) -> refresh::ProofCheck {
+        match &self.shared.dpop {
+            Some(dpop) if headers.contains_key("dpop") => {
+                crate::dpop::check(dpop, headers, method, uri, None, crate::clock::unix_now())
+                    .map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// The refresh route's answer: ready, or the work on the backend.
+enum Refreshing {
+    Answered(Response<Bytes>),
+    Working(RefreshFuture),
 }
 
 impl<T, S, U, ReqBody, ResBody> Service<Request<ReqBody>> for SessionService<T, S, U>
@@ -228,6 +293,7 @@ where
     T: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     S: SessionBackend,
     U: Users,
+    ReqBody: http_body::Body + Send + 'static,
     ResBody: http_body::Body<Data = Bytes>,
 {
     type Response = Response<ResponseBody<ResBody>>;
@@ -246,7 +312,7 @@ where
                     .insert(LayerMark(self.shared.renderer.clone()));
                 None
             }
-            Route::Refresh => return self.refresh(&req),
+            Route::Refresh => return self.refresh(req),
             Route::Jwks => match &self.shared.jwks {
                 Some(jwks) => {
                     return ResponseFuture::answered(jwks.respond(req.method(), req.headers()));

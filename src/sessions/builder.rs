@@ -485,9 +485,15 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
         };
         // RFC 8414 metadata beside the keys, when the issuer is a URL.
         let issuer_metadata = match (&settings.jwks_path, &settings.issuer) {
-            (Some(jwks_path), Some(issuer)) => {
-                crate::well_known::authorization_server(issuer, jwks_path)
-            }
+            (Some(jwks_path), Some(issuer)) => crate::well_known::authorization_server(
+                issuer,
+                jwks_path,
+                &settings.refresh_path,
+                settings
+                    .dpop
+                    .as_ref()
+                    .map(crate::dpop::Dpop::alg_names),
+            ),
             _ => None,
         };
         let routes = Routes::new(

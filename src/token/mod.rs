@@ -9,7 +9,6 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Header;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::clock::unix_now;
@@ -162,7 +161,8 @@ impl TokenCodec {
         }
     }
 
-    pub(crate) fn mint_access<C: Serialize>(
+    /// An access token of `custom`'s claims, with the scopes they grant as `scope`.
+    pub(crate) fn mint_access<C: tower_jwt_sessions_core::UserClaims>(
         &self,
         sub: &str,
         sid: &str,
@@ -175,6 +175,7 @@ impl TokenCodec {
             Some(_) => Some(new_jti()?),
             None => None,
         };
+        let scope = custom.scope();
         let claims = AccessOut {
             sub,
             sid,
@@ -186,6 +187,7 @@ impl TokenCodec {
             iss: self.issuer.as_deref(),
             aud: self.audience.as_deref(),
             token_use: TokenUse::Access,
+            scope: scope.as_deref(),
             custom,
         };
         let (_, encoding) = self.keys.signing().ok_or_else(MintError::no_signing_key)?;
@@ -429,9 +431,25 @@ mod tests {
         jsonwebtoken::get_current_timestamp()
     }
 
-    fn claims() -> serde_json::Value {
-        serde_json::json!({"projects": {"pet-demo": true}, "user": {"id": "u1", "name": "n",
-            "active": true, "read": true, "write": false, "type": "project"}})
+    fn claims() -> MachinableClaims {
+        serde_json::from_value(serde_json::json!({"projects": {"pet-demo": true}, "user": {
+            "id": "u1", "name": "n", "active": true, "read": true, "write": false,
+            "type": "project"}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn access_tokens_carry_the_scopes_the_users_claims_grant() {
+        let token = codec()
+            .mint_access("u1", "s1", &claims(), now(), Duration::from_secs(60), None)
+            .unwrap();
+        let payload = URL_SAFE_NO_PAD
+            .decode(token.split('.').nth(1).unwrap())
+            .unwrap();
+        let payload: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        // Read, not write: as the claims say.
+        assert_eq!(payload["scope"], "read");
+        assert_eq!(payload["user"]["read"], true);
     }
 
     #[test]

@@ -124,6 +124,9 @@ pub(crate) struct AccessOut<'a, C> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) aud: Option<&'a str>,
     pub(crate) token_use: TokenUse,
+    /// RFC 9068 §2.2.3: the scopes the user's claims grant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) scope: Option<&'a str>,
     #[serde(flatten)]
     pub(crate) custom: &'a C,
 }

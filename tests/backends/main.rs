@@ -10,10 +10,13 @@ mod common;
 #[path = "../../examples/server/app.rs"]
 #[allow(dead_code)]
 mod app;
-#[cfg(feature = "redis")]
 #[path = "../../examples/server/backend.rs"]
 #[allow(dead_code)]
 mod backend;
+#[cfg(feature = "redis")]
+#[path = "../../examples/common/env.rs"]
+#[allow(dead_code)]
+mod env;
 
 mod example_instances;
 mod postgres;

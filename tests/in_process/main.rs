@@ -13,6 +13,10 @@ mod app;
 #[path = "../../examples/server/backend.rs"]
 #[allow(dead_code)]
 mod backend;
+// The example server's environment helpers (the resource server example has its own copy).
+#[path = "../../examples/common/env.rs"]
+#[allow(dead_code, clippy::duplicate_mod)]
+mod env;
 
 // The resource server example (verify-only mode), served by the verifier and issuer tests.
 #[cfg(feature = "jwks")]
@@ -25,6 +29,7 @@ mod axum;
 mod cookie;
 mod dpop;
 mod faults;
+mod grant;
 mod grpc;
 mod hardening;
 mod hyper;
