@@ -138,8 +138,7 @@ mod tests {
         );
         assert!(json.get("dpop_signing_alg_values_supported").is_none());
         let dpop =
-            authorization_server("https://a.example", "/k", "/r", Some(vec!["ES256"]))
-                .unwrap();
+            authorization_server("https://a.example", "/k", "/r", Some(vec!["ES256"])).unwrap();
         let json: serde_json::Value = serde_json::from_slice(&dpop.body).unwrap();
         assert_eq!(
             json["dpop_signing_alg_values_supported"],

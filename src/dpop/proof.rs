@@ -3,8 +3,8 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderMap, Method, Uri};
-use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use serde::Deserialize;
 
 use super::Dpop;

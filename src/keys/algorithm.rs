@@ -80,7 +80,10 @@ mod tests {
         for refused in ["none", "ed25519", "ED25519", "Ed448", "hs256", ""] {
             assert_eq!(named(refused), None, "{refused}");
         }
-        assert_eq!(names(Algorithm::EdDSA).collect::<Vec<_>>(), ["Ed25519", "EdDSA"]);
+        assert_eq!(
+            names(Algorithm::EdDSA).collect::<Vec<_>>(),
+            ["Ed25519", "EdDSA"]
+        );
         assert_eq!(names(Algorithm::PS512).collect::<Vec<_>>(), ["PS512"]);
     }
 }

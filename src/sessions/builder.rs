@@ -489,10 +489,7 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
                 issuer,
                 jwks_path,
                 &settings.refresh_path,
-                settings
-                    .dpop
-                    .as_ref()
-                    .map(crate::dpop::Dpop::alg_names),
+                settings.dpop.as_ref().map(crate::dpop::Dpop::alg_names),
             ),
             _ => None,
         };

@@ -95,7 +95,10 @@ mod tests {
     #[test]
     fn dpop_is_named_in_the_document_only_when_on() {
         let plain = document(None);
-        assert_eq!(plain["bearer_methods_supported"], serde_json::json!(["header"]));
+        assert_eq!(
+            plain["bearer_methods_supported"],
+            serde_json::json!(["header"])
+        );
         assert!(plain.get("dpop_signing_alg_values_supported").is_none());
         assert!(plain.get("dpop_bound_access_tokens_required").is_none());
 

@@ -462,13 +462,15 @@ impl Shared {
             Err(err) => return Checked::Done(Err(err)),
         };
         match self.verify_with_keys(index, token) {
-            Err(err) if err == UNKNOWN_KEY || err == KEYS_UNAVAILABLE => match self.refetch(index) {
-                Refetch::Wait(ended) => Checked::AwaitKeys(AwaitKeys { index, ended }),
-                // The set is the issuer's own, fetched lately: the `kid` is made up or stale.
-                // (A fetch may have ended since the first try: one more look.)
-                Refetch::Fetched => Checked::Done(self.verify_with_keys(index, token)),
-                Refetch::Failing => Checked::Done(Err(KEYS_UNAVAILABLE)),
-            },
+            Err(err) if err == UNKNOWN_KEY || err == KEYS_UNAVAILABLE => {
+                match self.refetch(index) {
+                    Refetch::Wait(ended) => Checked::AwaitKeys(AwaitKeys { index, ended }),
+                    // The set is the issuer's own, fetched lately: the `kid` is made up or stale.
+                    // (A fetch may have ended since the first try: one more look.)
+                    Refetch::Fetched => Checked::Done(self.verify_with_keys(index, token)),
+                    Refetch::Failing => Checked::Done(Err(KEYS_UNAVAILABLE)),
+                }
+            }
             verdict => Checked::Done(verdict),
         }
     }

@@ -352,7 +352,10 @@ async fn twenty_first_requests_with_a_just_published_key_make_one_fetch_and_all_
         async move { me(&base, &token).await.status }
     }))
     .await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
     let (_, jwks_after) = idp.stats().await;
     assert_eq!(jwks_after - jwks_before, 1, "one fetch for all twenty");
 }
@@ -401,7 +404,12 @@ async fn an_issuer_back_with_new_keys_after_an_outage_never_costs_a_401() {
     let token = idp.mint(json!({})).await;
     loop {
         let status = me(&base, &token).await.status;
-        assert_ne!(status, StatusCode::UNAUTHORIZED, "after {:?}", back.elapsed());
+        assert_ne!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "after {:?}",
+            back.elapsed()
+        );
         if status == StatusCode::OK {
             break;
         }
@@ -419,7 +427,8 @@ fn with_kid(token: &str, kid: &str) -> String {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let (header, rest) = token.split_once('.').unwrap();
-    let mut header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    let mut header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
     header["kid"] = json!(kid);
     format!(
         "{}.{rest}",
