@@ -5,7 +5,6 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use common::*;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -169,10 +168,7 @@ fn access(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40);
+    config = criterion();
     targets = access
 }
 criterion_main!(benches);

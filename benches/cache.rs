@@ -1,58 +1,17 @@
 //! Memory and allocations, counted by a global allocator: bytes per cached session, bytes
 //! per cached verified token, heap allocations per accepted request on the access path.
 //! Prints its figures; run with `cargo bench --bench cache`.
-// A counting global allocator is unsafe by nature; the library itself denies `unsafe_code`.
-#![allow(unsafe_code)]
 
+mod allocator;
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
-
+use allocator::{allocs, live};
 use common::*;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 use jsonwebtoken::Algorithm;
 use tower::{Layer, Service};
 use tower_jwt_sessions::{SessionMeta, Sessions};
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn live() -> isize {
-    LIVE.load(Ordering::SeqCst)
-}
-
-fn allocs() -> usize {
-    ALLOCS.load(Ordering::SeqCst)
-}
 
 fn request(auth: &HeaderValue) -> Request<String> {
     let mut req = Request::get("/me").body(String::new()).unwrap();

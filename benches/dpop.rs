@@ -142,10 +142,7 @@ fn dpop(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(40);
+    config = criterion().measurement_time(Duration::from_secs(3));
     targets = dpop
 }
 criterion_main!(benches);

@@ -7,7 +7,6 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::Duration;
 
 use common::*;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -55,10 +54,7 @@ fn metrics(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40);
+    config = criterion();
     targets = metrics
 }
 criterion_main!(benches);

@@ -203,10 +203,7 @@ fn refresh(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40);
+    config = criterion();
     targets = refresh
 }
 criterion_main!(benches);

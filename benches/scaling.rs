@@ -159,10 +159,7 @@ fn scaling(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(3))
-        .sample_size(40);
+    config = criterion().measurement_time(Duration::from_secs(3));
     targets = scaling
 }
 criterion_main!(benches);

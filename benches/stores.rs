@@ -363,10 +363,7 @@ fn stores(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
-        .sample_size(40);
+    config = criterion();
     targets = stores
 }
 criterion_main!(benches);

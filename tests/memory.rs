@@ -13,45 +13,14 @@ mod backend;
 #[allow(dead_code)]
 mod env;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+// The counting allocator, made this binary's global allocator by its inclusion.
+#[path = "../benches/allocator.rs"]
+#[allow(dead_code)]
+mod allocator;
 
 use base64::Engine;
 use http::{Request, StatusCode, header};
 use tower::ServiceExt;
-
-/// The system allocator, counting the bytes live at any moment.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call is passed to the system allocator unchanged; only a counter is added.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        // SAFETY: the caller's contract, passed on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_huge_user_agent_costs_a_session_only_what_is_kept() {
@@ -74,12 +43,12 @@ async fn a_huge_user_agent_costs_a_session_only_what_is_kept() {
     for _ in 0..10 {
         login(&router).await;
     }
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = allocator::live();
     const LOGINS: isize = 100;
     for _ in 0..LOGINS {
         login(&router).await;
     }
-    let per_session = (LIVE.load(Ordering::Relaxed) - before) / LOGINS;
+    let per_session = (allocator::live() - before) / LOGINS;
     // A session row with a 512-byte agent, its index entry and tokens: a few KiB at most.
     assert!(
         per_session < 16 * 1024,
