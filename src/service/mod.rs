@@ -357,8 +357,8 @@ where
                 let inner = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture::checking(check, inner, req)
             }
-            // Called now, while still ready: no clone (inside an axum Router the clone is a
-            // boxed route, most of the layer's cost there; benches/README.md).
+            // Called now, while the service we were polled with is still ready: no clone
+            // needed (tower-service's "be careful when cloning inner services").
             None => ResponseFuture::inner(self.inner.call(req)),
         }
     }
