@@ -365,6 +365,43 @@ mod with_node {
         assert_eq!(again["nonce_retries"], 0, "the nonce it holds is current");
     }
 
+    /// Issue 26, item 5, with a DPoP client we did not write: oauth4webapi reads the 403 of
+    /// a DPoP request short of a scope as a `DPoP` challenge, and a Bearer one's as `Bearer`.
+    #[tokio::test]
+    async fn oauth4webapi_meets_a_dpop_challenge_for_a_missing_scope() {
+        let base = example(&[("DPOP", "allowed")]).await;
+        let resources = json!([
+            { "method": "GET", "path": "/me" },
+            { "method": "POST", "path": "/api/pets" },
+        ]);
+        for (dpop, scheme) in [(true, "dpop"), (false, "bearer")] {
+            let output = client(json!({
+                "issuer": base,
+                "login": { "user": "readOnlyUser", "password": crate::app::PASSWORD, "dpop": dpop },
+                "resources": resources,
+            }))
+            .await;
+            let me = &output["resources"][0];
+            assert_eq!(me["status"], 200, "{output}");
+            let refused = &output["resources"][1];
+            assert_eq!(refused["status"], 403, "{refused}");
+            assert_eq!(refused["kind"], "WWWAuthenticateChallengeError", "{refused}");
+            let challenges = refused["challenges"].as_array().unwrap();
+            assert_eq!(challenges.len(), 1, "{refused}");
+            let challenge = &challenges[0];
+            assert_eq!(challenge["scheme"], scheme, "{refused}");
+            let parameters = &challenge["parameters"];
+            assert_eq!(parameters["error"], "insufficient_scope", "{refused}");
+            assert_eq!(parameters["scope"], "write", "{refused}");
+            if dpop {
+                let algs = parameters["algs"].as_str().unwrap();
+                assert!(algs.split(' ').any(|alg| alg == "Ed25519"), "{algs}");
+            } else {
+                assert!(parameters.get("algs").is_none(), "{refused}");
+            }
+        }
+    }
+
     /// A login bound to the test issuer's client `a`; the access token.
     async fn bound_login(idp: &Idp, base: &str) -> String {
         let proof = idp

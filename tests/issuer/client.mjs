@@ -5,13 +5,17 @@
 //   { "issuer": "http://127.0.0.1:3000", "client_id": "pet-demo",
 //     "login": { "user": "testUser", "password": "...", "dpop": true },   // or:
 //     "refresh_token": "...",
-//     "steps": [ { "token": "initial" | "latest" | "<literal>", "key": "own" | "other" | "none" } ] }
+//     "steps": [ { "token": "initial" | "latest" | "<literal>", "key": "own" | "other" | "none" } ],
+//     "resources": [ { "method": "GET", "path": "/me" } ] }
 //
 // `login` signs in at the example server's `POST /sessions/` (with a DPoP proof by this
 // client's key when `dpop`). Each step refreshes with the login's refresh token ("initial"),
 // the newest one handed out ("latest") or a literal one, with a proof by the client's key
 // ("own"), by another key ("other") or without DPoP ("none"). Nonce errors (`use_dpop_nonce`)
-// are retried, as oauth4webapi's docs say, and counted. Prints one line of JSON.
+// are retried, as oauth4webapi's docs say, and counted. Each of `resources` is then requested
+// with the login's access token (and a proof by the client's key when the login used DPoP)
+// through oauth4webapi's `protectedResourceRequest`, which parses any challenge of a 401 or
+// 403 itself (its scheme and parameters are reported). Prints one line of JSON.
 import crypto from 'node:crypto';
 import * as jose from 'jose';
 import * as oauth from 'oauth4webapi';
@@ -99,7 +103,32 @@ async function refresh(token, handle) {
   }
 }
 
-const output = { metadata: as, steps: [] };
+async function resource({ method, path }, accessToken, handle) {
+  const url = new URL(path, issuer);
+  let retries = 0;
+  for (;;) {
+    try {
+      const res = await oauth.protectedResourceRequest(accessToken, method, url, new Headers(), null, {
+        DPoP: handle,
+        ...insecure,
+      });
+      return { status: res.status, nonce_retries: retries };
+    } catch (err) {
+      if (handle && oauth.isDPoPNonceError(err) && retries < 2) {
+        retries += 1;
+        continue;
+      }
+      return {
+        status: err.status ?? null,
+        kind: err.constructor.name,
+        challenges: err instanceof oauth.WWWAuthenticateChallengeError ? err.cause : null,
+        nonce_retries: retries,
+      };
+    }
+  }
+}
+
+const output = { metadata: as, steps: [], resources: [] };
 let initial = input.refresh_token;
 if (input.login) {
   output.login = await login(input.login);
@@ -111,5 +140,10 @@ for (const step of input.steps ?? []) {
   const result = await refresh(token, handles[step.key ?? 'none']);
   if (result.ok && result.refresh_token) latest = result.refresh_token;
   output.steps.push(result);
+}
+const accessToken = output.login?.body?.access_token;
+const bound = output.login?.body?.token_type === 'DPoP';
+for (const request of input.resources ?? []) {
+  output.resources.push(await resource(request, accessToken, bound ? handles.own : undefined));
 }
 console.log(JSON.stringify(output));
