@@ -272,34 +272,6 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 
-macro_rules! debug_event {
-    ($($arg:tt)*) => {{
-        #[cfg(feature = "tracing")]
-        tracing::debug!($($arg)*);
-        #[cfg(not(feature = "tracing"))]
-        {
-            let _ = format_args!($($arg)*);
-        }
-    }};
-}
-pub(crate) use debug_event;
-
-/// A warning for the operator (a fault of a dependency, logged once per episode), through
-/// `tracing` when the feature is on.
-#[allow(unused_macros)]
-macro_rules! warn_event {
-    ($($arg:tt)*) => {{
-        #[cfg(feature = "tracing")]
-        tracing::warn!($($arg)*);
-        #[cfg(not(feature = "tracing"))]
-        {
-            let _ = format_args!($($arg)*);
-        }
-    }};
-}
-#[allow(unused_imports)]
-pub(crate) use warn_event;
-
 mod access;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -309,6 +281,7 @@ pub mod cookie;
 pub mod defaults;
 pub mod dpop;
 mod error;
+mod http;
 mod keys;
 pub mod limits;
 mod machinable;
@@ -328,6 +301,7 @@ mod user_cache;
 pub mod verifier;
 mod well_known;
 
+pub use self::http::{ResponseBody, ResponseFuture};
 pub use cookie::RefreshCookie;
 pub use dpop::Dpop;
 pub use error::{AuthError, ConfigError, ErrorRenderer};
@@ -335,7 +309,7 @@ pub use jsonwebtoken::Algorithm;
 pub use keys::Keys;
 pub use machinable::{MachinableClaims, MachinableUser, scopes};
 pub use scope::{RequireScope, RequireScopeLayer, Scope};
-pub use service::{ResponseBody, ResponseFuture, SessionLayer, SessionService};
+pub use service::{SessionLayer, SessionService};
 pub use sessions::{IssuedTokens, SessionError, Sessions, SessionsBuilder};
 pub use standard_claims::{HasScopes, Scopes, StandardClaims};
 pub use store::MemoryBackend;

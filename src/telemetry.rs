@@ -4,12 +4,39 @@
 //! user, a session or a token. Without the feature every function here is empty and
 //! inlined away: the hot path pays nothing.
 //!
-//! | name | type | labels |
-//! |---|---|---|
 //! The names and labels are listed once, in the crate docs (`# Metrics`).
 //!
 //! Refusals are logged (debug level) and counted here and nowhere else: the layers only say
-//! which route refused what.
+//! which route refused what. The log macros live here too, so that low modules log without
+//! importing the crate root.
+
+/// A debug event (a refusal, a backend failure), through `tracing` when the feature is on;
+/// without it the arguments are still type-checked, and nothing runs.
+macro_rules! debug_event {
+    ($($arg:tt)*) => {{
+        #[cfg(feature = "tracing")]
+        tracing::debug!($($arg)*);
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = format_args!($($arg)*);
+        }
+    }};
+}
+pub(crate) use debug_event;
+
+/// A warning for the operator (a fault of a dependency, logged once per episode), through
+/// `tracing` when the feature is on.
+macro_rules! warn_event {
+    ($($arg:tt)*) => {{
+        #[cfg(feature = "tracing")]
+        tracing::warn!($($arg)*);
+        #[cfg(not(feature = "tracing"))]
+        {
+            let _ = format_args!($($arg)*);
+        }
+    }};
+}
+pub(crate) use warn_event;
 
 #[cfg(feature = "metrics")]
 use std::time::Duration;
@@ -89,7 +116,7 @@ pub(crate) fn access_anonymous() {
 /// A request refused by a layer (any route but a refresh): logged and counted.
 #[inline]
 pub(crate) fn access_refused(err: &AuthError) {
-    crate::debug_event!("request refused: {}", err);
+    crate::telemetry::debug_event!("request refused: {}", err);
     #[cfg(feature = "metrics")]
     {
         let (code, reason) = error_labels(err);
@@ -146,7 +173,7 @@ pub(crate) fn refreshed() {
 /// A refresh refused (a 503 included: its error code says so): logged and counted.
 #[inline]
 pub(crate) fn refresh_refused(err: &AuthError) {
-    crate::debug_event!("refresh refused: {}", err);
+    crate::telemetry::debug_event!("refresh refused: {}", err);
     #[cfg(feature = "metrics")]
     {
         let (code, reason) = error_labels(err);

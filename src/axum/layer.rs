@@ -15,7 +15,8 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::service::{ResponseBody, SessionLayer, SessionService};
+use crate::http::ResponseBody;
+use crate::service::{SessionLayer, SessionService};
 use crate::sessions::Sessions;
 
 impl<S, U> Sessions<S, U> {

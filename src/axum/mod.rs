@@ -111,8 +111,8 @@ mod layer;
 pub use layer::{AxumFuture, AxumLayer, AxumService};
 
 use crate::error::AuthError;
+use crate::http::LayerMark;
 use crate::scope::Scope;
-use crate::service::LayerMark;
 use crate::token::Claims;
 
 const LAYER_MISSING: &str = "tower-jwt-sessions: no claims in the request extensions and the \

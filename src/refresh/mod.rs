@@ -25,6 +25,7 @@ use crate::error::refusals::{
 use crate::store::LoadError;
 use crate::token::{MintError, RefreshClaims};
 
+pub(crate) mod form;
 mod rotation;
 
 /// Answers one refresh request whose token verified. Never fails: every refusal is a
@@ -203,7 +204,7 @@ async fn bound_session_proof<S: SessionBackend, U: Users>(
 /// operator the signer's error (a broken key, never the client's doing, so never a flood of
 /// client-made warnings).
 fn signing_failed(err: MintError) -> AuthError {
-    crate::warn_event!("refresh failed: {}", crate::error::Chain(&err));
+    crate::telemetry::warn_event!("refresh failed: {}", crate::error::Chain(&err));
     crate::error::refusals::BACKEND_UNAVAILABLE
 }
 

@@ -11,7 +11,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::error::{AuthError, ErrorRenderer};
-use crate::service::{LayerMark, ResponseBody, ResponseFuture, grpc};
+use crate::http::{LayerMark, ResponseBody, ResponseFuture, grpc};
 use crate::standard_claims::HasScopes;
 use crate::token::Claims;
 
@@ -95,19 +95,20 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let grpc = grpc::is_grpc(req.headers());
         let refusal = match req.extensions().get::<Claims<C>>() {
             Some(claims) => claims.require_scope(&self.scope).err().map(|err| {
-                let response = claims.render(&err);
+                let response = crate::http::refusal(&err, grpc, |err| claims.render(err));
                 (err, response)
             }),
             None => {
                 // No claims: a public route or optional mode; the layer's own 401.
                 let err = AuthError::MissingCredentials;
                 let renderer = req.extensions().get::<LayerMark>().map(|mark| &mark.0);
-                let response = match renderer {
-                    Some(renderer) => renderer.render(&err),
-                    None => ErrorRenderer::default().render(&err),
-                };
+                let response = crate::http::refusal(&err, grpc, |err| match renderer {
+                    Some(renderer) => renderer.render(err),
+                    None => ErrorRenderer::default().render(err),
+                });
                 Some((err, response))
             }
         };
@@ -115,11 +116,7 @@ where
             None => ResponseFuture::inner(self.inner.call(req)),
             Some((err, response)) => {
                 crate::telemetry::access_refused(&err);
-                if grpc::is_grpc(req.headers()) {
-                    ResponseFuture::answered(grpc::response(&err))
-                } else {
-                    ResponseFuture::answered(response)
-                }
+                ResponseFuture::answered(response)
             }
         }
     }

@@ -12,35 +12,24 @@ use tower_jwt_sessions_core::{SessionBackend, Users};
 
 use crate::access::{Access, Shared};
 use crate::cookie::Via;
+use crate::error::AuthError;
 use crate::error::refusals::ACCESS_AS_REFRESH;
-use crate::error::{AuthError, ErrorRenderer};
 use crate::refresh;
 use crate::routes::Route;
 use crate::token::Claims;
 
-pub(crate) mod bearer;
-mod body;
-mod form;
-mod future;
-pub(crate) mod grpc;
 mod layer;
 
-pub use body::ResponseBody;
-pub use future::ResponseFuture;
 pub use layer::SessionLayer;
 
-use bearer::{bearer_token, credentials};
+use crate::http::{
+    CheckFuture, LayerMark, RefreshFuture, ResponseBody, ResponseFuture, bearer_token, credentials,
+    grpc,
+};
+use crate::refresh::form;
 
 /// An access token's claims, and the DPoP proof to record when the token is bound.
 type Authenticated<C> = (Access<C>, Option<crate::dpop::Proof>);
-pub(crate) use future::CheckFuture;
-use future::RefreshFuture;
-
-/// Left in the extensions of requests that passed the layer without claims (public routes,
-/// anonymous requests in optional mode), so that an extractor can tell "no token" from "the
-/// layer is not installed".
-#[derive(Clone)]
-pub(crate) struct LayerMark(pub(crate) ErrorRenderer);
 
 /// Guards an inner service with JWT sessions; made by [`SessionLayer`](crate::SessionLayer).
 ///
@@ -64,20 +53,7 @@ impl<T, S, U> SessionService<T, S, U> {
         SessionService { inner, shared }
     }
 
-    /// The inner service.
-    pub fn get_ref(&self) -> &T {
-        &self.inner
-    }
-
-    /// The inner service, mutably.
-    pub fn get_mut(&mut self) -> &mut T {
-        &mut self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> T {
-        self.inner
-    }
+    crate::http::inner_service_accessors!();
 }
 
 impl<T, S, U> SessionService<T, S, U>
@@ -104,11 +80,7 @@ where
     }
 
     fn render(&self, err: &AuthError, grpc: bool) -> Response<Bytes> {
-        if grpc {
-            grpc::response(err)
-        } else {
-            self.shared.renderer.render(err)
-        }
+        crate::http::refusal(err, grpc, |err| self.shared.renderer.render(err))
     }
 
     fn refuse<F, X, B>(

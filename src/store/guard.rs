@@ -60,7 +60,7 @@ impl Guard {
         #[cfg(feature = "metrics")]
         crate::telemetry::store_call(op, result.is_ok(), started.elapsed());
         if let Err(_err) = &result {
-            crate::debug_event!("session backend failed on {}: {}", op, _err);
+            crate::telemetry::debug_event!("session backend failed on {}: {}", op, _err);
         }
         result
     }

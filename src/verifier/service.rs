@@ -14,9 +14,8 @@ use tower_service::Service;
 
 use super::{AwaitKeys, Checked, Shared};
 use crate::error::AuthError;
+use crate::http::{CheckFuture, LayerMark, ResponseBody, ResponseFuture, credentials, grpc};
 use crate::routes::Route;
-use crate::service::bearer::credentials;
-use crate::service::{CheckFuture, LayerMark, ResponseBody, ResponseFuture, grpc};
 
 /// Wraps a service in [`VerifierService`]; made by [`Verifier::layer`](super::Verifier::layer).
 #[must_use]
@@ -68,15 +67,7 @@ pub struct VerifierService<T, C> {
 }
 
 impl<T, C> VerifierService<T, C> {
-    /// The inner service.
-    pub fn get_ref(&self) -> &T {
-        &self.inner
-    }
-
-    /// Unwraps the inner service.
-    pub fn into_inner(self) -> T {
-        self.inner
-    }
+    crate::http::inner_service_accessors!();
 }
 
 impl<T, C, ReqBody, ResBody> Service<Request<ReqBody>> for VerifierService<T, C>
@@ -136,11 +127,9 @@ where
                         }
                         Err(err) => {
                             crate::telemetry::access_refused(&err);
-                            Err(if grpc {
-                                grpc::response(&err)
-                            } else {
-                                shared.renderer.render(&err)
-                            })
+                            Err(crate::http::refusal(&err, grpc, |err| {
+                                shared.renderer.render(err)
+                            }))
                         }
                     }
                 });
@@ -159,11 +148,8 @@ where
             }
             (Err(err), _) => {
                 crate::telemetry::access_refused(&err);
-                let response = if grpc::is_grpc(req.headers()) {
-                    grpc::response(&err)
-                } else {
-                    shared.renderer.render(&err)
-                };
+                let grpc = grpc::is_grpc(req.headers());
+                let response = crate::http::refusal(&err, grpc, |err| shared.renderer.render(err));
                 return ResponseFuture::answered(response);
             }
         }
@@ -206,11 +192,9 @@ fn after_keys<C: DeserializeOwned + Send + Sync + 'static, B>(
             }
             Err(err) => {
                 crate::telemetry::access_refused(&err);
-                Err(if grpc {
-                    grpc::response(&err)
-                } else {
-                    shared.renderer.render(&err)
-                })
+                Err(crate::http::refusal(&err, grpc, |err| {
+                    shared.renderer.render(err)
+                }))
             }
         }
     })

@@ -385,7 +385,10 @@ mod with_node {
             assert_eq!(me["status"], 200, "{output}");
             let refused = &output["resources"][1];
             assert_eq!(refused["status"], 403, "{refused}");
-            assert_eq!(refused["kind"], "WWWAuthenticateChallengeError", "{refused}");
+            assert_eq!(
+                refused["kind"], "WWWAuthenticateChallengeError",
+                "{refused}"
+            );
             let challenges = refused["challenges"].as_array().unwrap();
             assert_eq!(challenges.len(), 1, "{refused}");
             let challenge = &challenges[0];

@@ -8,8 +8,8 @@ use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// Body of every response passing through [`SessionService`](crate::SessionService):
-    /// the app's own body, or the JSON of a refusal or a refresh written by the layer.
+    /// Body of every response passing through the crate's services: the app's own body, or
+    /// the JSON of a refusal or a refresh written by the layer.
     pub struct ResponseBody<B> {
         #[pin]
         kind: Kind<B>,

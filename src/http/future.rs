@@ -1,4 +1,4 @@
-//! The response future of [`SessionService`](crate::SessionService).
+//! The response future of the crate's services.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,9 +24,11 @@ pub(crate) type CheckFuture =
     Pin<Box<dyn Future<Output = Result<http::Extensions, Response<Bytes>>> + Send>>;
 
 pin_project! {
-    /// Response future of [`SessionService`](crate::SessionService): the inner service's
-    /// future `F`, a refusal or refresh answer of the layer, or, rarely, a session check
-    /// that then calls the inner service `S` with the request.
+    /// Response future of the crate's services ([`SessionService`](crate::SessionService),
+    /// [`RequireScope`](crate::RequireScope), and the verifier's): the inner service's future
+    /// `F`, a refusal or refresh answer of the layer, or, rarely, a check (a session, a DPoP
+    /// record, a wait for an issuer's keys) that then calls the inner service `S` with the
+    /// request.
     pub struct ResponseFuture<F, S, ReqBody> {
         #[pin]
         kind: Kind<F, S, ReqBody>,

@@ -20,7 +20,7 @@ use crate::limits::MAX_FORM_LEN;
 use crate::token::MAX_TOKEN_LEN;
 
 /// Whether the request says its body is a form (the media type, whatever its parameters).
-pub(super) fn is_form(headers: &HeaderMap) -> bool {
+pub(crate) fn is_form(headers: &HeaderMap) -> bool {
     headers.get(CONTENT_TYPE).is_some_and(|value| {
         let media = value.as_bytes().split(|&b| b == b';').next().unwrap_or(b"");
         media
@@ -32,7 +32,7 @@ pub(super) fn is_form(headers: &HeaderMap) -> bool {
 pin_project! {
     /// The whole body, or a refusal once it passes [`MAX_FORM_LEN`] (nothing more is read)
     /// or fails. Copies each frame as it comes, so no `B::Data` is kept across polls.
-    pub(super) struct Collect<B> {
+    pub(crate) struct Collect<B> {
         #[pin]
         body: B,
         bytes: Vec<u8>,
@@ -40,7 +40,7 @@ pin_project! {
 }
 
 impl<B> Collect<B> {
-    pub(super) fn new(body: B) -> Self {
+    pub(crate) fn new(body: B) -> Self {
         Collect {
             body,
             bytes: Vec::new(),
@@ -87,7 +87,7 @@ impl<B: Body> Future for Collect<B> {
 /// of the original API whose library labels every `POST` a form), else the grant's token or
 /// why the request is refused. `client_id` and any other parameter are ignored (the route
 /// serves public clients, RFC 6749 §2.1); none may appear twice (§3.2).
-pub(super) fn refresh_token(body: &[u8]) -> Result<Option<String>, AuthError> {
+pub(crate) fn refresh_token(body: &[u8]) -> Result<Option<String>, AuthError> {
     let mut grant_type = None;
     let mut token = None;
     let mut any = false;

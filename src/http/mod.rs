@@ -1,0 +1,62 @@
+//! The ground floor of the wire, shared by the three layers (sessions, verify-only, scope):
+//! reading credentials, refusing as HTTP or gRPC, the response body and future, and the mark
+//! a layer leaves on requests it let through without claims. Nothing here knows sessions or
+//! issuers.
+
+use bytes::Bytes;
+use http::Response;
+
+use crate::error::{AuthError, ErrorRenderer};
+
+mod body;
+pub(crate) mod credentials;
+mod future;
+pub(crate) mod grpc;
+
+pub use body::ResponseBody;
+pub(crate) use credentials::{bearer_token, credentials};
+pub use future::ResponseFuture;
+pub(crate) use future::{CheckFuture, RefreshFuture};
+
+/// Left in the extensions of requests that passed a layer without claims (public routes,
+/// anonymous requests in optional mode), so that an extractor or the scope guard can tell "no
+/// token" from "the layer is not installed", and refuse as that layer renders.
+#[derive(Clone)]
+pub(crate) struct LayerMark(pub(crate) ErrorRenderer);
+
+/// The response refusing a request: a gRPC status for a gRPC request (`grpc`, from
+/// [`grpc::is_grpc`]: a gRPC client cannot read an HTTP 401), else the layer's own HTTP
+/// rendering.
+pub(crate) fn refusal(
+    err: &AuthError,
+    grpc: bool,
+    render: impl FnOnce(&AuthError) -> Response<Bytes>,
+) -> Response<Bytes> {
+    if grpc {
+        grpc::response(err)
+    } else {
+        render(err)
+    }
+}
+
+/// `get_ref`, `get_mut` and `into_inner` for a service whose inner service is `inner` (as
+/// tower-http's services have them).
+macro_rules! inner_service_accessors {
+    () => {
+        /// The inner service.
+        pub fn get_ref(&self) -> &T {
+            &self.inner
+        }
+
+        /// The inner service, mutably.
+        pub fn get_mut(&mut self) -> &mut T {
+            &mut self.inner
+        }
+
+        /// Unwraps the inner service.
+        pub fn into_inner(self) -> T {
+            self.inner
+        }
+    };
+}
+pub(crate) use inner_service_accessors;
