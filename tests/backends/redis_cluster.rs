@@ -3,7 +3,7 @@
 //! and `redis-cli --cluster create`. The store contract; sessions and revocation logs spread
 //! over every primary; two instances sharing it; an instance started after a revocation; a
 //! failover by `CLUSTER FAILOVER` and by a killed primary, and slots migrated, each during a
-//! stream of logins, refreshes and revocations.
+//! stream of logins, refreshes and revocations (slots migrated: not one 503).
 //! Behind the `redis` feature (`.ci/run` installs redis-server and redis-cli).
 #![cfg(feature = "redis")]
 
@@ -12,7 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::StatusCode;
-use tower_jwt_sessions::RedisClusterBackend;
+use tower_jwt_sessions::{
+    BackendError, RedisClusterBackend, RevocationSink, RotatingBackend, Session, SessionBackend,
+};
 use tower_jwt_sessions_core::suite;
 
 use crate::common::cluster::Cluster;
@@ -272,6 +274,135 @@ async fn fed<S: tower_jwt_sessions::SessionBackend>(node: &Node<S>) {
     assert!(up.is_some(), "the feed did not come up");
 }
 
+/// The cluster backend with every failure noted, error chain and all, and every call the
+/// layer gave up on (its backend timeout) noted with how long it had run: what a 503 came
+/// from.
+#[derive(Clone)]
+struct Noted {
+    inner: RedisClusterBackend,
+    failures: Arc<Mutex<Vec<String>>>,
+    /// The longest call that got its answer, and which.
+    slowest: Arc<Mutex<(Duration, &'static str)>>,
+}
+
+impl Noted {
+    fn new(inner: RedisClusterBackend) -> Noted {
+        Noted {
+            inner,
+            failures: Arc::default(),
+            slowest: Arc::default(),
+        }
+    }
+
+    fn failures(&self) -> Vec<String> {
+        self.failures.lock().unwrap().clone()
+    }
+
+    async fn noted<T>(
+        &self,
+        op: &'static str,
+        call: impl Future<Output = Result<T, BackendError>>,
+    ) -> Result<T, BackendError> {
+        let mut pending = Pending {
+            op,
+            started: Instant::now(),
+            failures: Arc::clone(&self.failures),
+            done: false,
+        };
+        let result = call.await;
+        pending.done = true;
+        let took = pending.started.elapsed();
+        let mut slowest = self.slowest.lock().unwrap();
+        if took > slowest.0 {
+            *slowest = (took, op);
+        }
+        drop(slowest);
+        if let Err(err) = &result {
+            let mut chain = vec![err.to_string()];
+            let mut source = std::error::Error::source(err);
+            while let Some(err) = source {
+                chain.push(err.to_string());
+                source = err.source();
+            }
+            pending.note(format!("failed: {}", chain.join(" <- ")));
+        }
+        result
+    }
+}
+
+/// One call in flight; dropped before its answer, the layer gave up on it.
+struct Pending {
+    op: &'static str,
+    started: Instant,
+    failures: Arc<Mutex<Vec<String>>>,
+    done: bool,
+}
+
+impl Pending {
+    fn note(&self, what: String) {
+        let ms = self.started.elapsed().as_millis();
+        self.failures
+            .lock()
+            .unwrap()
+            .push(format!("{} after {ms} ms {what}", self.op));
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.done {
+            self.note("given up by the layer (its backend timeout), no answer yet".to_owned());
+        }
+    }
+}
+
+impl SessionBackend for Noted {
+    async fn create(&self, session: Session) -> Result<(), BackendError> {
+        self.noted("create", self.inner.create(session)).await
+    }
+
+    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
+        self.noted("load", self.inner.load(id)).await
+    }
+
+    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
+        self.noted("revoke", self.inner.revoke(id)).await
+    }
+
+    async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
+        self.noted("list", self.inner.list(user_id, limit)).await
+    }
+
+    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
+        self.noted("touch", self.inner.touch(id, at)).await
+    }
+
+    async fn revoke_all(&self, user_id: &str) -> Result<Vec<String>, BackendError> {
+        self.noted("revoke_all", self.inner.revoke_all(user_id))
+            .await
+    }
+
+    async fn revoke_others(&self, user_id: &str, keep: &str) -> Result<Vec<String>, BackendError> {
+        self.noted("revoke_others", self.inner.revoke_others(user_id, keep))
+            .await
+    }
+
+    fn session_id_prefix(&self, user_id: &str) -> Option<String> {
+        self.inner.session_id_prefix(user_id)
+    }
+
+    fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
+        self.inner.watch_revocations(sink);
+    }
+}
+
+impl RotatingBackend for Noted {
+    async fn rotate(&self, id: &str, from: u64, to: u64, at: u64) -> Result<bool, BackendError> {
+        self.noted("rotate", self.inner.rotate(id, from, to, at))
+            .await
+    }
+}
+
 /// What a stream of traffic saw, by kind of fault.
 #[derive(Default, Debug)]
 struct Seen {
@@ -288,12 +419,27 @@ struct Seen {
     last_failure: Option<Instant>,
 }
 
-/// Logins, refreshes, access checks, revocations and sign-outs everywhere on two instances,
-/// until `stop`; each
-/// answer judged against what the client was told before it.
+impl Seen {
+    /// What two streams saw together.
+    fn add(&mut self, other: Seen) {
+        self.ok += other.ok;
+        self.unavailable += other.unavailable;
+        self.bare_unavailable += other.bare_unavailable;
+        self.live_refused += other.live_refused;
+        self.revoked_served += other.revoked_served;
+        self.other.extend(other.other);
+        self.last_failure = self.last_failure.max(other.last_failure);
+    }
+}
+
+/// Logins, refreshes, access checks, revocations and sign-outs everywhere of `users` on two
+/// instances, until `stop`; each answer judged against what the client was told before it.
+/// Streams running at once must not share a user (one's sign-out everywhere would end the
+/// other's sessions).
 async fn traffic(
-    a: Node<RedisClusterBackend>,
-    b: Node<RedisClusterBackend>,
+    a: Node<Noted>,
+    b: Node<Noted>,
+    users: Vec<String>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 ) -> Seen {
     use std::sync::atomic::Ordering;
@@ -307,7 +453,7 @@ async fn traffic(
         round += 1;
         let nodes = [&a, &b];
         let node = nodes[round % 2];
-        let user_id = format!("user{}", round % 40);
+        let user_id = users[round % users.len()].clone();
         // A login.
         match node
             .create(
@@ -409,26 +555,69 @@ fn judge(seen: &mut Seen, status: StatusCode, headers: &http::HeaderMap, revoked
     }
 }
 
-/// Two instances under traffic while `fault` runs on the cluster; then the judgement: no
-/// wrong answer, 503s only with `Retry-After`, and all well again within 10 s of the fault.
-async fn through(fault: impl FnOnce(&mut Cluster) + Send + 'static) {
-    let cluster = cluster().await;
-    let seeds = seeds(&cluster);
-    let users = many_users(40);
-    let a = instance(backend(&seeds).await, &users);
-    let b = instance(backend(&seeds).await, &users);
+/// What traffic through a fault saw.
+struct Run {
+    seen: Seen,
+    /// Every backend failure of either instance, with its error chain.
+    failures: Vec<String>,
+    /// When the fault began.
+    faulted: Instant,
+    a: Node<Noted>,
+    b: Node<Noted>,
+}
+
+/// Two instances under traffic, one stream per group of users, while `fault` runs on the
+/// cluster, and for `after` past it.
+async fn run_through(
+    cluster: &Arc<Mutex<Cluster>>,
+    users: &Memory,
+    groups: Vec<Vec<String>>,
+    after: Duration,
+    fault: impl FnOnce(&mut Cluster) + Send + 'static,
+) -> Run {
+    let seeds = seeds(cluster);
+    let (backend_a, backend_b) = (
+        Noted::new(backend(&seeds).await),
+        Noted::new(backend(&seeds).await),
+    );
+    let a = instance(backend_a.clone(), users);
+    let b = instance(backend_b.clone(), users);
     fed(&a).await;
     fed(&b).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let running = tokio::spawn(traffic(a.clone(), b.clone(), Arc::clone(&stop)));
+    let streams: Vec<_> = groups
+        .into_iter()
+        .map(|group| tokio::spawn(traffic(a.clone(), b.clone(), group, Arc::clone(&stop))))
+        .collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let faulted = Instant::now();
-    on_cluster(&cluster, fault).await;
-    // Traffic goes on past the fault; recovery is judged from the last 503.
-    tokio::time::sleep(Duration::from_secs(12)).await;
+    on_cluster(cluster, fault).await;
+    tokio::time::sleep(after).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let seen = running.await.unwrap();
-    println!("{seen:?}");
+    let mut seen = Seen::default();
+    for stream in streams {
+        seen.add(stream.await.unwrap());
+    }
+    let mut failures = backend_a.failures();
+    failures.extend(backend_b.failures());
+    let slowest = (*backend_a.slowest.lock().unwrap()).max(*backend_b.slowest.lock().unwrap());
+    println!("{seen:?}; slowest backend call answered: {slowest:?}");
+    for failure in &failures {
+        println!("backend: {failure}");
+    }
+    Run {
+        seen,
+        failures,
+        faulted,
+        a,
+        b,
+    }
+}
+
+/// No wrong answer, 503s only with `Retry-After`, all well again within 10 s of the fault,
+/// and both instances working after it.
+async fn judge_run(run: &Run) {
+    let seen = &run.seen;
     assert_eq!(seen.live_refused, 0, "a live session was refused: {seen:?}");
     assert_eq!(
         seen.revoked_served, 0,
@@ -442,13 +631,13 @@ async fn through(fault: impl FnOnce(&mut Cluster) + Send + 'static) {
     assert!(seen.ok > 100, "too little traffic went through: {seen:?}");
     if let Some(last) = seen.last_failure {
         assert!(
-            last.saturating_duration_since(faulted) < Duration::from_secs(10),
+            last.saturating_duration_since(run.faulted) < Duration::from_secs(10),
             "still failing {:?} after the fault: {seen:?}",
-            last.saturating_duration_since(faulted)
+            last.saturating_duration_since(run.faulted)
         );
     }
     // And both instances work now, with their feeds up.
-    for node in [&a, &b] {
+    for node in [&run.a, &run.b] {
         fed(node).await;
         let tokens = login_as(node, "user1").await;
         assert_eq!(access(node, &tokens).await, StatusCode::OK);
@@ -457,6 +646,24 @@ async fn through(fault: impl FnOnce(&mut Cluster) + Send + 'static) {
             StatusCode::OK
         );
     }
+}
+
+/// Two instances under traffic (users `user0` to `user39`) while `fault` runs on the
+/// cluster; then the judgement: no wrong answer, 503s only with `Retry-After`, and all well
+/// again within 10 s of the fault.
+async fn through(fault: impl FnOnce(&mut Cluster) + Send + 'static) {
+    let cluster = cluster().await;
+    let users = many_users(40);
+    let group = (0..40).map(|i| format!("user{i}")).collect();
+    let run = run_through(
+        &cluster,
+        &users,
+        vec![group],
+        Duration::from_secs(12),
+        fault,
+    )
+    .await;
+    judge_run(&run).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -479,16 +686,115 @@ async fn a_killed_primary_during_traffic_costs_only_brief_503s() {
     .await;
 }
 
+/// How many keys the moving shard's slot is padded with: enough that migrating that one
+/// slot takes a while (`MIGRATE` ten keys at a time, about a tenth of a second), so that
+/// the traffic meets it half moved.
+const PADDING: usize = 3000;
+
+/// A slot migrating answers `ASK` (the key already moved), `TRYAGAIN` (a script's keys
+/// split between the two nodes, or a key it creates not there yet) and, once moved,
+/// `MOVED`; none of them means the command ran, so none may cost a 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slots_migrated_during_traffic_cost_only_brief_503s() {
-    through(|cluster| {
+async fn slots_resharded_away_and_back_during_traffic_cost_no_503() {
+    let cluster = cluster().await;
+    let users = many_users(1000);
+    // The slots that move: the first primary's first thousand (`redis-cli --cluster
+    // reshard` takes a source's lowest slots first; checked below).
+    let (from, to, moving) = on_cluster(&cluster, |cluster| {
         let primaries = cluster.primaries();
-        // A thousand slots, holding several shards (one every 1024 slots), move away and back.
-        cluster.reshard(primaries[0], primaries[1], 1000);
-        cluster.reshard(primaries[1], primaries[0], 1000);
-        cluster.wait_healthy();
+        let moving: Vec<u16> = cluster.slots_of(primaries[0])[..1000].to_vec();
+        (primaries[0], primaries[1], moving)
     })
     .await;
+    // The users whose shard sits on a moving slot: 32 of them, 4 streams of 8.
+    let probe = backend(&seeds(&cluster)).await;
+    let mut slots: HashMap<String, u16> = HashMap::new();
+    let mut movers = Vec::new();
+    for i in 0..1000 {
+        let id = format!("user{i}");
+        let tag = probe.session_id_prefix(&id).unwrap();
+        let slot = *slots.entry(tag.clone()).or_insert_with(|| {
+            crate::common::cluster::cli(from, &["CLUSTER", "KEYSLOT", &tag])
+                .trim()
+                .parse()
+                .unwrap()
+        });
+        if moving.contains(&slot) {
+            movers.push(id);
+        }
+    }
+    assert!(movers.len() >= 32, "only {} users move", movers.len());
+    movers.truncate(32);
+    let moving_tags: Vec<(String, u16)> = slots
+        .into_iter()
+        .filter(|(_, slot)| moving.contains(slot))
+        .collect();
+    // Each moving shard's slot padded, so that it is caught half moved.
+    for (tag, _) in &moving_tags {
+        let padded = crate::common::cluster::cli(
+            from,
+            &[
+                "EVAL",
+                "for i = 1, tonumber(ARGV[1]) do redis.call('SET', KEYS[1] .. i, 'x') end return 1",
+                "1",
+                &format!("pad:{{{tag}}}:"),
+                &PADDING.to_string(),
+            ],
+        );
+        assert_eq!(padded.trim(), "1", "padding {tag}: {padded}");
+    }
+    let stats = |cluster: &mut Cluster| {
+        [
+            cluster.count_stat("commandstats", "cmdstat_asking", "calls"),
+            cluster.count_stat("errorstats", "errorstat_ASK", "count"),
+            cluster.count_stat("errorstats", "errorstat_TRYAGAIN", "count"),
+            cluster.count_stat("errorstats", "errorstat_MOVED", "count"),
+        ]
+    };
+    let before = on_cluster(&cluster, stats).await;
+    let groups = movers.chunks(8).map(<[String]>::to_vec).collect();
+    let tags = moving_tags.clone();
+    let run = run_through(
+        &cluster,
+        &users,
+        groups,
+        Duration::from_secs(5),
+        move |cluster| {
+            cluster.reshard(from, to, 1000);
+            cluster.wait_healthy();
+            for (tag, slot) in &tags {
+                assert_eq!(
+                    cluster.owner_of(*slot),
+                    Some(to),
+                    "shard {tag} did not move"
+                );
+            }
+            cluster.reshard(to, from, 1000);
+            cluster.wait_healthy();
+            for (tag, slot) in &tags {
+                assert_eq!(
+                    cluster.owner_of(*slot),
+                    Some(from),
+                    "shard {tag} did not move back"
+                );
+            }
+        },
+    )
+    .await;
+    let after = on_cluster(&cluster, stats).await;
+    let [asking, ask, tryagain, moved] = [0, 1, 2, 3].map(|i| after[i] - before[i]);
+    println!(
+        "moving shards {moving_tags:?}: ASKING {asking}, ASK {ask}, TRYAGAIN {tryagain}, MOVED {moved}"
+    );
+    // The traffic did meet the slots half moved.
+    assert!(ask + tryagain > 0, "the traffic met no slot half migrated");
+    assert_eq!(
+        run.seen.unavailable, 0,
+        "503s while slots moved: {:?}; backend failures: {:#?}",
+        run.seen, run.failures
+    );
+    assert!(run.failures.is_empty(), "{:#?}", run.failures);
+    judge_run(&run).await;
 }
 
 /// The example server as `SESSION_BACKEND=redis-cluster` and `REDIS_URL` make it.

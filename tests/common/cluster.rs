@@ -198,6 +198,46 @@ impl Cluster {
         });
     }
 
+    /// The slots the primary on `port` serves, lowest first.
+    pub fn slots_of(&self, port: u16) -> Vec<u16> {
+        cli(port, &["CLUSTER", "NODES"])
+            .lines()
+            .find(|l| l.contains("myself"))
+            .map(slot_ranges)
+            .unwrap_or_default()
+    }
+
+    /// The port of the primary serving `slot`, as the first running node sees it.
+    pub fn owner_of(&self, slot: u16) -> Option<u16> {
+        let port = *self.running().first()?;
+        cli(port, &["CLUSTER", "NODES"])
+            .lines()
+            .filter(|l| l.contains("master") && !l.contains("fail"))
+            .find(|l| slot_ranges(l).contains(&slot))
+            .and_then(|l| {
+                let address = l.split(' ').nth(1)?;
+                let (_, port) = address.split('@').next()?.rsplit_once(':')?;
+                port.parse().ok()
+            })
+    }
+
+    /// Sums the `INFO` counters named `name` (for instance `cmdstat_asking` and its `calls`)
+    /// over every running node.
+    pub fn count_stat(&self, section: &str, name: &str, field: &str) -> u64 {
+        self.running()
+            .into_iter()
+            .map(|port| {
+                cli(port, &["INFO", section])
+                    .lines()
+                    .filter_map(|l| l.trim().strip_prefix(&format!("{name}:")))
+                    .flat_map(|fields| fields.split(','))
+                    .filter_map(|kv| kv.strip_prefix(&format!("{field}=")))
+                    .filter_map(|v| v.parse::<u64>().ok())
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+
     /// How many keys matching `pattern` the node on `port` holds.
     pub fn count_keys(&self, port: u16, pattern: &str) -> usize {
         let out = Command::new("redis-cli")
@@ -220,6 +260,21 @@ fn slots_view(port: u16) -> String {
         .collect();
     lines.sort();
     lines.join("\n")
+}
+
+/// The slots of one `CLUSTER NODES` line (ranges `a-b` and single slots; the `[slot->-id]`
+/// marks of a migration in progress are not the node's).
+fn slot_ranges(line: &str) -> Vec<u16> {
+    line.split(' ')
+        .skip(8)
+        .filter(|field| !field.starts_with('['))
+        .flat_map(|field| {
+            let (low, high) = field.split_once('-').unwrap_or((field, field));
+            let (low, high): (u16, u16) =
+                (low.trim().parse().unwrap(), high.trim().parse().unwrap());
+            low..=high
+        })
+        .collect()
 }
 
 /// `redis-cli -p port args...`, its output.

@@ -63,6 +63,8 @@ struct Shared {
     shards: Shards,
     retention: Duration,
     replica_wait: Duration,
+    /// How long one command may take, retries included (see [`patient`]).
+    response_timeout: Duration,
     scripts: Scripts,
 }
 
@@ -136,6 +138,7 @@ impl RedisClusterBackend {
         }
         let millis = u64::try_from(self.shared.replica_wait.as_millis()).unwrap_or(u64::MAX);
         let route = Route::new(shard.slot, SlotAddr::Master);
+        // `WAIT` changes nothing: sent again whenever it failed.
         self.conn()
             .route_command(
                 redis::cmd("WAIT").arg(1).arg(millis),
@@ -146,9 +149,16 @@ impl RedisClusterBackend {
         Ok(())
     }
 
-    /// The shared connection, patient while the client reconnects.
+    /// The shared connection, patient while the client reconnects or a slot migrates, for
+    /// commands whose second run changes nothing and answers as the first.
     fn conn(&self) -> Patient {
-        Patient(self.conn.clone())
+        Patient::repeatable(self.conn.clone(), self.shared.response_timeout)
+    }
+
+    /// The shared connection, as patient, for a write whose second run would answer
+    /// otherwise: sent again only after an error that says it did not run.
+    fn conn_once(&self) -> Patient {
+        Patient::once(self.conn.clone(), self.shared.response_timeout)
     }
 
     /// The session's user, read before a revocation names the user's index.
@@ -186,8 +196,9 @@ impl RedisClusterBackendBuilder {
         self
     }
 
-    /// How long one command may take, retries after `MOVED`, `ASK` or a lost node included.
-    /// Default 2 seconds.
+    /// How long one command may take, retries after `MOVED`, `ASK`, `TRYAGAIN` (a slot being
+    /// migrated) or a lost node included: past it the command fails (a 503), even while the
+    /// cluster is still moving slots or electing a primary. Default 2 seconds.
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self
@@ -225,6 +236,14 @@ impl RedisClusterBackendBuilder {
             .connection_timeout(Duration::from_secs(1))
             .response_timeout(self.response_timeout)
             .retries(6)
+            // The pause before the client sends a command again after `TRYAGAIN` (a slot half
+            // migrated), `CLUSTERDOWN` or while it has no connection to the node: 10 ms to
+            // 10 x 2^retry ms, at most 100. redis-rs's default pause is 1.28 s at least: two
+            // of them outlast the layer's backend timeout (2 s by default), for a slot whose
+            // migration takes milliseconds.
+            .min_retry_wait(10)
+            .max_retry_wait(100)
+            .retry_wait_formula(10, 2)
             .build()
             .map_err(store_error)?;
         let conn = client.get_async_connection().await.map_err(store_error)?;
@@ -235,6 +254,7 @@ impl RedisClusterBackendBuilder {
                 shards: Shards::new(&self.prefix, self.shards),
                 retention: self.retention,
                 replica_wait: self.replica_wait,
+                response_timeout: self.response_timeout,
                 scripts: Scripts {
                     create: scripts::create(),
                     revoke: scripts::revoke(),
@@ -289,6 +309,8 @@ impl SessionBackend for RedisClusterBackend {
             .arg(&ip)
             .arg(&agent)
             .arg(&jkt)
+            // Run twice, it writes the same hash and index entry: the id is new, nobody else
+            // knows it yet.
             .invoke_async(&mut self.conn())
             .await
             .map_err(store_error)?;
@@ -326,7 +348,8 @@ impl SessionBackend for RedisClusterBackend {
             .arg(id)
             .arg(&user)
             .arg(oldest_kept(self.shared.retention))
-            .invoke_async(&mut self.conn())
+            // Run twice, it would answer "no such session" the second time.
+            .invoke_async(&mut self.conn_once())
             .await
             .map_err(store_error)?;
         self.replicated(shard, replicas).await?;
@@ -418,8 +441,9 @@ impl SessionBackend for RedisClusterBackend {
                     .key(self.shared.shards.session_key(shard, id))
                     .arg(id);
             }
+            // Run twice, it would answer that it ended nothing the second time.
             let (replicas, ended): (i64, Vec<String>) = script
-                .invoke_async(&mut self.conn())
+                .invoke_async(&mut self.conn_once())
                 .await
                 .map_err(store_error)?;
             if replicas >= 0 {
@@ -470,7 +494,8 @@ impl RotatingBackend for RedisClusterBackend {
             .arg(from)
             .arg(to)
             .arg(at)
-            .invoke_async(&mut self.conn())
+            // A compare-and-swap: run twice, it would answer "lost" the second time.
+            .invoke_async(&mut self.conn_once())
             .await
             .map_err(store_error)?;
         self.replicated(shard, replicas).await?;
@@ -491,7 +516,8 @@ impl ReplayBackend for RedisClusterBackend {
             .arg("NX")
             .arg("EX")
             .arg(seconds)
-            .query_async(&mut self.conn())
+            // Run twice, it would answer "used" the second time.
+            .query_async(&mut self.conn_once())
             .await
             .map_err(store_error)?;
         Ok(set.is_some())
