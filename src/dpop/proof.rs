@@ -10,6 +10,11 @@ use serde::Deserialize;
 use super::Dpop;
 use super::hash::sha256;
 use crate::error::AuthError;
+use crate::error::refusals::{
+    PROOF_ALGORITHM, PROOF_ATH, PROOF_COUNT, PROOF_CRIT, PROOF_HTM, PROOF_HTU, PROOF_IAT,
+    PROOF_JTI, PROOF_KEY_MISFIT, PROOF_MALFORMED, PROOF_NO_IAT, PROOF_NO_JWK, PROOF_NOT_JWS,
+    PROOF_NOT_PUBLIC_KEY, PROOF_PRIVATE_KEY, PROOF_SIGNATURE, PROOF_TYP,
+};
 use crate::token::MAX_TOKEN_LEN;
 
 /// What a proof proved: the key (its thumbprint) and the proof's own identity.
@@ -26,10 +31,6 @@ impl Proof {
     pub(crate) fn replay_key(&self) -> String {
         super::replay_key(&self.jkt, &self.jti)
     }
-}
-
-fn invalid(why: &'static str) -> AuthError {
-    AuthError::InvalidDpopProof(why)
 }
 
 #[derive(Deserialize)]
@@ -82,70 +83,67 @@ fn check_all(
 ) -> Result<Proof, AuthError> {
     let mut values = headers.get_all("dpop").iter();
     let (Some(value), None) = (values.next(), values.next()) else {
-        return Err(invalid("exactly one DPoP header is required"));
+        return Err(PROOF_COUNT);
     };
     let proof = value
         .to_str()
         .ok()
         .filter(|p| p.len() <= MAX_TOKEN_LEN)
-        .ok_or(invalid("the DPoP proof is malformed"))?;
+        .ok_or(PROOF_MALFORMED)?;
     let mut parts = proof.split('.');
     let (Some(header_b64), Some(claims_b64), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(invalid("the DPoP proof is not a compact JWS"));
+        return Err(PROOF_NOT_JWS);
     };
     let header: Header = decode_json(header_b64)?;
     if header.typ.as_deref() != Some("dpop+jwt") {
-        return Err(invalid("the DPoP proof's typ is not dpop+jwt"));
+        return Err(PROOF_TYP);
     }
     if header.crit.is_some() {
-        return Err(invalid("the DPoP proof has a crit header"));
+        return Err(PROOF_CRIT);
     }
     let algorithm = crate::keys::algorithm_named(&header.alg)
         .filter(|alg| dpop.algorithms.contains(alg))
-        .ok_or(invalid("the DPoP proof's algorithm is not accepted"))?;
-    let jwk = header
-        .jwk
-        .ok_or(invalid("the DPoP proof has no jwk header"))?;
+        .ok_or(PROOF_ALGORITHM)?;
+    let jwk = header.jwk.ok_or(PROOF_NO_JWK)?;
     if PRIVATE_MEMBERS
         .iter()
         .any(|member| jwk.contains_key(*member))
     {
-        return Err(invalid("the DPoP proof's jwk holds a private key"));
+        return Err(PROOF_PRIVATE_KEY);
     }
-    let jwk: Jwk = serde_json::from_value(serde_json::Value::Object(jwk))
-        .map_err(|_| invalid("the DPoP proof's jwk is not a public key"))?;
+    let jwk: Jwk =
+        serde_json::from_value(serde_json::Value::Object(jwk)).map_err(|_| PROOF_NOT_PUBLIC_KEY)?;
     if !crate::keys::jwk_fits(&jwk, algorithm) {
-        return Err(invalid("the DPoP proof's jwk does not fit its algorithm"));
+        return Err(PROOF_KEY_MISFIT);
     }
-    let key = DecodingKey::from_jwk(&jwk)
-        .map_err(|_| invalid("the DPoP proof's jwk is not a public key"))?;
+    let key = DecodingKey::from_jwk(&jwk).map_err(|_| PROOF_NOT_PUBLIC_KEY)?;
     crate::keys::ensure_provider();
     let message = &proof[..header_b64.len() + 1 + claims_b64.len()];
     let valid = jsonwebtoken::crypto::verify(signature, message.as_bytes(), &key, algorithm)
         .unwrap_or(false);
     if !valid {
-        return Err(invalid("the DPoP proof's signature is invalid"));
+        return Err(PROOF_SIGNATURE);
     }
     let claims: Claims = decode_json(claims_b64)?;
     let jti = claims
         .jti
         .filter(|jti| !jti.is_empty() && jti.len() <= 256)
-        .ok_or(invalid("the DPoP proof has no usable jti"))?;
+        .ok_or(PROOF_JTI)?;
     if claims.htm.as_deref() != Some(method.as_str()) {
-        return Err(invalid("the DPoP proof's htm is not this request's method"));
+        return Err(PROOF_HTM);
     }
     if !claims
         .htu
         .as_deref()
         .is_some_and(|htu| same_target(htu, uri, headers, &dpop.origins))
     {
-        return Err(invalid("the DPoP proof's htu is not this request's URL"));
+        return Err(PROOF_HTU);
     }
-    let iat = claims.iat.ok_or(invalid("the DPoP proof has no iat"))?;
+    let iat = claims.iat.ok_or(PROOF_NO_IAT)?;
     if iat.abs_diff(now) > dpop.lifetime.as_secs() {
-        return Err(invalid("the DPoP proof is too old or from the future"));
+        return Err(PROOF_IAT);
     }
     if let Some(nonces) = &dpop.nonces
         && !claims
@@ -158,25 +156,23 @@ fn check_all(
     if let Some(token) = access_token {
         let expected = URL_SAFE_NO_PAD.encode(sha256(&[token.as_bytes()]));
         if claims.ath.as_deref() != Some(expected.as_str()) {
-            return Err(invalid(
-                "the DPoP proof's ath is not the access token's hash",
-            ));
+            return Err(PROOF_ATH);
         }
     }
     let jkt = jwk
         .thumbprint(ThumbprintHash::SHA256)
-        .map_err(|_| invalid("the DPoP proof's jwk is not a public key"))?;
+        .map_err(|_| PROOF_NOT_PUBLIC_KEY)?;
     Ok(Proof { jkt, jti })
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, AuthError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
-        .map_err(|_| invalid("the DPoP proof is malformed"))?;
+        .map_err(|_| PROOF_MALFORMED)?;
     if bytes.trim_ascii_start().first() != Some(&b'{') {
-        return Err(invalid("the DPoP proof is malformed"));
+        return Err(PROOF_MALFORMED);
     }
-    serde_json::from_slice(&bytes).map_err(|_| invalid("the DPoP proof is malformed"))
+    serde_json::from_slice(&bytes).map_err(|_| PROOF_MALFORMED)
 }
 
 /// `htu` against the request: one of the configured origins and the request's path, or,

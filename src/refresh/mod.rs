@@ -162,7 +162,7 @@ async fn refresh<S: SessionBackend, U: Users>(
         (Via::Cookie, Some(cookie), Some(token)) => Some(
             cookie
                 .set(token, session.expires_at - now)
-                .ok_or(crate::error::refusals::BACKEND_UNAVAILABLE)?,
+                .ok_or(crate::error::refusals::SERVER_FAULT)?,
         ),
         _ => None,
     };
@@ -205,7 +205,7 @@ async fn bound_session_proof<S: SessionBackend, U: Users>(
 /// client-made warnings).
 fn signing_failed(err: MintError) -> AuthError {
     crate::telemetry::warn_event!("refresh failed: {}", crate::error::Chain(&err));
-    crate::error::refusals::BACKEND_UNAVAILABLE
+    crate::error::refusals::SERVER_FAULT
 }
 
 struct Refreshed {
