@@ -45,6 +45,14 @@ pub const MAX_BACKEND_CALLS: usize = 512;
 /// Default timeout of one backend call.
 pub const BACKEND_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Default longest wait for one fetch of an issuer's metadata or JWKS document
+/// ([`VerifierBuilder::fetch_timeout`](crate::VerifierBuilder::fetch_timeout)).
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Default window a DPoP proof's `iat` may be off the server's clock, either way
+/// ([`Dpop::proof_lifetime`](crate::Dpop::proof_lifetime)).
+pub const DPOP_PROOF_LIFETIME: Duration = Duration::from_secs(60);
+
 /// Default least time between two fetches of the JWKS document made for unknown `kid`s.
 pub const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
 

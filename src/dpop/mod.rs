@@ -66,7 +66,7 @@ impl Dpop {
                 Algorithm::RS256,
                 Algorithm::PS256,
             ],
-            lifetime: Duration::from_secs(60),
+            lifetime: crate::defaults::DPOP_PROOF_LIFETIME,
             nonces: None,
             origins: Vec::new(),
         }
@@ -92,11 +92,27 @@ impl Dpop {
     }
 
     /// How far a proof's `iat` may be from the server's clock, either way; its `jti` is
-    /// remembered for twice that. Default 60 seconds; whole seconds, at least one (shorter
-    /// is taken as one).
+    /// remembered for twice that. Default [`defaults::DPOP_PROOF_LIFETIME`](crate::defaults::DPOP_PROOF_LIFETIME).
+    /// Whole seconds, as `iat` counts, and at least one: the layer's `build` refuses a
+    /// fraction ([`ConfigError::FractionalSeconds`](crate::ConfigError::FractionalSeconds))
+    /// or zero ([`ConfigError::ZeroLifetime`](crate::ConfigError::ZeroLifetime)), as it does
+    /// for its own settings.
     pub fn proof_lifetime(mut self, lifetime: Duration) -> Self {
-        self.lifetime = Duration::from_secs(lifetime.as_secs().max(1));
+        self.lifetime = lifetime;
         self
+    }
+
+    /// Refuses a proof lifetime that `iat`, counted in whole seconds, cannot honour.
+    pub(crate) fn check(&self) -> Result<(), crate::ConfigError> {
+        if self.lifetime.is_zero() {
+            return Err(crate::ConfigError::ZeroLifetime);
+        }
+        if self.lifetime.subsec_nanos() != 0 {
+            return Err(crate::ConfigError::FractionalSeconds {
+                setting: "Dpop::proof_lifetime",
+            });
+        }
+        Ok(())
     }
 
     /// The origins clients reach this server at (`https://api.example`, scheme and host,
@@ -184,7 +200,7 @@ pub(crate) fn bind(
                 Some(token),
                 crate::clock::unix_now(),
             )?;
-            if proof.jkt != jkt {
+            if proof.dpop_jkt != jkt {
                 crate::telemetry::dpop_proof(Err(&PROOF_OTHER_KEY));
                 return Err(PROOF_OTHER_KEY);
             }

@@ -21,7 +21,7 @@ use crate::token::MAX_TOKEN_LEN;
 #[derive(Debug)]
 pub(crate) struct Proof {
     /// The RFC 7638 thumbprint of the proof's key.
-    pub(crate) jkt: String,
+    pub(crate) dpop_jkt: String,
     /// The proof's `jti`.
     pub(crate) jti: String,
 }
@@ -29,7 +29,7 @@ pub(crate) struct Proof {
 impl Proof {
     /// The key it is recorded under (see [`super::replay_key`]).
     pub(crate) fn replay_key(&self) -> String {
-        super::replay_key(&self.jkt, &self.jti)
+        super::replay_key(&self.dpop_jkt, &self.jti)
     }
 }
 
@@ -159,10 +159,10 @@ fn check_all(
             return Err(PROOF_ATH);
         }
     }
-    let jkt = jwk
+    let dpop_jkt = jwk
         .thumbprint(ThumbprintHash::SHA256)
         .map_err(|_| PROOF_NOT_PUBLIC_KEY)?;
-    Ok(Proof { jkt, jti })
+    Ok(Proof { dpop_jkt, jti })
 }
 
 fn decode_json<T: serde::de::DeserializeOwned>(segment: &str) -> Result<T, AuthError> {

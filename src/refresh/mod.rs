@@ -194,7 +194,7 @@ async fn bound_session_proof<S: SessionBackend, U: Users>(
     let (Some(_), Some(proof)) = (&shared.dpop, proof?) else {
         return Err(PROOF_MISSING);
     };
-    if proof.jkt != jkt {
+    if proof.dpop_jkt != jkt {
         return Err(PROOF_OTHER_KEY);
     }
     shared.record_proof(&proof).await

@@ -132,7 +132,7 @@ impl Settings {
             .find(|(_, d)| d.is_some_and(|d| d.subsec_nanos() != 0))
         {
             Some((setting, _)) => Err(ConfigError::FractionalSeconds { setting }),
-            None => Ok(()),
+            None => self.dpop.as_ref().map_or(Ok(()), crate::dpop::Dpop::check),
         }
     }
 }

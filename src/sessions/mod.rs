@@ -134,7 +134,7 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
         }
         let proof = crate::dpop::check(dpop, headers, method, uri, None, unix_now())?;
         self.shared.record_proof(&proof).await?;
-        Ok(Some(proof.jkt))
+        Ok(Some(proof.dpop_jkt))
     }
 
     /// Starts a session for a user whose credentials the app has checked, and mints its
@@ -299,7 +299,7 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
     /// is refused here: no proof comes with it.
     pub async fn verify_access(&self, token: &str) -> Result<Claims<U::Claims>, AuthError> {
         let claims = self.shared.verify_access_fully(token).await?;
-        if claims.bound_key().is_some() {
+        if claims.dpop_jkt().is_some() {
             return Err(crate::error::refusals::BOUND_AS_BEARER);
         }
         Ok(claims)

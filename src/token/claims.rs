@@ -52,7 +52,7 @@ impl<C> Claims<C> {
     /// came with the DPoP scheme (the layer takes it no other way): its 403s are challenged
     /// with `DPoP`.
     pub(crate) fn render(&self, err: &AuthError) -> http::Response<bytes::Bytes> {
-        if self.bound_key().is_some() {
+        if self.dpop_jkt().is_some() {
             self.inner.renderer.render_dpop(err)
         } else {
             self.inner.renderer.render(err)
@@ -86,7 +86,7 @@ impl<C> Claims<C> {
 
     /// The RFC 7638 thumbprint of the key this token is bound to (`cnf.jkt`, RFC 9449), if
     /// it is: the layer then accepted it only with a DPoP proof signed by that key.
-    pub fn bound_key(&self) -> Option<&str> {
+    pub fn dpop_jkt(&self) -> Option<&str> {
         self.inner.cnf.as_ref().map(|cnf| cnf.jkt.as_str())
     }
 

@@ -34,7 +34,7 @@ impl<C> Verifier<C> {
             issuers: Vec::new(),
             leeway: crate::defaults::LEEWAY,
             cooldown: crate::defaults::REFETCH_COOLDOWN,
-            timeout: Duration::from_secs(5),
+            timeout: crate::defaults::FETCH_TIMEOUT,
             public: Vec::new(),
             optional: false,
             token_cache_bytes: Some(crate::defaults::TOKEN_CACHE_BYTES),
@@ -67,7 +67,7 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
-    /// Longest wait for one fetch of a document. Default 5 seconds.
+    /// Longest wait for one fetch of a document. Default [`defaults::FETCH_TIMEOUT`](crate::defaults::FETCH_TIMEOUT).
     pub fn fetch_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -139,6 +139,9 @@ impl<C> VerifierBuilder<C> {
             return Err(ConfigError::LeewayTooLarge {
                 max: crate::limits::MAX_LEEWAY,
             });
+        }
+        if let Some(dpop) = &self.dpop {
+            dpop.check()?;
         }
         if self.token_cache_bytes == Some(0) {
             return Err(ConfigError::ZeroCacheCapacity);
@@ -247,6 +250,28 @@ mod tests {
         assert_eq!(err, ConfigError::BadJwksUrl { source: None });
         let err = build(Issuer::new("https://idp.example?x=1").audience("a"));
         assert!(matches!(err, ConfigError::BadIssuerUrl(_)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_dpop_proof_lifetime_is_whole_seconds_and_positive() {
+        let build = |lifetime: std::time::Duration| {
+            Verifier::<serde_json::Value>::builder()
+                .issuer(Issuer::new("https://a.example").audience("api"))
+                .dpop(Dpop::allowed().proof_lifetime(lifetime))
+                .build()
+                .err()
+        };
+        assert_eq!(
+            build(std::time::Duration::from_millis(1500)),
+            Some(ConfigError::FractionalSeconds {
+                setting: "Dpop::proof_lifetime"
+            })
+        );
+        assert_eq!(
+            build(std::time::Duration::ZERO),
+            Some(ConfigError::ZeroLifetime)
+        );
+        assert_eq!(build(std::time::Duration::from_secs(30)), None);
     }
 
     #[tokio::test]

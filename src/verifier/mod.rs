@@ -197,7 +197,7 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
             // The fetch that may bring the token's key has begun; this call does not wait.
             Checked::AwaitKeys(_) => return Err(KEYS_UNAVAILABLE),
         };
-        if claims.bound_key().is_some() {
+        if claims.dpop_jkt().is_some() {
             return Err(crate::error::refusals::BOUND_AS_BEARER);
         }
         Ok(claims)
@@ -317,7 +317,7 @@ impl Shared {
             self.dpop.as_ref(),
             scheme,
             token,
-            claims.bound_key(),
+            claims.dpop_jkt(),
             request,
         )?;
         let Some(proof) = proof else {
