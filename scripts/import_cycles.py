@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Fails when a module of src/ imports from a module that imports it back.
+"""Fails when a module of src/ imports from a module that imports it back, or from a layer
+above its own, or when the resource server imports the session side.
 
 Reads every path into the crate in src/ (`use crate::a::b`, grouped `use crate::{a::b, c}`,
 `use super::...`, and `crate::a::b` in expressions), maps each to the module (file) it
@@ -9,8 +10,15 @@ names, and looks for cycles twice: between files, and between the top-level modu
 declares as a child (`mod.rs` re-exporting `cache.rs`) is not a cycle: the child is part of
 the parent. Prints the order of the top-level modules, lowest first.
 
+The layers (LAYERS, lowest first) are the crate's architecture written down: a top-level
+module imports only from its own layer or those below, except for the EXCEPTIONS, each with
+its reason. The resource server (RESOURCE_SERVER: the verify-only layer, scopes, DPoP, the
+wire floor) never imports the session side (SESSION_SIDE), so that splitting it into a crate
+of its own stays a move, not a rewrite.
+
 `--self-test` plants each form of import in a copy of src/ and fails unless every planted
-cycle is found and the tree as it is passes.
+cycle, upward import and resource-server import of the session side is found and the tree
+as it is passes.
 """
 import pathlib
 import re
@@ -19,6 +27,39 @@ import sys
 import tempfile
 
 SRC = pathlib.Path(__file__).resolve().parent.parent / "src"
+
+# Lowest first. A module may import from its own layer and the layers below.
+LAYERS = [
+    # the floor: time, settings and their bounds, a timer that works under any executor
+    ["clock", "defaults", "limits", "timer"],
+    # refusals and configuration errors, and how they render
+    ["error"],
+    # counters and logs, route matching, keys, claims of any issuer, well-known documents
+    ["telemetry", "routes", "keys", "standard_claims", "well_known"],
+    # minting and verifying tokens; the one door to session state; the user-claims window
+    ["token", "store", "user_cache"],
+    # DPoP proofs, the refresh cookie
+    ["dpop", "cookie"],
+    # the wire, shared by the three layers: credentials, refusals, body, future
+    ["http"],
+    # what each layer checks: sessions (access), scopes, other issuers' tokens (verifier)
+    ["access", "scope", "verifier"],
+    # the refresh route
+    ["refresh"],
+    # the session middleware
+    ["service"],
+    # the app's handle and builder; Machinable's claim type
+    ["sessions", "machinable"],
+    # framework integration
+    ["axum"],
+]
+
+# (importer, imported): why this import may run up the layers. Keep it short.
+EXCEPTIONS = {}
+
+# The resource server's modules, and the session side they never import.
+RESOURCE_SERVER = ["verifier", "scope", "standard_claims", "well_known", "dpop", "http"]
+SESSION_SIDE = ["access", "cookie", "refresh", "service", "sessions", "store", "user_cache"]
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 
 
@@ -162,6 +203,25 @@ def check(src, quiet=False):
                 top.setdefault(module[0], set()).add(d[0])
         top.setdefault(module[0], set())
     bad = False
+    layer_of = {m: i for i, layer in enumerate(LAYERS) for m in layer}
+    for module in sorted(top):
+        if module not in layer_of:
+            bad = True
+            if not quiet:
+                print(f"module {module} is in no layer: add it to LAYERS")
+    for module, deps in sorted(top.items()):
+        for dep in sorted(deps):
+            if (module, dep) in EXCEPTIONS:
+                continue
+            if layer_of.get(dep, -1) > layer_of.get(module, len(LAYERS)):
+                bad = True
+                if not quiet:
+                    print(f"upward import: {module} (layer {layer_of[module]}) imports {dep} "
+                          f"(layer {layer_of[dep]})")
+            if module in RESOURCE_SERVER and dep in SESSION_SIDE:
+                bad = True
+                if not quiet:
+                    print(f"the resource server imports the session side: {module} -> {dep}")
     for name, graph_ in (("file", graph), ("top-level module", top)):
         for cycle in cycles(graph_):
             bad = True
@@ -170,13 +230,16 @@ def check(src, quiet=False):
                     "::".join(c) if isinstance(c, tuple) else c for c in cycle))
     if bad:
         return False
+    if bad:
+        return False
     if not quiet:
         order, placed = [], set()
         while len(placed) < len(top):
             layer = sorted(m for m in top if m not in placed and top[m] <= placed)
             order.append(layer)
             placed.update(layer)
-        print("no import cycles; top-level modules, lowest first:")
+        print("no import cycles, no upward import, the resource server apart from the "
+              "session side; top-level modules by what they import, lowest first:")
         for layer in order:
             print("  " + ", ".join(layer))
     return True
@@ -194,6 +257,14 @@ PLANTS = {
 }
 
 
+# Imports that break the layering without closing a cycle: (file, line, what must be seen).
+LAYER_PLANTS = {
+    "upward import": ("keys/mod.rs", "use crate::http::LayerMark;", "upward import"),
+    "resource server on the session side": (
+        "verifier/mod.rs", "use crate::store::Guard;", "the resource server imports"),
+}
+
+
 def self_test():
     ok = check(SRC, quiet=True)
     if not ok:
@@ -207,6 +278,15 @@ def self_test():
             target.write_text(line + "\n" + target.read_text())
             if check(copy, quiet=True):
                 print(f"self-test: a planted {name} import was not seen: {line}")
+                ok = False
+    for name, (file, line, _) in LAYER_PLANTS.items():
+        with tempfile.TemporaryDirectory() as tmp:
+            copy = pathlib.Path(tmp) / "src"
+            shutil.copytree(SRC, copy)
+            target = copy / file
+            target.write_text(line + "\n" + target.read_text())
+            if check(copy, quiet=True):
+                print(f"self-test: a planted {name} was not seen: {line} in {file}")
                 ok = False
     print("self-test passed" if ok else "self-test FAILED")
     return ok
