@@ -271,6 +271,11 @@
 //! Listed once, in the README's feature table; every item behind a feature says which.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
+// Library code answers every input without panicking; its unit tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod access;
 #[cfg(feature = "axum")]

@@ -10,9 +10,6 @@ use serde::Serialize;
 pub(crate) struct WellKnown {
     /// The path it is served at.
     pub(crate) path: String,
-    /// Its whole URL.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-    pub(crate) url: String,
     body: Bytes,
 }
 
@@ -21,10 +18,9 @@ impl WellKnown {
     /// without query or fragment), at `/.well-known/<name>` inserted between its host and its
     /// path (RFC 8414 §3.1, RFC 9728 §3.1). `None` when `identifier` is no such URL.
     pub(crate) fn new(identifier: &str, name: &str, body: &impl Serialize) -> Option<WellKnown> {
-        let (origin, path) = split_identifier(identifier)?;
+        let (_, path) = split_identifier(identifier)?;
         let path = format!("/.well-known/{name}{path}");
         Some(WellKnown {
-            url: format!("{origin}{path}"),
             path,
             body: Bytes::from(serde_json::to_vec(body).ok()?),
         })
@@ -119,10 +115,6 @@ mod tests {
         assert_eq!(
             served.path,
             "/.well-known/oauth-authorization-server/tenant"
-        );
-        assert_eq!(
-            served.url,
-            "https://auth.example/.well-known/oauth-authorization-server/tenant"
         );
         let json: serde_json::Value = serde_json::from_slice(&served.body).unwrap();
         assert_eq!(json["issuer"], "https://auth.example/tenant/");

@@ -12,6 +12,11 @@
 //! [tower-jwt-sessions]: https://docs.rs/tower-jwt-sessions
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
+// Library code answers every input without panicking; its unit tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod backend;
 mod error;
@@ -20,6 +25,8 @@ mod users;
 
 #[cfg(feature = "test-suite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "test-suite")))]
+// The conformance suite fails a backend by panicking, as a test does.
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
 pub mod suite;
 
 pub use backend::{ReplayBackend, RevocationSink, RotatingBackend, SessionBackend};

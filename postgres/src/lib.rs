@@ -46,6 +46,11 @@
 //! [`RevocationSink::log_complete_since`]: tower_jwt_sessions_core::RevocationSink::log_complete_since
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
+// Library code answers every input without panicking; its unit tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

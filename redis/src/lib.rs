@@ -50,6 +50,11 @@
 //! [`RevocationSink::log_complete_since`]: tower_jwt_sessions_core::RevocationSink::log_complete_since
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
+// Library code answers every input without panicking; its unit tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

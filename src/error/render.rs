@@ -92,7 +92,7 @@ impl ErrorRenderer {
 
     /// Names the resource's RFC 9728 metadata URL in every 401 challenge
     /// (`resource_metadata="..."`, RFC 9728 §5.1); set by a verifier that serves one.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    #[cfg(feature = "jwks")]
     pub(crate) fn with_resource_metadata(self, url: String) -> Self {
         let mut challenges = self.inner.challenges.clone();
         challenges.resource_metadata = Some(url);

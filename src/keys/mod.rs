@@ -389,7 +389,7 @@ impl Keys {
 
     /// Whether every key of `old` is still in this set, with the same `kid`, algorithm and
     /// public key: if not, what `old` verified must not be trusted any more.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    #[cfg(feature = "jwks")]
     pub(crate) fn keeps_every_key_of(&self, old: &Keys) -> bool {
         // Keys are compared by their public JWK: an HMAC secret has none, so a set holding
         // one is never taken as kept.

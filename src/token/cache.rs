@@ -131,7 +131,7 @@ impl TokenCache {
 
     /// Forgets every token verified so far, in the shared and the threads' caches: call it
     /// after the keys it was verified with are replaced.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    #[cfg(feature = "jwks")]
     pub(crate) fn forget_all(&self) {
         self.generation
             .store(thread_cache::next_cache_id(), Ordering::Release);
@@ -172,7 +172,7 @@ impl TokenCache {
 
     /// Caches claims whose type cannot be cloned (the threads share one `Arc`), verified
     /// with the keys of `verified_in`: nothing is cached if they were replaced since.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    #[cfg(feature = "jwks")]
     pub(crate) fn insert_shared<C: Send + Sync + 'static>(
         &self,
         token: &str,

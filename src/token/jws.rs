@@ -73,6 +73,7 @@ pub(crate) struct Jws<'t> {
     /// Which of our token kinds the `typ` header names, if any.
     pub(crate) kind: Option<TokenUse>,
     /// `typ` is `JWT` or absent: a token that does not say what it is.
+    #[cfg(feature = "jwks")]
     pub(crate) plain: bool,
 }
 
@@ -137,6 +138,7 @@ pub(crate) fn parse<'t, 'k>(
             payload,
             signature,
             kind: Some(kind),
+            #[cfg(feature = "jwks")]
             plain: false,
         };
         return Ok((jws, key));
@@ -174,6 +176,7 @@ pub(crate) fn parse<'t, 'k>(
         payload,
         signature,
         kind: header.typ.as_deref().and_then(TokenUse::from_typ),
+        #[cfg(feature = "jwks")]
         plain: header.typ.as_deref().is_none_or(|typ| {
             typ.eq_ignore_ascii_case("JWT") || typ.eq_ignore_ascii_case("application/jwt")
         }),

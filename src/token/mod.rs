@@ -33,7 +33,9 @@ pub(crate) use wire::{AccessClaims, RefreshClaims, TokenUse};
 use jws::KnownHeaders;
 #[cfg(feature = "jwks")]
 use wire::IssuerOnly;
-use wire::{ACCESS_TYP, AccessOut, Audience, ConfirmationOut, Profiled, REFRESH_TYP, Registered};
+#[cfg(feature = "jwks")]
+use wire::Profiled;
+use wire::{ACCESS_TYP, AccessOut, Audience, ConfirmationOut, REFRESH_TYP, Registered};
 
 /// Tokens longer than this are refused before any decoding, whatever carries them. Our own
 /// tokens are well under 2 KiB; the limit keeps a hostile 64 KiB header from costing base64
@@ -68,6 +70,7 @@ impl std::error::Error for MintError {
 }
 
 /// Which tokens a codec accepts as access tokens.
+#[cfg(feature = "jwks")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Profile {
     /// This crate's own: `sid` and `token_use` in every token, `iss` and `aud` when configured.
@@ -80,6 +83,7 @@ pub(crate) enum Profile {
 }
 
 pub(crate) struct TokenCodec {
+    #[cfg(feature = "jwks")]
     profile: Profile,
     /// Written into access tokens with a fresh `jti`, when set (RFC 9068's two claims).
     client_id: Option<String>,
@@ -94,7 +98,7 @@ pub(crate) struct TokenCodec {
 
 impl TokenCodec {
     /// The key set tokens are verified with.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    #[cfg(feature = "jwks")]
     pub(crate) fn keys(&self) -> &Keys {
         &self.keys
     }
@@ -127,6 +131,7 @@ impl TokenCodec {
             }
         }
         TokenCodec {
+            #[cfg(feature = "jwks")]
             profile: Profile::Sessions,
             client_id: None,
             access_header,
@@ -146,7 +151,7 @@ impl TokenCodec {
     }
 
     /// A verify-only codec for RFC 9068 access tokens of `issuer` meant for `audience`.
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    #[cfg(feature = "jwks")]
     pub(crate) fn rfc9068(
         keys: Keys,
         leeway: Duration,
@@ -222,6 +227,7 @@ impl TokenCodec {
         &self,
         token: &str,
     ) -> Result<AccessClaims<C>, AuthError> {
+        #[cfg(feature = "jwks")]
         if let Profile::Rfc9068 { allow_jwt_typ } = self.profile {
             return self.verify_profiled(token, allow_jwt_typ);
         }
@@ -257,6 +263,7 @@ impl TokenCodec {
     /// configured so, `JWT` or none), the signature by one of the issuer's keys with an
     /// algorithm it allows, `iss` exactly the issuer, `aud` naming us, the dates, and the
     /// profile's required claims.
+    #[cfg(feature = "jwks")]
     fn verify_profiled<C: DeserializeOwned>(
         &self,
         token: &str,

@@ -171,6 +171,7 @@ pub(crate) struct Registered {
 
 /// The registered claims of an RFC 9068 access token from any issuer (§2.2), each optional
 /// here so that a missing one is refused by name rather than as malformed JSON.
+#[cfg(feature = "jwks")]
 #[derive(Deserialize)]
 pub(crate) struct Profiled {
     #[serde(default)]

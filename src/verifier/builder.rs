@@ -176,9 +176,9 @@ impl<C> VerifierBuilder<C> {
             Some(metadata) => Some(metadata.served(&self.issuers, self.dpop.as_ref())?),
             None => None,
         };
-        let renderer = match &metadata {
-            Some(served) => self.renderer.with_resource_metadata(served.url.clone()),
-            None => self.renderer,
+        let (metadata, renderer) = match metadata {
+            Some((served, url)) => (Some(served), self.renderer.with_resource_metadata(url)),
+            None => (None, self.renderer),
         };
         let renderer = match &self.dpop {
             Some(dpop) => renderer.with_dpop(dpop.required, dpop.algs()),

@@ -43,13 +43,14 @@ impl ResourceMetadata {
         self
     }
 
-    /// The document, rendered; with DPoP on, it names the proof algorithms, and whether
-    /// only DPoP-bound tokens are accepted.
+    /// The document, rendered, and its URL (for the challenges' `resource_metadata`); with
+    /// DPoP on, it names the proof algorithms, and whether only DPoP-bound tokens are
+    /// accepted.
     pub(super) fn served(
         &self,
         issuers: &[Issuer],
         dpop: Option<&Dpop>,
-    ) -> Result<WellKnown, ConfigError> {
+    ) -> Result<(WellKnown, String), ConfigError> {
         let document = Document {
             resource: &self.resource,
             authorization_servers: issuers
@@ -63,8 +64,12 @@ impl ResourceMetadata {
             // Omitted means false (RFC 9728 §2).
             dpop_bound_access_tokens_required: dpop.is_some_and(|dpop| dpop.required),
         };
-        WellKnown::new(&self.resource, "oauth-protected-resource", &document)
-            .ok_or_else(|| ConfigError::BadResourceUrl(without_userinfo(&self.resource)))
+        let bad = || ConfigError::BadResourceUrl(without_userinfo(&self.resource));
+        let served = WellKnown::new(&self.resource, "oauth-protected-resource", &document)
+            .ok_or_else(bad)?;
+        let (origin, _) = crate::well_known::split_identifier(&self.resource).ok_or_else(bad)?;
+        let url = format!("{origin}{}", served.path);
+        Ok((served, url))
     }
 }
 
@@ -88,7 +93,8 @@ mod tests {
     fn document(dpop: Option<&Dpop>) -> serde_json::Value {
         let served = ResourceMetadata::new("https://api.example")
             .served(&[Issuer::new("https://idp.example").audience("a")], dpop)
-            .unwrap();
+            .unwrap()
+            .0;
         serde_json::from_slice(served.respond(&http::Method::GET).body()).unwrap()
     }
 
