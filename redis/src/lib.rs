@@ -7,7 +7,7 @@
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 //! use tower_jwt_sessions_redis::RedisBackend;
 //!
-//! let store = RedisBackend::connect("redis://127.0.0.1:6379").await?;
+//! let backend = RedisBackend::connect("redis://127.0.0.1:6379").await?;
 //! // Sessions::builder(keys).backend(backend).users(my_users).build()?
 //! # Ok(()) }
 //! ```
@@ -23,7 +23,7 @@
 //!   limit); `{prefix}:revoked`, the revocation log; `{prefix}:log-since`, since when it is
 //!   complete; `{prefix}:p:{id}`, a DPoP proof recorded once (`SET NX EX`).
 //! - **Revocations reach every instance**: the revoke script appends to the log (a Redis
-//!   Stream trimmed to [`DEFAULT_RETENTION`], longer than any access token lives) in the same
+//!   Stream trimmed to [`defaults::RETENTION`], longer than any access token lives) in the same
 //!   atomic step as the delete. Each instance follows the log with a blocking read on a
 //!   connection of its own, replays it from where it stopped when it starts and whenever it
 //!   reconnects, and reports its feed down while it cannot read (the layer then trusts no
@@ -38,7 +38,7 @@
 //!   reported to the layer ([`RevocationSink::log_complete_since`]), which checks each
 //!   access token's session in the backend until that time is older than every access token
 //!   still alive. The age trim changes nothing: it removes only entries older than
-//!   [`DEFAULT_RETENTION`], never the newest. Not seen: an operator's `XTRIM` of recent
+//!   [`defaults::RETENTION`], never the newest. Not seen: an operator's `XTRIM` of recent
 //!   entries while no follower was running (the stream keeps no trace of what a trim
 //!   removed), and a restore from a backup, which also brings back the revoked sessions.
 //! - **Redis Cluster**: [`RedisBackend`] puts every key in one slot (the `{prefix}` hash tag),
@@ -58,16 +58,14 @@ use redis::RedisError;
 use tower_jwt_sessions_core::{BackendError, Session, SessionMeta};
 
 mod cluster;
+pub mod defaults;
 mod log;
 mod node;
 mod scripts;
 
-pub use cluster::{DEFAULT_SHARDS, POLL_EVERY, RedisClusterBackend, RedisClusterBackendBuilder};
+pub use cluster::{POLL_EVERY, RedisClusterBackend, RedisClusterBackendBuilder};
 pub use node::{FEED_DEAD_AFTER, RedisBackend, RedisBackendBuilder};
 
-/// How long the revocation log keeps an entry: past every access token minted before it
-/// (15 minutes plus leeway by default), with room to spare.
-pub const DEFAULT_RETENTION: Duration = Duration::from_secs(60 * 60);
 /// The oldest log entry kept when appending now: a `MINID` stream id.
 fn oldest_kept(retention: Duration) -> String {
     let now = SystemTime::now()
@@ -83,7 +81,7 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn store_error(err: RedisError) -> BackendError {
+fn backend_error(err: RedisError) -> BackendError {
     BackendError::new(err)
 }
 
