@@ -17,7 +17,8 @@
 //! - **Writes are Lua scripts** (create, revoke, revoke others, touch, the generation
 //!   compare-and-swap): atomic on the server and safe on the shared multiplexed connection,
 //!   where WATCH/MULTI is not (redis-rs #565).
-//! - **Keys** live under a prefix (default `tjs`), which is also their hash tag:
+//! - **Keys** live under a key prefix ([`RedisBackendBuilder::key_prefix`], default
+//!   [`defaults::KEY_PREFIX`]), which is also their hash tag:
 //!   `{prefix}:s:{id}`, a hash expiring with the session; `{prefix}:u:{user}`, the user's
 //!   sessions scored by creation time (for `list`, "sign out everywhere" and the per-user
 //!   limit); `{prefix}:revoked`, the revocation log; `{prefix}:log-since`, since when it is
@@ -43,11 +44,35 @@
 //!   removed), and a restore from a backup, which also brings back the revoked sessions.
 //! - **Redis Cluster**: [`RedisBackend`] puts every key in one slot (the `{prefix}` hash tag),
 //!   so it runs on a cluster node only as one shard. [`RedisClusterBackend`] is the backend
-//!   for a cluster: sessions sharded by user over every primary, one revocation log per
-//!   shard, every write in one slot, seeds, failovers and moved slots handled.
+//!   for a cluster (ElastiCache, Memorystore, Valkey or your own), below.
+//!
+//! # On a Redis Cluster
+//!
+//! - **Seeds**: any of the nodes; one answering is enough, and redis-rs's cluster client
+//!   learns the rest and follows failovers and moved slots (`MOVED`, `ASK`) by itself. A slot
+//!   half migrated (`TRYAGAIN`) is waited out with pauses of 10 to 100 ms, within the
+//!   backend's [`response_timeout`](RedisClusterBackendBuilder::response_timeout), so
+//!   resharding under traffic costs no 503 and an outage is still a prompt one.
+//! - **Sharded by user** (FNV-1a of the user id, modulo the shard count): a user's sessions,
+//!   their index and their shard's revocation log share one hash tag, so every write is one
+//!   script in one slot. The shards' tags sit on evenly spaced slots, so that users spread
+//!   over every primary: the [`defaults::SHARDS`] (16) shards fall 5, 6 and 5 on three
+//!   primaries, evenly on 2, 4, 8 or 16. Keep the shard count
+//!   ([`RedisClusterBackendBuilder::shards`]) the same on every instance for as long as its
+//!   sessions live.
+//! - **Session ids name their shard** (`{shard}.{32 hex digits}`, through
+//!   [`SessionBackend::session_id_prefix`]), so a load by id goes straight to its slot.
+//! - **Revocations**: every instance polls every shard's log every [`POLL_EVERY`] (a
+//!   blocking read would hold a node's multiplexed connection, and one read cannot span
+//!   slots), and is fail-closed as on one node: a shard it cannot read puts its feed down
+//!   until a whole sweep succeeds.
+//! - **A write waits for a replica** to hold it (`WAIT 1`, when the primary has one, up to
+//!   [`RedisClusterBackendBuilder::replica_wait`]), so a failover does not lose an
+//!   acknowledged login, rotation or revocation.
 //!
 //! [tower-jwt-sessions]: https://docs.rs/tower-jwt-sessions
 //! [`RevocationSink::log_complete_since`]: tower_jwt_sessions_core::RevocationSink::log_complete_since
+//! [`SessionBackend::session_id_prefix`]: tower_jwt_sessions_core::SessionBackend::session_id_prefix
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(unreachable_pub)]
 
