@@ -262,8 +262,12 @@ fn stores(c: &mut Criterion) {
     rt.block_on(admin.batch_execute(&format!("CREATE SCHEMA {schema}")))
         .unwrap();
     let redis = |prefix: &str| {
-        rt.block_on(RedisBackend::builder(&redis_url).prefix(prefix).connect())
-            .expect("Redis answers")
+        rt.block_on(
+            RedisBackend::builder(&redis_url)
+                .key_prefix(prefix)
+                .connect(),
+        )
+        .expect("Redis answers")
     };
     let postgres = || {
         rt.block_on(PostgresBackend::builder(&pg_url).schema(&schema).connect())
@@ -280,7 +284,7 @@ fn stores(c: &mut Criterion) {
     let cluster = |seeds: &str| {
         rt.block_on(
             RedisClusterBackend::builder(seeds.split(','))
-                .prefix(&prefix)
+                .key_prefix(&prefix)
                 .connect(),
         )
         .expect("the Redis Cluster of REDIS_CLUSTER_URL answers")

@@ -15,7 +15,7 @@ use tower_jwt_sessions_core::{
 };
 
 use crate::log::{Feed, Position, check, replay};
-use crate::{DEFAULT_RETENTION, oldest_kept, optional, parse, scripts, store_error, unix_now};
+use crate::{backend_error, defaults, oldest_kept, optional, parse, scripts, unix_now};
 
 /// How long one blocking read of the log waits before it returns empty.
 const FEED_BLOCK: Duration = Duration::from_secs(1);
@@ -27,7 +27,7 @@ pub const FEED_DEAD_AFTER: Duration = Duration::from_secs(3);
 pub struct RedisBackend {
     conn: ConnectionManager,
     client: Client,
-    prefix: Arc<str>,
+    key_prefix: Arc<str>,
     retention: Duration,
     scripts: Arc<Scripts>,
 }
@@ -45,7 +45,7 @@ struct Scripts {
 #[must_use]
 pub struct RedisBackendBuilder {
     url: String,
-    prefix: String,
+    key_prefix: String,
     retention: Duration,
     response_timeout: Duration,
 }
@@ -57,20 +57,21 @@ impl RedisBackend {
         RedisBackend::builder(url).connect().await
     }
 
-    /// Starts a configuration: key prefix `tjs`, log retention [`DEFAULT_RETENTION`].
+    /// Starts a configuration with the [`defaults`]: key prefix [`defaults::KEY_PREFIX`],
+    /// log retention [`defaults::RETENTION`], response timeout [`defaults::RESPONSE_TIMEOUT`].
     pub fn builder(url: impl Into<String>) -> RedisBackendBuilder {
         RedisBackendBuilder {
             url: url.into(),
-            prefix: "tjs".to_owned(),
-            retention: DEFAULT_RETENTION,
-            response_timeout: Duration::from_secs(2),
+            key_prefix: defaults::KEY_PREFIX.to_owned(),
+            retention: defaults::RETENTION,
+            response_timeout: defaults::RESPONSE_TIMEOUT,
         }
     }
 
     /// `{prefix}`: the hash tag every key starts with, so that all of them share one
     /// Redis Cluster slot and every script stays within it.
     fn tag(&self) -> String {
-        format!("{{{}}}", self.prefix)
+        format!("{{{}}}", self.key_prefix)
     }
 
     fn session_key(&self, id: &str) -> String {
@@ -106,30 +107,31 @@ impl RedisBackend {
     {
         match command(self.conn.clone()).await {
             Err(err) if err.is_connection_dropped() || err.is_io_error() => {
-                command(self.conn.clone()).await.map_err(store_error)
+                command(self.conn.clone()).await.map_err(backend_error)
             }
-            result => result.map_err(store_error),
+            result => result.map_err(backend_error),
         }
     }
 }
 
 impl RedisBackendBuilder {
-    /// The prefix of every key. Default `tjs`; give each app its own.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+    /// The prefix of every key, also their hash tag. Default [`defaults::KEY_PREFIX`]; give
+    /// each app its own.
+    pub fn key_prefix(mut self, key_prefix: impl Into<String>) -> Self {
+        self.key_prefix = key_prefix.into();
         self
     }
 
     /// How long the revocation log keeps an entry; must exceed the access-token lifetime
     /// plus leeway, or an instance starting later could miss a revocation whose access
-    /// tokens still live. Default [`DEFAULT_RETENTION`].
+    /// tokens still live. Default [`defaults::RETENTION`].
     pub fn retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
         self
     }
 
     /// How long one command may take before it fails (the layer's own timeout answers 503
-    /// first when it is shorter). Default 2 seconds.
+    /// first when it is shorter). Default [`defaults::RESPONSE_TIMEOUT`].
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self
@@ -137,18 +139,18 @@ impl RedisBackendBuilder {
 
     /// Connects; a bad URL or an unreachable server is an error.
     pub async fn connect(self) -> Result<RedisBackend, BackendError> {
-        let client = Client::open(self.url.as_str()).map_err(store_error)?;
+        let client = Client::open(self.url.as_str()).map_err(backend_error)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(self.response_timeout))
             .set_number_of_retries(2);
         let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         Ok(RedisBackend {
             conn,
             client,
-            prefix: self.prefix.into(),
+            key_prefix: self.key_prefix.into(),
             retention: self.retention,
             scripts: Arc::new(Scripts {
                 create: scripts::create(),
@@ -165,7 +167,7 @@ impl fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The URL may carry a password: never printed.
         f.debug_struct("RedisBackend")
-            .field("prefix", &self.prefix)
+            .field("key_prefix", &self.key_prefix)
             .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
@@ -319,7 +321,7 @@ impl SessionBackend for RedisBackend {
                 marker: self.marker_key(),
                 check: scripts::check_log(),
             };
-            let name = format!("{}-feed", self.prefix);
+            let name = format!("{}-feed", self.key_prefix);
             runtime.spawn(follow(
                 self.client.clone(),
                 feed,

@@ -199,7 +199,7 @@ async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
             "redis",
             crate::backend::AnyBackend::Redis(
                 RedisBackend::builder(crate::common::redis_keys::url())
-                    .prefix(&*prefix)
+                    .key_prefix(&*prefix)
                     .connect()
                     .await
                     .unwrap(),

@@ -16,7 +16,7 @@ use tower_jwt_sessions_core::suite;
 
 async fn store_at(url: &str, prefix: &str) -> RedisBackend {
     RedisBackend::builder(url)
-        .prefix(prefix)
+        .key_prefix(prefix)
         .connect()
         .await
         .expect("Redis answers (start it, or set REDIS_URL)")

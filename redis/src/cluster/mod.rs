@@ -14,7 +14,7 @@ use tower_jwt_sessions_core::{
 };
 
 use crate::log::Feed;
-use crate::{DEFAULT_RETENTION, oldest_kept, optional, parse, store_error, unix_now};
+use crate::{backend_error, defaults, oldest_kept, optional, parse, unix_now};
 
 mod feed;
 mod patient;
@@ -24,10 +24,6 @@ mod shards;
 pub use feed::POLL_EVERY;
 use patient::Patient;
 use shards::{Shard, Shards};
-
-/// The shards of an app unless configured: tags on 16 evenly spaced slots, so that a
-/// cluster of 2, 4, 8 or 16 primaries holds equal shares, and one of 3 holds 5, 6 and 5.
-pub const DEFAULT_SHARDS: u16 = 16;
 
 /// How often a write on a per-user index is tried again when another write changed the
 /// index between its read and its script.
@@ -81,7 +77,7 @@ struct Scripts {
 #[must_use]
 pub struct RedisClusterBackendBuilder {
     seeds: Vec<String>,
-    prefix: String,
+    key_prefix: String,
     shards: u16,
     retention: Duration,
     response_timeout: Duration,
@@ -93,7 +89,7 @@ impl fmt::Debug for RedisClusterBackendBuilder {
         // The seed URLs may carry a password: never printed.
         f.debug_struct("RedisClusterBackendBuilder")
             .field("seeds", &self.seeds.len())
-            .field("prefix", &self.prefix)
+            .field("key_prefix", &self.key_prefix)
             .field("shards", &self.shards)
             .field("retention", &self.retention)
             .field("response_timeout", &self.response_timeout)
@@ -112,8 +108,10 @@ impl RedisClusterBackend {
             .await
     }
 
-    /// Starts a configuration from seed node URLs: key prefix `tjs`, [`DEFAULT_SHARDS`]
-    /// shards, log retention [`DEFAULT_RETENTION`].
+    /// Starts a configuration from seed node URLs, with the [`defaults`]: key prefix
+    /// [`defaults::KEY_PREFIX`], [`defaults::SHARDS`] shards, log retention
+    /// [`defaults::RETENTION`], response timeout [`defaults::RESPONSE_TIMEOUT`], replica wait
+    /// [`defaults::REPLICA_WAIT`].
     pub fn builder<I>(seeds: I) -> RedisClusterBackendBuilder
     where
         I: IntoIterator,
@@ -121,11 +119,11 @@ impl RedisClusterBackend {
     {
         RedisClusterBackendBuilder {
             seeds: seeds.into_iter().map(Into::into).collect(),
-            prefix: "tjs".to_owned(),
-            shards: DEFAULT_SHARDS,
-            retention: DEFAULT_RETENTION,
-            response_timeout: Duration::from_secs(2),
-            replica_wait: Duration::from_millis(200),
+            key_prefix: defaults::KEY_PREFIX.to_owned(),
+            shards: defaults::SHARDS,
+            retention: defaults::RETENTION,
+            response_timeout: defaults::RESPONSE_TIMEOUT,
+            replica_wait: defaults::REPLICA_WAIT,
         }
     }
 
@@ -145,7 +143,7 @@ impl RedisClusterBackend {
                 &RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
             )
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         Ok(())
     }
 
@@ -168,14 +166,15 @@ impl RedisClusterBackend {
             .arg("user")
             .query_async(&mut self.conn())
             .await
-            .map_err(store_error)
+            .map_err(backend_error)
     }
 }
 
 impl RedisClusterBackendBuilder {
-    /// The prefix of every key, outside the hash tag. Default `tjs`; give each app its own.
-    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.prefix = prefix.into();
+    /// The prefix of every key, outside the hash tag. Default [`defaults::KEY_PREFIX`]; give
+    /// each app its own.
+    pub fn key_prefix(mut self, key_prefix: impl Into<String>) -> Self {
+        self.key_prefix = key_prefix.into();
         self
     }
 
@@ -183,14 +182,14 @@ impl RedisClusterBackendBuilder {
     /// app must use the same count, for as long as its sessions live: a session id names its
     /// shard, and the feed follows the logs of this count's shards. More shards spread keys
     /// more evenly over many primaries; each costs every instance one poll per sweep.
-    /// Default [`DEFAULT_SHARDS`].
+    /// Default [`defaults::SHARDS`].
     pub fn shards(mut self, shards: u16) -> Self {
         self.shards = shards;
         self
     }
 
     /// How long each shard's revocation log keeps an entry; must exceed the access-token
-    /// lifetime plus leeway. Default [`DEFAULT_RETENTION`].
+    /// lifetime plus leeway. Default [`defaults::RETENTION`].
     pub fn retention(mut self, retention: Duration) -> Self {
         self.retention = retention;
         self
@@ -198,7 +197,8 @@ impl RedisClusterBackendBuilder {
 
     /// How long one command may take, retries after `MOVED`, `ASK`, `TRYAGAIN` (a slot being
     /// migrated) or a lost node included: past it the command fails (a 503), even while the
-    /// cluster is still moving slots or electing a primary. Default 2 seconds.
+    /// cluster is still moving slots or electing a primary. Default
+    /// [`defaults::RESPONSE_TIMEOUT`].
     pub fn response_timeout(mut self, timeout: Duration) -> Self {
         self.response_timeout = timeout;
         self
@@ -206,16 +206,16 @@ impl RedisClusterBackendBuilder {
 
     /// How long a write waits for a replica of its primary to hold it (`WAIT 1`), when the
     /// primary has one. Zero acknowledges writes as soon as the primary has them: faster,
-    /// but a failover right after may lose them. Default 200 ms.
+    /// but a failover right after may lose them. Default [`defaults::REPLICA_WAIT`].
     pub fn replica_wait(mut self, wait: Duration) -> Self {
         self.replica_wait = wait;
         self
     }
 
-    /// Connects; a bad URL, a prefix with a brace, or no seed answering as a cluster node is
+    /// Connects; a bad URL, a key prefix with a brace, or no seed answering as a cluster node is
     /// an error.
     pub async fn connect(self) -> Result<RedisClusterBackend, BackendError> {
-        if self.prefix.contains(['{', '}']) {
+        if self.key_prefix.contains(['{', '}']) {
             return Err(BackendError::new(
                 "the key prefix of a cluster backend must not contain { or }: the backend places the hash tags",
             ));
@@ -245,13 +245,13 @@ impl RedisClusterBackendBuilder {
             .max_retry_wait(100)
             .retry_wait_formula(10, 2)
             .build()
-            .map_err(store_error)?;
-        let conn = client.get_async_connection().await.map_err(store_error)?;
+            .map_err(backend_error)?;
+        let conn = client.get_async_connection().await.map_err(backend_error)?;
         Ok(RedisClusterBackend {
             conn,
             shared: Arc::new(Shared {
                 client,
-                shards: Shards::new(&self.prefix, self.shards),
+                shards: Shards::new(&self.key_prefix, self.shards),
                 retention: self.retention,
                 replica_wait: self.replica_wait,
                 response_timeout: self.response_timeout,
@@ -313,7 +313,7 @@ impl SessionBackend for RedisClusterBackend {
             // knows it yet.
             .invoke_async(&mut self.conn())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         self.replicated(shard, replicas).await
     }
 
@@ -325,7 +325,7 @@ impl SessionBackend for RedisClusterBackend {
             .arg(self.shared.shards.session_key(shard, id))
             .query_async(&mut self.conn())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         parse(id, row)
     }
 
@@ -351,7 +351,7 @@ impl SessionBackend for RedisClusterBackend {
             // Run twice, it would answer "no such session" the second time.
             .invoke_async(&mut self.conn_once())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         self.replicated(shard, replicas).await?;
         Ok(revoked == 1)
     }
@@ -368,7 +368,7 @@ impl SessionBackend for RedisClusterBackend {
             .arg(last)
             .query_async(&mut self.conn())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         // One read per session, each routed on its own: a slot being migrated may hold some
         // of them on either node.
         let mut sessions = Vec::with_capacity(ids.len());
@@ -378,7 +378,7 @@ impl SessionBackend for RedisClusterBackend {
                 .arg(self.shared.shards.session_key(shard, id))
                 .query_async(&mut self.conn())
                 .await
-                .map_err(store_error)?;
+                .map_err(backend_error)?;
             match parse(id, row)? {
                 Some(session) => sessions.push(session),
                 None => expired.push(id.as_str()),
@@ -391,7 +391,7 @@ impl SessionBackend for RedisClusterBackend {
                 .arg(&expired)
                 .query_async::<i64>(&mut self.conn())
                 .await
-                .map_err(store_error)?;
+                .map_err(backend_error)?;
         }
         Ok(sessions)
     }
@@ -408,7 +408,7 @@ impl SessionBackend for RedisClusterBackend {
             .arg(at)
             .invoke_async(&mut self.conn())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         Ok(())
     }
 
@@ -429,7 +429,7 @@ impl SessionBackend for RedisClusterBackend {
                 .arg(-1)
                 .query_async(&mut self.conn())
                 .await
-                .map_err(store_error)?;
+                .map_err(backend_error)?;
             let mut script = self.shared.scripts.revoke_others.key(&index);
             script
                 .key(self.shared.shards.log_key(shard))
@@ -445,7 +445,7 @@ impl SessionBackend for RedisClusterBackend {
             let (replicas, ended): (i64, Vec<String>) = script
                 .invoke_async(&mut self.conn_once())
                 .await
-                .map_err(store_error)?;
+                .map_err(backend_error)?;
             if replicas >= 0 {
                 self.replicated(shard, replicas).await?;
                 return Ok(ended);
@@ -497,7 +497,7 @@ impl RotatingBackend for RedisClusterBackend {
             // A compare-and-swap: run twice, it would answer "lost" the second time.
             .invoke_async(&mut self.conn_once())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         self.replicated(shard, replicas).await?;
         Ok(swapped == 1)
     }
@@ -519,7 +519,7 @@ impl ReplayBackend for RedisClusterBackend {
             // Run twice, it would answer "used" the second time.
             .query_async(&mut self.conn_once())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         Ok(set.is_some())
     }
 }

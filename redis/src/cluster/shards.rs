@@ -20,7 +20,7 @@ pub(crate) struct Shard {
 /// The shards of one app (key prefix), the same on every instance given the same count.
 #[derive(Debug)]
 pub(crate) struct Shards {
-    prefix: String,
+    key_prefix: String,
     shards: Vec<Shard>,
     by_tag: HashMap<String, usize>,
 }
@@ -31,10 +31,10 @@ pub(crate) fn slot(tag: &str) -> u16 {
 }
 
 impl Shards {
-    /// `count` shards (1 to 1024: each range at least 16 slots wide) under `prefix`: shard
+    /// `count` shards (1 to 1024: each range at least 16 slots wide) under `key_prefix`: shard
     /// `i` gets the first short tag whose slot falls in the middle half of the `i`-th of
     /// `count` equal slot ranges.
-    pub(crate) fn new(prefix: &str, count: u16) -> Shards {
+    pub(crate) fn new(key_prefix: &str, count: u16) -> Shards {
         let count = count.clamp(1, 1024);
         let width = u32::from(SLOTS) / u32::from(count);
         let shards: Vec<Shard> = (0..u32::from(count))
@@ -61,7 +61,7 @@ impl Shards {
             .map(|(i, shard)| (shard.tag.clone(), i))
             .collect();
         Shards {
-            prefix: prefix.to_owned(),
+            key_prefix: key_prefix.to_owned(),
             shards,
             by_tag,
         }
@@ -90,7 +90,7 @@ impl Shards {
 
     /// `{prefix}:{tag}:{kind}:{name}`; the braces make the tag the key's hash tag.
     pub(crate) fn key(&self, shard: &Shard, kind: &str, name: &str) -> String {
-        format!("{}:{{{}}}:{kind}:{name}", self.prefix, shard.tag)
+        format!("{}:{{{}}}:{kind}:{name}", self.key_prefix, shard.tag)
     }
 
     pub(crate) fn session_key(&self, shard: &Shard, id: &str) -> String {
@@ -103,18 +103,18 @@ impl Shards {
 
     /// The shard's revocation log.
     pub(crate) fn log_key(&self, shard: &Shard) -> String {
-        format!("{}:{{{}}}:revoked", self.prefix, shard.tag)
+        format!("{}:{{{}}}:revoked", self.key_prefix, shard.tag)
     }
 
     /// Since when the shard's log is known complete (see `scripts::check_log`).
     pub(crate) fn marker_key(&self, shard: &Shard) -> String {
-        format!("{}:{{{}}}:log-since", self.prefix, shard.tag)
+        format!("{}:{{{}}}:log-since", self.key_prefix, shard.tag)
     }
 
     /// A DPoP proof's record: tagged by the proof id itself, so records spread over every
     /// slot.
     pub(crate) fn proof_key(&self, id: &str) -> String {
-        format!("{}:p:{{{id}}}", self.prefix)
+        format!("{}:p:{{{id}}}", self.key_prefix)
     }
 }
 
