@@ -6,10 +6,10 @@
 //! Bearer form or RFC 6749's `grant_type=refresh_token`), checking each session through a
 //! cache in front of your [`SessionBackend`]. Your login handler calls [`Sessions::create`];
 //! [`Sessions::revoke`] ends a session, its access tokens included, on every instance that
-//! shares the backend. Every refusal is an RFC 6750 response (401 with `WWW-Authenticate`,
-//! 400, 403; 503, never 401, when the backend is down). `Verifier` (feature `jwks`) is a
-//! resource server for the tokens of any issuer; DPoP (RFC 9449) binds tokens to a client's
-//! key.
+//! shares a backend with a revocation feed (Redis, Postgres). Every refusal is an RFC 6750
+//! response (401 with `WWW-Authenticate`, 400, 403; 503, never 401, when the backend is
+//! down). `Verifier` (feature `jwks`) is a resource server for the tokens of any issuer;
+//! DPoP (RFC 9449) binds tokens to a client's key.
 //!
 //! ```
 //! use http::{Request, Response, StatusCode};
