@@ -4,7 +4,7 @@
 //! user, a session or a token. Without the feature every function here is empty and
 //! inlined away: the hot path pays nothing.
 //!
-//! The names and labels are listed once, in the crate docs (`# Metrics`).
+//! The names and labels are listed once, in the operations guide (`docs/operations.md`).
 //!
 //! Refusals are logged (debug level) and counted here and nowhere else: the layers only say
 //! which route refused what. The log macros live here too, so that low modules log without

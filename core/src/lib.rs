@@ -1,9 +1,11 @@
 //! The contract between [tower-jwt-sessions] and its session backends.
 //!
 //! A backend author needs this crate alone: [`SessionBackend`] keeps session rows,
-//! [`RotatingBackend`] adds the compare-and-swap that refresh-token rotation needs, [`Session`]
-//! is the row, [`BackendError`] the one failure. [`Users`] and [`UserClaims`] describe the
-//! app's user directory, kept apart from the backend. The conformance suite (feature
+//! [`RotatingBackend`] adds the compare-and-swap that refresh-token rotation needs,
+//! [`ReplayBackend`] records each DPoP proof once for every instance, [`Session`] is the row,
+//! [`BackendError`] the one failure; a backend with a revocation feed delivers to a
+//! [`RevocationSink`]. [`Users`] and [`UserClaims`] describe the app's user directory, kept
+//! apart from the backend. The conformance suite (feature
 //! `test-suite`, module `suite`) checks a backend against the contract in one line.
 //!
 //! No crypto, no runtime, no HTTP: serde and std only. tower-jwt-sessions re-exports

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 /// revoking deletes it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Session {
-    /// Random 128-bit id, hex-encoded, chosen by the crate.
+    /// Chosen by the crate: a random 128-bit id, hex-encoded (32 digits), or
+    /// `{prefix}.{32 hex digits}` when the backend names a
+    /// [`session_id_prefix`](crate::SessionBackend::session_id_prefix).
     pub id: String,
     /// The user the session belongs to.
     pub user_id: String,

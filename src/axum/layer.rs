@@ -26,6 +26,7 @@ impl<S, U> Sessions<S, U> {
     /// ```
     /// use axum::Router;
     /// use axum::routing::get;
+    /// use tower::Layer;
     /// use tower_jwt_sessions::{Claims, Keys, MachinableClaims, MemoryBackend, Sessions};
     ///
     /// let memory = MemoryBackend::<MachinableClaims>::new();
@@ -33,9 +34,10 @@ impl<S, U> Sessions<S, U> {
     ///     .backend(memory.clone())
     ///     .users(memory)
     ///     .build()?;
-    /// let app: Router = Router::new()
-    ///     .route("/me", get(|claims: Claims<MachinableClaims>| async move { claims.user.name.clone() }))
-    ///     .layer(sessions.axum_layer());
+    /// let routes = Router::new()
+    ///     .route("/me", get(|claims: Claims<MachinableClaims>| async move { claims.user.name.clone() }));
+    /// // Around the whole router (see the module docs for why).
+    /// let app: Router = Router::new().fallback_service(sessions.axum_layer().layer(routes));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn axum_layer(&self) -> AxumLayer<S, U> {

@@ -6,6 +6,7 @@
 //! ```
 //! use axum::Router;
 //! use axum::routing::{get, post};
+//! use tower::Layer;
 //! use tower_jwt_sessions::axum::Require;
 //! use tower_jwt_sessions::scopes::Write;
 //! use tower_jwt_sessions::{Claims, Keys, MachinableClaims, MemoryBackend, Sessions};
@@ -26,74 +27,24 @@
 //!     .users(memory)
 //!     .public_path("/greeting")
 //!     .build()?;
-//! let app: Router = Router::new()
+//! let routes = Router::new()
 //!     .route("/me", get(me))
 //!     .route("/greeting", get(greeting))
-//!     .route("/pets", post(create_pet))
-//!     .layer(sessions.axum_layer());
+//!     .route("/pets", post(create_pet));
+//! // The layer around the whole router: it sees every request before routing.
+//! let app: Router = Router::new().fallback_service(sessions.axum_layer().layer(routes));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Mount the layer around the whole router, as above, rather than with `Router::layer`,
+//! which runs it after routing, on each route added before it: a route added later would go
+//! unguarded, and a route pattern that matches the refresh path (`/sessions/{id}`) would add
+//! its own `Allow` header to the layer's refresh answer. Either way the layer answers the
+//! refresh route itself. A page on another origin needs CORS outside this layer: see the
+//! [browser guide](crate::guide::browser).
 //!
 //! On a public route, or in optional mode without a token, `Claims` answers the layer's 401
 //! and `Option<Claims>` is `None`. Without the layer at all, both answer a 500 that says so.
-//!
-//! # A browser app on another origin (CORS)
-//!
-//! Put tower-http's `CorsLayer` outermost, around the session layer: it answers the
-//! preflights itself and adds its headers to every answer, the session layer's 401s and
-//! 503s included, so that the page can read a refusal (and tell "signed out" from "network
-//! down") instead of seeing a network error. Allow the `Authorization` header (and the CSRF
-//! header of [`RefreshCookie::csrf_header`](crate::RefreshCookie::csrf_header), if you use
-//! one), allow credentials when the refresh token travels in the cookie, and expose
-//! `WWW-Authenticate` and `Retry-After`. The session layer itself never refuses a preflight
-//! (`OPTIONS` with `Origin` and `Access-Control-Request-Method`, which carries no
-//! credentials): it passes it on without claims, so a `CorsLayer` inside it answers too,
-//! but its own refusals would then carry no CORS headers.
-//!
-//! ```
-//! use axum::body::Body;
-//! use axum::routing::get;
-//! use axum::Router;
-//! use http::{HeaderValue, Method, Request, StatusCode, header};
-//! use tower::{Layer, ServiceExt};
-//! use tower_http::cors::CorsLayer;
-//! use tower_jwt_sessions::{Keys, MachinableClaims, MemoryBackend, RefreshCookie, Sessions};
-//!
-//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! let page = "https://app.example";
-//! let memory = MemoryBackend::<MachinableClaims>::new();
-//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-//!     .backend(memory.clone())
-//!     .users(memory)
-//!     .refresh_cookie(RefreshCookie::new().allowed_origin(page))
-//!     .build()?;
-//! let cors = CorsLayer::new()
-//!     .allow_origin(HeaderValue::from_static(page))
-//!     .allow_credentials(true)
-//!     .allow_methods([Method::GET, Method::POST, Method::DELETE])
-//!     .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-//!     .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER]);
-//! let routes = Router::new().route("/me", get(|| async { "me" }));
-//! // CORS, then the session layer, then the routes.
-//! let app = Router::new().fallback_service(cors.layer(sessions.axum_layer().layer(routes)));
-//!
-//! let preflight = Request::options("/me")
-//!     .header(header::ORIGIN, page)
-//!     .header(header::ACCESS_CONTROL_REQUEST_METHOD, "GET")
-//!     .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization")
-//!     .body(Body::empty())?;
-//! let res = app.clone().oneshot(preflight).await?;
-//! assert_eq!(res.status(), StatusCode::OK);
-//! assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], page);
-//!
-//! // The page reads the layer's refusal.
-//! let anonymous = Request::get("/me").header(header::ORIGIN, page).body(Body::empty())?;
-//! let res = app.oneshot(anonymous).await?;
-//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-//! assert_eq!(res.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], page);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! # }).unwrap();
-//! ```
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -116,8 +67,9 @@ use crate::scope::Scope;
 use crate::token::Claims;
 
 const LAYER_MISSING: &str = "tower-jwt-sessions: no claims in the request extensions and the \
-SessionLayer did not see this request. Add `sessions.layer()` around this route (or the whole \
-router), and check that the handler's claim type is the backend's `Claims` type.";
+session layer did not see this request. Wrap the whole router in `sessions.axum_layer()` \
+(`Router::new().fallback_service(sessions.axum_layer().layer(router))`), and check that the \
+handler's claim type is the user directory's `Claims` type.";
 
 /// Why a [`Claims`] or [`Require`] extractor refused: the layer's own 401/403 response, or a
 /// 500 saying plainly that the layer is not installed.

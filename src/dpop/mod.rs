@@ -40,7 +40,9 @@ pub(crate) enum Scheme {
 }
 
 /// How a layer treats DPoP (RFC 9449); give it to
-/// [`VerifierBuilder::dpop`](crate::VerifierBuilder::dpop). See the [module docs](self).
+/// [`SessionsBuilder::dpop`](crate::SessionsBuilder::dpop) or
+/// [`VerifierBuilder::dpop`](crate::VerifierBuilder::dpop). See the [module docs](self) and
+/// the [DPoP guide](crate::guide::dpop).
 #[derive(Clone)]
 #[must_use]
 pub struct Dpop {

@@ -48,6 +48,8 @@ use crate::user_cache::UserCache;
 /// | `.rotate_refresh_tokens(grace)` | off | every refresh also answers a new `refresh_token`; a retired one used again ends the session, except within `grace` (a second tab); for a [`RotatingBackend`](crate::RotatingBackend) |
 /// | `.error_renderer(ErrorRenderer::default().with_realm(r))` | RFC 6750 JSON, no realm | how refusals look, and the realm of their challenges |
 /// | `.refresh_cookie(RefreshCookie::new().allowed_origin(o))` | off (Bearer only) | the refresh token also in an `HttpOnly; Secure; SameSite=Strict` cookie, for browser apps, with a CSRF check; see the [`cookie`](crate::cookie) module |
+/// | `.client_id(id)` | off | access tokens also carry `client_id` and a fresh `jti`, so that with `.issuer` and `.audience` they are complete RFC 9068 tokens |
+/// | `.dpop(Dpop::allowed())` / `.dpop(Dpop::required())` | off | sessions bound to a client's key (RFC 9449), for a [`ReplayBackend`](crate::ReplayBackend); see the [`dpop`](crate::dpop) module |
 ///
 /// ```
 /// use std::time::Duration;
