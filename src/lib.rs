@@ -25,10 +25,8 @@
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let memory = MemoryBackend::<MachinableClaims>::new();
-//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-//!     .backend(memory.clone())
-//!     .users(memory)
-//!     .build()?;
+//! let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+//! let sessions = Sessions::builder(keys, memory.clone(), memory).build()?;
 //! let app = ServiceBuilder::new().layer(sessions.layer()).service(service_fn(
 //!     |req: Request<String>| async move {
 //!         let claims = req.extensions().get::<Claims<MachinableClaims>>().unwrap();
@@ -60,8 +58,8 @@
 //!
 //! Session rows and users are two separate doors: a [`SessionBackend`] keeps sessions (it
 //! knows nothing of users), a [`Users`] directory gives a user's *current* claims at every
-//! refresh. [`MemoryBackend`] is both; anything else plugs in with
-//! [`backend`](SessionsBuilder::backend) and [`users`](SessionsBuilder::users). Backend authors
+//! refresh. [`MemoryBackend`] is both; anything else plugs in as the `backend` or `users` of
+//! [`Sessions::builder`]. Backend authors
 //! need only the contract crate, `tower-jwt-sessions-core`, whose `suite` (feature
 //! `test-suite`) checks a backend in one line.
 //!
@@ -117,10 +115,9 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let user = MachinableClaims::new("pet-demo", MachinableUser { id: "u1".into(),
 //!     name: "testUser".into(), active: true, read: true, write: true, kind: "project".into() });
-//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-//!     .backend(Rows::default())
-//!     .users(Directory(HashMap::from([("u1".to_owned(), user.clone())])))
-//!     .build()?;
+//! let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+//! let users = Directory(HashMap::from([("u1".to_owned(), user.clone())]));
+//! let sessions = Sessions::builder(keys, Rows::default(), users).build()?;
 //! let issued = sessions.create("u1", &user, SessionMeta::default()).await?;
 //! assert_eq!(sessions.list("u1").await?.len(), 1);
 //! assert!(sessions.revoke(&issued.session_id).await?);
@@ -131,7 +128,7 @@
 //! A backend failure (`Err(BackendError)`) is a server fault: 503 with `Retry-After`, never a
 //! 401, and the client keeps its tokens. "Not there" (`Ok(None)`, `Ok(false)`) ends the
 //! session with a 401. Refresh-token rotation
-//! ([`rotate_refresh_tokens`](SessionsBuilder::rotate_refresh_tokens)) is offered for stores
+//! ([`rotate_refresh_tokens`](SessionsBuilder::rotate_refresh_tokens)) is offered for backends
 //! that also implement [`RotatingBackend`], a compare-and-swap of the session's generation.
 //!
 //! # Security model
@@ -276,6 +273,7 @@ mod access;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+mod capability;
 mod clock;
 pub mod cookie;
 pub mod defaults;

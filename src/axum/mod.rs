@@ -21,9 +21,8 @@
 //! }
 //!
 //! let memory = MemoryBackend::<MachinableClaims>::new();
-//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-//!     .backend(memory.clone())
-//!     .users(memory)
+//! let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+//! let sessions = Sessions::builder(keys, memory.clone(), memory)
 //!     .public_path("/greeting")
 //!     .build()?;
 //! let app: Router = Router::new()
@@ -62,9 +61,8 @@
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let page = "https://app.example";
 //! let memory = MemoryBackend::<MachinableClaims>::new();
-//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-//!     .backend(memory.clone())
-//!     .users(memory)
+//! let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+//! let sessions = Sessions::builder(keys, memory.clone(), memory)
 //!     .refresh_cookie(RefreshCookie::new().allowed_origin(page))
 //!     .build()?;
 //! let cors = CorsLayer::new()

@@ -231,11 +231,10 @@ async fn a_dead_redis_is_503_in_time_and_a_restarted_one_serves_again() {
 
     drop(server);
     // A session this instance never loaded needs the backend: 503 within the timeout.
-    let other = tower_jwt_sessions::Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .in_memory()
+    let other = in_memory(Keys::hs256(SECRET).unwrap())
         .build()
         .unwrap()
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .create("u1", &u1(), SessionMeta::default())
         .await
         .unwrap();
     let start = Instant::now();
@@ -246,18 +245,12 @@ async fn a_dead_redis_is_503_in_time_and_a_restarted_one_serves_again() {
         "{:?}",
         start.elapsed()
     );
-    assert!(
-        a.create("u1", &user("u1", true, true, true), SessionMeta::default())
-            .await
-            .is_err()
-    );
+    assert!(a.create("u1", &u1(), SessionMeta::default()).await.is_err());
 
     // Back on the same port (empty: it keeps nothing): the same instance serves again.
     let _server = PrivateRedis::start(port);
     let recovered = within(Duration::from_secs(5), async || {
-        a.create("u1", &user("u1", true, true, true), SessionMeta::default())
-            .await
-            .is_ok()
+        a.create("u1", &u1(), SessionMeta::default()).await.is_ok()
     })
     .await;
     assert!(recovered.is_some(), "the store did not reconnect");
@@ -296,11 +289,7 @@ async fn an_idle_connection_closed_by_the_server_fails_no_request() {
             "a request failed after the idle close"
         );
         token = rotated.unwrap();
-        assert!(
-            a.create("u1", &user("u1", true, true, true), SessionMeta::default())
-                .await
-                .is_ok()
-        );
+        assert!(a.create("u1", &u1(), SessionMeta::default()).await.is_ok());
     }
 }
 

@@ -212,9 +212,8 @@ async fn past_the_per_user_limit_the_oldest_sessions_end_on_the_other_instance_t
     let seeds = seeds(&cluster);
     let users = users();
     let limited = |backend| {
-        tower_jwt_sessions::Sessions::builder(tower_jwt_sessions::Keys::hs256(SECRET).unwrap())
-            .backend(backend)
-            .users(users.clone())
+        let keys = tower_jwt_sessions::Keys::hs256(SECRET).unwrap();
+        tower_jwt_sessions::Sessions::builder(keys, backend, users.clone())
             .max_sessions_per_user(Some(2))
             .build()
             .unwrap()
