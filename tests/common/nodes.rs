@@ -1,4 +1,4 @@
-//! Helpers for tests of several instances over a shared backend, and of stores on servers.
+//! Helpers for tests of several instances over a shared backend, and of backends on servers.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

@@ -335,7 +335,7 @@ async fn other_credentials_and_planted_cookies() {
 }
 
 #[tokio::test]
-async fn dead_cookies_are_cleared_and_a_store_fault_keeps_the_cookie() {
+async fn dead_cookies_are_cleared_and_a_backend_fault_keeps_the_cookie() {
     let sessions = sessions(Some(cookie_mode()), None);
     let issued = login(&sessions).await;
     let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();

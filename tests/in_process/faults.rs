@@ -61,7 +61,7 @@ async fn a_failure_reading_user_claims_is_503_not_401() {
     // Every refresh reads the directory (no shared window), so the fault is met at once.
     let (sessions, backend) = setup(builder().user_claims_ttl(None));
     let issued = login(&sessions).await;
-    // Warm the session cache so that only the user-claims read hits the failing store.
+    // Warm the session cache so that only the user-claims read hits the failing backend.
     assert_eq!(
         refresh(&sessions, &issued.refresh_token).await.status,
         StatusCode::OK

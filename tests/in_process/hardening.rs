@@ -76,7 +76,7 @@ async fn a_revocation_flood_past_the_budget_never_lets_a_revoked_access_token_in
             .session_id(),
         Some(live.session_id.as_str())
     );
-    assert!(backend.loads() > before, "the fallback asked the store");
+    assert!(backend.loads() > before, "the fallback asked the backend");
     // And the handle agrees with the layer about a revoked one.
     assert!(
         sessions
@@ -87,7 +87,7 @@ async fn a_revocation_flood_past_the_budget_never_lets_a_revoked_access_token_in
 }
 
 #[tokio::test]
-async fn past_the_budget_a_store_failure_is_503_not_an_open_door() {
+async fn past_the_budget_a_backend_failure_is_503_not_an_open_door() {
     let (sessions, backend) = counting();
     let live = login(&sessions).await;
     for _ in 0..11 {
@@ -280,7 +280,7 @@ async fn concurrent_refreshes_of_one_user_read_the_directory_once() {
 /// session, and are answered without a backend call: the backend here fails every call, and
 /// still no odd id makes an error.
 #[tokio::test]
-async fn an_id_that_cannot_be_a_session_never_reaches_the_store() {
+async fn an_id_that_cannot_be_a_session_never_reaches_the_backend() {
     let (sessions, backend) = counting();
     let tokens = login(&sessions).await;
     backend.set_fail(true);

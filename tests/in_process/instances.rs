@@ -2,7 +2,7 @@
 //! feed, "sign out everywhere" and "other devices", the per-user limit, and an instance whose
 //! feed is down, or whose backend lost part of its log, trusting nothing it cached. The shared
 //! backend here is the in-memory one with a feed that delivers at once; `tests/redis.rs` and
-//! `tests/postgres.rs` run the same over real stores.
+//! `tests/postgres.rs` run the same over real servers.
 
 use std::sync::{Arc, Mutex};
 
@@ -141,7 +141,7 @@ async fn while_the_feed_is_down_nothing_cached_is_trusted() {
 }
 
 #[tokio::test]
-async fn after_the_store_reports_a_lost_log_nothing_cached_before_it_is_trusted() {
+async fn after_the_backend_reports_a_lost_log_nothing_cached_before_it_is_trusted() {
     let (backend, nodes) = cluster(1);
     let a = &nodes[0];
     let tokens = login(a).await;

@@ -670,7 +670,7 @@ async fn unknown_sessions_are_remembered_briefly() {
     for _ in 0..5 {
         h.refresh(&token).await.assert_invalid_token();
     }
-    assert_eq!(h.backend.loads(), 1, "one store read for five refreshes");
+    assert_eq!(h.backend.loads(), 1, "one backend read for five refreshes");
     tokio::time::sleep(Duration::from_millis(400)).await;
     h.refresh(&token).await.assert_invalid_token();
     assert_eq!(
