@@ -83,7 +83,7 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-fn store_error(err: RedisError) -> BackendError {
+fn backend_error(err: RedisError) -> BackendError {
     BackendError::new(err)
 }
 

@@ -15,7 +15,7 @@ use tower_jwt_sessions_core::{
 };
 
 use crate::log::{Feed, Position, check, replay};
-use crate::{DEFAULT_RETENTION, oldest_kept, optional, parse, scripts, store_error, unix_now};
+use crate::{DEFAULT_RETENTION, backend_error, oldest_kept, optional, parse, scripts, unix_now};
 
 /// How long one blocking read of the log waits before it returns empty.
 const FEED_BLOCK: Duration = Duration::from_secs(1);
@@ -106,9 +106,9 @@ impl RedisBackend {
     {
         match command(self.conn.clone()).await {
             Err(err) if err.is_connection_dropped() || err.is_io_error() => {
-                command(self.conn.clone()).await.map_err(store_error)
+                command(self.conn.clone()).await.map_err(backend_error)
             }
-            result => result.map_err(store_error),
+            result => result.map_err(backend_error),
         }
     }
 }
@@ -137,14 +137,14 @@ impl RedisBackendBuilder {
 
     /// Connects; a bad URL or an unreachable server is an error.
     pub async fn connect(self) -> Result<RedisBackend, BackendError> {
-        let client = Client::open(self.url.as_str()).map_err(store_error)?;
+        let client = Client::open(self.url.as_str()).map_err(backend_error)?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(self.response_timeout))
             .set_number_of_retries(2);
         let conn = ConnectionManager::new_with_config(client.clone(), config)
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         Ok(RedisBackend {
             conn,
             client,

@@ -14,7 +14,7 @@ use tower_jwt_sessions_core::{
 };
 
 use crate::log::Feed;
-use crate::{DEFAULT_RETENTION, oldest_kept, optional, parse, store_error, unix_now};
+use crate::{DEFAULT_RETENTION, backend_error, oldest_kept, optional, parse, unix_now};
 
 mod feed;
 mod patient;
@@ -145,7 +145,7 @@ impl RedisClusterBackend {
                 &RoutingInfo::SingleNode(SingleNodeRoutingInfo::SpecificNode(route)),
             )
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         Ok(())
     }
 
@@ -168,7 +168,7 @@ impl RedisClusterBackend {
             .arg("user")
             .query_async(&mut self.conn())
             .await
-            .map_err(store_error)
+            .map_err(backend_error)
     }
 }
 
@@ -245,8 +245,8 @@ impl RedisClusterBackendBuilder {
             .max_retry_wait(100)
             .retry_wait_formula(10, 2)
             .build()
-            .map_err(store_error)?;
-        let conn = client.get_async_connection().await.map_err(store_error)?;
+            .map_err(backend_error)?;
+        let conn = client.get_async_connection().await.map_err(backend_error)?;
         Ok(RedisClusterBackend {
             conn,
             shared: Arc::new(Shared {
@@ -313,7 +313,7 @@ impl SessionBackend for RedisClusterBackend {
             // knows it yet.
             .invoke_async(&mut self.conn())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         self.replicated(shard, replicas).await
     }
 
@@ -325,7 +325,7 @@ impl SessionBackend for RedisClusterBackend {
             .arg(self.shared.shards.session_key(shard, id))
             .query_async(&mut self.conn())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         parse(id, row)
     }
 
@@ -351,7 +351,7 @@ impl SessionBackend for RedisClusterBackend {
             // Run twice, it would answer "no such session" the second time.
             .invoke_async(&mut self.conn_once())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         self.replicated(shard, replicas).await?;
         Ok(revoked == 1)
     }
@@ -368,7 +368,7 @@ impl SessionBackend for RedisClusterBackend {
             .arg(last)
             .query_async(&mut self.conn())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         // One read per session, each routed on its own: a slot being migrated may hold some
         // of them on either node.
         let mut sessions = Vec::with_capacity(ids.len());
@@ -378,7 +378,7 @@ impl SessionBackend for RedisClusterBackend {
                 .arg(self.shared.shards.session_key(shard, id))
                 .query_async(&mut self.conn())
                 .await
-                .map_err(store_error)?;
+                .map_err(backend_error)?;
             match parse(id, row)? {
                 Some(session) => sessions.push(session),
                 None => expired.push(id.as_str()),
@@ -391,7 +391,7 @@ impl SessionBackend for RedisClusterBackend {
                 .arg(&expired)
                 .query_async::<i64>(&mut self.conn())
                 .await
-                .map_err(store_error)?;
+                .map_err(backend_error)?;
         }
         Ok(sessions)
     }
@@ -408,7 +408,7 @@ impl SessionBackend for RedisClusterBackend {
             .arg(at)
             .invoke_async(&mut self.conn())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         Ok(())
     }
 
@@ -429,7 +429,7 @@ impl SessionBackend for RedisClusterBackend {
                 .arg(-1)
                 .query_async(&mut self.conn())
                 .await
-                .map_err(store_error)?;
+                .map_err(backend_error)?;
             let mut script = self.shared.scripts.revoke_others.key(&index);
             script
                 .key(self.shared.shards.log_key(shard))
@@ -445,7 +445,7 @@ impl SessionBackend for RedisClusterBackend {
             let (replicas, ended): (i64, Vec<String>) = script
                 .invoke_async(&mut self.conn_once())
                 .await
-                .map_err(store_error)?;
+                .map_err(backend_error)?;
             if replicas >= 0 {
                 self.replicated(shard, replicas).await?;
                 return Ok(ended);
@@ -497,7 +497,7 @@ impl RotatingBackend for RedisClusterBackend {
             // A compare-and-swap: run twice, it would answer "lost" the second time.
             .invoke_async(&mut self.conn_once())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         self.replicated(shard, replicas).await?;
         Ok(swapped == 1)
     }
@@ -519,7 +519,7 @@ impl ReplayBackend for RedisClusterBackend {
             // Run twice, it would answer "used" the second time.
             .query_async(&mut self.conn_once())
             .await
-            .map_err(store_error)?;
+            .map_err(backend_error)?;
         Ok(set.is_some())
     }
 }
