@@ -12,7 +12,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use tower::{Layer, Service};
-use tower_jwt_sessions::{SessionMeta, Sessions};
+use tower_jwt_sessions::SessionMeta;
 
 fn request(auth: Option<&HeaderValue>) -> Request<String> {
     let mut req = Request::get("/me").body(String::new()).unwrap();
@@ -49,8 +49,7 @@ fn bench_alg(c: &mut Criterion, alg: Algorithm, rt: &tokio::runtime::Runtime) {
     validation.validate_nbf = true;
 
     let mk = |cache: bool| {
-        let sessions = Sessions::builder(keys.clone())
-            .in_memory()
+        let sessions = in_memory(keys.clone())
             .token_cache_bytes(cache.then_some(32 << 20))
             .build()
             .unwrap();
@@ -95,11 +94,7 @@ fn bench_alg(c: &mut Criterion, alg: Algorithm, rt: &tokio::runtime::Runtime) {
                 .with_kid(format!("retired-{i}"));
             set = set.verifying(retired).unwrap();
         }
-        let sessions = Sessions::builder(set)
-            .in_memory()
-            .token_cache_bytes(None)
-            .build()
-            .unwrap();
+        let sessions = in_memory(set).token_cache_bytes(None).build().unwrap();
         let token = rt
             .block_on(sessions.create("u1", &user(), SessionMeta::default()))
             .unwrap()
@@ -131,7 +126,7 @@ fn access(c: &mut Criterion) {
     let mut validation = Validation::new(Algorithm::HS256);
     validation.leeway = 5;
     validation.validate_nbf = true;
-    let sessions = Sessions::builder(keys).in_memory().build().unwrap();
+    let sessions = in_memory(keys).build().unwrap();
     let issued = rt
         .block_on(sessions.create("u1", &user(), SessionMeta::default()))
         .unwrap();

@@ -11,7 +11,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request};
 use jsonwebtoken::Algorithm;
 use tower::{Layer, Service};
-use tower_jwt_sessions::{SessionMeta, Sessions};
+use tower_jwt_sessions::SessionMeta;
 
 fn request(auth: &HeaderValue) -> Request<String> {
     let mut req = Request::get("/me").body(String::new()).unwrap();
@@ -28,10 +28,7 @@ fn main() {
     const N: usize = 10_000;
 
     // --- bytes per cached session ---------------------------------------------------------
-    let sessions = Sessions::builder(keys(Algorithm::HS256).0)
-        .in_memory()
-        .build()
-        .unwrap();
+    let sessions = in_memory(keys(Algorithm::HS256).0).build().unwrap();
     sessions.users().set_user("u1", user());
     let issued: Vec<_> = (0..N)
         .map(|_| {
@@ -85,8 +82,7 @@ fn main() {
     let cached = count(&mut || {
         now(svc.call(request(&auth))).unwrap();
     });
-    let uncached_sessions = Sessions::builder(keys(Algorithm::HS256).0)
-        .in_memory()
+    let uncached_sessions = in_memory(keys(Algorithm::HS256).0)
         .token_cache_bytes(None)
         .build()
         .unwrap();

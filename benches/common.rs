@@ -1,5 +1,5 @@
-//! Shared by the benchmarks: criterion's configuration, services, keys and a poll-once
-//! executor.
+//! Shared by the benchmarks: criterion's configuration, services, keys, a poll-once
+//! executor and the tests' counting backend.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
@@ -13,22 +13,23 @@ use criterion::Criterion;
 use http::{Request, Response};
 use serde::Deserialize;
 use tower_jwt_sessions::{
-    Algorithm, Keys, MachinableClaims, MachinableUser, MemoryBackend, SessionsBuilder,
+    Algorithm, Keys, MachinableClaims, MachinableUser, MemoryBackend, Sessions, SessionsBuilder,
 };
+
+// The tests' counting backend, written once.
+#[path = "../tests/common/counting.rs"]
+mod counting;
+
+#[allow(unused_imports)] // Not every bench counts.
+pub use counting::CountingBackend;
 
 /// The in-memory backend and user directory, with the example's claims.
 pub type Memory = MemoryBackend<MachinableClaims>;
 
-/// `.backend(m.clone()).users(m)` with a fresh [`Memory`].
-pub trait InMemory {
-    fn in_memory(self) -> SessionsBuilder<Memory, Memory>;
-}
-
-impl InMemory for SessionsBuilder {
-    fn in_memory(self) -> SessionsBuilder<Memory, Memory> {
-        let memory = Memory::new();
-        self.backend(memory.clone()).users(memory)
-    }
+/// Sessions over a fresh [`Memory`], which is their user directory too.
+pub fn in_memory(keys: Keys) -> SessionsBuilder<Memory> {
+    let memory = Memory::new();
+    Sessions::builder(keys, memory.clone(), memory)
 }
 
 /// Criterion as every bench runs it: 0.5 s of warm-up, 2 s of measurement, 40 samples.
@@ -141,10 +142,7 @@ pub fn sessions_and_token(
     rt: &tokio::runtime::Runtime,
 ) -> (tower_jwt_sessions::Sessions<Memory>, String) {
     let (keys, _) = keys(Algorithm::HS256);
-    let sessions = tower_jwt_sessions::Sessions::builder(keys)
-        .in_memory()
-        .build()
-        .unwrap();
+    let sessions = in_memory(keys).build().unwrap();
     let token = rt
         .block_on(sessions.create("u1", &user(), tower_jwt_sessions::SessionMeta::default()))
         .unwrap()

@@ -88,9 +88,7 @@ fn dpop(c: &mut Criterion) {
     let jkt = client.jwk.thumbprint(ThumbprintHash::SHA256).unwrap();
     let memory = Memory::new();
     memory.set_user("u1", user());
-    let sessions = Sessions::builder(keys(Algorithm::HS256).0)
-        .backend(memory.clone())
-        .users(memory.clone())
+    let sessions = Sessions::builder(keys(Algorithm::HS256).0, memory.clone(), memory.clone())
         .dpop(Dpop::allowed())
         .build()
         .unwrap();

@@ -5,8 +5,6 @@
 mod common;
 
 use std::hint::black_box;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -16,35 +14,7 @@ use http::{HeaderValue, Request};
 use jsonwebtoken::{Algorithm, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use tower::{Layer, Service, ServiceExt};
-use tower_jwt_sessions::{
-    BackendError, MachinableClaims, Session, SessionBackend, SessionMeta, Sessions,
-};
-
-/// The in-memory backend, counting loads; its `inner` is also the user directory.
-#[derive(Clone, Default)]
-struct Counting {
-    inner: Memory,
-    loads: Arc<AtomicUsize>,
-}
-
-impl SessionBackend for Counting {
-    async fn create(&self, s: Session) -> Result<(), BackendError> {
-        self.inner.create(s).await
-    }
-    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(id).await
-    }
-    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
-        self.inner.revoke(id).await
-    }
-    async fn list(&self, u: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
-        self.inner.list(u, limit).await
-    }
-    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
-        self.inner.touch(id, at).await
-    }
-}
+use tower_jwt_sessions::{MachinableClaims, SessionMeta, Sessions};
 
 #[derive(Deserialize)]
 #[allow(dead_code)]
@@ -77,18 +47,23 @@ fn refresh_request(auth: &HeaderValue) -> Request<String> {
     req
 }
 
+/// Sessions over a fresh counting backend whose `inner` holds `u1` and is the user directory.
+fn counted() -> (Sessions<CountingBackend, Memory>, CountingBackend) {
+    let backend = CountingBackend::default();
+    backend.inner.set_user("u1", user());
+    let keys = keys(Algorithm::HS256).0;
+    let sessions = Sessions::builder(keys, backend.clone(), backend.inner.clone())
+        .build()
+        .unwrap();
+    (sessions, backend)
+}
+
 fn refresh(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
         .unwrap();
-    let backend = Counting::default();
-    backend.inner.set_user("u1", user());
-    let sessions = Sessions::builder(keys(Algorithm::HS256).0)
-        .backend(backend.clone())
-        .users(backend.inner.clone())
-        .build()
-        .unwrap();
+    let (sessions, _) = counted();
     let svc = sessions.layer().layer(Hello);
     let issued = rt
         .block_on(sessions.create("u1", &user(), SessionMeta::default()))
@@ -158,13 +133,7 @@ fn refresh(c: &mut Criterion) {
     // cache: the cold benchmark above filled the first one to capacity, where moka's
     // admission policy may turn a new entry away (then a later request loads again).
     const N: usize = 200;
-    let backend = Counting::default();
-    backend.inner.set_user("u1", user());
-    let sessions = Sessions::builder(keys(Algorithm::HS256).0)
-        .backend(backend.clone())
-        .users(backend.inner.clone())
-        .build()
-        .unwrap();
+    let (sessions, backend) = counted();
     let svc = sessions.layer().layer(Hello);
     group.sample_size(10);
     group.bench_function("concurrent_cold_200", |b| {
@@ -176,7 +145,7 @@ fn refresh(c: &mut Criterion) {
                     .unwrap();
                 let auth =
                     HeaderValue::from_str(&format!("Bearer {}", issued.refresh_token)).unwrap();
-                let before = backend.loads.load(Ordering::SeqCst);
+                let before = backend.loads();
                 let start = Instant::now();
                 rt.block_on(async {
                     let tasks: Vec<_> = (0..N)
@@ -191,7 +160,7 @@ fn refresh(c: &mut Criterion) {
                     }
                 });
                 total += start.elapsed();
-                let loads = backend.loads.load(Ordering::SeqCst) - before;
+                let loads = backend.loads() - before;
                 assert_eq!(loads, 1, "{N} concurrent cold refreshes must load once");
             }
             total

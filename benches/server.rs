@@ -18,9 +18,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     let cache = (mode != "layer-nocache").then_some(32 << 20);
     let memory = MemoryBackend::<MachinableClaims>::new();
-    let sessions = Sessions::builder(Keys::hs256(b"whole-stack-benchmark-secret-32-bytes!")?)
-        .backend(memory.clone())
-        .users(memory)
+    let keys = Keys::hs256(b"whole-stack-benchmark-secret-32-bytes!")?;
+    let sessions = Sessions::builder(keys, memory.clone(), memory)
         .token_cache_bytes(cache)
         .build()?;
     let claims = MachinableClaims::new(

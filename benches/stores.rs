@@ -10,8 +10,6 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -21,41 +19,8 @@ use http::{HeaderValue, Request};
 use jsonwebtoken::Algorithm;
 use tower::{Layer, Service, ServiceExt};
 use tower_jwt_sessions::{
-    BackendError, PostgresBackend, RedisBackend, RedisClusterBackend, RevocationSink, Session,
-    SessionBackend, SessionMeta, Sessions,
+    PostgresBackend, RedisBackend, RedisClusterBackend, SessionBackend, SessionMeta, Sessions,
 };
-
-/// A backend that counts its loads.
-#[derive(Clone)]
-struct Counting<S> {
-    inner: S,
-    loads: Arc<AtomicUsize>,
-}
-
-impl<S: SessionBackend> SessionBackend for Counting<S> {
-    async fn create(&self, s: Session) -> Result<(), BackendError> {
-        self.inner.create(s).await
-    }
-    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        self.inner.load(id).await
-    }
-    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
-        self.inner.revoke(id).await
-    }
-    async fn list(&self, u: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
-        self.inner.list(u, limit).await
-    }
-    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
-        self.inner.touch(id, at).await
-    }
-    fn session_id_prefix(&self, user_id: &str) -> Option<String> {
-        self.inner.session_id_prefix(user_id)
-    }
-    fn watch_revocations(&self, sink: Arc<dyn RevocationSink>) {
-        self.inner.watch_revocations(sink);
-    }
-}
 
 fn users() -> Memory {
     let users = Memory::new();
@@ -64,9 +29,7 @@ fn users() -> Memory {
 }
 
 fn instance<S: SessionBackend>(backend: S, users: &Memory) -> Sessions<S, Memory> {
-    Sessions::builder(keys(Algorithm::HS256).0)
-        .backend(backend)
-        .users(users.clone())
+    Sessions::builder(keys(Algorithm::HS256).0, backend, users.clone())
         .build()
         .unwrap()
 }
@@ -201,13 +164,10 @@ fn propagation<S: SessionBackend>(
 fn two_instances_cold<S: SessionBackend + Clone>(
     rt: &tokio::runtime::Runtime,
     name: &str,
-    store: S,
+    backend: S,
 ) {
     let users = users();
-    let counting = Counting {
-        inner: store,
-        loads: Arc::new(AtomicUsize::new(0)),
-    };
+    let counting = CountingBackend::new(backend);
     let (a, b) = (
         instance(counting.clone(), &users),
         instance(counting.clone(), &users),
@@ -219,7 +179,7 @@ fn two_instances_cold<S: SessionBackend + Clone>(
         let issued = rt
             .block_on(a.create("u1", &user(), SessionMeta::default()))
             .unwrap();
-        let before = counting.loads.load(Ordering::SeqCst);
+        let before = counting.loads();
         rt.block_on(async {
             let tasks: Vec<_> = (0..200)
                 .map(|i| {
@@ -232,7 +192,7 @@ fn two_instances_cold<S: SessionBackend + Clone>(
                 assert_eq!(task.await.unwrap(), 200);
             }
         });
-        worst = worst.max(counting.loads.load(Ordering::SeqCst) - before);
+        worst = worst.max(counting.loads() - before);
     }
     assert!(
         worst <= 2,

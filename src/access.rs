@@ -123,7 +123,7 @@ impl<S: SessionBackend, U: Users> Shared<S, U> {
     }
 
     /// Whether the access token's session still exists, asked of the session cache and the
-    /// store: the fallback while the revoked set cannot vouch for it.
+    /// backend: the fallback while the revoked set cannot vouch for it.
     pub(crate) async fn check_session(&self, claims: &Claims<U::Claims>) -> Result<(), AuthError> {
         let sid = claims.session_id().ok_or(MISSING_CLAIM)?;
         match self.store.load(sid).await {

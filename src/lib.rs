@@ -20,9 +20,8 @@
 //!
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
 //! let memory = MemoryBackend::<MachinableClaims>::new();
-//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-//!     .backend(memory.clone())
-//!     .users(memory)
+//! let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+//! let sessions = Sessions::builder(keys, memory.clone(), memory)
 //!     .build()?;
 //! let app = ServiceBuilder::new().layer(sessions.layer()).service(service_fn(
 //!     |req: Request<String>| async move {

@@ -44,6 +44,11 @@ impl PublicRoute {
         }
     }
 
+    /// The path as given, for [`check_paths`].
+    pub(crate) fn path(&self) -> &str {
+        &self.path
+    }
+
     fn matches(&self, method: &Method, path: &str) -> bool {
         if self.method.as_ref().is_some_and(|m| m != method) {
             return false;
@@ -69,8 +74,16 @@ pub(crate) struct Routes {
     public: Vec<PublicRoute>,
 }
 
+/// Every route path must start with `/`: anything else names no request path.
+pub(crate) fn check_paths<'a>(paths: impl IntoIterator<Item = &'a str>) -> Result<(), ConfigError> {
+    match paths.into_iter().find(|path| !path.starts_with('/')) {
+        Some(path) => Err(ConfigError::BadPath(path.to_owned())),
+        None => Ok(()),
+    }
+}
+
 /// `/a/b/` and `/a/b` are one route; `/` stays `/`.
-fn trim_slash(path: &str) -> &str {
+pub(crate) fn trim_slash(path: &str) -> &str {
     if path.len() > 1 {
         path.strip_suffix('/').unwrap_or(path)
     } else {
@@ -79,18 +92,8 @@ fn trim_slash(path: &str) -> &str {
 }
 
 impl Routes {
-    pub(crate) fn new(
-        refresh: &str,
-        jwks: Option<&str>,
-        public: Vec<PublicRoute>,
-    ) -> Result<Self, ConfigError> {
-        let bad = std::iter::once(refresh)
-            .chain(jwks)
-            .chain(public.iter().map(|r| r.path.as_str()))
-            .find(|path| !path.starts_with('/'));
-        if let Some(path) = bad {
-            return Err(ConfigError::BadPath(path.to_owned()));
-        }
+    /// The routes of paths that passed [`check_paths`].
+    pub(crate) fn new(refresh: &str, jwks: Option<&str>, public: Vec<PublicRoute>) -> Self {
         let public = public
             .into_iter()
             .map(|mut r| {
@@ -98,12 +101,12 @@ impl Routes {
                 r
             })
             .collect();
-        Ok(Routes {
+        Routes {
             refresh: trim_slash(refresh).to_owned(),
             jwks: jwks.map(|p| trim_slash(p).to_owned()),
             metadata: None,
             public,
-        })
+        }
     }
 
     /// Also answers the issuer's metadata document at `path`.
@@ -114,11 +117,11 @@ impl Routes {
 
     /// Public routes only, no refresh or JWKS route (a verify-only layer).
     #[cfg(feature = "jwks")]
-    pub(crate) fn public_only(public: Vec<PublicRoute>) -> Result<Self, ConfigError> {
-        let mut routes = Routes::new("/", None, public)?;
+    pub(crate) fn public_only(public: Vec<PublicRoute>) -> Self {
+        let mut routes = Routes::new("/", None, public);
         // No request path is empty, so this never matches.
         routes.refresh = String::new();
-        Ok(routes)
+        routes
     }
 
     /// The refresh route's path, without a trailing slash.
@@ -173,8 +176,7 @@ mod tests {
                 PublicRoute::exact(Some(Method::POST), "/sessions/".into()),
                 PublicRoute::prefix("/static/".into()),
             ],
-        )
-        .unwrap();
+        );
         assert_eq!(
             routes.classify(&Method::POST, "/sessions/refresh/"),
             Route::Refresh
@@ -215,7 +217,7 @@ mod tests {
 
     #[test]
     fn cors_preflights_are_public_everywhere() {
-        let routes = Routes::new("/sessions/refresh/", Some("/jwks"), vec![]).unwrap();
+        let routes = Routes::new("/sessions/refresh/", Some("/jwks"), vec![]);
         let request = |method: Method, path: &str, headers: &[(&str, &str)]| {
             let mut req = Request::builder().method(method).uri(path);
             for (name, value) in headers {

@@ -189,7 +189,7 @@ pub(crate) fn refresh_refused(err: &AuthError) {
 /// feature on).
 #[cfg(feature = "metrics")]
 #[inline]
-pub(crate) fn store_call(op: &'static str, ok: bool, took: Duration) {
+pub(crate) fn backend_call(op: &'static str, ok: bool, took: Duration) {
     #[cfg(feature = "metrics")]
     {
         metrics::counter!("tjs_backend_calls_total", "op" => op,

@@ -11,7 +11,6 @@ use common::*;
 use http::header::AUTHORIZATION;
 use http::{Request, Response, StatusCode};
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{Keys, SessionMeta, Sessions};
 
 /// The value of one sample line, 0 when absent.
 fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
@@ -54,17 +53,7 @@ async fn counters_move_by_exactly_what_happened() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 
-    let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .in_memory()
-        .build()
-        .unwrap();
-    sessions
-        .users()
-        .set_user("u1", user("u1", true, true, true));
-    let issued = sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap();
+    let (sessions, issued) = signed_in().await;
     let send = |req: Request<String>| {
         let app = sessions
             .layer()

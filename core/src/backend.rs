@@ -52,14 +52,14 @@ use crate::{BackendError, Session};
 ///     }
 /// }
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-/// let store = MyBackend::default();
-/// assert_eq!(store.load("nope").await.unwrap(), None);
-/// assert!(!store.revoke("nope").await.unwrap());
+/// let backend = MyBackend::default();
+/// assert_eq!(backend.load("nope").await.unwrap(), None);
+/// assert!(!backend.revoke("nope").await.unwrap());
 /// # });
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a session backend",
-    note = "give the builder one with `.backend(b)`: a `MemoryBackend`, `RedisBackend`, `PostgresBackend` or your own"
+    note = "`Sessions::builder(keys, backend, users)` takes a `MemoryBackend`, `RedisBackend`, `PostgresBackend` or your own"
 )]
 pub trait SessionBackend: Send + Sync + 'static {
     /// Stores a new session.
@@ -169,7 +169,7 @@ pub trait RevocationSink: Send + Sync + 'static {
 /// [`suite::check_rotation`](crate::suite::check_rotation) checks it, racing swaps included.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot rotate refresh tokens",
-    note = "give the builder a backend that implements `RotatingBackend` with `.backend(b)` before `.rotate_refresh_tokens(grace)`"
+    note = "`rotate_refresh_tokens` needs a backend that implements `RotatingBackend` (the memory, Redis and Postgres ones do): a compare-and-swap, so that instances racing for a refresh agree on one winner"
 )]
 pub trait RotatingBackend: SessionBackend {
     /// Atomically sets the session's generation from `from` to `to` and `rotated_at` to `at`;

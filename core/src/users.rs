@@ -66,7 +66,7 @@ pub trait UserClaims: Serialize + DeserializeOwned + Clone + Send + Sync + 'stat
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a user directory",
-    note = "give the builder one with `.users(u)`: a `MemoryBackend` or your own"
+    note = "`Sessions::builder(keys, backend, users)` takes a `MemoryBackend` or your own"
 )]
 pub trait Users: Send + Sync + 'static {
     /// The claims put into every access token.

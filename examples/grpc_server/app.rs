@@ -12,10 +12,7 @@ pub type AppSessions = Sessions<MemoryBackend<MachinableClaims>>;
 /// accepted here when both share `APP_SECRET`.
 pub fn sessions(secret: &[u8]) -> Result<AppSessions, ConfigError> {
     let memory = MemoryBackend::new();
-    Sessions::builder(Keys::hs256(secret)?)
-        .backend(memory.clone())
-        .users(memory)
-        .build()
+    Sessions::builder(Keys::hs256(secret)?, memory.clone(), memory).build()
 }
 
 /// Serves `grpc.health.v1.Health` on `listener`; every call needs a valid access token.

@@ -244,12 +244,10 @@ pub fn app_tuned(
     // secret is never published, so with HS256 the path is a plain 404.
     let jwks = (keys.algorithm().family() != jsonwebtoken::AlgorithmFamily::Hmac)
         .then_some(tower_jwt_sessions::defaults::JWKS_PATH);
-    let mut builder = Sessions::builder(keys)
+    let mut builder = Sessions::builder(keys, backend, MemoryBackend::new())
         .jwks_path(jwks)
         // Public either way: without keys to publish it is a plain 404, not a 401.
         .public_path(tower_jwt_sessions::defaults::JWKS_PATH)
-        .backend(backend)
-        .users(MemoryBackend::new())
         .revocation_budget(tuning.revocation_budget)
         .token_cache_bytes(tuning.token_cache_bytes)
         .error_renderer(ErrorRenderer::default().with_realm(PROJECT))

@@ -14,10 +14,7 @@ pub type AppSessions = Sessions<MemoryBackend<MachinableClaims>>;
 /// The same configuration as the HTTP example, so tokens are interchangeable.
 pub fn sessions(secret: &[u8]) -> Result<AppSessions, ConfigError> {
     let memory = MemoryBackend::new();
-    Sessions::builder(Keys::hs256(secret)?)
-        .backend(memory.clone())
-        .users(memory)
-        .build()
+    Sessions::builder(Keys::hs256(secret)?, memory.clone(), memory).build()
 }
 
 /// Accepts connections on `listener` until the task is dropped.

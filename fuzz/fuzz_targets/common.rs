@@ -75,8 +75,8 @@ pub struct World {
 pub fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
-            .backend(EveryoneBackend).users(EveryoneBackend)
+        let keys = Keys::hs256(SECRET).unwrap();
+        let sessions = Sessions::builder(keys, EveryoneBackend, EveryoneBackend)
             .build()
             .unwrap();
         World {

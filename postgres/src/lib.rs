@@ -6,7 +6,7 @@
 //! use tower_jwt_sessions_postgres::PostgresBackend;
 //!
 //! let backend = PostgresBackend::connect("postgres://postgres@127.0.0.1:5432/test").await?;
-//! // Sessions::builder(keys).backend(backend).users(my_users).build()?
+//! // Sessions::builder(keys, backend, my_users).build()?
 //! # Ok(()) }
 //! ```
 //!

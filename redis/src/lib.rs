@@ -8,7 +8,7 @@
 //! use tower_jwt_sessions_redis::RedisBackend;
 //!
 //! let backend = RedisBackend::connect("redis://127.0.0.1:6379").await?;
-//! // Sessions::builder(keys).backend(backend).users(my_users).build()?
+//! // Sessions::builder(keys, backend, my_users).build()?
 //! # Ok(()) }
 //! ```
 //!

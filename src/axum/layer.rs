@@ -30,9 +30,8 @@ impl<S, U> Sessions<S, U> {
     /// use tower_jwt_sessions::{Claims, Keys, MachinableClaims, MemoryBackend, Sessions};
     ///
     /// let memory = MemoryBackend::<MachinableClaims>::new();
-    /// let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-    ///     .backend(memory.clone())
-    ///     .users(memory)
+    /// let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+    /// let sessions = Sessions::builder(keys, memory.clone(), memory)
     ///     .build()?;
     /// let routes = Router::new()
     ///     .route("/me", get(|claims: Claims<MachinableClaims>| async move { claims.user.name.clone() }));

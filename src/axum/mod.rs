@@ -22,9 +22,8 @@
 //! }
 //!
 //! let memory = MemoryBackend::<MachinableClaims>::new();
-//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-//!     .backend(memory.clone())
-//!     .users(memory)
+//! let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+//! let sessions = Sessions::builder(keys, memory.clone(), memory)
 //!     .public_path("/greeting")
 //!     .build()?;
 //! let routes = Router::new()

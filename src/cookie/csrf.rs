@@ -15,23 +15,37 @@ pub(super) struct Csrf {
 }
 
 impl Csrf {
-    pub(super) fn new(
-        origins: Vec<String>,
-        header: Option<HeaderName>,
-    ) -> Result<Self, ConfigError> {
+    /// Whether the allowed origins and the custom header make a defence: at least one of
+    /// them, each origin `http(s)://host[:port]`, and a header that browsers never send by
+    /// themselves.
+    pub(super) fn check_config(
+        origins: &[String],
+        header: Option<&HeaderName>,
+    ) -> Result<(), ConfigError> {
         if origins.is_empty() && header.is_none() {
             return Err(ConfigError::NoCsrfDefence);
         }
-        if let Some(header) = header.as_ref().filter(|h| browsers_send(h.as_str())) {
+        if let Some(header) = header.filter(|h| browsers_send(h.as_str())) {
             return Err(ConfigError::BadCsrfHeader(header.as_str().to_owned()));
         }
-        let origins = origins
-            .into_iter()
-            .map(|origin| {
-                origin_of(&origin, false).ok_or_else(|| ConfigError::BadOrigin(origin.clone()))
-            })
-            .collect::<Result<_, _>>()?;
-        Ok(Csrf { origins, header })
+        match origins
+            .iter()
+            .find(|origin| origin_of(origin, false).is_none())
+        {
+            Some(origin) => Err(ConfigError::BadOrigin(origin.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// The defence of origins and a header that passed [`check_config`](Self::check_config).
+    pub(super) fn new(origins: &[String], header: Option<HeaderName>) -> Self {
+        Csrf {
+            origins: origins
+                .iter()
+                .filter_map(|origin| origin_of(origin, false))
+                .collect(),
+            header,
+        }
     }
 
     /// The custom header admits the request; else its `Origin` (browsers send one with every
@@ -130,14 +144,13 @@ mod tests {
     use http::HeaderValue;
 
     fn csrf() -> Csrf {
-        Csrf::new(
-            vec![
-                "https://App.Example:443/".into(),
-                "http://localhost:5173".into(),
-            ],
-            Some(HeaderName::from_static("x-requested-with")),
-        )
-        .unwrap()
+        let origins = [
+            "https://App.Example:443/".to_owned(),
+            "http://localhost:5173".to_owned(),
+        ];
+        let header = HeaderName::from_static("x-requested-with");
+        Csrf::check_config(&origins, Some(&header)).unwrap();
+        Csrf::new(&origins, Some(header))
     }
 
     fn check(pairs: &[(HeaderName, &'static str)]) -> Result<(), AuthError> {
@@ -173,7 +186,7 @@ mod tests {
             Some("https://a.example")
         );
         assert_eq!(
-            Csrf::new(vec!["https://a.example/path".into()], None).map(|_| ()),
+            Csrf::check_config(&["https://a.example/path".to_owned()], None),
             Err(ConfigError::BadOrigin("https://a.example/path".into()))
         );
         for sent in [
@@ -184,7 +197,7 @@ mod tests {
             "accept",
         ] {
             assert_eq!(
-                Csrf::new(vec![], Some(HeaderName::from_static(sent))).map(|_| ()),
+                Csrf::check_config(&[], Some(&HeaderName::from_static(sent))),
                 Err(ConfigError::BadCsrfHeader(sent.to_owned())),
                 "{sent}"
             );

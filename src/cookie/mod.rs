@@ -28,9 +28,8 @@
 //! use tower_jwt_sessions::{Keys, MachinableClaims, MemoryBackend, RefreshCookie, Sessions};
 //!
 //! let memory = MemoryBackend::<MachinableClaims>::new();
-//! let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-//!     .backend(memory.clone())
-//!     .users(memory)
+//! let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+//! let sessions = Sessions::builder(keys, memory.clone(), memory)
 //!     .refresh_cookie(RefreshCookie::new().allowed_origin("https://app.example"))
 //!     .build()?;
 //! // In the logout handler: `Set-Cookie` with this value.
@@ -100,6 +99,41 @@ impl RefreshCookie {
         self.csrf_header = Some(name);
         self
     }
+
+    /// Checks the cookie for a refresh route at `refresh_path` (without its trailing slash):
+    /// its name, its path and its defence against cross-site requests.
+    pub(crate) fn check(&self, refresh_path: &str) -> Result<(), ConfigError> {
+        let path = self.path(refresh_path);
+        let name = self.name_or_default();
+        // Browsers match the prefix in any case (RFC 6265bis §4.1.3.2).
+        let host_prefixed = name
+            .get(..7)
+            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("__Host-"));
+        if !is_token(&name) || (host_prefixed && path != "/") {
+            return Err(ConfigError::BadCookieName(name));
+        }
+        // A path attribute runs to the next `;` (RFC 6265 §4.1.1).
+        if path
+            .bytes()
+            .any(|b| !(0x21..0x7f).contains(&b) || b == b';')
+        {
+            return Err(ConfigError::BadPath(path.to_owned()));
+        }
+        Csrf::check_config(&self.allowed_origins, self.csrf_header.as_ref())
+    }
+
+    /// The cookie's `Path`: the refresh route's, or `/` when site-wide.
+    fn path<'a>(&self, refresh_path: &'a str) -> &'a str {
+        if self.site_wide { "/" } else { refresh_path }
+    }
+
+    fn name_or_default(&self) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None if self.site_wide => crate::defaults::SITE_WIDE_REFRESH_COOKIE.to_owned(),
+            None => crate::defaults::REFRESH_COOKIE.to_owned(),
+        }
+    }
 }
 
 /// The cookie transport, checked and ready: built once from a [`RefreshCookie`].
@@ -122,37 +156,16 @@ pub(crate) enum Via {
 }
 
 impl CookieTransport {
-    /// `refresh_path` is the route's path without its trailing slash, which a cookie path
-    /// covers with or without one (RFC 6265 §5.1.4).
-    pub(crate) fn new(config: RefreshCookie, refresh_path: &str) -> Result<Self, ConfigError> {
-        let path = if config.site_wide { "/" } else { refresh_path };
-        let name = config.name.unwrap_or_else(|| {
-            if config.site_wide {
-                crate::defaults::SITE_WIDE_REFRESH_COOKIE
-            } else {
-                crate::defaults::REFRESH_COOKIE
-            }
-            .to_owned()
-        });
-        // Browsers match the prefix in any case (RFC 6265bis §4.1.3.2).
-        let host_prefixed = name
-            .get(..7)
-            .is_some_and(|prefix| prefix.eq_ignore_ascii_case("__Host-"));
-        if !is_token(&name) || (host_prefixed && path != "/") {
-            return Err(ConfigError::BadCookieName(name));
-        }
-        // A path attribute runs to the next `;` (RFC 6265 §4.1.1).
-        if path
-            .bytes()
-            .any(|b| !(0x21..0x7f).contains(&b) || b == b';')
-        {
-            return Err(ConfigError::BadPath(path.to_owned()));
-        }
-        Ok(CookieTransport {
-            name,
+    /// The transport of a cookie that passed [`RefreshCookie::check`] for the same
+    /// `refresh_path`: the route's path without its trailing slash, which a cookie path covers
+    /// with or without one (RFC 6265 §5.1.4).
+    pub(crate) fn new(config: RefreshCookie, refresh_path: &str) -> Self {
+        let path = config.path(refresh_path);
+        CookieTransport {
+            name: config.name_or_default(),
             attributes: format!("; Path={path}; HttpOnly; Secure; SameSite=Strict"),
-            csrf: Csrf::new(config.allowed_origins, config.csrf_header)?,
-        })
+            csrf: Csrf::new(&config.allowed_origins, config.csrf_header),
+        }
     }
 
     /// The `Set-Cookie` value carrying `token` for `max_age` seconds.
@@ -235,11 +248,9 @@ mod tests {
     use super::*;
 
     fn transport(config: RefreshCookie) -> CookieTransport {
-        CookieTransport::new(
-            config.allowed_origin("https://app.example"),
-            "/sessions/refresh",
-        )
-        .unwrap()
+        let config = config.allowed_origin("https://app.example");
+        config.check("/sessions/refresh").unwrap();
+        CookieTransport::new(config, "/sessions/refresh")
     }
 
     #[test]
@@ -265,9 +276,7 @@ mod tests {
 
     #[test]
     fn names_are_checked() {
-        let build = |config: RefreshCookie| {
-            CookieTransport::new(config.allowed_origin("https://a.example"), "/r").map(|_| ())
-        };
+        let build = |config: RefreshCookie| config.allowed_origin("https://a.example").check("/r");
         assert_eq!(
             build(RefreshCookie::new().name("__Host-rt")),
             Err(ConfigError::BadCookieName("__Host-rt".into()))
@@ -288,7 +297,7 @@ mod tests {
             );
         }
         assert_eq!(
-            CookieTransport::new(RefreshCookie::new(), "/r").map(|_| ()),
+            RefreshCookie::new().check("/r"),
             Err(ConfigError::NoCsrfDefence)
         );
     }
@@ -298,8 +307,7 @@ mod tests {
         let cookie = CookieTransport::new(
             RefreshCookie::new().csrf_header(http::HeaderName::from_static("x-csrf")),
             "/sessions/refresh",
-        )
-        .unwrap();
+        );
         let mut headers = HeaderMap::new();
         headers.insert("x-csrf", HeaderValue::from_static("1"));
         headers.append(

@@ -114,12 +114,6 @@ pub enum ConfigError {
         /// reqwest's error, also given by [`source`](Error::source).
         source: Arc<dyn Error + Send + Sync>,
     },
-    /// Rotation was turned on, then the backend was replaced by one that is not a
-    /// [`RotatingBackend`](crate::RotatingBackend): call `rotate_refresh_tokens` after `backend`.
-    RotationUnsupported,
-    /// DPoP was turned on, then the backend was replaced by one that is not a
-    /// [`ReplayBackend`](crate::ReplayBackend): call `dpop` after `backend`.
-    DpopUnsupported,
     /// The refresh cookie's name is not an RFC 6265 token, or has the `__Host-` prefix
     /// without [`RefreshCookie::site_wide`](crate::RefreshCookie::site_wide).
     BadCookieName(String),
@@ -222,12 +216,6 @@ impl fmt::Display for ConfigError {
             ConfigError::HttpClient { .. } => {
                 f.write_str("the HTTP client for the JWKS fetches could not be built")
             }
-            ConfigError::DpopUnsupported => f.write_str(
-                "DPoP needs a backend that records proofs (ReplayBackend): call dpop after backend",
-            ),
-            ConfigError::RotationUnsupported => f.write_str(
-                "refresh-token rotation needs a RotatingBackend; call rotate_refresh_tokens after backend",
-            ),
             ConfigError::BadCookieName(name) => write!(
                 f,
                 "the cookie name {name:?} must be a token, and a __Host- name needs a site-wide cookie"

@@ -11,7 +11,7 @@ use tower_service::Service;
 
 use super::body::ResponseBody;
 
-/// The refresh route's work: boxed because it awaits the user's store, whose futures
+/// The refresh route's work: boxed because it awaits the app's backend and user directory, whose futures
 /// cannot be named. Only refreshes pay for the box; the access path does not.
 pub(crate) type RefreshFuture = Pin<Box<dyn Future<Output = Response<Bytes>> + Send>>;
 

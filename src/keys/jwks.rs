@@ -19,29 +19,29 @@ pub(crate) struct Jwks {
 }
 
 impl Jwks {
-    /// The document of every key of the set, signing and retired; refused when the set
-    /// holds an HMAC secret (publishing it would hand out the key itself).
-    pub(crate) fn new(keys: &Keys, max_age: Duration) -> Result<Self, ConfigError> {
-        let set = JwkSet { keys: keys.jwks()? };
-        const KEY: &str = "the JWKS document";
-        let body = serde_json::to_vec(&set).map_err(ConfigError::bad_key(
-            KEY,
-            "the public keys cannot be written as JSON",
-        ))?;
+    /// Whether the set can be published: not when it holds an HMAC secret (publishing it
+    /// would hand out the key itself).
+    pub(crate) fn check(keys: &Keys) -> Result<(), ConfigError> {
+        keys.jwks().map(drop)
+    }
+
+    /// The document of every key of a set that passed [`check`](Self::check), signing and
+    /// retired.
+    pub(crate) fn new(keys: &Keys, max_age: Duration) -> Self {
+        // After `check`, every key has its public JWK.
+        let set = JwkSet {
+            keys: keys.jwks().unwrap_or_default(),
+        };
+        // Strings and numbers only: writing them as JSON cannot fail.
+        let body = serde_json::to_vec(&set).unwrap_or_default();
         // Stable across processes and restarts with the same keys: a fixed-key hash.
         let mut hasher = std::hash::DefaultHasher::new();
         body.hash(&mut hasher);
-        let etag = HeaderValue::from_str(&format!("\"{:016x}\"", hasher.finish()))
-            .map_err(ConfigError::bad_key(KEY, "its ETag is not a header value"))?;
-        let cache_control =
-            HeaderValue::from_str(&format!("public, max-age={}", max_age.as_secs())).map_err(
-                ConfigError::bad_key(KEY, "its Cache-Control is not a header value"),
-            )?;
-        Ok(Jwks {
+        Jwks {
             body: Bytes::from(body),
-            etag,
-            cache_control,
-        })
+            etag: header_value(format!("\"{:016x}\"", hasher.finish())),
+            cache_control: header_value(format!("public, max-age={}", max_age.as_secs())),
+        }
     }
 
     /// `GET` and `HEAD` get the document (or 304 for a matching `If-None-Match`); any other
@@ -75,4 +75,9 @@ impl Jwks {
         }
         response
     }
+}
+
+/// Visible ASCII (hex digits, `public, max-age=`) is always a header value.
+fn header_value(text: String) -> HeaderValue {
+    HeaderValue::try_from(text).unwrap_or(HeaderValue::from_static(""))
 }

@@ -12,23 +12,25 @@ use tower_jwt_sessions_core::{ReplayBackend, RotatingBackend, SessionBackend, Us
 
 use super::Sessions;
 use crate::access::{Policy, Shared};
+use crate::capability::{Record, Rotate};
 use crate::cookie::{CookieTransport, RefreshCookie};
 use crate::error::{ConfigError, ErrorRenderer};
 use crate::keys::{Jwks, Keys};
-use crate::routes::{PublicRoute, Routes};
-use crate::store::{RecordFn, RotateFn, Store, StoreConfig, record_fn, rotate_fn};
+use crate::routes::{self, PublicRoute, Routes};
+use crate::store::{Store, StoreConfig};
 use crate::token::{TokenCache, TokenCodec};
 use crate::user_cache::UserCache;
 
-/// Builds [`Sessions`]; start with [`Sessions::builder`].
+/// Builds [`Sessions`]; start with [`Sessions::builder`], which takes the required parts.
 ///
-/// Every setting, its default and its meaning. Options that can be off take an `Option`
-/// (`None`: off); every mistake is a [`ConfigError`](crate::ConfigError) from `build()`.
+/// Every setting, its default and its meaning; they come in any order. Options that can be
+/// off take an `Option` (`None`: off); every mistake is a [`ConfigError`](crate::ConfigError)
+/// from `build()`, except a capability the backend lacks, which does not compile.
 ///
 /// | builder method | default | meaning |
 /// |---|---|---|
 /// | [`Keys::hs256`] / [`Keys::hmac`](crate::Keys::hmac) / `rsa_pem` / `ec_pem` / `ed_pem` / `from_private_pem`, then `.verifying(retired)` | — | the signing key and the retired keys still accepted, each pinned to its algorithm and found by `kid`; secrets under 32 bytes and mismatched key pairs are refused |
-/// | `.backend(b)` / `.users(u)` | required | the session backend and the user directory; a [`MemoryBackend`](crate::MemoryBackend) is both, given to each |
+/// | [`Sessions::builder(keys, backend, users)`](Sessions::builder) | required | the keys, the session backend and the user directory; a [`MemoryBackend`](crate::MemoryBackend) is both, given twice |
 /// | `.access_ttl(d)` | [`defaults::ACCESS_TTL`](crate::defaults::ACCESS_TTL) (15 min) | access-token lifetime (never past the session's end) |
 /// | `.refresh_ttl(d)` | [`defaults::REFRESH_TTL`](crate::defaults::REFRESH_TTL) (3 days) | refresh-token and session lifetime; must be >= `access_ttl` |
 /// | `.idle_timeout(Some(d))` | off | end sessions unused for this long |
@@ -57,9 +59,8 @@ use crate::user_cache::UserCache;
 ///
 /// // In memory: sessions and users in one value, given as both.
 /// let memory = MemoryBackend::<MachinableClaims>::new();
-/// let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-///     .backend(memory.clone())
-///     .users(memory)
+/// let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+/// let sessions = Sessions::builder(keys, memory.clone(), memory)
 ///     .access_ttl(Duration::from_secs(300))
 ///     .idle_timeout(Some(Duration::from_secs(24 * 3600)))
 ///     .public_path("/health")
@@ -68,26 +69,45 @@ use crate::user_cache::UserCache;
 /// # Ok::<(), tower_jwt_sessions::ConfigError>(())
 /// ```
 ///
-/// There is no default backend: a builder without one (or without users) does not build, and
-/// the compiler says which is missing.
+/// A capability is offered where the backend's type has it: rotation for a
+/// [`RotatingBackend`](crate::RotatingBackend), DPoP for a
+/// [`ReplayBackend`](crate::ReplayBackend). Asked of a backend without it, the builder does not
+/// compile, and the compiler says what is missing (here: "`Rows` cannot rotate refresh
+/// tokens").
 ///
-/// ```compile_fail
-/// # use tower_jwt_sessions::{Keys, Sessions};
-/// let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?).build()?;
+/// ```compile_fail,E0277
+/// # use std::time::Duration;
+/// # use tower_jwt_sessions::{BackendError, Keys, MemoryBackend, MachinableClaims, Session, SessionBackend, Sessions};
+/// /// Session rows that cannot rotate: no compare-and-swap.
+/// struct Rows;
+/// impl SessionBackend for Rows {
+///     // ...
+/// #   async fn create(&self, _: Session) -> Result<(), BackendError> { Ok(()) }
+/// #   async fn load(&self, _: &str) -> Result<Option<Session>, BackendError> { Ok(None) }
+/// #   async fn revoke(&self, _: &str) -> Result<bool, BackendError> { Ok(false) }
+/// #   async fn list(&self, _: &str, _: usize) -> Result<Vec<Session>, BackendError> { Ok(vec![]) }
+/// #   async fn touch(&self, _: &str, _: u64) -> Result<(), BackendError> { Ok(()) }
+/// }
+/// let users = MemoryBackend::<MachinableClaims>::new();
+/// let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+/// let sessions = Sessions::builder(keys, Rows, users)
+///     .rotate_refresh_tokens(Duration::from_secs(10))
+///     .build()?;
 /// # Ok::<(), tower_jwt_sessions::ConfigError>(())
 /// ```
 #[must_use]
-pub struct SessionsBuilder<S = (), U = S> {
-    store: S,
+pub struct SessionsBuilder<S, U = S> {
+    backend: Arc<S>,
     users: U,
-    /// The backend's compare-and-swap, known only while the backend's type says it has one.
-    rotate: Option<RotateFn<S>>,
-    /// The backend's one-time records (DPoP), likewise.
-    record: Option<RecordFn<S>>,
+    /// The backend's compare-and-swap, set by `rotate_refresh_tokens`.
+    rotate: Option<Arc<dyn Rotate>>,
+    /// The backend's one-time records, set by `dpop`.
+    record: Option<Arc<dyn Record>>,
     settings: Settings,
 }
 
-/// Every knob but the backend and the users, carried unchanged when either changes type.
+/// Every knob but the backend, the users and their capabilities: what [`Settings::check`]
+/// checks.
 struct Settings {
     keys: Keys,
     access_ttl: Duration,
@@ -118,6 +138,64 @@ struct Settings {
 }
 
 impl Settings {
+    /// Every rule a configuration must keep, checked before anything is built; the first
+    /// one broken is the error.
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.access_ttl.is_zero() || self.refresh_ttl.is_zero() {
+            return Err(ConfigError::ZeroLifetime);
+        }
+        if self.refresh_ttl > crate::limits::MAX_LIFETIME
+            || self.access_ttl > crate::limits::MAX_LIFETIME
+        {
+            return Err(ConfigError::LifetimeTooLong {
+                max: crate::limits::MAX_LIFETIME,
+            });
+        }
+        self.check_seconds()?;
+        if let Some(idle) = self.idle_timeout
+            && idle < self.touch_debounce
+        {
+            // Uses are recorded once per debounce window: a shorter idle timeout would end
+            // sessions that are in use.
+            return Err(ConfigError::IdleShorterThanDebounce);
+        }
+        if self.access_ttl > self.refresh_ttl {
+            return Err(ConfigError::AccessOutlivesRefresh);
+        }
+        if self.leeway > crate::limits::MAX_LEEWAY {
+            return Err(ConfigError::LeewayTooLarge {
+                max: crate::limits::MAX_LEEWAY,
+            });
+        }
+        if self.cache_capacity == 0
+            || self.token_cache_bytes == Some(0)
+            || self.revocation_budget == 0
+        {
+            return Err(ConfigError::ZeroCacheCapacity);
+        }
+        if self.max_sessions_per_user == Some(0) {
+            return Err(ConfigError::ZeroSessionsPerUser);
+        }
+        if self.max_backend_calls == 0 {
+            return Err(ConfigError::ZeroBackendCalls);
+        }
+        if self.keys.signing().is_none() {
+            return Err(ConfigError::NoSigningKey);
+        }
+        if self.jwks_path.is_some() {
+            Jwks::check(&self.keys)?;
+        }
+        routes::check_paths(
+            std::iter::once(self.refresh_path.as_str())
+                .chain(self.jwks_path.as_deref())
+                .chain(self.public.iter().map(PublicRoute::path)),
+        )?;
+        if let Some(cookie) = &self.cookie {
+            cookie.check(routes::trim_slash(&self.refresh_path))?;
+        }
+        Ok(())
+    }
+
     /// Settings compared with token dates count in whole seconds, as JWTs do; a fraction
     /// would be silently dropped (a 500 ms grace would be no grace), so it is refused.
     fn check_seconds(&self) -> Result<(), ConfigError> {
@@ -139,11 +217,11 @@ impl Settings {
     }
 }
 
-impl SessionsBuilder {
-    pub(crate) fn new(keys: Keys) -> Self {
+impl<S, U> SessionsBuilder<S, U> {
+    pub(crate) fn new(keys: Keys, backend: S, users: U) -> Self {
         SessionsBuilder {
-            store: (),
-            users: (),
+            backend: Arc::new(backend),
+            users,
             rotate: None,
             record: None,
             settings: Settings {
@@ -174,37 +252,6 @@ impl SessionsBuilder {
                 renderer: ErrorRenderer::default(),
                 cookie: None,
             },
-        }
-    }
-}
-
-impl<S, U> SessionsBuilder<S, U> {
-    /// The session backend, where sessions live: a [`MemoryBackend`](crate::MemoryBackend),
-    /// Redis, Postgres or your own. Required, as are the [`users`](Self::users). A
-    /// `MemoryBackend` is a user directory as well: to keep one value as both, give it to
-    /// both, `.backend(memory.clone()).users(memory)`.
-    ///
-    /// Call [`rotate_refresh_tokens`](Self::rotate_refresh_tokens) after this, since whether
-    /// the backend can rotate is known from its type.
-    pub fn backend<S2: SessionBackend>(self, backend: S2) -> SessionsBuilder<S2, U> {
-        SessionsBuilder {
-            store: backend,
-            users: self.users,
-            rotate: None,
-            record: None,
-            settings: self.settings,
-        }
-    }
-
-    /// The user directory the refresh route reads the users' current claims from. Required;
-    /// its [`Users::Claims`] type is the claims type of every token.
-    pub fn users<U2: Users>(self, users: U2) -> SessionsBuilder<S, U2> {
-        SessionsBuilder {
-            store: self.store,
-            users,
-            rotate: self.rotate,
-            record: self.record,
-            settings: self.settings,
         }
     }
 
@@ -392,9 +439,7 @@ impl<S, U> SessionsBuilder<S, U> {
         self.settings.renderer = renderer;
         self
     }
-}
 
-impl<S, U> SessionsBuilder<S, U> {
     /// Carries the refresh token in an `HttpOnly` cookie as well as the Bearer header, for
     /// browser apps (see [`RefreshCookie`] and the [`cookie`](crate::cookie) module). Off by
     /// default.
@@ -402,22 +447,22 @@ impl<S, U> SessionsBuilder<S, U> {
         self.settings.cookie = Some(cookie);
         self
     }
-}
 
-impl<S: RotatingBackend, U> SessionsBuilder<S, U> {
     /// Refresh-token rotation (RFC 9700 §4.14.2): every refresh also answers a new
     /// `refresh_token` and retires the one used. Presenting a retired token later is taken as
     /// theft and ends the whole session, except within `grace` of its retirement, when a second
     /// tab refreshing at the same moment gets the current tokens instead. Off by default;
-    /// offered for backends that implement [`RotatingBackend`].
-    pub fn rotate_refresh_tokens(mut self, grace: Duration) -> Self {
-        self.rotate = Some(rotate_fn::<S>());
+    /// offered for backends that implement [`RotatingBackend`] (the memory, Redis and Postgres
+    /// ones do).
+    pub fn rotate_refresh_tokens(mut self, grace: Duration) -> Self
+    where
+        S: RotatingBackend,
+    {
+        self.rotate = Some(Arc::clone(&self.backend) as Arc<dyn Rotate>);
         self.settings.rotation = Some(grace);
         self
     }
-}
 
-impl<S: ReplayBackend, U> SessionsBuilder<S, U> {
     /// Sender-constrained sessions (RFC 9449): a login with a proof
     /// ([`Sessions::login_proof`](crate::Sessions::login_proof)) binds the session to the
     /// proof's key; its access tokens carry `cnf.jkt` and are accepted only with
@@ -425,9 +470,12 @@ impl<S: ReplayBackend, U> SessionsBuilder<S, U> {
     /// too. Every proof is accepted once, on every instance: its `jti` is recorded in the
     /// backend (503 when that fails, never a pass). [`Dpop::required`](crate::Dpop::required)
     /// refuses Bearer. Off by default; offered for backends that implement
-    /// [`ReplayBackend`](crate::ReplayBackend). Call it after [`backend`](Self::backend).
-    pub fn dpop(mut self, dpop: crate::dpop::Dpop) -> Self {
-        self.record = Some(record_fn::<S>());
+    /// [`ReplayBackend`] (the memory, Redis and Postgres ones do).
+    pub fn dpop(mut self, dpop: crate::dpop::Dpop) -> Self
+    where
+        S: ReplayBackend,
+    {
+        self.record = Some(Arc::clone(&self.backend) as Arc<dyn Record>);
         self.settings.dpop = Some(dpop);
         self
     }
@@ -436,55 +484,17 @@ impl<S: ReplayBackend, U> SessionsBuilder<S, U> {
 impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
     /// Checks the configuration and builds the shared handle.
     pub fn build(self) -> Result<Sessions<S, U>, ConfigError> {
+        self.settings.check()?;
+        Ok(self.assemble())
+    }
+
+    /// Puts the checked settings together; nothing here can fail.
+    fn assemble(self) -> Sessions<S, U> {
         let settings = self.settings;
-        if settings.access_ttl.is_zero() || settings.refresh_ttl.is_zero() {
-            return Err(ConfigError::ZeroLifetime);
-        }
-        if settings.refresh_ttl > crate::limits::MAX_LIFETIME
-            || settings.access_ttl > crate::limits::MAX_LIFETIME
-        {
-            return Err(ConfigError::LifetimeTooLong {
-                max: crate::limits::MAX_LIFETIME,
-            });
-        }
-        settings.check_seconds()?;
-        if let Some(idle) = settings.idle_timeout
-            && idle < settings.touch_debounce
-        {
-            // Uses are recorded once per debounce window: a shorter idle timeout would end
-            // sessions that are in use.
-            return Err(ConfigError::IdleShorterThanDebounce);
-        }
-        if settings.access_ttl > settings.refresh_ttl {
-            return Err(ConfigError::AccessOutlivesRefresh);
-        }
-        if settings.leeway > crate::limits::MAX_LEEWAY {
-            return Err(ConfigError::LeewayTooLarge {
-                max: crate::limits::MAX_LEEWAY,
-            });
-        }
-        if settings.cache_capacity == 0
-            || settings.token_cache_bytes == Some(0)
-            || settings.revocation_budget == 0
-        {
-            return Err(ConfigError::ZeroCacheCapacity);
-        }
-        if settings.max_sessions_per_user == Some(0) {
-            return Err(ConfigError::ZeroSessionsPerUser);
-        }
-        if settings.max_backend_calls == 0 {
-            return Err(ConfigError::ZeroBackendCalls);
-        }
-        if settings.rotation.is_some() && self.rotate.is_none() {
-            return Err(ConfigError::RotationUnsupported);
-        }
-        if settings.keys.signing().is_none() {
-            return Err(ConfigError::NoSigningKey);
-        }
-        let jwks = match &settings.jwks_path {
-            Some(_) => Some(Jwks::new(&settings.keys, settings.jwks_max_age)?),
-            None => None,
-        };
+        let jwks = settings
+            .jwks_path
+            .as_ref()
+            .map(|_| Jwks::new(&settings.keys, settings.jwks_max_age));
         // RFC 8414 metadata beside the keys, when the issuer is a URL.
         let issuer_metadata = match (&settings.jwks_path, &settings.issuer) {
             (Some(jwks_path), Some(issuer)) => crate::well_known::authorization_server(
@@ -499,17 +509,16 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
             &settings.refresh_path,
             settings.jwks_path.as_deref(),
             settings.public,
-        )?
+        )
         .with_metadata(issuer_metadata.as_ref().map(|m| m.path.as_str()));
         let cookie = settings
             .cookie
-            .map(|cookie| CookieTransport::new(cookie, routes.refresh_path()))
-            .transpose()?;
+            .map(|cookie| CookieTransport::new(cookie, routes.refresh_path()));
         let renderer = match &settings.dpop {
             Some(dpop) => settings.renderer.with_dpop(dpop.required, dpop.algs()),
             None => settings.renderer,
         };
-        let store = StoreConfig {
+        let config = StoreConfig {
             max_in_flight: settings.max_backend_calls,
             timeout: settings.backend_timeout,
             cache_capacity: settings.cache_capacity,
@@ -527,11 +536,7 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
                 ),
             revocation_budget: settings.revocation_budget,
         };
-        if settings.dpop.is_some() && self.record.is_none() {
-            // `dpop` was set, then the backend replaced by one without records.
-            return Err(ConfigError::DpopUnsupported);
-        }
-        let store = Store::new(self.store, self.rotate, self.record, store);
+        let store = Store::new(self.backend, self.rotate, self.record, config);
         store.watch_revocations();
         let shared = Shared {
             store,
@@ -564,7 +569,7 @@ impl<S: SessionBackend, U: Users> SessionsBuilder<S, U> {
             },
             cookie,
         };
-        Ok(Sessions::from_shared(Arc::new(shared)))
+        Sessions::from_shared(Arc::new(shared))
     }
 }
 
@@ -594,9 +599,7 @@ mod tests {
 
     fn builder() -> SessionsBuilder<Memory> {
         let memory = Memory::new();
-        Sessions::builder(keys())
-            .backend(memory.clone())
-            .users(memory)
+        Sessions::builder(keys(), memory.clone(), memory)
     }
 
     #[test]

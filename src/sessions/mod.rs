@@ -34,10 +34,8 @@ pub use builder::SessionsBuilder;
 /// # tokio_test();
 /// # fn tokio_test() { tokio::runtime::Runtime::new().unwrap().block_on(async {
 /// let memory = MemoryBackend::new();
-/// let sessions = Sessions::builder(Keys::hs256(b"a secret of at least thirty-two bytes!")?)
-///     .backend(memory.clone())
-///     .users(memory)
-///     .build()?;
+/// let keys = Keys::hs256(b"a secret of at least thirty-two bytes!")?;
+/// let sessions = Sessions::builder(keys, memory.clone(), memory).build()?;
 /// let claims = MachinableClaims::new("pet-demo", MachinableUser {
 ///     id: "u1".into(), name: "testUser".into(), active: true,
 ///     read: true, write: true, kind: "project".into(),
@@ -56,16 +54,6 @@ pub use builder::SessionsBuilder;
 /// ```
 pub struct Sessions<S, U = S> {
     shared: Arc<Shared<S, U>>,
-}
-
-impl Sessions<()> {
-    /// Starts a configuration with these keys and every default (15-minute access tokens,
-    /// 3-day sessions, refresh route `/sessions/refresh/`); give it a
-    /// [`backend`](SessionsBuilder::backend) and [`users`](SessionsBuilder::users) (one
-    /// [`MemoryBackend`](crate::MemoryBackend) can be both) and [`build`](SessionsBuilder::build) it.
-    pub fn builder(keys: Keys) -> SessionsBuilder {
-        SessionsBuilder::new(keys)
-    }
 }
 
 impl<S, U> Sessions<S, U> {
@@ -105,6 +93,20 @@ impl<S, U> Sessions<S, U> {
 }
 
 impl<S: SessionBackend, U: Users> Sessions<S, U> {
+    /// Starts a configuration with its required parts: the keys that sign and verify tokens,
+    /// the `backend` where sessions live (a [`MemoryBackend`](crate::MemoryBackend), Redis,
+    /// Postgres or your own), and the `users` directory the refresh route reads the users'
+    /// current claims from (its [`Users::Claims`] is the claims type of every token). A
+    /// `MemoryBackend` is a user directory as well: to keep one value as both, give it
+    /// twice, `Sessions::builder(keys, memory.clone(), memory)`.
+    ///
+    /// Every other setting has a default (15-minute access tokens, 3-day sessions, refresh
+    /// route `/sessions/refresh/`) and comes in any order; see [`SessionsBuilder`], then
+    /// [`build`](SessionsBuilder::build) it.
+    pub fn builder(keys: Keys, backend: S, users: U) -> SessionsBuilder<S, U> {
+        SessionsBuilder::new(keys, backend, users)
+    }
+
     /// The DPoP proof of a login request (RFC 9449 §5), checked (`htm` and `htu` of this
     /// request, no `ath`) and recorded once on every instance: the thumbprint of its key, to
     /// bind the session to through [`SessionMeta::dpop_jkt`]. `Ok(None)` when the request

@@ -159,7 +159,7 @@ mod tests {
     }
 
     #[test]
-    fn a_store_that_never_reports_a_loss_is_trusted_once_up() {
+    fn a_backend_that_never_reports_a_loss_is_trusted_once_up() {
         let r = revocations();
         assert_eq!(r.check("s1"), Verdict::Live);
         r.feed_up(false);

@@ -1,6 +1,6 @@
 //! Every call to the session backend or the user directory goes through here: at most
 //! `max_in_flight` at once, each bounded by a timeout, each failure logged once. A stalled
-//! store then costs a quick 503 instead of a pile of waiting requests.
+//! backend then costs a quick 503 instead of a pile of waiting requests.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -58,7 +58,7 @@ impl Guard {
         #[cfg(feature = "tracing")]
         span.record("outcome", if result.is_ok() { "ok" } else { "error" });
         #[cfg(feature = "metrics")]
-        crate::telemetry::store_call(op, result.is_ok(), started.elapsed());
+        crate::telemetry::backend_call(op, result.is_ok(), started.elapsed());
         if let Err(_err) = &result {
             crate::telemetry::debug_event!("session backend failed on {}: {}", op, _err);
         }

@@ -1,4 +1,4 @@
-//! The embedded default store: sessions and users in process memory.
+//! The embedded default backend: sessions and users in process memory.
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -72,7 +72,7 @@ impl<C> State<C> {
 }
 
 impl<C> MemoryBackend<C> {
-    /// An empty store.
+    /// An empty backend.
     pub fn new() -> Self {
         MemoryBackend {
             inner: Arc::new(RwLock::new(State {
@@ -233,35 +233,35 @@ mod tests {
 
     #[tokio::test]
     async fn expired_sessions_are_purged_as_new_ones_arrive() {
-        let store = MemoryBackend::<MachinableClaims>::new();
+        let backend = MemoryBackend::<MachinableClaims>::new();
         let now = unix_now();
         for i in 0..100 {
-            store
+            backend
                 .create(session(&format!("old{i}"), "u1", now - 100, now - 1))
                 .await
                 .unwrap();
         }
         // Created already expired, each purged by the next create; the last by this one.
-        store
+        backend
             .create(session("live", "u1", now, now + 60))
             .await
             .unwrap();
-        assert_eq!(store.session_count(), 1);
-        let state = store.read();
+        assert_eq!(backend.session_count(), 1);
+        let state = backend.read();
         assert_eq!(state.by_expiry.len(), 1);
         assert_eq!(state.by_user["u1"].len(), 1);
     }
 
     #[tokio::test]
     async fn revoking_the_last_session_of_a_user_leaves_no_index_behind() {
-        let store = MemoryBackend::<MachinableClaims>::new();
+        let backend = MemoryBackend::<MachinableClaims>::new();
         let now = unix_now();
-        store
+        backend
             .create(session("a", "u1", now, now + 60))
             .await
             .unwrap();
-        assert!(store.revoke("a").await.unwrap());
-        let state = store.read();
+        assert!(backend.revoke("a").await.unwrap());
+        let state = backend.read();
         assert!(state.by_user.is_empty() && state.by_expiry.is_empty());
     }
 }

@@ -2,14 +2,10 @@
 //! sessions this process revoked. Refresh, rotation and the app's handle go through
 //! [`Store`] and nothing else.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tower_jwt_sessions_core::{
-    BackendError, ReplayBackend, RevocationSink, RotatingBackend, Session, SessionBackend,
-};
+use tower_jwt_sessions_core::{BackendError, RevocationSink, Session, SessionBackend};
 
 mod feed;
 mod guard;
@@ -22,56 +18,9 @@ pub use memory::MemoryBackend;
 pub(crate) use revoked::Verdict;
 pub(crate) use session_cache::{CachedSession, LoadError};
 
+use crate::capability::{Record, Rotate};
 use feed::Revocations;
 use session_cache::SessionCache;
-
-/// The backend's compare-and-swap, boxed: only backends that implement [`RotatingBackend`] get
-/// one, and only refreshes with rotation on pay for the box.
-pub(crate) type RotateFn<S> =
-    for<'a> fn(
-        &'a S,
-        &'a str,
-        u64,
-        u64,
-        u64,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, BackendError>> + Send + 'a>>;
-
-fn rotate_boxed<'a, S: RotatingBackend>(
-    store: &'a S,
-    id: &'a str,
-    from: u64,
-    to: u64,
-    at: u64,
-) -> Pin<Box<dyn Future<Output = Result<bool, BackendError>> + Send + 'a>> {
-    Box::pin(store.rotate(id, from, to, at))
-}
-
-/// The rotation of a [`RotatingBackend`].
-pub(crate) fn rotate_fn<S: RotatingBackend>() -> RotateFn<S> {
-    rotate_boxed::<S>
-}
-
-/// The backend's one-time record of a DPoP proof, boxed as [`RotateFn`] is: only backends
-/// that implement [`ReplayBackend`] get one.
-pub(crate) type RecordFn<S> =
-    for<'a> fn(
-        &'a S,
-        &'a str,
-        u64,
-    ) -> Pin<Box<dyn Future<Output = Result<bool, BackendError>> + Send + 'a>>;
-
-fn record_boxed<'a, S: ReplayBackend>(
-    store: &'a S,
-    id: &'a str,
-    expires_at: u64,
-) -> Pin<Box<dyn Future<Output = Result<bool, BackendError>> + Send + 'a>> {
-    Box::pin(store.record_once(id, expires_at))
-}
-
-/// The one-time record of a [`ReplayBackend`].
-pub(crate) fn record_fn<S: ReplayBackend>() -> RecordFn<S> {
-    record_boxed::<S>
-}
 
 /// How the door is sized; computed by the builder.
 pub(crate) struct StoreConfig {
@@ -87,9 +36,11 @@ pub(crate) struct StoreConfig {
 }
 
 pub(crate) struct Store<S> {
-    rows: S,
-    rotate: Option<RotateFn<S>>,
-    record: Option<RecordFn<S>>,
+    rows: Arc<S>,
+    /// The backend's compare-and-swap, when rotation is on.
+    rotate: Option<Arc<dyn Rotate>>,
+    /// The backend's one-time records, when DPoP is on.
+    record: Option<Arc<dyn Record>>,
     guard: Guard,
     cache: SessionCache,
     revocations: Arc<Revocations>,
@@ -97,9 +48,9 @@ pub(crate) struct Store<S> {
 
 impl<S> Store<S> {
     pub(crate) fn new(
-        rows: S,
-        rotate: Option<RotateFn<S>>,
-        record: Option<RecordFn<S>>,
+        rows: Arc<S>,
+        rotate: Option<Arc<dyn Rotate>>,
+        record: Option<Arc<dyn Record>>,
         config: StoreConfig,
     ) -> Self {
         Store {
@@ -141,17 +92,17 @@ impl<S: SessionBackend> Store<S> {
     }
 
     /// Records a DPoP proof once, across every instance: `Ok(false)` for a replay. An
-    /// error (or a backend without records) is never a first use.
+    /// error (or a door built without records) is never a first use.
     pub(crate) async fn record_proof(
         &self,
         id: &str,
         expires_at: u64,
     ) -> Result<bool, BackendError> {
-        let record = self
-            .record
-            .ok_or_else(|| BackendError::new("the backend keeps no DPoP proof records"))?;
+        let Some(record) = &self.record else {
+            return Err(BackendError::new("the backend keeps no DPoP proof records"));
+        };
         self.guard
-            .call("record proof", || record(&self.rows, id, expires_at))
+            .call("record proof", || record.record_once(id, expires_at))
             .await
     }
 
@@ -255,12 +206,12 @@ impl<S: SessionBackend> Store<S> {
         to: u64,
         at: u64,
     ) -> Result<bool, BackendError> {
-        let Some(rotate) = self.rotate else {
-            return Err(BackendError::new("this session store cannot rotate"));
+        let Some(rotate) = &self.rotate else {
+            return Err(BackendError::new("the backend cannot rotate"));
         };
         let swapped = self
             .guard
-            .call("rotate", || rotate(&self.rows, id, from, to, at))
+            .call("rotate", || rotate.rotate(id, from, to, at))
             .await?;
         if swapped {
             self.cache.invalidate(id).await;

@@ -2,7 +2,7 @@
 //!
 //! Concurrent loads of one session coalesce into one backend call (`try_get_with`); failed
 //! loads are never cached; an entry expires with its session at the latest. A session the
-//! store does not know is remembered as gone for a short while, so that a flood of unknown
+//! backend does not know is remembered as gone for a short while, so that a flood of unknown
 //! or revoked ids does not reach the backend on every request. Only what refresh reads is
 //! kept: the client-chosen `meta` is dropped, but for the key the session is bound to.
 

@@ -4,10 +4,11 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use super::{Fetches, Issuer, Records, ResourceMetadata, Shared, Source, Verifier, fetch};
+use super::{Fetches, Issuer, ResourceMetadata, Shared, Source, Verifier, fetch};
+use crate::capability::Record;
 use crate::dpop::{Dpop, Replays};
 use crate::error::{ConfigError, ErrorRenderer};
-use crate::routes::{PublicRoute, Routes};
+use crate::routes::{self, PublicRoute, Routes};
 use crate::token::TokenCache;
 
 /// Configures a [`Verifier`]; start with [`Verifier::builder`].
@@ -23,7 +24,7 @@ pub struct VerifierBuilder<C> {
     renderer: ErrorRenderer,
     metadata: Option<ResourceMetadata>,
     dpop: Option<Dpop>,
-    records: Option<Arc<dyn Records>>,
+    record: Option<Arc<dyn Record>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -41,7 +42,7 @@ impl<C> Verifier<C> {
             renderer: ErrorRenderer::default(),
             metadata: None,
             dpop: None,
-            records: None,
+            record: None,
             _claims: PhantomData,
         }
     }
@@ -127,7 +128,7 @@ impl<C> VerifierBuilder<C> {
     /// that a proof is accepted once across every instance of the resource server; a record
     /// that fails is a 503, never a pass.
     pub fn dpop_replay(mut self, backend: impl crate::ReplayBackend) -> Self {
-        self.records = Some(Arc::new(backend));
+        self.record = Some(Arc::new(backend));
         self
     }
 
@@ -184,6 +185,7 @@ impl<C> VerifierBuilder<C> {
             Some(dpop) => renderer.with_dpop(dpop.required, dpop.algs()),
             None => renderer,
         };
+        routes::check_paths(self.public.iter().map(PublicRoute::path))?;
         let sources = self
             .issuers
             .into_iter()
@@ -202,16 +204,16 @@ impl<C> VerifierBuilder<C> {
             cooldown: self.cooldown,
             runtime: runtime.clone(),
             token_cache: self.token_cache_bytes.map(TokenCache::new),
-            routes: Routes::public_only(self.public)?,
+            routes: Routes::public_only(self.public),
             renderer,
             optional: self.optional,
             metadata,
             replays: self
                 .dpop
                 .as_ref()
-                .filter(|_| self.records.is_none())
+                .filter(|_| self.record.is_none())
                 .map(|_| Replays::new()),
-            records: self.records,
+            record: self.record,
             dpop: self.dpop,
         });
         for index in 0..shared.sources.len() {

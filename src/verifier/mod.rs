@@ -59,7 +59,7 @@
 //!   verified-token cache, so none signed by that key passes again.
 //! - **Revocation**: tokens are verified locally and live until `exp`, as with any
 //!   JWT-only resource server. For instant revocation, run the full layer on the same shared
-//!   store instead: its revocation feed reaches every instance.
+//!   backend instead: its revocation feed reaches every instance.
 //! - The client is reqwest with rustls on aws-lc-rs, already the crypto backend here: no
 //!   OpenSSL, and TLS to the issuer with the platform's roots.
 
@@ -110,30 +110,7 @@ pub(crate) struct Shared {
     /// or the backend that records them for every instance.
     pub(crate) dpop: Option<Dpop>,
     pub(crate) replays: Option<Replays>,
-    records: Option<Arc<dyn Records>>,
-}
-
-/// A [`ReplayBackend`](crate::ReplayBackend) behind a pointer, whatever its type.
-trait Records: Send + Sync {
-    fn record<'a>(
-        &'a self,
-        id: &'a str,
-        expires_at: u64,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<bool, crate::BackendError>> + Send + 'a>,
-    >;
-}
-
-impl<R: crate::ReplayBackend> Records for R {
-    fn record<'a>(
-        &'a self,
-        id: &'a str,
-        expires_at: u64,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<bool, crate::BackendError>> + Send + 'a>,
-    > {
-        Box::pin(self.record_once(id, expires_at))
-    }
+    record: Option<Arc<dyn crate::capability::Record>>,
 }
 
 /// One issuer's keys, fetched and kept fresh.
@@ -340,11 +317,11 @@ impl Shared {
 
     /// Records a proof in the shared backend: a replay or a failure refuses the request.
     pub(crate) async fn record(&self, proof: &crate::dpop::Proof) -> Result<(), AuthError> {
-        let (Some(records), Some(dpop)) = (&self.records, &self.dpop) else {
+        let (Some(record), Some(dpop)) = (&self.record, &self.dpop) else {
             return Ok(());
         };
         let until = dpop.remember_until(crate::clock::unix_now());
-        let first_use = match records.record(&proof.replay_key(), until).await {
+        let first_use = match record.record_once(&proof.replay_key(), until).await {
             Ok(first_use) => Some(first_use),
             Err(err) => {
                 crate::telemetry::warn_event!(

@@ -17,10 +17,10 @@ use tower_jwt_sessions::RedisBackend;
 const SECRET: &[u8] = b"example-instances-secret-32-bytes!!";
 
 async fn serve(url: &str) -> String {
-    let store = crate::backend::AnyBackend::Redis(RedisBackend::connect(url).await.unwrap());
+    let backend = crate::backend::AnyBackend::Redis(RedisBackend::connect(url).await.unwrap());
     let keys = tower_jwt_sessions::Keys::hs256(SECRET).unwrap();
     let (app, _sessions) =
-        crate::app::app_tuned(keys, crate::app::Tuning::default(), store).unwrap();
+        crate::app::app_tuned(keys, crate::app::Tuning::default(), backend).unwrap();
     crate::common::serve(app).await
 }
 
@@ -140,7 +140,7 @@ async fn two_example_servers_share_one_redis() {
             })
             .await
             .is_some(),
-            "{base}: an access token was served while the store and the feed were down"
+            "{base}: an access token was served while the backend and the feed were down"
         );
     }
 
@@ -186,10 +186,10 @@ async fn two_example_servers_share_one_redis() {
 /// 404 before any backend call, on every backend; Postgres used to answer 503 ("store
 /// unavailable") for `%00`, so any signed-in user could make backend errors at will.
 #[tokio::test]
-async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
+async fn an_id_that_cannot_be_a_session_is_404_on_every_backend() {
     // Its keys are deleted when the test ends.
     let prefix = crate::common::redis_keys::prefix();
-    let mut stores = vec![
+    let mut backends = vec![
         (
             "memory",
             crate::backend::AnyBackend::Memory(Default::default()),
@@ -209,14 +209,14 @@ async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
     ];
     #[cfg(feature = "postgres")]
     {
-        let (store, schema) = postgres_store().await;
-        stores.push(("postgres", store, Some(schema)));
+        let (backend, schema) = postgres_backend().await;
+        backends.push(("postgres", backend, Some(schema)));
     }
     let client = Client::new();
-    for (name, store, schema) in stores {
+    for (name, backend, schema) in backends {
         let keys = tower_jwt_sessions::Keys::hs256(SECRET).unwrap();
         let (app, _sessions) =
-            crate::app::app_tuned(keys, crate::app::Tuning::default(), store).unwrap();
+            crate::app::app_tuned(keys, crate::app::Tuning::default(), backend).unwrap();
         let base = crate::common::serve(app).await;
         let login: Value = client
             .post(format!("{base}/sessions/"))
@@ -262,10 +262,10 @@ async fn an_id_that_cannot_be_a_session_is_404_on_every_store() {
 
 /// The example's Postgres backend in a schema of its own, dropped with the returned guard.
 #[cfg(feature = "postgres")]
-async fn postgres_store() -> (crate::backend::AnyBackend, crate::common::pg::Schema) {
+async fn postgres_backend() -> (crate::backend::AnyBackend, crate::common::pg::Schema) {
     let schema = crate::common::pg::Schema::new();
-    let store = crate::common::pg::store_at(&crate::common::pg::url(), &schema).await;
-    (crate::backend::AnyBackend::Postgres(store), schema)
+    let backend = crate::common::pg::backend_at(&crate::common::pg::url(), &schema).await;
+    (crate::backend::AnyBackend::Postgres(backend), schema)
 }
 
 #[tokio::test]

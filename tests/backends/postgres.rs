@@ -9,25 +9,25 @@
 use std::time::Duration;
 
 use crate::common::nodes::*;
-use crate::common::pg::{Schema, store_at, url};
+use crate::common::pg::{Schema, backend_at, url};
 use http::StatusCode;
 use tower_jwt_sessions::PostgresBackend;
 use tower_jwt_sessions_core::suite;
 
 #[tokio::test]
-async fn the_postgres_store_keeps_the_store_contract() {
+async fn the_postgres_backend_keeps_the_backend_contract() {
     let schema = Schema::new();
-    let store = store_at(&url(), &schema).await;
-    suite::check_backend(&store).await;
-    suite::check_rotation(&store).await;
-    suite::check_replay(&store).await;
+    let backend = backend_at(&url(), &schema).await;
+    suite::check_backend(&backend).await;
+    suite::check_rotation(&backend).await;
+    suite::check_replay(&backend).await;
 }
 
 #[tokio::test]
 async fn a_retired_token_replayed_on_an_instance_with_a_stale_cache_ends_the_session() {
     let (schema, users) = (Schema::new(), users());
-    let a = instance(store_at(&url(), &schema).await, &users);
-    let b = instance(store_at(&url(), &schema).await, &users);
+    let a = instance(backend_at(&url(), &schema).await, &users);
+    let b = instance(backend_at(&url(), &schema).await, &users);
     a_retired_token_replayed_on_a_stale_instance_ends_the_session(&a, &b).await;
 }
 
@@ -44,9 +44,9 @@ async fn instances_starting_together_apply_the_migrations_once() {
         .await
         .unwrap();
     let connect = || PostgresBackend::builder(&url).schema(&schema.0).connect();
-    let stores = futures_join(vec![connect(), connect(), connect()]).await;
+    let backends = futures_join(vec![connect(), connect(), connect()]).await;
     assert!(
-        stores.iter().all(Result::is_ok),
+        backends.iter().all(Result::is_ok),
         "every racing instance starts"
     );
     let applied: i64 = client
@@ -63,16 +63,16 @@ async fn instances_starting_together_apply_the_migrations_once() {
 #[tokio::test]
 async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_within_a_second() {
     let (url, schema, users) = (url(), Schema::new(), users());
-    let a = instance(store_at(&url, &schema).await, &users);
-    let b = instance(store_at(&url, &schema).await, &users);
+    let a = instance(backend_at(&url, &schema).await, &users);
+    let b = instance(backend_at(&url, &schema).await, &users);
     a_revocation_on_one_instance_reaches_the_other_within_a_second(&a, &b).await;
 }
 
 #[tokio::test]
 async fn a_revocation_made_while_the_listener_was_cut_is_honoured_after_the_resync() {
     let (url, schema, users) = (url(), Schema::new(), users());
-    let a = instance(store_at(&url, &schema).await, &users);
-    let b = instance(store_at(&url, &schema).await, &users);
+    let a = instance(backend_at(&url, &schema).await, &users);
+    let b = instance(backend_at(&url, &schema).await, &users);
     let tokens = login(&a).await;
     assert_eq!(access(&a, &tokens).await, StatusCode::OK);
     // Both listeners are up before they are cut.
@@ -141,8 +141,8 @@ async fn revoke_two<S: tower_jwt_sessions::SessionBackend + tower_jwt_sessions::
 #[tokio::test]
 async fn a_revocation_made_while_the_listener_was_cut_across_a_log_reset_is_honoured() {
     let (url, schema, users) = (url(), Schema::new(), users());
-    let a = instance(store_at(&url, &schema).await, &users);
-    let b = instance(store_at(&url, &schema).await, &users);
+    let a = instance(backend_at(&url, &schema).await, &users);
+    let b = instance(backend_at(&url, &schema).await, &users);
     let tokens = login(&a).await;
     assert_eq!(access(&a, &tokens).await, StatusCode::OK);
     revoke_two(&b, &a).await;
@@ -174,8 +174,8 @@ async fn a_revocation_made_while_the_listener_was_cut_across_a_log_reset_is_hono
 #[tokio::test]
 async fn ids_gone_back_without_a_trigger_seeing_it_are_found_by_the_listener() {
     let (url, schema, users) = (url(), Schema::new(), users());
-    let a = instance(store_at(&url, &schema).await, &users);
-    let b = instance(store_at(&url, &schema).await, &users);
+    let a = instance(backend_at(&url, &schema).await, &users);
+    let b = instance(backend_at(&url, &schema).await, &users);
     let tokens = login(&a).await;
     assert_eq!(access(&a, &tokens).await, StatusCode::OK);
     revoke_two(&b, &a).await;
@@ -211,7 +211,7 @@ async fn ids_gone_back_without_a_trigger_seeing_it_are_found_by_the_listener() {
 #[tokio::test]
 async fn an_instance_started_after_the_log_was_truncated_refuses_a_session_revoked_before() {
     let (url, schema, users) = (url(), Schema::new(), users());
-    let a = instance(store_at(&url, &schema).await, &users);
+    let a = instance(backend_at(&url, &schema).await, &users);
     let tokens = login(&a).await;
     let live = login(&a).await;
     assert!(a.revoke(&tokens.session_id).await.unwrap());
@@ -220,7 +220,7 @@ async fn an_instance_started_after_the_log_was_truncated_refuses_a_session_revok
         .batch_execute(&format!("TRUNCATE {}.tjs_revocations", schema.0))
         .await
         .unwrap();
-    let c = instance(store_at(&url, &schema).await, &users);
+    let c = instance(backend_at(&url, &schema).await, &users);
     resynced(&c).await;
     assert_eq!(access(&c, &tokens).await, StatusCode::UNAUTHORIZED);
     assert_eq!(access(&c, &live).await, StatusCode::OK);
@@ -229,7 +229,7 @@ async fn an_instance_started_after_the_log_was_truncated_refuses_a_session_revok
 #[tokio::test]
 async fn a_fresh_log_is_complete_and_an_old_trim_changes_nothing() {
     let (url, schema, users) = (url(), Schema::new(), users());
-    let a = instance(store_at(&url, &schema).await, &users);
+    let a = instance(backend_at(&url, &schema).await, &users);
     let tokens = login(&a).await;
     resynced(&a).await;
     // Trusted: the access token is served without reading the backend, so a row deleted
@@ -253,22 +253,22 @@ async fn a_fresh_log_is_complete_and_an_old_trim_changes_nothing() {
 #[tokio::test]
 async fn an_instance_started_after_a_revocation_honours_it() {
     let (url, schema, users) = (url(), Schema::new(), users());
-    let a = instance(store_at(&url, &schema).await, &users);
-    let start = async || instance(store_at(&url, &schema).await, &users);
+    let a = instance(backend_at(&url, &schema).await, &users);
+    let start = async || instance(backend_at(&url, &schema).await, &users);
     a_revocation_before_an_instance_starts_is_honoured_by_it(&a, start).await;
 }
 
 #[tokio::test]
 async fn expired_rows_are_deleted_in_batches() {
     let schema = Schema::new();
-    let store = store_at(&url(), &schema).await;
+    let backend = backend_at(&url(), &schema).await;
     use tower_jwt_sessions::SessionBackend;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
     for i in 0..1500 {
-        store
+        backend
             .create(tower_jwt_sessions::Session {
                 id: format!("old{i}"),
                 user_id: "u1".into(),
@@ -282,8 +282,8 @@ async fn expired_rows_are_deleted_in_batches() {
             .await
             .unwrap();
     }
-    assert_eq!(store.delete_expired().await.unwrap(), 1500);
-    assert!(store.list("u1", 10).await.unwrap().is_empty());
+    assert_eq!(backend.delete_expired().await.unwrap(), 1500);
+    assert!(backend.list("u1", 10).await.unwrap().is_empty());
 }
 
 /// Terminates every backend named `name` and waits until each has exited; how many. From a
@@ -319,7 +319,7 @@ fn terminate(url: &str, name: &str) -> i64 {
 async fn the_first_call_after_postgres_drops_every_pooled_connection_succeeds() {
     use tower_jwt_sessions::SessionBackend;
     let (url, schema) = (url(), Schema::new());
-    let store = store_at(&url, &schema).await;
+    let backend = backend_at(&url, &schema).await;
     let session = |id: &str| tower_jwt_sessions::Session {
         id: id.into(),
         user_id: "u1".into(),
@@ -332,24 +332,24 @@ async fn the_first_call_after_postgres_drops_every_pooled_connection_succeeds() 
     };
     // Several pooled connections, all idle when their backends go.
     let warm: Vec<_> = (0..4)
-        .map(|i| store.create(session(&format!("s{i}"))))
+        .map(|i| backend.create(session(&format!("s{i}"))))
         .collect();
     assert!(futures_join(warm).await.iter().all(Result::is_ok));
     let pooled = format!("{}_tjs_store", schema.0);
 
     assert!(terminate(&url, &pooled) >= 1, "no pooled connection found");
-    assert!(store.load("s0").await.unwrap().is_some(), "load");
+    assert!(backend.load("s0").await.unwrap().is_some(), "load");
     assert!(terminate(&url, &pooled) >= 1);
-    assert!(store.create(session("s9")).await.is_ok(), "create");
+    assert!(backend.create(session("s9")).await.is_ok(), "create");
     assert!(terminate(&url, &pooled) >= 1);
-    assert!(store.revoke("s1").await.unwrap(), "revoke");
+    assert!(backend.revoke("s1").await.unwrap(), "revoke");
 }
 
 #[tokio::test]
 async fn a_dpop_proof_is_accepted_once_across_instances() {
     let idp = crate::common::idp::Idp::start();
     let (url, schema, users) = (url(), Schema::new(), users());
-    let a = dpop_instance(store_at(&url, &schema).await, &users);
-    let b = dpop_instance(store_at(&url, &schema).await, &users);
+    let a = dpop_instance(backend_at(&url, &schema).await, &users);
+    let b = dpop_instance(backend_at(&url, &schema).await, &users);
     a_proof_replayed_on_another_instance_is_refused(&a, &b, &idp).await;
 }

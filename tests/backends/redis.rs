@@ -14,7 +14,7 @@ use http::StatusCode;
 use tower_jwt_sessions::{Keys, RedisBackend, SessionMeta};
 use tower_jwt_sessions_core::suite;
 
-async fn store_at(url: &str, prefix: &str) -> RedisBackend {
+async fn backend_at(url: &str, prefix: &str) -> RedisBackend {
     RedisBackend::builder(url)
         .key_prefix(prefix)
         .connect()
@@ -23,35 +23,35 @@ async fn store_at(url: &str, prefix: &str) -> RedisBackend {
 }
 
 #[tokio::test]
-async fn the_redis_store_keeps_the_store_contract() {
+async fn the_redis_backend_keeps_the_backend_contract() {
     let prefix = prefix();
-    let store = store_at(&url(), &prefix).await;
-    suite::check_backend(&store).await;
-    suite::check_rotation(&store).await;
-    suite::check_replay(&store).await;
+    let backend = backend_at(&url(), &prefix).await;
+    suite::check_backend(&backend).await;
+    suite::check_rotation(&backend).await;
+    suite::check_replay(&backend).await;
 }
 
 #[tokio::test]
 async fn a_retired_token_replayed_on_an_instance_with_a_stale_cache_ends_the_session() {
     let (url, prefix, users) = (url(), prefix(), users());
-    let a = instance(store_at(&url, &prefix).await, &users);
-    let b = instance(store_at(&url, &prefix).await, &users);
+    let a = instance(backend_at(&url, &prefix).await, &users);
+    let b = instance(backend_at(&url, &prefix).await, &users);
     a_retired_token_replayed_on_a_stale_instance_ends_the_session(&a, &b).await;
 }
 
 #[tokio::test]
 async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_within_a_second() {
     let (url, prefix, users) = (url(), prefix(), users());
-    let a = instance(store_at(&url, &prefix).await, &users);
-    let b = instance(store_at(&url, &prefix).await, &users);
+    let a = instance(backend_at(&url, &prefix).await, &users);
+    let b = instance(backend_at(&url, &prefix).await, &users);
     a_revocation_on_one_instance_reaches_the_other_within_a_second(&a, &b).await;
 }
 
 #[tokio::test]
 async fn a_revocation_made_while_the_feed_was_cut_is_honoured_after_the_resync() {
     let (url, prefix, users) = (url(), prefix(), users());
-    let a = instance(store_at(&url, &prefix).await, &users);
-    let b = instance(store_at(&url, &prefix).await, &users);
+    let a = instance(backend_at(&url, &prefix).await, &users);
+    let b = instance(backend_at(&url, &prefix).await, &users);
     let tokens = login(&a).await;
     assert_eq!(access(&a, &tokens).await, StatusCode::OK);
 
@@ -113,8 +113,8 @@ async fn resynced<S: tower_jwt_sessions::SessionBackend>(node: &Node<S>) {
 /// must refuse the session's access token (it served it before).
 async fn lost_while_cut(lose: &[&str]) {
     let (url, prefix, users) = (url(), prefix(), users());
-    let a = instance(store_at(&url, &prefix).await, &users);
-    let b = instance(store_at(&url, &prefix).await, &users);
+    let a = instance(backend_at(&url, &prefix).await, &users);
+    let b = instance(backend_at(&url, &prefix).await, &users);
     let tokens = login(&a).await;
     resynced(&a).await;
     assert_eq!(access(&a, &tokens).await, StatusCode::OK);
@@ -169,7 +169,7 @@ async fn a_revocation_deleted_from_the_log_while_the_feed_was_cut_is_honoured() 
 #[tokio::test]
 async fn an_instance_started_after_the_log_was_deleted_refuses_a_session_revoked_before() {
     let (url, prefix, users) = (url(), prefix(), users());
-    let a = instance(store_at(&url, &prefix).await, &users);
+    let a = instance(backend_at(&url, &prefix).await, &users);
     let tokens = login(&a).await;
     let live = login(&a).await;
     resynced(&a).await;
@@ -179,7 +179,7 @@ async fn an_instance_started_after_the_log_was_deleted_refuses_a_session_revoked
         .query_async(&mut admin(&url).await)
         .await
         .unwrap();
-    let c = instance(store_at(&url, &prefix).await, &users);
+    let c = instance(backend_at(&url, &prefix).await, &users);
     resynced(&c).await;
     assert_eq!(access(&c, &tokens).await, StatusCode::UNAUTHORIZED);
     assert_eq!(access(&c, &live).await, StatusCode::OK);
@@ -188,7 +188,7 @@ async fn an_instance_started_after_the_log_was_deleted_refuses_a_session_revoked
 #[tokio::test]
 async fn a_fresh_log_is_complete_and_the_feed_trusted() {
     let (url, prefix, users) = (url(), prefix(), users());
-    let a = instance(store_at(&url, &prefix).await, &users);
+    let a = instance(backend_at(&url, &prefix).await, &users);
     let tokens = login(&a).await;
     resynced(&a).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -211,8 +211,8 @@ async fn a_fresh_log_is_complete_and_the_feed_trusted() {
 #[tokio::test]
 async fn an_instance_started_after_a_revocation_honours_it() {
     let (url, prefix, users) = (url(), prefix(), users());
-    let a = instance(store_at(&url, &prefix).await, &users);
-    let start = async || instance(store_at(&url, &prefix).await, &users);
+    let a = instance(backend_at(&url, &prefix).await, &users);
+    let start = async || instance(backend_at(&url, &prefix).await, &users);
     a_revocation_before_an_instance_starts_is_honoured_by_it(&a, start).await;
 }
 
@@ -222,7 +222,7 @@ async fn a_dead_redis_is_503_in_time_and_a_restarted_one_serves_again() {
     let server = PrivateRedis::start(port);
     let users = users();
     let prefix = prefix();
-    let a = instance(store_at(&server.url(), &prefix).await, &users);
+    let a = instance(backend_at(&server.url(), &prefix).await, &users);
     let before = login(&a).await;
     assert_eq!(
         refresh_with(&a, &before.refresh_token).await.0,
@@ -231,11 +231,10 @@ async fn a_dead_redis_is_503_in_time_and_a_restarted_one_serves_again() {
 
     drop(server);
     // A session this instance never loaded needs the backend: 503 within the timeout.
-    let other = tower_jwt_sessions::Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .in_memory()
+    let other = in_memory(Keys::hs256(SECRET).unwrap())
         .build()
         .unwrap()
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .create("u1", &u1(), SessionMeta::default())
         .await
         .unwrap();
     let start = Instant::now();
@@ -246,21 +245,15 @@ async fn a_dead_redis_is_503_in_time_and_a_restarted_one_serves_again() {
         "{:?}",
         start.elapsed()
     );
-    assert!(
-        a.create("u1", &user("u1", true, true, true), SessionMeta::default())
-            .await
-            .is_err()
-    );
+    assert!(a.create("u1", &u1(), SessionMeta::default()).await.is_err());
 
     // Back on the same port (empty: it keeps nothing): the same instance serves again.
     let _server = PrivateRedis::start(port);
     let recovered = within(Duration::from_secs(5), async || {
-        a.create("u1", &user("u1", true, true, true), SessionMeta::default())
-            .await
-            .is_ok()
+        a.create("u1", &u1(), SessionMeta::default()).await.is_ok()
     })
     .await;
-    assert!(recovered.is_some(), "the store did not reconnect");
+    assert!(recovered.is_some(), "the backend did not reconnect");
     let after = login(&a).await;
     assert_eq!(
         refresh_with(&a, &after.refresh_token).await.0,
@@ -276,7 +269,7 @@ async fn an_idle_connection_closed_by_the_server_fails_no_request() {
     let mut admin = admin.get_multiplexed_async_connection().await.unwrap();
     let users = users();
     let prefix = prefix();
-    let a = instance(store_at(&server.url(), &prefix).await, &users);
+    let a = instance(backend_at(&server.url(), &prefix).await, &users);
     let tokens = login(&a).await;
     // The server now closes every connection idle for a second, ours included.
     let _: () = redis::cmd("CONFIG")
@@ -296,11 +289,7 @@ async fn an_idle_connection_closed_by_the_server_fails_no_request() {
             "a request failed after the idle close"
         );
         token = rotated.unwrap();
-        assert!(
-            a.create("u1", &user("u1", true, true, true), SessionMeta::default())
-                .await
-                .is_ok()
-        );
+        assert!(a.create("u1", &u1(), SessionMeta::default()).await.is_ok());
     }
 }
 
@@ -309,13 +298,13 @@ async fn a_dpop_proof_is_accepted_once_across_instances_and_a_dead_backend_is_50
     let idp = crate::common::idp::Idp::start();
     let users = users();
     let prefix = prefix();
-    let a = dpop_instance(store_at(&url(), &prefix).await, &users);
-    let b = dpop_instance(store_at(&url(), &prefix).await, &users);
+    let a = dpop_instance(backend_at(&url(), &prefix).await, &users);
+    let b = dpop_instance(backend_at(&url(), &prefix).await, &users);
     a_proof_replayed_on_another_instance_is_refused(&a, &b, &idp).await;
 
     // The proof cannot be recorded: 503, never a pass.
     let server = PrivateRedis::start(PrivateRedis::free_port());
-    let c = dpop_instance(store_at(&server.url(), &prefix).await, &users);
+    let c = dpop_instance(backend_at(&server.url(), &prefix).await, &users);
     let (token, proof) = bound_session_and_proof(&c, &idp).await;
     drop(server);
     assert_eq!(

@@ -1,6 +1,6 @@
 //! The Redis Cluster backend on a real cluster: three primaries with a replica each, started
 //! by the tests on free loopback ports (never 6379) with `redis-server --cluster-enabled yes`
-//! and `redis-cli --cluster create`. The store contract; sessions and revocation logs spread
+//! and `redis-cli --cluster create`. The backend contract; sessions and revocation logs spread
 //! over every primary; two instances sharing it; an instance started after a revocation; a
 //! failover by `CLUSTER FAILOVER` and by a killed primary, and slots migrated, each during a
 //! stream of logins, refreshes and revocations (slots migrated: not one 503).
@@ -70,12 +70,12 @@ where
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cluster_backend_keeps_the_store_contract() {
+async fn the_cluster_backend_keeps_the_backend_contract() {
     let cluster = cluster().await;
-    let store = backend(&seeds(&cluster)).await;
-    suite::check_backend(&store).await;
-    suite::check_rotation(&store).await;
-    suite::check_replay(&store).await;
+    let backend = backend(&seeds(&cluster)).await;
+    suite::check_backend(&backend).await;
+    suite::check_rotation(&backend).await;
+    suite::check_replay(&backend).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -83,8 +83,8 @@ async fn one_dead_seed_among_live_ones_is_fine_and_no_live_seed_is_an_error() {
     let cluster = cluster().await;
     let dead = format!("redis://127.0.0.1:{}", PrivateRedis::free_port());
     let seeds = format!("{dead},{}", seeds(&cluster));
-    let store = backend(&seeds).await;
-    suite::check_rotation(&store).await;
+    let backend = backend(&seeds).await;
+    suite::check_rotation(&backend).await;
     assert!(RedisClusterBackend::connect(&dead).await.is_err());
     assert!(
         RedisClusterBackend::connect("redis://127.0.0.1:notaport")
@@ -212,9 +212,8 @@ async fn past_the_per_user_limit_the_oldest_sessions_end_on_the_other_instance_t
     let seeds = seeds(&cluster);
     let users = users();
     let limited = |backend| {
-        tower_jwt_sessions::Sessions::builder(tower_jwt_sessions::Keys::hs256(SECRET).unwrap())
-            .backend(backend)
-            .users(users.clone())
+        let keys = tower_jwt_sessions::Keys::hs256(SECRET).unwrap();
+        tower_jwt_sessions::Sessions::builder(keys, backend, users.clone())
             .max_sessions_per_user(Some(2))
             .build()
             .unwrap()

@@ -12,7 +12,7 @@ use tower_jwt_sessions::{
     IssuedTokens, MachinableClaims, SessionBackend, SessionMeta, Sessions, Users,
 };
 
-use super::user;
+use super::u1;
 
 /// An answer, read whole.
 pub struct Reply {
@@ -83,7 +83,7 @@ pub async fn login<S: SessionBackend, U: Users<Claims = MachinableClaims>>(
     sessions: &Sessions<S, U>,
 ) -> IssuedTokens {
     sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .create("u1", &u1(), SessionMeta::default())
         .await
         .unwrap()
 }

@@ -3,21 +3,20 @@
 
 pub mod client;
 pub mod cluster;
+mod counting;
 pub mod idp;
 pub mod nodes;
 pub mod pg;
 pub mod redis_keys;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tower_jwt_sessions::{
-    BackendError, MachinableClaims, MachinableUser, MemoryBackend, Session, SessionBackend,
-    Sessions, SessionsBuilder, Users,
+    IssuedTokens, Keys, MachinableClaims, MachinableUser, MemoryBackend, Sessions, SessionsBuilder,
 };
+
+#[allow(unused_imports)] // Not every test binary counts.
+pub use counting::CountingBackend;
 
 /// The in-memory backend and user directory, with the example's claims.
 pub type Memory = MemoryBackend<MachinableClaims>;
@@ -25,16 +24,35 @@ pub type Memory = MemoryBackend<MachinableClaims>;
 /// Sessions kept in one [`Memory`].
 pub type MemorySessions = Sessions<Memory>;
 
-/// `.backend(m.clone()).users(m)` with a fresh [`Memory`], for tests that need nothing else.
-pub trait InMemory {
-    fn in_memory(self) -> SessionsBuilder<Memory, Memory>;
+/// Sessions over a fresh [`Memory`], which is their user directory too, for tests that need
+/// nothing else.
+pub fn in_memory(keys: Keys) -> SessionsBuilder<Memory> {
+    let memory = Memory::new();
+    Sessions::builder(keys, memory.clone(), memory)
 }
 
-impl InMemory for SessionsBuilder {
-    fn in_memory(self) -> SessionsBuilder<Memory, Memory> {
-        let memory = Memory::new();
-        self.backend(memory.clone()).users(memory)
-    }
+/// `u1`, the user most tests sign in: active, may read and write.
+pub fn u1() -> MachinableClaims {
+    user("u1", true, true, true)
+}
+
+/// A fresh [`Memory`] whose directory holds [`u1`]; wrap it in a [`CountingBackend`] to count
+/// its calls.
+pub fn memory_with_u1() -> Memory {
+    let memory = Memory::new();
+    memory.set_user("u1", u1());
+    memory
+}
+
+/// The signed-in user of most tests: sessions over [`memory_with_u1`] (HS256 with [`SECRET`],
+/// every default), and one session of u1's, as the login handler makes it ([`client::login`]).
+pub async fn signed_in() -> (MemorySessions, IssuedTokens) {
+    let memory = memory_with_u1();
+    let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap(), memory.clone(), memory)
+        .build()
+        .unwrap();
+    let issued = client::login(&sessions).await;
+    (sessions, issued)
 }
 
 /// Serves an axum app (the example server's, say) on an ephemeral port, with the peer
@@ -136,99 +154,4 @@ pub fn access_claims(sub: &str, sid: &str, iat: u64, exp: u64) -> serde_json::Va
 
 pub fn key_file(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-/// A backend and user directory that counts calls and can be told to fail or to stall. It
-/// cannot rotate (it is no `RotatingBackend`).
-#[derive(Clone, Default)]
-pub struct CountingBackend {
-    pub inner: Memory,
-    pub loads: Arc<AtomicUsize>,
-    pub touches: Arc<AtomicUsize>,
-    pub claims_reads: Arc<AtomicUsize>,
-    pub proof_records: Arc<AtomicUsize>,
-    pub fail: Arc<AtomicBool>,
-    pub fail_touch: Arc<AtomicBool>,
-    pub delay: Arc<std::sync::Mutex<Option<Duration>>>,
-}
-
-impl CountingBackend {
-    pub fn loads(&self) -> usize {
-        self.loads.load(Ordering::SeqCst)
-    }
-
-    pub fn touches(&self) -> usize {
-        self.touches.load(Ordering::SeqCst)
-    }
-
-    pub fn set_fail(&self, fail: bool) {
-        self.fail.store(fail, Ordering::SeqCst);
-    }
-
-    pub fn set_delay(&self, delay: Option<Duration>) {
-        *self.delay.lock().unwrap() = delay;
-    }
-
-    async fn gate(&self) -> Result<(), BackendError> {
-        let delay = *self.delay.lock().unwrap();
-        if let Some(delay) = delay {
-            tokio::time::sleep(delay).await;
-        }
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(BackendError::new("injected failure"));
-        }
-        Ok(())
-    }
-}
-
-impl tower_jwt_sessions::ReplayBackend for CountingBackend {
-    async fn record_once(&self, id: &str, expires_at: u64) -> Result<bool, BackendError> {
-        self.proof_records.fetch_add(1, Ordering::SeqCst);
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(BackendError::new("injected failure"));
-        }
-        self.inner.record_once(id, expires_at).await
-    }
-}
-
-impl SessionBackend for CountingBackend {
-    async fn create(&self, session: Session) -> Result<(), BackendError> {
-        self.gate().await?;
-        self.inner.create(session).await
-    }
-
-    async fn load(&self, id: &str) -> Result<Option<Session>, BackendError> {
-        self.loads.fetch_add(1, Ordering::SeqCst);
-        self.gate().await?;
-        self.inner.load(id).await
-    }
-
-    async fn revoke(&self, id: &str) -> Result<bool, BackendError> {
-        self.gate().await?;
-        self.inner.revoke(id).await
-    }
-
-    async fn list(&self, user_id: &str, limit: usize) -> Result<Vec<Session>, BackendError> {
-        self.gate().await?;
-        self.inner.list(user_id, limit).await
-    }
-
-    async fn touch(&self, id: &str, at: u64) -> Result<(), BackendError> {
-        self.touches.fetch_add(1, Ordering::SeqCst);
-        self.gate().await?;
-        if self.fail_touch.load(Ordering::SeqCst) {
-            return Err(BackendError::new("injected touch failure"));
-        }
-        self.inner.touch(id, at).await
-    }
-}
-
-impl Users for CountingBackend {
-    type Claims = MachinableClaims;
-
-    async fn claims(&self, user_id: &str) -> Result<Option<MachinableClaims>, BackendError> {
-        self.claims_reads.fetch_add(1, Ordering::SeqCst);
-        self.gate().await?;
-        self.inner.claims(user_id).await
-    }
 }

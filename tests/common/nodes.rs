@@ -1,4 +1,4 @@
-//! Helpers for tests of several instances over a shared backend, and of stores on servers.
+//! Helpers for tests of several instances over a shared backend, and of backends on servers.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -9,18 +9,15 @@ use tower_jwt_sessions::{
 };
 
 pub use super::client::login;
-use super::{Memory, SECRET, user};
+use super::{Memory, SECRET, u1};
 
+/// The user directory of the backend tests: [`memory_with_u1`](super::memory_with_u1).
 pub fn users() -> Memory {
-    let users = Memory::new();
-    users.set_user("u1", user("u1", true, true, true));
-    users
+    super::memory_with_u1()
 }
 
 pub fn instance<S: SessionBackend + RotatingBackend>(backend: S, users: &Memory) -> Node<S> {
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend)
-        .users(users.clone())
+    Sessions::builder(Keys::hs256(SECRET).unwrap(), backend, users.clone())
         .rotate_refresh_tokens(Duration::from_secs(5))
         .backend_timeout(Some(Duration::from_millis(500)))
         .build()
@@ -218,9 +215,7 @@ pub fn dpop_instance<S>(backend: S, users: &Memory) -> Node<S>
 where
     S: SessionBackend + ReplayBackend,
 {
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend)
-        .users(users.clone())
+    Sessions::builder(Keys::hs256(SECRET).unwrap(), backend, users.clone())
         .dpop(tower_jwt_sessions::Dpop::allowed())
         .backend_timeout(Some(Duration::from_millis(500)))
         .build()
@@ -261,10 +256,7 @@ pub async fn bound_session_and_proof<
         dpop_jkt: Some(idp.client_jkt("a").await),
         ..Default::default()
     };
-    let issued = node
-        .create("u1", &user("u1", true, true, true), meta)
-        .await
-        .unwrap();
+    let issued = node.create("u1", &u1(), meta).await.unwrap();
     assert_eq!(issued.token_type, "DPoP");
     let proof = idp
         .proof(serde_json::json!({

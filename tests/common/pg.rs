@@ -50,7 +50,7 @@ impl Drop for Schema {
 
 /// The Postgres backend at `url`, its tables in `schema` (created here).
 #[cfg(feature = "postgres")]
-pub async fn store_at(url: &str, schema: &Schema) -> tower_jwt_sessions::PostgresBackend {
+pub async fn backend_at(url: &str, schema: &Schema) -> tower_jwt_sessions::PostgresBackend {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
         .await
         .expect("Postgres answers (start it, or set DATABASE_URL)");

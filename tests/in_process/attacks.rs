@@ -2,13 +2,13 @@
 //! PyJWT, panva/jose) plus what is specific to sessions, each through the layer, each
 //! asserting the exact status and challenge.
 
-use crate::common::client::{Reply, get, refresh, send};
+use crate::common::client::{Reply, get, login, refresh, send};
 use crate::common::*;
 use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, StatusCode};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{Value, json};
-use tower_jwt_sessions::{Keys, SessionMeta, Sessions};
+use tower_jwt_sessions::Keys;
 
 const INVALID_TOKEN: &str = "invalid_token";
 
@@ -34,10 +34,7 @@ fn assert_accepted(reply: &Reply, what: &str) {
 }
 
 fn hs256() -> MemorySessions {
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .in_memory()
-        .build()
-        .unwrap()
+    in_memory(Keys::hs256(SECRET).unwrap()).build().unwrap()
 }
 
 fn claims() -> Value {
@@ -77,7 +74,7 @@ async fn hmac_signed_with_a_public_key_is_refused_key_confusion() {
             _ => Keys::ec_pem(alg, &key_file(private), &key_file(public)),
         }
         .unwrap();
-        let sessions = Sessions::builder(keys).in_memory().build().unwrap();
+        let sessions = in_memory(keys).build().unwrap();
         // The attacker knows the public key and uses its bytes as an HMAC secret.
         let forged = raw_token(
             &at_header("HS256"),
@@ -92,10 +89,7 @@ async fn hmac_signed_with_a_public_key_is_refused_key_confusion() {
             "the token algorithm is not accepted"
         );
         // And a genuine token of the configured algorithm passes.
-        let issued = sessions
-            .create("u1", &user("u1", true, true, true), SessionMeta::default())
-            .await
-            .unwrap();
+        let issued = login(&sessions).await;
         assert_accepted(&get(&sessions, &issued.access_token).await, "genuine");
     }
 }
@@ -108,7 +102,7 @@ async fn algorithms_off_the_allow_list_and_wrong_key_families() {
         assert_refused(&get(&sessions, &token).await, INVALID_TOKEN, "hs384/512");
     }
     // RS256 signed with a real RSA key, where ES256 is configured.
-    let es = Sessions::builder(
+    let es = in_memory(
         Keys::ec_pem(
             Algorithm::ES256,
             &key_file("ec_private.pem"),
@@ -116,7 +110,6 @@ async fn algorithms_off_the_allow_list_and_wrong_key_families() {
         )
         .unwrap(),
     )
-    .in_memory()
     .build()
     .unwrap();
     let rsa = EncodingKey::from_rsa_pem(&key_file("rsa_private.pem")).unwrap();
@@ -314,14 +307,7 @@ async fn crit_kid_jku_x5u_and_embedded_jwk() {
 
 #[tokio::test]
 async fn token_kinds_never_cross_even_re_signed() {
-    let sessions = hs256();
-    sessions
-        .users()
-        .set_user("u1", user("u1", true, true, true));
-    let issued = sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap();
+    let (sessions, issued) = signed_in().await;
     assert_refused(
         &refresh(&sessions, &issued.access_token).await,
         INVALID_TOKEN,
@@ -359,8 +345,7 @@ async fn token_kinds_never_cross_even_re_signed() {
 
 #[tokio::test]
 async fn other_issuer_or_audience() {
-    let strict = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .in_memory()
+    let strict = in_memory(Keys::hs256(SECRET).unwrap())
         .issuer("https://auth.example")
         .audience("pets")
         .build()
@@ -445,21 +430,9 @@ async fn tokens_twice_several_headers_and_oversized_headers() {
     }
 }
 
-async fn session_setup() -> (MemorySessions, tower_jwt_sessions::IssuedTokens) {
-    let sessions = hs256();
-    sessions
-        .users()
-        .set_user("u1", user("u1", true, true, true));
-    let issued = sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap();
-    (sessions, issued)
-}
-
 #[tokio::test]
 async fn refresh_tokens_of_revoked_sessions_deleted_and_inactive_users() {
-    let (sessions, issued) = session_setup().await;
+    let (sessions, issued) = signed_in().await;
     assert_accepted(&refresh(&sessions, &issued.refresh_token).await, "before");
     sessions.revoke(&issued.session_id).await.unwrap();
     assert_refused(
@@ -468,7 +441,7 @@ async fn refresh_tokens_of_revoked_sessions_deleted_and_inactive_users() {
         "revoked",
     );
 
-    let (sessions, issued) = session_setup().await;
+    let (sessions, issued) = signed_in().await;
     sessions.users().remove_user("u1");
     assert_refused(
         &refresh(&sessions, &issued.refresh_token).await,
@@ -476,7 +449,7 @@ async fn refresh_tokens_of_revoked_sessions_deleted_and_inactive_users() {
         "deleted user",
     );
 
-    let (sessions, issued) = session_setup().await;
+    let (sessions, issued) = signed_in().await;
     sessions
         .users()
         .set_user("u1", user("u1", false, true, true));

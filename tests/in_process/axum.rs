@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 use tower_jwt_sessions::axum::Require;
 use tower_jwt_sessions::scopes::{Read, Write};
-use tower_jwt_sessions::{Claims, ErrorRenderer, Keys, MachinableClaims, SessionMeta, Sessions};
+use tower_jwt_sessions::{Claims, ErrorRenderer, Keys, MachinableClaims, SessionMeta};
 
 async fn me(claims: Claims<MachinableClaims>) -> String {
     claims.user.name.clone()
@@ -40,8 +40,7 @@ fn routes() -> Router {
 }
 
 fn sessions() -> MemorySessions {
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .in_memory()
+    in_memory(Keys::hs256(SECRET).unwrap())
         .public_prefix("/public/")
         .error_renderer(ErrorRenderer::default().with_realm("pets"))
         .build()
@@ -104,8 +103,7 @@ async fn without_a_token_claims_is_401_and_option_is_none() {
         (StatusCode::OK, String::new(), "anonymous".into())
     );
 
-    let optional = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .in_memory()
+    let optional = in_memory(Keys::hs256(SECRET).unwrap())
         .optional(true)
         .build()
         .unwrap();

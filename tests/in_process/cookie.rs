@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderName, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{ConfigError, Keys, RefreshCookie, SessionMeta, Sessions};
+use tower_jwt_sessions::{ConfigError, Keys, RefreshCookie, Sessions};
 
 const APP: &str = "https://app.example";
 const REFRESH_TTL: u64 = 3600;
@@ -24,12 +24,8 @@ fn cookie_mode() -> RefreshCookie {
 }
 
 fn sessions(cookie: Option<RefreshCookie>, rotation: Option<Duration>) -> MemorySessions {
-    let backend = Memory::new();
-    backend.set_user("u1", user("u1", true, true, true));
-    let mut builder = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend.clone())
-        .users(backend.clone())
-        .users(backend)
+    let backend = memory_with_u1();
+    let mut builder = Sessions::builder(Keys::hs256(SECRET).unwrap(), backend.clone(), backend)
         .refresh_ttl(Duration::from_secs(REFRESH_TTL));
     if let Some(cookie) = cookie {
         builder = builder.refresh_cookie(cookie);
@@ -339,7 +335,7 @@ async fn other_credentials_and_planted_cookies() {
 }
 
 #[tokio::test]
-async fn dead_cookies_are_cleared_and_a_store_fault_keeps_the_cookie() {
+async fn dead_cookies_are_cleared_and_a_backend_fault_keeps_the_cookie() {
     let sessions = sessions(Some(cookie_mode()), None);
     let issued = login(&sessions).await;
     let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
@@ -359,18 +355,13 @@ async fn dead_cookies_are_cleared_and_a_store_fault_keeps_the_cookie() {
     }
 
     // A backend that fails: 503, and the cookie (which may well be good) is kept.
-    let backend = CountingBackend::default();
-    backend.inner.set_user("u1", user("u1", true, true, true));
-    let failing = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend.clone())
-        .users(backend.clone())
+    let backend = CountingBackend::new(memory_with_u1());
+    let keys = Keys::hs256(SECRET).unwrap();
+    let failing = Sessions::builder(keys, backend.clone(), backend.clone())
         .refresh_cookie(cookie_mode())
         .build()
         .unwrap();
-    let issued = failing
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap();
+    let issued = login(&failing).await;
     let cookie = pair(issued.refresh_cookie().unwrap().to_str().unwrap()).to_owned();
     backend.set_fail(true);
     let app = failing
@@ -404,8 +395,7 @@ async fn site_wide_cookies_and_bad_configurations() {
     assert_eq!(answer.status, StatusCode::OK);
 
     let build = |cookie: RefreshCookie| {
-        Sessions::builder(Keys::hs256(SECRET).unwrap())
-            .in_memory()
+        in_memory(Keys::hs256(SECRET).unwrap())
             .refresh_cookie(cookie)
             .build()
             .map(|_| ())

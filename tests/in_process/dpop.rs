@@ -520,13 +520,9 @@ async fn a_refused_proof_costs_no_record_and_a_failed_record_is_503() {
     use std::sync::atomic::Ordering;
     use tower_jwt_sessions::{Keys, SessionMeta, Sessions};
     let idp = Idp::start();
-    let backend = crate::common::CountingBackend::default();
-    backend
-        .inner
-        .set_user("u1", crate::common::user("u1", true, true, true));
-    let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend.clone())
-        .users(backend.clone())
+    let backend = crate::common::CountingBackend::new(crate::common::memory_with_u1());
+    let keys = Keys::hs256(SECRET).unwrap();
+    let sessions = Sessions::builder(keys, backend.clone(), backend.clone())
         .dpop(Dpop::allowed())
         .build()
         .unwrap();
@@ -534,9 +530,8 @@ async fn a_refused_proof_costs_no_record_and_a_failed_record_is_503() {
         dpop_jkt: Some(idp.client_jkt("a").await),
         ..SessionMeta::default()
     };
-    let claims = crate::common::user("u1", true, true, true);
     let token = sessions
-        .create("u1", &claims, meta)
+        .create("u1", &crate::common::u1(), meta)
         .await
         .unwrap()
         .access_token;

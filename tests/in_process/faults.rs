@@ -8,13 +8,11 @@ use crate::common::client::{Reply, login, refresh};
 use crate::common::*;
 use http::StatusCode;
 use http::header::RETRY_AFTER;
-use tower_jwt_sessions::{Keys, SessionMeta, Sessions, SessionsBuilder};
+use tower_jwt_sessions::{Keys, Sessions, SessionsBuilder};
 
 fn builder() -> SessionsBuilder<CountingBackend> {
-    let backend = CountingBackend::default();
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend.clone())
-        .users(backend)
+    let backend = CountingBackend::new(memory_with_u1());
+    Sessions::builder(Keys::hs256(SECRET).unwrap(), backend.clone(), backend)
 }
 
 fn assert_503(res: &Reply) {
@@ -28,7 +26,6 @@ fn setup(
 ) -> (Sessions<CountingBackend>, CountingBackend) {
     let sessions = builder.build().unwrap();
     let backend = sessions.users().clone();
-    backend.inner.set_user("u1", user("u1", true, true, true));
     (sessions, backend)
 }
 
@@ -64,7 +61,7 @@ async fn a_failure_reading_user_claims_is_503_not_401() {
     // Every refresh reads the directory (no shared window), so the fault is met at once.
     let (sessions, backend) = setup(builder().user_claims_ttl(None));
     let issued = login(&sessions).await;
-    // Warm the session cache so that only the user-claims read hits the failing store.
+    // Warm the session cache so that only the user-claims read hits the failing backend.
     assert_eq!(
         refresh(&sessions, &issued.refresh_token).await.status,
         StatusCode::OK
@@ -231,15 +228,12 @@ fn timeouts_work_on_a_runtime_without_timers() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(Stalling::default())
-        .users(Stalling::default())
+    let keys = Keys::hs256(SECRET).unwrap();
+    let sessions = Sessions::builder(keys, Stalling::default(), Stalling::default())
         .backend_timeout(Some(Duration::from_millis(100)))
         .build()
         .unwrap();
-    let issued = rt
-        .block_on(sessions.create("u1", &user("u1", true, true, true), SessionMeta::default()))
-        .unwrap();
+    let issued = rt.block_on(login(&sessions));
     let start = Instant::now();
     assert_503(&rt.block_on(refresh(&sessions, &issued.refresh_token)));
     assert!(start.elapsed() < Duration::from_secs(2));

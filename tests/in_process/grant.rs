@@ -18,11 +18,8 @@ use crate::common::client::{login, send};
 const FORM: &str = "application/x-www-form-urlencoded";
 
 fn sessions() -> Sessions<MemoryBackend<MachinableClaims>> {
-    let memory = MemoryBackend::new();
-    memory.set_user("u1", crate::common::user("u1", true, true, true));
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(memory.clone())
-        .users(memory)
+    let memory = crate::common::memory_with_u1();
+    Sessions::builder(Keys::hs256(SECRET).unwrap(), memory.clone(), memory)
         .rotate_refresh_tokens(Duration::ZERO)
         .build()
         .unwrap()

@@ -45,7 +45,7 @@ async fn check(url: &str, authorization: Option<&str>) -> Result<ServingStatus, 
 async fn an_access_token_from_the_http_example_is_serving() {
     let url = start().await;
     let (_router, sessions) = crate::app::app(SECRET).unwrap();
-    let claims = user("u1", true, true, true);
+    let claims = u1();
     let issued = sessions
         .create("u1", &claims, SessionMeta::default())
         .await

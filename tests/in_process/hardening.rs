@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use crate::common::client::{Reply, get, refresh};
+use crate::common::client::{Reply, get, login, refresh};
 use crate::common::nodes::futures_join;
 use crate::common::*;
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -22,15 +22,12 @@ fn assert_invalid_token(reply: &Reply, description: &str) {
 }
 
 fn counting() -> (Sessions<CountingBackend>, CountingBackend) {
-    let backend = CountingBackend::default();
-    let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend.clone())
-        .users(backend)
+    let backend = CountingBackend::new(memory_with_u1());
+    let keys = Keys::hs256(SECRET).unwrap();
+    let sessions = Sessions::builder(keys, backend.clone(), backend.clone())
         .revocation_budget(10)
         .build()
         .unwrap();
-    let backend = sessions.users().clone();
-    backend.inner.set_user("u1", user("u1", true, true, true));
     (sessions, backend)
 }
 
@@ -41,10 +38,7 @@ async fn a_revocation_flood_past_the_budget_never_lets_a_revoked_access_token_in
     let (sessions, backend) = counting();
     let mut issued = Vec::new();
     for _ in 0..40 {
-        let tokens = sessions
-            .create("u1", &user("u1", true, true, true), SessionMeta::default())
-            .await
-            .unwrap();
+        let tokens = login(&sessions).await;
         // Verified once: the token sits in the verified-token cache.
         assert_eq!(
             get(&sessions, &tokens.access_token).await.status,
@@ -82,7 +76,7 @@ async fn a_revocation_flood_past_the_budget_never_lets_a_revoked_access_token_in
             .session_id(),
         Some(live.session_id.as_str())
     );
-    assert!(backend.loads() > before, "the fallback asked the store");
+    assert!(backend.loads() > before, "the fallback asked the backend");
     // And the handle agrees with the layer about a revoked one.
     assert!(
         sessions
@@ -93,17 +87,11 @@ async fn a_revocation_flood_past_the_budget_never_lets_a_revoked_access_token_in
 }
 
 #[tokio::test]
-async fn past_the_budget_a_store_failure_is_503_not_an_open_door() {
+async fn past_the_budget_a_backend_failure_is_503_not_an_open_door() {
     let (sessions, backend) = counting();
-    let live = sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap();
+    let live = login(&sessions).await;
     for _ in 0..11 {
-        let other = sessions
-            .create("u1", &user("u1", true, true, true), SessionMeta::default())
-            .await
-            .unwrap();
+        let other = login(&sessions).await;
         sessions.revoke(&other.session_id).await.unwrap();
     }
     backend.set_fail(true);
@@ -121,10 +109,7 @@ async fn past_the_budget_grpc_requests_are_refused_the_grpc_way() {
     let (sessions, _) = counting();
     let mut revoked = Vec::new();
     for _ in 0..12 {
-        let tokens = sessions
-            .create("u1", &user("u1", true, true, true), SessionMeta::default())
-            .await
-            .unwrap();
+        let tokens = login(&sessions).await;
         sessions.revoke(&tokens.session_id).await.unwrap();
         revoked.push(tokens);
     }
@@ -158,10 +143,7 @@ async fn a_huge_user_agent_is_cut_and_lists_are_bounded() {
         ..SessionMeta::default()
     };
     for _ in 0..150 {
-        sessions
-            .create("u1", &user("u1", true, true, true), meta.clone())
-            .await
-            .unwrap();
+        sessions.create("u1", &u1(), meta.clone()).await.unwrap();
     }
     let list = sessions.list("u1").await.unwrap();
     assert_eq!(list.len(), tower_jwt_sessions::limits::MAX_LISTED_SESSIONS);
@@ -178,10 +160,7 @@ async fn a_huge_user_agent_is_cut_and_lists_are_bounded() {
 #[tokio::test]
 async fn an_exp_past_2_pow_63_is_refused_every_time_never_a_panic() {
     let (sessions, _) = counting();
-    let issued = sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap();
+    let issued = login(&sessions).await;
     for exp in [1u64 << 63, u64::MAX, 253_402_300_800] {
         let claims = access_claims("u1", &issued.session_id, now(), exp);
         let token = sign(&header(Algorithm::HS256, "at+jwt"), &claims, SECRET);
@@ -222,18 +201,13 @@ async fn a_token_issued_in_the_future_is_refused() {
 
 #[tokio::test]
 async fn a_refresh_token_of_the_last_generation_is_refused_not_a_panic() {
-    let backend = Memory::new();
-    backend.set_user("u1", user("u1", true, true, true));
-    let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend.clone())
-        .users(backend.clone())
+    let backend = memory_with_u1();
+    let keys = Keys::hs256(SECRET).unwrap();
+    let sessions = Sessions::builder(keys, backend.clone(), backend.clone())
         .rotate_refresh_tokens(Duration::from_secs(10))
         .build()
         .unwrap();
-    let issued = sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap();
+    let issued = login(&sessions).await;
     // Make the stored generation u64::MAX, as a long-lived session could only dream of.
     use tower_jwt_sessions::RotatingBackend;
     assert!(
@@ -289,13 +263,7 @@ async fn concurrent_refreshes_of_one_user_read_the_directory_once() {
     let (sessions, backend) = counting();
     let mut tokens = Vec::new();
     for _ in 0..20 {
-        tokens.push(
-            sessions
-                .create("u1", &user("u1", true, true, true), SessionMeta::default())
-                .await
-                .unwrap()
-                .refresh_token,
-        );
+        tokens.push(login(&sessions).await.refresh_token);
     }
     let replies = futures_join(tokens.iter().map(|t| refresh(&sessions, t)).collect()).await;
     assert!(replies.iter().all(|r| r.status == StatusCode::OK));
@@ -312,12 +280,9 @@ async fn concurrent_refreshes_of_one_user_read_the_directory_once() {
 /// session, and are answered without a backend call: the backend here fails every call, and
 /// still no odd id makes an error.
 #[tokio::test]
-async fn an_id_that_cannot_be_a_session_never_reaches_the_store() {
+async fn an_id_that_cannot_be_a_session_never_reaches_the_backend() {
     let (sessions, backend) = counting();
-    let tokens = sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap();
+    let tokens = login(&sessions).await;
     backend.set_fail(true);
     let id = tokens.session_id.as_str();
     for odd in [

@@ -10,17 +10,11 @@ use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use reqwest::StatusCode;
 use tower::Layer;
-use tower_jwt_sessions::{Claims, Keys, MachinableClaims, SessionMeta, Sessions};
+use tower_jwt_sessions::{Claims, MachinableClaims};
 
 #[tokio::test]
 async fn a_bare_hyper_server_gets_claims_and_refresh() {
-    let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .in_memory()
-        .build()
-        .unwrap();
-    sessions
-        .users()
-        .set_user("u1", user("u1", true, true, true));
+    let (sessions, issued) = signed_in().await;
     let app = tower::service_fn(|req: Request<Incoming>| async move {
         let claims = req.extensions().get::<Claims<MachinableClaims>>().cloned();
         let body = claims.map_or("none".to_owned(), |c| c.subject().to_owned());
@@ -42,10 +36,6 @@ async fn a_bare_hyper_server_gets_claims_and_refresh() {
         }
     });
 
-    let issued = sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap();
     let client = reqwest::Client::new();
     let res = client
         .get(format!("http://{addr}/anything"))

@@ -1,8 +1,8 @@
 //! Several instances sharing one backend: revocations reach every instance through the backend's
 //! feed, "sign out everywhere" and "other devices", the per-user limit, and an instance whose
-//! feed is down, or whose store lost part of its log, trusting nothing it cached. The shared
-//! store here is the in-memory one with a feed that delivers at once; `tests/redis.rs` and
-//! `tests/postgres.rs` run the same over real stores.
+//! feed is down, or whose backend lost part of its log, trusting nothing it cached. The shared
+//! backend here is the in-memory one with a feed that delivers at once; `tests/redis.rs` and
+//! `tests/postgres.rs` run the same over real servers.
 
 use std::sync::{Arc, Mutex};
 
@@ -59,19 +59,20 @@ impl Users for Broadcasting {
     }
 }
 
-fn instance(store: &Broadcasting) -> Sessions<Broadcasting> {
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(store.clone())
-        .users(store.clone())
+fn instance(backend: &Broadcasting) -> Sessions<Broadcasting> {
+    let keys = Keys::hs256(SECRET).unwrap();
+    Sessions::builder(keys, backend.clone(), backend.clone())
         .build()
         .unwrap()
 }
 
 fn cluster(n: usize) -> (Broadcasting, Vec<Sessions<Broadcasting>>) {
-    let store = Broadcasting::default();
-    store.rows.set_user("u1", user("u1", true, true, true));
-    let instances = (0..n).map(|_| instance(&store)).collect();
-    (store, instances)
+    let backend = Broadcasting {
+        rows: memory_with_u1(),
+        ..Broadcasting::default()
+    };
+    let instances = (0..n).map(|_| instance(&backend)).collect();
+    (backend, instances)
 }
 
 async fn refresh(sessions: &Sessions<Broadcasting>, tokens: &IssuedTokens) -> StatusCode {
@@ -121,34 +122,34 @@ async fn signing_out_everywhere_and_other_devices_reaches_every_instance() {
 
 #[tokio::test]
 async fn while_the_feed_is_down_nothing_cached_is_trusted() {
-    let (store, nodes) = cluster(1);
+    let (backend, nodes) = cluster(1);
     let a = &nodes[0];
     let tokens = login(a).await;
     assert_eq!(refresh(a, &tokens).await, StatusCode::OK);
     assert_eq!(access(a, &tokens).await, StatusCode::OK);
-    store.sink(0).feed_up(false);
+    backend.sink(0).feed_up(false);
     // Deleted by another instance whose broadcast never arrived.
-    assert!(store.rows.revoke(&tokens.session_id).await.unwrap());
+    assert!(backend.rows.revoke(&tokens.session_id).await.unwrap());
     assert_eq!(access(a, &tokens).await, StatusCode::UNAUTHORIZED);
     assert_eq!(refresh(a, &tokens).await, StatusCode::UNAUTHORIZED);
     // Live sessions still work, read from the backend.
     let other = login(a).await;
     assert_eq!(access(a, &other).await, StatusCode::OK);
     assert_eq!(refresh(a, &other).await, StatusCode::OK);
-    store.sink(0).feed_up(true);
+    backend.sink(0).feed_up(true);
     assert_eq!(access(a, &other).await, StatusCode::OK);
 }
 
 #[tokio::test]
-async fn after_the_store_reports_a_lost_log_nothing_cached_before_it_is_trusted() {
-    let (store, nodes) = cluster(1);
+async fn after_the_backend_reports_a_lost_log_nothing_cached_before_it_is_trusted() {
+    let (backend, nodes) = cluster(1);
     let a = &nodes[0];
     let tokens = login(a).await;
     assert_eq!(access(a, &tokens).await, StatusCode::OK);
     // Revoked elsewhere, and the log entry lost with the log (truncated, say): the feed is
     // up, the broadcast never came, but the backend says its log is complete only from now.
-    assert!(store.rows.revoke(&tokens.session_id).await.unwrap());
-    store.sink(0).log_complete_since(now());
+    assert!(backend.rows.revoke(&tokens.session_id).await.unwrap());
+    backend.sink(0).log_complete_since(now());
     assert_eq!(access(a, &tokens).await, StatusCode::UNAUTHORIZED);
     assert_eq!(refresh(a, &tokens).await, StatusCode::UNAUTHORIZED);
     // Live sessions still work, read from the backend.
@@ -160,11 +161,12 @@ async fn after_the_store_reports_a_lost_log_nothing_cached_before_it_is_trusted(
 
 #[tokio::test]
 async fn past_the_per_user_limit_the_oldest_sessions_end() {
-    let store = Broadcasting::default();
-    store.rows.set_user("u1", user("u1", true, true, true));
-    let a = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(store.clone())
-        .users(store.clone())
+    let backend = Broadcasting {
+        rows: memory_with_u1(),
+        ..Broadcasting::default()
+    };
+    let keys = Keys::hs256(SECRET).unwrap();
+    let a = Sessions::builder(keys, backend.clone(), backend.clone())
         .max_sessions_per_user(Some(2))
         .build()
         .unwrap();

@@ -569,9 +569,7 @@ async fn this_crates_own_layer_is_an_issuer_found_from_its_url_alone() {
     let keys = Keys::from_private_pem(Algorithm::ES256, &crate::common::key_file("ec_private.pem"))
         .unwrap();
     let memory = MemoryBackend::new();
-    let sessions = Sessions::builder(keys)
-        .backend(memory.clone())
-        .users(memory)
+    let sessions = Sessions::builder(keys, memory.clone(), memory)
         .issuer(&issuer)
         .audience(AUDIENCE)
         .client_id("pets-app")
@@ -598,7 +596,7 @@ async fn this_crates_own_layer_is_an_issuer_found_from_its_url_alone() {
         format!("{issuer}{}", defaults::JWKS_PATH)
     );
 
-    let claims = crate::common::user("u1", true, true, true);
+    let claims = crate::common::u1();
     let issued = sessions
         .create("u1", &claims, SessionMeta::default())
         .await

@@ -9,7 +9,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::Value;
 use tower_jwt_sessions::defaults;
-use tower_jwt_sessions::{ConfigError, Keys, SessionMeta, Sessions};
+use tower_jwt_sessions::{ConfigError, Keys, Sessions};
 
 fn ec() -> Keys {
     Keys::ec_pem(
@@ -29,19 +29,11 @@ fn rsa() -> Keys {
     .unwrap()
 }
 
-fn sessions(keys: Keys, store: &Memory) -> MemorySessions {
-    Sessions::builder(keys)
-        .backend(store.clone())
-        .users(store.clone())
+fn sessions(keys: Keys, backend: &Memory) -> MemorySessions {
+    Sessions::builder(keys, backend.clone(), backend.clone())
         .jwks_path(Some(defaults::JWKS_PATH))
         .build()
         .unwrap()
-}
-
-fn store() -> Memory {
-    let store = Memory::new();
-    store.set_user("u1", user("u1", true, true, true));
-    store
 }
 
 async fn send(
@@ -79,14 +71,14 @@ fn header_of(token: &str) -> Value {
 
 #[tokio::test]
 async fn a_rotation_keeps_everyone_logged_in_until_the_old_key_is_dropped() {
-    let store = store();
-    let before = sessions(ec(), &store);
+    let backend = memory_with_u1();
+    let before = sessions(ec(), &backend);
     let old = login(&before).await;
     assert_eq!(header_of(&old.access_token)["alg"], "ES256");
 
     // The new key signs; the old one still verifies.
     let retired = Keys::ec_public_pem(Algorithm::ES256, &key_file("ec_public.pem")).unwrap();
-    let during = sessions(rsa().verifying(retired).unwrap(), &store);
+    let during = sessions(rsa().verifying(retired).unwrap(), &backend);
     assert_eq!(access(&during, &old.access_token).await.0, StatusCode::OK);
     assert_eq!(refresh(&during, &old.refresh_token).await, StatusCode::OK);
     let new = login(&during).await;
@@ -96,7 +88,7 @@ async fn a_rotation_keeps_everyone_logged_in_until_the_old_key_is_dropped() {
     assert_eq!(access(&during, &new.access_token).await.0, StatusCode::OK);
 
     // The old key dropped: its tokens end, the new ones live on.
-    let after = sessions(rsa(), &store);
+    let after = sessions(rsa(), &backend);
     let (status, body) = access(&after, &old.access_token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error_description"], "the token names no key of ours");
@@ -109,10 +101,10 @@ async fn a_rotation_keeps_everyone_logged_in_until_the_old_key_is_dropped() {
 
 #[tokio::test]
 async fn the_kid_rules_of_a_set() {
-    let store = store();
+    let backend = memory_with_u1();
     let retired = Keys::ec_public_pem(Algorithm::ES256, &key_file("ec_public.pem")).unwrap();
     let ec_kid = retired.kids().next().unwrap().to_owned();
-    let set = sessions(rsa().verifying(retired).unwrap(), &store);
+    let set = sessions(rsa().verifying(retired).unwrap(), &backend);
     let signer = jsonwebtoken::EncodingKey::from_rsa_pem(&key_file("rsa_private.pem")).unwrap();
     let claims = access_claims("u1", "s1", now(), now() + 60);
     let sign = |kid: Option<&str>| {
@@ -155,15 +147,13 @@ async fn the_kid_rules_of_a_set() {
 
 #[tokio::test]
 async fn an_hmac_key_named_by_an_rs256_token_is_key_confusion_refused() {
-    let store = store();
+    let backend = memory_with_u1();
     let keys = Keys::hs256(SECRET)
         .unwrap()
         .with_kid("hmac")
         .verifying(Keys::rsa_public_pem(Algorithm::RS256, &key_file("rsa_public.pem")).unwrap())
         .unwrap();
-    let set = Sessions::builder(keys)
-        .backend(store.clone())
-        .users(store.clone())
+    let set = Sessions::builder(keys, backend.clone(), backend.clone())
         .build()
         .unwrap();
     let rsa_kid = rsa().kids().next().unwrap().to_owned();
@@ -198,19 +188,16 @@ async fn an_hmac_key_named_by_an_rs256_token_is_key_confusion_refused() {
         "the token algorithm is not accepted"
     );
     // The HMAC key still works for its own tokens, by name.
-    let good = set
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap();
+    let good = login(&set).await;
     assert_eq!(header_of(&good.access_token)["kid"], "hmac");
     assert_eq!(access(&set, &good.access_token).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn the_jwks_document_verifies_our_tokens_in_an_independent_verifier() {
-    let store = store();
+    let backend = memory_with_u1();
     let retired = Keys::ed_public_pem(&key_file("ed_public.pem")).unwrap();
-    let set = sessions(rsa().verifying(retired).unwrap(), &store);
+    let set = sessions(rsa().verifying(retired).unwrap(), &backend);
     let req = Request::get(defaults::JWKS_PATH)
         .body(String::new())
         .unwrap();
@@ -274,18 +261,15 @@ async fn the_jwks_document_verifies_our_tokens_in_an_independent_verifier() {
 
 #[test]
 fn a_jwks_document_never_publishes_an_hmac_secret() {
-    let err = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .in_memory()
+    let err = in_memory(Keys::hs256(SECRET).unwrap())
         .jwks_path(Some(defaults::JWKS_PATH))
         .build()
         .unwrap_err();
     assert_eq!(err, ConfigError::SymmetricKeyInJwks);
     // And a set of public keys alone cannot issue sessions.
-    let err = Sessions::builder(
-        Keys::rsa_public_pem(Algorithm::RS256, &key_file("rsa_public.pem")).unwrap(),
-    )
-    .in_memory()
-    .build()
-    .unwrap_err();
+    let err =
+        in_memory(Keys::rsa_public_pem(Algorithm::RS256, &key_file("rsa_public.pem")).unwrap())
+            .build()
+            .unwrap_err();
     assert_eq!(err, ConfigError::NoSigningKey);
 }

@@ -30,10 +30,8 @@ type TestService = tower_jwt_sessions::SessionService<
 >;
 
 fn builder() -> SessionsBuilder<CountingBackend> {
-    let backend = CountingBackend::default();
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend.clone())
-        .users(backend)
+    let backend = CountingBackend::new(memory_with_u1());
+    Sessions::builder(Keys::hs256(SECRET).unwrap(), backend.clone(), backend)
         .public_path("/health")
         .public_route(Method::POST, "/sessions/")
 }
@@ -46,7 +44,7 @@ impl Harness {
     fn with(builder: SessionsBuilder<CountingBackend>) -> Self {
         let sessions = builder.build().unwrap();
         let backend = sessions.users().clone();
-        backend.inner.set_user("u1", user("u1", true, true, true));
+        // Beside `u1`: a user who may not write.
         backend.inner.set_user("u2", user("u2", true, true, false));
         Harness {
             sessions,
@@ -537,7 +535,7 @@ async fn inactive_or_deleted_users_end_their_sessions() {
         "the user is no longer active"
     );
     // The session is gone, even once the user is active again.
-    h.backend.inner.set_user("u1", user("u1", true, true, true));
+    h.backend.inner.set_user("u1", u1());
     h.refresh(&issued.refresh_token)
         .await
         .assert_invalid_token();
@@ -672,7 +670,7 @@ async fn unknown_sessions_are_remembered_briefly() {
     for _ in 0..5 {
         h.refresh(&token).await.assert_invalid_token();
     }
-    assert_eq!(h.backend.loads(), 1, "one store read for five refreshes");
+    assert_eq!(h.backend.loads(), 1, "one backend read for five refreshes");
     tokio::time::sleep(Duration::from_millis(400)).await;
     h.refresh(&token).await.assert_invalid_token();
     assert_eq!(
@@ -764,7 +762,7 @@ async fn create_refuses_inactive_users_and_reports_backend_failure() {
     h.backend.set_fail(true);
     let err = h
         .sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
+        .create("u1", &u1(), SessionMeta::default())
         .await
         .unwrap_err();
     assert!(matches!(err, tower_jwt_sessions::SessionError::Backend(_)));

@@ -9,7 +9,7 @@ use http::header::AUTHORIZATION;
 use http::{HeaderValue, Request, Response, StatusCode};
 use proptest::prelude::*;
 use tower::{Layer, ServiceExt};
-use tower_jwt_sessions::{IssuedTokens, Keys, SessionMeta, Sessions};
+use tower_jwt_sessions::IssuedTokens;
 
 struct World {
     rt: tokio::runtime::Runtime,
@@ -23,16 +23,7 @@ impl World {
             .enable_all()
             .build()
             .unwrap();
-        let sessions = Sessions::builder(Keys::hs256(SECRET).unwrap())
-            .in_memory()
-            .build()
-            .unwrap();
-        sessions
-            .users()
-            .set_user("u1", user("u1", true, true, true));
-        let issued = rt
-            .block_on(sessions.create("u1", &user("u1", true, true, true), SessionMeta::default()))
-            .unwrap();
+        let (sessions, issued) = rt.block_on(signed_in());
         World {
             rt,
             sessions,

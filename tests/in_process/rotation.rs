@@ -8,12 +8,11 @@ use crate::common::client::login;
 use crate::common::*;
 use http::StatusCode;
 use serde_json::Value;
-use tower_jwt_sessions::{ConfigError, Keys, SessionBackend, Sessions};
+use tower_jwt_sessions::{Keys, SessionBackend, Sessions};
 
 fn sessions(backend: &Memory, grace: Duration) -> MemorySessions {
-    Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .backend(backend.clone())
-        .users(backend.clone())
+    let keys = Keys::hs256(SECRET).unwrap();
+    Sessions::builder(keys, backend.clone(), backend.clone())
         .rotate_refresh_tokens(grace)
         .build()
         .unwrap()
@@ -24,19 +23,13 @@ async fn refresh(sessions: &MemorySessions, token: &str) -> (StatusCode, Value) 
     (reply.status, reply.body)
 }
 
-fn backend() -> Memory {
-    let backend = Memory::new();
-    backend.set_user("u1", user("u1", true, true, true));
-    backend
-}
-
 async fn generation(backend: &Memory, id: &str) -> u64 {
     backend.load(id).await.unwrap().unwrap().generation
 }
 
 #[tokio::test]
 async fn each_refresh_hands_out_a_new_refresh_token() {
-    let backend = backend();
+    let backend = memory_with_u1();
     let sessions = sessions(&backend, Duration::from_secs(10));
     let issued = login(&sessions).await;
     let (status, body) = refresh(&sessions, &issued.refresh_token).await;
@@ -53,7 +46,7 @@ async fn each_refresh_hands_out_a_new_refresh_token() {
 
 #[tokio::test]
 async fn reuse_of_a_retired_token_ends_the_session() {
-    let backend = backend();
+    let backend = memory_with_u1();
     let sessions = sessions(&backend, Duration::ZERO);
     let issued = login(&sessions).await;
     let (_, body) = refresh(&sessions, &issued.refresh_token).await;
@@ -75,7 +68,7 @@ async fn reuse_of_a_retired_token_ends_the_session() {
 
 #[tokio::test]
 async fn a_second_tab_within_the_grace_window_gets_the_current_tokens() {
-    let backend = backend();
+    let backend = memory_with_u1();
     let sessions = sessions(&backend, Duration::from_secs(30));
     let issued = login(&sessions).await;
     let (_, first) = refresh(&sessions, &issued.refresh_token).await;
@@ -97,7 +90,7 @@ async fn a_second_tab_within_the_grace_window_gets_the_current_tokens() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn racing_refreshes_rotate_once() {
-    let backend = backend();
+    let backend = memory_with_u1();
     let sessions = sessions(&backend, Duration::from_secs(30));
     let issued = login(&sessions).await;
     let tasks: Vec<_> = (0..50)
@@ -115,7 +108,7 @@ async fn racing_refreshes_rotate_once() {
 
 #[tokio::test]
 async fn instances_with_stale_caches_agree() {
-    let backend = backend();
+    let backend = memory_with_u1();
     let one = sessions(&backend, Duration::from_secs(30));
     let two = sessions(&backend, Duration::from_secs(30));
     let issued = login(&one).await;
@@ -141,7 +134,7 @@ async fn instances_with_stale_caches_agree() {
 
 #[tokio::test]
 async fn a_retired_token_replayed_on_an_instance_with_a_stale_cache_ends_the_session() {
-    let backend = backend();
+    let backend = memory_with_u1();
     let (a, b) = (
         sessions(&backend, Duration::from_secs(30)),
         sessions(&backend, Duration::from_secs(30)),
@@ -157,18 +150,4 @@ async fn a_retired_token_replayed_on_an_instance_with_a_stale_cache_ends_the_ses
     let (status, body) = refresh(&a, &g0.refresh_token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert_eq!(refresh(&b, &g2).await.0, StatusCode::UNAUTHORIZED);
-}
-
-#[tokio::test]
-async fn rotation_needs_a_backend_that_can_rotate() {
-    // `rotate_refresh_tokens` is offered only for a `RotatingBackend`, so this order is the
-    // one left to refuse: rotation turned on, then the backend swapped for one that cannot rotate.
-    let err = Sessions::builder(Keys::hs256(SECRET).unwrap())
-        .in_memory()
-        .rotate_refresh_tokens(Duration::from_secs(10))
-        .backend(CountingBackend::default())
-        .users(CountingBackend::default())
-        .build()
-        .unwrap_err();
-    assert_eq!(err, ConfigError::RotationUnsupported);
 }

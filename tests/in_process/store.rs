@@ -9,17 +9,17 @@ use tower_jwt_sessions::{BackendError, MachinableClaims, MemoryBackend, Session,
 use tower_jwt_sessions_core::suite;
 
 #[tokio::test]
-async fn the_memory_store_keeps_the_store_contract() {
+async fn the_memory_backend_keeps_the_backend_contract() {
     suite::check_backend(&MemoryBackend::<MachinableClaims>::new()).await;
 }
 
 #[tokio::test]
-async fn the_memory_store_records_each_proof_once() {
+async fn the_memory_backend_records_each_proof_once() {
     suite::check_replay(&MemoryBackend::<MachinableClaims>::new()).await;
 }
 
 #[tokio::test]
-async fn the_memory_store_rotates_by_compare_and_swap() {
+async fn the_memory_backend_rotates_by_compare_and_swap() {
     suite::check_rotation(&MemoryBackend::<MachinableClaims>::new()).await;
 }
 
@@ -60,14 +60,14 @@ impl SessionBackend for Undeleting {
 }
 
 #[test]
-fn the_suite_fails_a_store_that_does_not_delete_on_revoke() {
+fn the_suite_fails_a_backend_that_does_not_delete_on_revoke() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
         rt.block_on(suite::check_backend(&Undeleting::default()))
     }));
-    let message = outcome.expect_err("a broken store must fail the suite");
+    let message = outcome.expect_err("a broken backend must fail the suite");
     let message = message
         .downcast_ref::<String>()
         .map(String::as_str)

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::client::login;
 use crate::common::nodes::within;
 use crate::common::*;
 use axum::Router;
@@ -20,12 +21,11 @@ use jsonwebtoken::Algorithm;
 use tower::{Layer, ServiceExt};
 use tower_jwt_sessions::defaults::{self, JWKS_PATH};
 use tower_jwt_sessions::verifier::Issuer;
-use tower_jwt_sessions::{Keys, SessionMeta, Sessions, StandardClaims, Verifier};
+use tower_jwt_sessions::{Keys, StandardClaims, Verifier};
 
 /// An issuer: the keys' sessions, and its JWKS document as the layer serves it.
 async fn issuer(keys: Keys) -> (MemorySessions, String) {
-    let sessions = Sessions::builder(keys)
-        .in_memory()
+    let sessions = in_memory(keys)
         .jwks_path(Some(defaults::JWKS_PATH))
         .build()
         .unwrap();
@@ -50,11 +50,7 @@ async fn issuer(keys: Keys) -> (MemorySessions, String) {
 }
 
 async fn token(sessions: &MemorySessions) -> String {
-    sessions
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap()
-        .access_token
+    login(sessions).await.access_token
 }
 
 /// Serves a document that the test can swap, counting fetches; or, when `redirect` is set,
@@ -272,11 +268,7 @@ async fn a_key_removed_from_the_issuers_set_stops_its_tokens_even_cached_ones() 
     let cooldown = Duration::from_millis(300);
     let (_verifier, base) = resource(&url, cooldown).await;
     let (stolen, rightful) = (issuer(ec()).await.0, issuer(rsa()).await.0);
-    let stolen = stolen
-        .create("u1", &user("u1", true, true, true), SessionMeta::default())
-        .await
-        .unwrap()
-        .access_token;
+    let stolen = login(&stolen).await.access_token;
     let rightful = token(&rightful).await;
     assert!(
         within(Duration::from_secs(5), async || me(&base, &stolen).await
