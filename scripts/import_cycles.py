@@ -30,8 +30,9 @@ SRC = pathlib.Path(__file__).resolve().parent.parent / "src"
 
 # Lowest first. A module may import from its own layer and the layers below.
 LAYERS = [
-    # the floor: time, settings and their bounds, a timer that works under any executor
-    ["clock", "defaults", "limits", "timer"],
+    # the floor: time, settings and their bounds, a timer that works under any executor, a
+    # backend's optional capabilities behind a pointer, the guides (documentation only)
+    ["clock", "defaults", "limits", "timer", "capability", "guide"],
     # refusals and configuration errors, and how they render
     ["error"],
     # counters and logs, route matching, keys, claims of any issuer, well-known documents

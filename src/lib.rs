@@ -74,6 +74,7 @@ mod access;
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod axum;
+mod capability;
 mod clock;
 pub mod cookie;
 pub mod defaults;
