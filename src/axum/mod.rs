@@ -66,7 +66,7 @@ use crate::scope::Scope;
 use crate::token::Claims;
 
 const LAYER_MISSING: &str = "tower-jwt-sessions: no claims in the request extensions and the \
-session layer did not see this request. Wrap the whole router in `sessions.axum_layer()` \
+SessionLayer did not see this request. Wrap the whole router in `sessions.axum_layer()` \
 (`Router::new().fallback_service(sessions.axum_layer().layer(router))`), and check that the \
 handler's claim type is the user directory's `Claims` type.";
 
