@@ -178,6 +178,36 @@ impl Tuning {
     /// tokens are for (default the resource server example's `http://127.0.0.1:3100`); `DPOP`
     /// and `DPOP_NONCE_SECRET` (server nonces, RFC 9449 §8).
     #[allow(dead_code)]
+    /// Every setting of the environment but the address, the keys and the backend: what
+    /// `main` reads, in one place the tests call too. `issuer`: the keys are public, so the
+    /// server is an RFC 9068 issuer at `PUBLIC_URL`.
+    pub fn from_vars(
+        var: impl Fn(&str) -> Option<String>,
+        addr: &str,
+        issuer: bool,
+    ) -> Result<Tuning, String> {
+        let mut tuning = Tuning::default();
+        if let Some(budget) = var("REVOCATION_BUDGET") {
+            tuning.revocation_budget = budget
+                .parse()
+                .map_err(|_| format!("REVOCATION_BUDGET={budget} is not a number"))?;
+        }
+        if let Some(bytes) = var("TOKEN_CACHE_BYTES") {
+            let bytes: u64 = bytes
+                .parse()
+                .map_err(|_| format!("TOKEN_CACHE_BYTES={bytes} is not a number of bytes"))?;
+            tuning.token_cache_bytes = Some(bytes).filter(|b| *b > 0);
+        }
+        tuning.browser_from(&var)?;
+        tuning.public_from(&var, addr, issuer)?;
+        if let Some(users) = var("DEMO_USERS") {
+            tuning.demo_users = users
+                .parse()
+                .map_err(|_| format!("DEMO_USERS={users} is not a number of users"))?;
+        }
+        Ok(tuning)
+    }
+
     pub fn public_from(
         &mut self,
         var: impl Fn(&str) -> Option<String>,

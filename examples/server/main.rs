@@ -36,32 +36,10 @@ use std::net::SocketAddr;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = env::addr("127.0.0.1:3000");
     let keys = env::or_exit(env::keys());
-    let mut tuning = app::Tuning::default();
-    if let Ok(budget) = std::env::var("REVOCATION_BUDGET") {
-        tuning.revocation_budget = env::or_exit(budget.parse());
-    }
-    if let Ok(bytes) = std::env::var("TOKEN_CACHE_BYTES") {
-        tuning.token_cache_bytes = Some(env::or_exit(bytes.parse())).filter(|b| *b > 0);
-    }
-    env::or_exit(tuning.browser_from(env::var));
     // An issuer other services find from its URL alone (RFC 8414), minting RFC 9068 access
-    // tokens for `AUDIENCE` (the resource server example's default): with public keys only.
+    // tokens for `AUDIENCE`: with public keys only.
     let issuer = keys.algorithm().family() != jsonwebtoken::AlgorithmFamily::Hmac;
-    env::or_exit(tuning.public_from(env::var, &addr, issuer));
-    if let Ok(users) = std::env::var("DEMO_USERS") {
-        tuning.demo_users = env::or_exit(
-            users
-                .parse()
-                .map_err(|_| format!("DEMO_USERS={users} is not a number of users")),
-        );
-    }
-    if keys.algorithm().family() != jsonwebtoken::AlgorithmFamily::Hmac {
-        // An issuer other services find from its URL alone (RFC 8414), minting RFC 9068
-        // access tokens for `AUDIENCE` (the resource server example's default).
-        let audience =
-            std::env::var("AUDIENCE").unwrap_or_else(|_| "http://127.0.0.1:3100".to_owned());
-        tuning.issuer = Some((format!("http://{addr}"), audience));
-    }
+    let tuning = env::or_exit(app::Tuning::from_vars(env::var, &addr, issuer));
     if let Ok(metrics) = std::env::var("METRICS_ADDR") {
         // Prometheus text on any path of that address (the counters need `--features metrics`).
         let addr: std::net::SocketAddr = env::or_exit(metrics.parse());

@@ -176,8 +176,8 @@ mod with_node {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let var = move |name: &str| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
-        let mut tuning = crate::app::Tuning::default();
-        tuning.public_from(var, &addr, true).unwrap();
+        // What the example's `main` reads, through the same function.
+        let tuning = crate::app::Tuning::from_vars(var, &addr, true).unwrap();
         let keys =
             Keys::from_private_pem(Algorithm::ES256, &crate::common::key_file("ec_private.pem"))
                 .unwrap();
