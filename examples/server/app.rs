@@ -466,18 +466,18 @@ async fn login(
         return error(StatusCode::FORBIDDEN, "the user is inactive");
     }
     // With DPoP on, a proof binds the session to its key (required with DPOP=required).
-    let dpop_jkt = match state.sessions.login_proof(&method, &uri, &headers).await {
-        Ok(jkt) => jkt,
+    let binding = match state.sessions.login_proof(&method, &uri, &headers).await {
+        Ok(binding) => binding,
         Err(err) => return state.sessions.error_response(&err).map(Into::into),
     };
-    let meta = SessionMeta {
+    let meta = binding.bind(SessionMeta {
         ip: peer.map(|Extension(ConnectInfo(addr))| addr.ip().to_string()),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        dpop_jkt,
-    };
+        ..SessionMeta::default()
+    });
     let issued = match state.sessions.create(&user.id, &user.claims, meta).await {
         Ok(issued) => issued,
         Err(err) => return session_error(err),
@@ -487,7 +487,7 @@ async fn login(
         "access_token": issued.access_token,
         "session_id": issued.session_id,
     });
-    if issued.token_type == "DPoP" {
+    if issued.token_type == tower_jwt_sessions::dpop::TokenType::Dpop {
         body["token_type"] = json!(issued.token_type);
     }
     let mut response = match issued.refresh_cookie() {

@@ -31,12 +31,70 @@ pub(crate) use replay::replay_key;
 #[cfg(feature = "jwks")]
 pub(crate) use replay::{Recorded, Replays};
 
-/// The scheme an access token came with.
+/// The kind of an access token, as OAuth names it (`token_type`, RFC 6749 §7.1) and as the
+/// `Authorization` scheme it is sent with: what [`IssuedTokens::token_type`](crate::IssuedTokens::token_type)
+/// and the refresh answer say, and how the layer read a request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Scheme {
+#[non_exhaustive]
+pub enum TokenType {
+    /// RFC 6750: whoever holds the token may use it.
     Bearer,
-    /// RFC 9449 §7.1: a token bound to a key, with a proof beside it.
+    /// RFC 9449: the token is bound to a key, and each request comes with a proof by it.
     Dpop,
+}
+
+impl TokenType {
+    /// `Bearer` or `DPoP`, as the wire writes them.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenType::Bearer => "Bearer",
+            TokenType::Dpop => "DPoP",
+        }
+    }
+}
+
+impl std::fmt::Display for TokenType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl serde::Serialize for TokenType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// What a login's DPoP proof bound (RFC 9449 §5): the thumbprint of the key it proved, or
+/// nothing when the login came without a proof. Made by
+/// [`Sessions::login_proof`](crate::Sessions::login_proof) once the proof is checked and
+/// recorded; [`bind`](Self::bind) puts it into the new session's meta, so that only a checked
+/// key ever gets there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DpopBinding {
+    dpop_jkt: Option<String>,
+}
+
+impl DpopBinding {
+    pub(crate) fn to_key(dpop_jkt: String) -> Self {
+        DpopBinding {
+            dpop_jkt: Some(dpop_jkt),
+        }
+    }
+
+    /// The RFC 7638 thumbprint of the proven key; `None` for an unbound login.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
+    }
+
+    /// `meta` for a session bound to this key ([`SessionMeta::dpop_jkt`](crate::SessionMeta::dpop_jkt)),
+    /// or unbound as it was.
+    pub fn bind(self, meta: crate::SessionMeta) -> crate::SessionMeta {
+        crate::SessionMeta {
+            dpop_jkt: self.dpop_jkt.or(meta.dpop_jkt),
+            ..meta
+        }
+    }
 }
 
 /// How a layer treats DPoP (RFC 9449); give it to
@@ -180,7 +238,7 @@ impl std::fmt::Debug for Dpop {
 /// never seen (it is read as no credentials).
 pub(crate) fn bind(
     dpop: Option<&Dpop>,
-    scheme: Scheme,
+    scheme: TokenType,
     token: &str,
     bound: Option<&str>,
     request: &http::Request<impl Sized>,
@@ -189,11 +247,11 @@ pub(crate) fn bind(
         BOUND_AS_BEARER, DPOP_REQUIRED, PROOF_OTHER_KEY, UNBOUND_AS_DPOP,
     };
     match (dpop, scheme, bound) {
-        (_, Scheme::Bearer, Some(_)) => Err(BOUND_AS_BEARER),
-        (Some(dpop), Scheme::Bearer, None) if dpop.required => Err(DPOP_REQUIRED),
-        (_, Scheme::Bearer, None) => Ok(None),
-        (_, Scheme::Dpop, None) | (None, Scheme::Dpop, Some(_)) => Err(UNBOUND_AS_DPOP),
-        (Some(dpop), Scheme::Dpop, Some(jkt)) => {
+        (_, TokenType::Bearer, Some(_)) => Err(BOUND_AS_BEARER),
+        (Some(dpop), TokenType::Bearer, None) if dpop.required => Err(DPOP_REQUIRED),
+        (_, TokenType::Bearer, None) => Ok(None),
+        (_, TokenType::Dpop, None) | (None, TokenType::Dpop, Some(_)) => Err(UNBOUND_AS_DPOP),
+        (Some(dpop), TokenType::Dpop, Some(jkt)) => {
             let proof = check(
                 dpop,
                 request.headers(),

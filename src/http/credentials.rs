@@ -3,7 +3,7 @@
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, Uri};
 
-use crate::dpop::Scheme;
+use crate::dpop::TokenType;
 use crate::error::AuthError;
 use crate::error::refusals::{
     DUPLICATE_AUTHORIZATION, EMPTY_BEARER, MALFORMED, TOKEN_IN_QUERY, TOKEN_TOO_LONG,
@@ -27,7 +27,7 @@ pub(crate) fn credentials<'a>(
     headers: &'a HeaderMap,
     uri: &Uri,
     dpop: bool,
-) -> Result<Option<(Scheme, &'a str)>, AuthError> {
+) -> Result<Option<(TokenType, &'a str)>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let first = values.next();
     if values.next().is_some() {
@@ -42,10 +42,10 @@ pub(crate) fn credentials<'a>(
         return Ok(None);
     };
     if let Some(token) = parse_scheme(value.as_bytes(), b"bearer")? {
-        return Ok(Some((Scheme::Bearer, token)));
+        return Ok(Some((TokenType::Bearer, token)));
     }
     if dpop {
-        return Ok(parse_scheme(value.as_bytes(), b"dpop")?.map(|token| (Scheme::Dpop, token)));
+        return Ok(parse_scheme(value.as_bytes(), b"dpop")?.map(|token| (TokenType::Dpop, token)));
     }
     Ok(None)
 }

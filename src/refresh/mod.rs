@@ -16,7 +16,7 @@ use tower_jwt_sessions_core::{SessionBackend, UserClaims, Users};
 use crate::access::Shared;
 use crate::clock::unix_now;
 use crate::cookie::Via;
-use crate::dpop::Proof;
+use crate::dpop::{Proof, TokenType};
 use crate::error::AuthError;
 use crate::error::refusals::{
     DPOP_REQUIRED, PROOF_MISSING, PROOF_OTHER_KEY, SESSION_ENDED, SESSION_EXPIRED, SESSION_IDLE,
@@ -174,7 +174,11 @@ async fn refresh<S: SessionBackend, U: Users>(
         refresh_token,
         cookie,
         expires_in: ttl.as_secs(),
-        token_type: if bound.is_some() { "DPoP" } else { "Bearer" },
+        token_type: if bound.is_some() {
+            TokenType::Dpop
+        } else {
+            TokenType::Bearer
+        },
     })
 }
 
@@ -216,7 +220,7 @@ struct Refreshed {
     cookie: Option<HeaderValue>,
     expires_in: u64,
     /// `DPoP` for a session bound to a key.
-    token_type: &'static str,
+    token_type: TokenType,
 }
 
 impl Refreshed {

@@ -14,6 +14,7 @@ use tower_jwt_sessions_core::{
 use crate::access::Shared;
 use crate::clock::unix_now;
 use crate::cookie::CookieTransport;
+use crate::dpop::{DpopBinding, TokenType};
 use crate::error::AuthError;
 use crate::keys::Keys;
 use crate::service::SessionLayer;
@@ -108,35 +109,35 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
     }
 
     /// The DPoP proof of a login request (RFC 9449 §5), checked (`htm` and `htu` of this
-    /// request, no `ath`) and recorded once on every instance: the thumbprint of its key, to
-    /// bind the session to through [`SessionMeta::dpop_jkt`]. `Ok(None)` when the request
-    /// has no `DPoP` header or DPoP is off; with [`Dpop::required`](crate::Dpop::required)
-    /// a proof is needed. A refusal renders with [`error_response`](Self::error_response).
+    /// request, no `ath`) and recorded once on every instance: the key it proves, to bind
+    /// the new session to. Unbound when the request has no `DPoP` header or DPoP is off;
+    /// with [`Dpop::required`](crate::Dpop::required) a proof is needed. A refusal renders
+    /// with [`error_response`](Self::error_response).
     ///
     /// ```ignore
-    /// let jkt = sessions.login_proof(&method, &uri, &headers).await?;
-    /// let meta = SessionMeta { dpop_jkt: jkt, ..SessionMeta::default() };
-    /// let issued = sessions.create(&user_id, &claims, meta).await?;  // token_type "DPoP"
+    /// let binding = sessions.login_proof(&method, &uri, &headers).await?;
+    /// let issued = sessions.create(&user_id, &claims, binding.bind(SessionMeta::default())).await?;
+    /// // issued.token_type == TokenType::Dpop when the login came with a proof
     /// ```
     pub async fn login_proof(
         &self,
         method: &http::Method,
         uri: &http::Uri,
         headers: &http::HeaderMap,
-    ) -> Result<Option<String>, AuthError> {
+    ) -> Result<DpopBinding, AuthError> {
         let Some(dpop) = &self.shared.dpop else {
-            return Ok(None);
+            return Ok(DpopBinding::default());
         };
         if !headers.contains_key("dpop") {
             return if dpop.required {
                 Err(crate::error::refusals::LOGIN_PROOF_REQUIRED)
             } else {
-                Ok(None)
+                Ok(DpopBinding::default())
             };
         }
         let proof = crate::dpop::check(dpop, headers, method, uri, None, unix_now())?;
         self.shared.record_proof(&proof).await?;
-        Ok(Some(proof.dpop_jkt))
+        Ok(DpopBinding::to_key(proof.dpop_jkt))
     }
 
     /// Starts a session for a user whose credentials the app has checked, and mints its
@@ -174,7 +175,11 @@ impl<S: SessionBackend, U: Users> Sessions<S, U> {
                 jkt,
             )
             .map_err(|err| SessionError::Signing(err.0))?;
-        let token_type = if jkt.is_some() { DPOP } else { BEARER };
+        let token_type = if jkt.is_some() {
+            TokenType::Dpop
+        } else {
+            TokenType::Bearer
+        };
         let refresh_token = shared
             .codec
             .mint_refresh(
@@ -342,9 +347,9 @@ pub struct IssuedTokens {
     pub session_id: String,
     /// Access-token lifetime in seconds.
     pub expires_in: u64,
-    /// `Bearer`, or `DPoP` when the session is bound to a key (RFC 9449 §5): its access
-    /// tokens then work only with a proof by that key.
-    pub token_type: &'static str,
+    /// [`Bearer`](TokenType::Bearer), or [`Dpop`](TokenType::Dpop) when the session is bound
+    /// to a key (RFC 9449 §5): its access tokens then work only with a proof by that key.
+    pub token_type: TokenType,
     refresh_cookie: Option<HeaderValue>,
 }
 
@@ -371,8 +376,8 @@ impl Serialize for IssuedTokens {
         out.serialize_field("session_id", &self.session_id)?;
         out.serialize_field("expires_in", &self.expires_in)?;
         // Said only for a bound session: a Bearer one reads as it always did.
-        if self.token_type == DPOP {
-            out.serialize_field("token_type", self.token_type)?;
+        if self.token_type == TokenType::Dpop {
+            out.serialize_field("token_type", &self.token_type)?;
         } else {
             out.skip_field("token_type")?;
         }
@@ -430,10 +435,6 @@ impl std::error::Error for SessionError {
         }
     }
 }
-
-/// `token_type` of a session bound to a key, and of any other.
-pub(crate) const DPOP: &str = "DPoP";
-pub(crate) const BEARER: &str = "Bearer";
 
 fn bounded(meta: SessionMeta) -> SessionMeta {
     fn cut(mut value: String) -> String {
@@ -556,7 +557,7 @@ mod tests {
             refresh_token: "eyJrefresh".into(),
             session_id: "s".into(),
             expires_in: 1,
-            token_type: BEARER,
+            token_type: TokenType::Bearer,
             refresh_cookie: Some(HeaderValue::from_static("refresh_token=eyJrefresh")),
         };
         let debug = format!("{issued:?}");

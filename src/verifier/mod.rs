@@ -285,7 +285,7 @@ impl Shared {
     /// shared backend, the proof to record there is handed back.
     pub(crate) fn bind<C, B>(
         &self,
-        scheme: crate::dpop::Scheme,
+        scheme: crate::dpop::TokenType,
         token: &str,
         claims: &Claims<C>,
         request: &http::Request<B>,

@@ -163,7 +163,7 @@ where
 /// back for the request's extensions.
 fn after_keys<C: DeserializeOwned + Send + Sync + 'static, B>(
     shared: &Arc<Shared>,
-    scheme: crate::dpop::Scheme,
+    scheme: crate::dpop::TokenType,
     token: &str,
     wait: AwaitKeys,
     req: &Request<B>,

@@ -257,7 +257,7 @@ pub async fn bound_session_and_proof<
         ..Default::default()
     };
     let issued = node.create("u1", &u1(), meta).await.unwrap();
-    assert_eq!(issued.token_type, "DPoP");
+    assert_eq!(issued.token_type, tower_jwt_sessions::dpop::TokenType::Dpop);
     let proof = idp
         .proof(serde_json::json!({
             "htm": "GET", "htu": "http://node.test/me", "token": issued.access_token,
