@@ -591,6 +591,29 @@ impl<S, U> fmt::Debug for SessionsBuilder<S, U> {
 mod tests {
     use super::*;
 
+    /// The table of every setting stays whole: each builder method is in it.
+    #[test]
+    fn every_builder_method_is_in_the_table_of_settings() {
+        let source = include_str!("builder.rs");
+        let table: String = source
+            .lines()
+            .filter(|line| line.starts_with("/// | "))
+            .collect();
+        let methods = source
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("pub fn "))
+            .filter_map(|rest| rest.split(['(', '<']).next());
+        let mut seen = 0;
+        for method in methods.filter(|m| *m != "build") {
+            seen += 1;
+            assert!(
+                table.contains(&format!(".{method}(")),
+                "SessionsBuilder::{method} is missing from the table of settings"
+            );
+        }
+        assert!(seen > 20, "only {seen} builder methods found");
+    }
+
     type Memory = crate::MemoryBackend<crate::MachinableClaims>;
 
     fn keys() -> Keys {

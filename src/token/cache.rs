@@ -260,6 +260,7 @@ mod tests {
         assert!(cache.get::<String>("short").is_none());
     }
 
+    #[cfg(feature = "jwks")]
     #[test]
     fn forgetting_all_reaches_every_cache_and_late_inserts() {
         let cache = TokenCache::new(1 << 20);
