@@ -148,12 +148,7 @@ async fn lists_newest_first<S: SessionBackend>(backend: &S) {
     let older = session(backend, &user, now - 20, now + 3600);
     let newer = session(backend, &user, now - 10, now + 3600);
     let foreign = session(backend, &other_user, now - 15, now + 3600);
-    for s in [&newer, &older, &foreign] {
-        backend
-            .create(s.clone())
-            .await
-            .expect("lists_newest_first: create succeeds");
-    }
+    create_each(backend, "lists_newest_first", [&newer, &older, &foreign]).await;
     assert_eq!(
         listed(backend, "lists_newest_first", &user, 10).await,
         [newer.id.as_str(), older.id.as_str()],
@@ -208,12 +203,12 @@ async fn revoke_deletes_the_row<S: SessionBackend>(backend: &S) {
     let revoked = session(backend, &user, now - 20, now + 3600);
     let kept = session(backend, &user, now - 10, now + 3600);
     let foreign = session(backend, &other_user, now - 15, now + 3600);
-    for s in [&kept, &revoked, &foreign] {
-        backend
-            .create(s.clone())
-            .await
-            .expect("revoke_deletes_the_row: create succeeds");
-    }
+    create_each(
+        backend,
+        "revoke_deletes_the_row",
+        [&kept, &revoked, &foreign],
+    )
+    .await;
     assert!(
         backend
             .revoke(&revoked.id)
@@ -598,6 +593,20 @@ async fn listed<S: SessionBackend>(
 
 /// Revokes what a check made, so that a shared backend is left as it was; a failed call
 /// panics naming `rule`.
+/// Creates each row, failing `rule` if the backend cannot.
+async fn create_each<'a, S: SessionBackend>(
+    backend: &S,
+    rule: &str,
+    rows: impl IntoIterator<Item = &'a Session>,
+) {
+    for row in rows {
+        if let Err(err) = backend.create(row.clone()).await {
+            panic!("{rule}: create succeeds: {err:?}");
+        }
+    }
+}
+
+/// Revokes each row, failing `rule` if the backend cannot.
 async fn revoke_each<'a, S: SessionBackend>(
     backend: &S,
     rule: &str,

@@ -402,10 +402,11 @@ mod with_node {
         }
     }
 
-    /// A login bound to the test issuer's client `a`; the access token.
-    async fn bound_login(idp: &Idp, base: &str) -> String {
+    /// A login at `base` bound to the test issuer's client `a`, its proof naming `origin`;
+    /// the access token.
+    async fn bound_login(idp: &Idp, base: &str, origin: &str) -> String {
         let proof = idp
-            .proof(json!({ "htm": "POST", "htu": format!("{base}/sessions/") }))
+            .proof(json!({ "htm": "POST", "htu": format!("{origin}/sessions/") }))
             .await;
         let res = reqwest::Client::new()
             .post(format!("{base}/sessions/"))
@@ -438,7 +439,7 @@ mod with_node {
     async fn a_proof_must_name_the_public_url_whatever_host_the_client_sends() {
         let idp = Idp::start();
         let base = example(&[("DPOP", "allowed")]).await;
-        let token = bound_login(&idp, &base).await;
+        let token = bound_login(&idp, &base, &base).await;
         assert_eq!(
             me(&idp, &base, &token, &format!("{base}/me"), None).await,
             200
@@ -485,21 +486,7 @@ mod with_node {
             metadata["token_endpoint"],
             format!("{public}/sessions/refresh/")
         );
-        let proof = idp
-            .proof(json!({ "htm": "POST", "htu": format!("{public}/sessions/") }))
-            .await;
-        let res = reqwest::Client::new()
-            .post(format!("{base}/sessions/"))
-            .basic_auth("testUser", Some(crate::app::PASSWORD))
-            .header("dpop", proof)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), StatusCode::CREATED);
-        let token = res.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let token = bound_login(&idp, &base, &public).await;
         assert_eq!(
             me(&idp, &base, &token, &format!("{public}/me"), None).await,
             200
