@@ -486,7 +486,7 @@ mod with_node {
             metadata["token_endpoint"],
             format!("{public}/sessions/refresh/")
         );
-        let token = bound_login(&idp, &base, &public).await;
+        let token = bound_login(&idp, &base, public).await;
         assert_eq!(
             me(&idp, &base, &token, &format!("{public}/me"), None).await,
             200
