@@ -566,12 +566,13 @@ struct Run {
 }
 
 /// Two instances under traffic, one stream per group of users, while `fault` runs on the
-/// cluster, and for `after` past it.
+/// cluster, and for `after` past it; their backend calls time out after `timeout`.
 async fn run_through(
     cluster: &Arc<Mutex<Cluster>>,
     users: &Memory,
     groups: Vec<Vec<String>>,
     after: Duration,
+    timeout: Duration,
     fault: impl FnOnce(&mut Cluster) + Send + 'static,
 ) -> Run {
     let seeds = seeds(cluster);
@@ -579,8 +580,8 @@ async fn run_through(
         Noted::new(backend(&seeds).await),
         Noted::new(backend(&seeds).await),
     );
-    let a = instance(backend_a.clone(), users);
-    let b = instance(backend_b.clone(), users);
+    let a = instance_with_timeout(backend_a.clone(), users, timeout);
+    let b = instance_with_timeout(backend_b.clone(), users, timeout);
     fed(&a).await;
     fed(&b).await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -659,6 +660,8 @@ async fn through(fault: impl FnOnce(&mut Cluster) + Send + 'static) {
         &users,
         vec![group],
         Duration::from_secs(12),
+        // Short, so that a fault's 503s come soon.
+        Duration::from_millis(500),
         fault,
     )
     .await;
@@ -758,6 +761,10 @@ async fn slots_resharded_away_and_back_during_traffic_cost_no_503() {
         &users,
         groups,
         Duration::from_secs(5),
+        // Under the 2 s default, above a loaded machine's slowest call (once over 500 ms
+        // while two builds ran beside the test), and below the 1.28 s that redis-rs paused
+        // on each TRYAGAIN before the fix: a regression is still a 503 here.
+        Duration::from_secs(1),
         move |cluster| {
             cluster.reshard(from, to, 1000);
             cluster.wait_healthy();

@@ -17,9 +17,18 @@ pub fn users() -> Memory {
 }
 
 pub fn instance<S: SessionBackend + RotatingBackend>(backend: S, users: &Memory) -> Node<S> {
+    instance_with_timeout(backend, users, Duration::from_millis(500))
+}
+
+/// [`instance`] whose backend calls time out after `timeout` (a 503 then).
+pub fn instance_with_timeout<S: SessionBackend + RotatingBackend>(
+    backend: S,
+    users: &Memory,
+    timeout: Duration,
+) -> Node<S> {
     Sessions::builder(Keys::hs256(SECRET).unwrap(), backend, users.clone())
         .rotate_refresh_tokens(Duration::from_secs(5))
-        .backend_timeout(Some(Duration::from_millis(500)))
+        .backend_timeout(Some(timeout))
         .build()
         .unwrap()
 }
