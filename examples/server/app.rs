@@ -378,7 +378,7 @@ fn session_error(err: SessionError) -> Response {
         SessionError::Backend(_) => {
             let mut response = error(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "the session store is unavailable",
+                "the session backend is unavailable",
             );
             response
                 .headers_mut()
