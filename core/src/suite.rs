@@ -292,12 +292,12 @@ async fn revoke_others_keeps_one<S: SessionBackend>(backend: &S) {
         .map(|i| session(backend, &user, now - 10 + i, now + 3600))
         .collect();
     let bystander = session(backend, &other_user, now, now + 3600);
-    for s in devices.iter().chain([&bystander]) {
-        backend
-            .create(s.clone())
-            .await
-            .expect("revoke_others_keeps_one: create succeeds");
-    }
+    create_each(
+        backend,
+        "revoke_others_keeps_one",
+        devices.iter().chain([&bystander]),
+    )
+    .await;
     let mut ended = backend
         .revoke_others(&user, &devices[1].id)
         .await
@@ -346,12 +346,12 @@ async fn revoke_all_ends_every_session<S: SessionBackend>(backend: &S) {
         .map(|i| session(backend, &user, now - 10 + i, now + 3600))
         .collect();
     let bystander = session(backend, &other_user, now, now + 3600);
-    for s in devices.iter().chain([&bystander]) {
-        backend
-            .create(s.clone())
-            .await
-            .expect("revoke_all_ends_every_session: create succeeds");
-    }
+    create_each(
+        backend,
+        "revoke_all_ends_every_session",
+        devices.iter().chain([&bystander]),
+    )
+    .await;
     let mut ended = backend
         .revoke_all(&user)
         .await

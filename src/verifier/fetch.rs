@@ -254,13 +254,13 @@ pub(super) async fn keep_fresh(shared: Weak<Shared>, index: usize) {
         };
         let cooldown = strong.cooldown;
         let next = match strong.fetch_now(index).await {
-            (true, max_age) => {
+            Ok(max_age) => {
                 after_failure = RETRY_FAILED;
                 max_age
                     .unwrap_or(Duration::from_secs(300))
                     .clamp(cooldown, LONGEST_REFRESH.max(cooldown))
             }
-            (false, _) => {
+            Err(()) => {
                 let next = after_failure;
                 after_failure = (after_failure * 2).min(cooldown.max(RETRY_FAILED));
                 next

@@ -232,7 +232,7 @@ impl Shared {
             Err(err) => return Checked::Done(Err(err)),
         };
         match self.verify_with_keys(index, token) {
-            Err(err) if err == UNKNOWN_KEY || err == KEYS_UNAVAILABLE => {
+            Err(err) if lacks_key(&err) => {
                 match self.refetch(index) {
                     Refetch::Wait(ended) => Checked::AwaitKeys(AwaitKeys { index, ended }),
                     // The set is the issuer's own, fetched lately: the `kid` is made up or stale.
@@ -258,9 +258,7 @@ impl Shared {
                 .last
                 .is_some_and(|(_, fetched)| fetched);
         match self.verify_with_keys(wait.index, token) {
-            Err(err) if (err == UNKNOWN_KEY || err == KEYS_UNAVAILABLE) && !fetched => {
-                Err(KEYS_UNAVAILABLE)
-            }
+            Err(err) if lacks_key(&err) && !fetched => Err(KEYS_UNAVAILABLE),
             verdict => verdict,
         }
     }
@@ -356,24 +354,24 @@ impl Shared {
         let mut fetches = lock(&source.fetches);
         // Subscribed under the lock, before this fetch can end: its end is not missed.
         let ended = source.ended.subscribe();
-        if !fetches.running {
-            match fetches.last {
-                Some((at, true)) if at.elapsed() < self.cooldown => return Refetch::Fetched,
-                Some((at, false)) if at.elapsed() < fetch::RETRY_FAILED => {
-                    return Refetch::Failing;
-                }
-                _ => {}
-            }
-            fetches.running = true;
-            let shared = Arc::clone(self);
-            self.runtime.spawn(async move { shared.fetch(index).await });
+        if fetches.running {
+            return Refetch::Wait(ended);
         }
+        match fetches.last {
+            Some((at, true)) if at.elapsed() < self.cooldown => return Refetch::Fetched,
+            Some((at, false)) if at.elapsed() < fetch::RETRY_FAILED => return Refetch::Failing,
+            _ => {}
+        }
+        fetches.running = true;
+        drop(fetches);
+        let shared = Arc::clone(self);
+        self.runtime.spawn(async move { shared.fetch(index).await });
         Refetch::Wait(ended)
     }
 
-    /// The periodic fetch: joins the one under way, or runs one. Whether it brought keys,
-    /// and the document's `max-age`.
-    async fn fetch_now(self: &Arc<Self>, index: usize) -> (bool, Option<Duration>) {
+    /// The periodic fetch: joins the one under way, or runs one. `Ok` with the document's
+    /// `max-age` (none when it said none, or when the fetch was another's) if keys arrived.
+    async fn fetch_now(self: &Arc<Self>, index: usize) -> Result<Option<Duration>, ()> {
         let source = &self.sources[index];
         let joined = {
             let mut fetches = lock(&source.fetches);
@@ -386,40 +384,37 @@ impl Shared {
         };
         let _ = ended.changed().await;
         let fetched = lock(&source.fetches).last.is_some_and(|(_, ok)| ok);
-        (fetched, None)
+        if fetched { Ok(None) } else { Err(()) }
     }
 
     /// One fetch of issuer `index`'s keys (after discovering where they are, if need be),
     /// begun by whoever set `running`; the new set replaces the old only if it parses. Then
     /// wakes whoever waits for it. A fetch that fails is logged once, until one succeeds.
-    async fn fetch(&self, index: usize) -> (bool, Option<Duration>) {
+    async fn fetch(&self, index: usize) -> Result<Option<Duration>, ()> {
         let source = &self.sources[index];
-        let fetched = self.fetch_keys(source).await;
-        let was_failing = lock(&source.fetches)
-            .last
-            .is_some_and(|(_, fetched)| !fetched);
-        let max_age = match fetched {
+        let outcome = match self.fetch_keys(source).await {
             Ok((keys, max_age)) => {
                 self.install(source, keys);
-                Some(max_age)
+                Ok(max_age)
             }
             Err(err) => {
+                let was_failing = lock(&source.fetches).last.is_some_and(|(_, ok)| !ok);
                 if !was_failing {
                     crate::telemetry::warn_event!(
                         "fetching an issuer's keys failed, keeping the last good key set: {}",
                         crate::error::Chain(&err)
                     );
                 }
-                None
+                Err(())
             }
         };
         {
             let mut fetches = lock(&source.fetches);
             fetches.running = false;
-            fetches.last = Some((Instant::now(), max_age.is_some()));
+            fetches.last = Some((Instant::now(), outcome.is_ok()));
         }
         source.ended.send_modify(|ended| *ended += 1);
-        (max_age.is_some(), max_age.flatten())
+        outcome
     }
 
     /// The keys of issuer `source`'s document, and its `max-age`.
@@ -476,6 +471,12 @@ impl Shared {
             cache.forget_all();
         }
     }
+}
+
+/// A refusal for want of the token's key: the issuer's set lacks its `kid`, or there is no
+/// set yet. A fetch may bring it.
+fn lacks_key(err: &AuthError) -> bool {
+    *err == UNKNOWN_KEY || *err == KEYS_UNAVAILABLE
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

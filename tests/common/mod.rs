@@ -59,6 +59,11 @@ pub async fn signed_in() -> (MemorySessions, IssuedTokens) {
 /// address the example reads; returns its base URL.
 pub async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_on(listener, app)
+}
+
+/// [`serve`] on a listener bound before the app was built (whose address the app needs).
+pub fn serve_on(listener: tokio::net::TcpListener, app: axum::Router) -> String {
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         axum::serve(

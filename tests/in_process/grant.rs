@@ -152,7 +152,6 @@ async fn the_original_apis_form_is_answered_as_before_whatever_its_content_type(
 
 #[cfg(feature = "jwks")]
 mod with_node {
-    use std::net::SocketAddr;
     use std::time::Duration;
 
     use reqwest::StatusCode;
@@ -183,15 +182,7 @@ mod with_node {
                 .unwrap();
         let backend = crate::backend::AnyBackend::Memory(tower_jwt_sessions::MemoryBackend::new());
         let (app, _sessions) = crate::app::app_tuned(keys, tuning, backend).unwrap();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
-        format!("http://{addr}")
+        crate::common::serve_on(listener, app)
     }
 
     /// One run of `tests/issuer/client.mjs` (oauth4webapi) with `input`; its output.

@@ -1,7 +1,6 @@
 //! The example server over real HTTP on an ephemeral port, driven by reqwest: every row of
 //! its contract and every bad input of the core issue.
 
-use std::net::SocketAddr;
 
 use base64::Engine;
 use reqwest::header::{HeaderValue, WWW_AUTHENTICATE};
@@ -40,18 +39,8 @@ impl Server {
     }
 
     async fn serve(app: axum::Router) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
         Server {
-            base: format!("http://{addr}"),
+            base: crate::common::serve(app).await,
             client: Client::new(),
         }
     }
