@@ -1,7 +1,6 @@
 //! The example server over real HTTP on an ephemeral port, driven by reqwest: every row of
 //! its contract and every bad input of the core issue.
 
-
 use base64::Engine;
 use reqwest::header::{HeaderValue, WWW_AUTHENTICATE};
 use reqwest::{Client, StatusCode};
