@@ -219,3 +219,27 @@ pub(crate) fn feed_up(up: bool) {
     #[cfg(not(feature = "metrics"))]
     let _ = up;
 }
+
+/// One introspection call and how it ended: `active`, `inactive` (a refusal the answer
+/// gave) or `failed` (the endpoint's fault), with its duration.
+#[inline]
+pub(crate) fn introspection_call(outcome: &'static str, took: std::time::Duration) {
+    #[cfg(feature = "metrics")]
+    {
+        metrics::counter!("tjs_introspection_calls_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("tjs_introspection_call_duration_seconds").record(took.as_secs_f64());
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (outcome, took);
+}
+
+/// A lookup in the introspection cache.
+#[inline]
+pub(crate) fn introspection_cache(hit: bool) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!("tjs_introspection_cache_lookups_total",
+        "result" => if hit { "hit" } else { "miss" })
+    .increment(1);
+    #[cfg(not(feature = "metrics"))]
+    let _ = hit;
+}

@@ -71,7 +71,9 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use crate::dpop::{Dpop, Replays};
-use crate::error::refusals::{KEYS_UNAVAILABLE, UNKNOWN_ISSUER, UNKNOWN_KEY};
+use crate::error::refusals::{
+    INTROSPECTION_UNAVAILABLE, KEYS_UNAVAILABLE, UNKNOWN_ISSUER, UNKNOWN_KEY,
+};
 use crate::error::{AuthError, ErrorRenderer};
 
 use crate::routes::Routes;
@@ -79,11 +81,13 @@ use crate::token::{Claims, TokenCache, TokenCodec, peek_issuer};
 
 mod builder;
 mod fetch;
+mod introspection;
 mod issuer;
 mod metadata;
 mod service;
 
 pub use builder::VerifierBuilder;
+pub use introspection::Introspection;
 pub use issuer::Issuer;
 pub use metadata::ResourceMetadata;
 pub use service::{VerifierLayer, VerifierService};
@@ -111,6 +115,10 @@ pub(crate) struct Shared {
     pub(crate) dpop: Option<Dpop>,
     pub(crate) replays: Option<Replays>,
     record: Option<Arc<dyn crate::capability::Record>>,
+    /// The issuer that introspects tokens that are not JWSs, if one does.
+    opaque: Option<usize>,
+    /// The backend whose revocation feed carries evictions to every instance, if any.
+    announce: Option<Arc<dyn introspection::Announce>>,
 }
 
 /// One issuer's keys, fetched and kept fresh.
@@ -126,6 +134,8 @@ struct Source {
     fetches: Mutex<Fetches>,
     /// Counts the fetches that ended, so that requests can wait for the one under way.
     ended: tokio::sync::watch::Sender<u64>,
+    /// Introspection (RFC 7662), if this issuer's tokens are introspected.
+    introspector: Option<introspection::Introspector>,
 }
 
 /// The fetches of one issuer's keys: at most one at a time, shared by every request that
@@ -168,16 +178,47 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     /// token naming a key the set lacks starts the refetch the layer would wait for and is
     /// answered 503 (`Unavailable`, try again) until it ends. A token bound to a key (DPoP)
     /// is refused here: no proof comes with it.
+    ///
+    /// An introspected token not in the cache starts the call and is answered 503 too; once
+    /// the call has ended, its cached answer is served.
     pub fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
         let claims: Claims<C> = match self.shared.check(token) {
             Checked::Done(verdict) => verdict?,
             // The fetch that may bring the token's key has begun; this call does not wait.
-            Checked::AwaitKeys(_) => return Err(KEYS_UNAVAILABLE),
+            Checked::Wait(Wait::Keys(_)) => return Err(KEYS_UNAVAILABLE),
+            Checked::Wait(Wait::Answer(_)) => return Err(INTROSPECTION_UNAVAILABLE),
         };
         if claims.dpop_jkt().is_some() {
             return Err(crate::error::refusals::BOUND_AS_BEARER);
         }
         Ok(claims)
+    }
+}
+
+impl<C> Verifier<C> {
+    /// Forgets this instance's cached introspection answer for `token` (for example after
+    /// the app revoked it at the issuer on logout): its next request asks the issuer.
+    pub fn evict(&self, token: &str) {
+        let digest = introspection::digest(token);
+        for source in &self.shared.sources {
+            if let Some(introspector) = &source.introspector {
+                introspector.evict(digest);
+            }
+        }
+    }
+
+    /// [`evict`](Self::evict)s `token` here, then on every instance through the
+    /// [`eviction_feed`](VerifierBuilder::eviction_feed)'s backend, if there is one. An error
+    /// of that backend is returned; this instance has forgotten the answer anyway.
+    pub async fn evict_everywhere(
+        &self,
+        token: &str,
+    ) -> Result<(), tower_jwt_sessions_core::BackendError> {
+        self.evict(token);
+        match &self.shared.announce {
+            Some(backend) => backend.announce(&introspection::digest(token)).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -204,11 +245,18 @@ fn read<T: Clone>(lock: &RwLock<Option<T>>) -> Option<T> {
     lock.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// A token checked without waiting: its verdict, or the fetch of its issuer's keys to wait
-/// for first (a `kid` the set lacks, or no set yet).
+/// A token checked without waiting: its verdict, or what to wait for first.
 pub(crate) enum Checked<C> {
     Done(Result<Claims<C>, AuthError>),
-    AwaitKeys(AwaitKeys),
+    Wait(Wait),
+}
+
+/// What a token waits for before its verdict.
+pub(crate) enum Wait {
+    /// The fetch of its issuer's keys (a `kid` the set lacks, or no set yet).
+    Keys(AwaitKeys),
+    /// The introspection call that answers for it.
+    Answer(introspection::Pending),
 }
 
 /// A fetch of issuer `index`'s keys that a token waits for.
@@ -227,14 +275,23 @@ impl Shared {
         if let Some(claims) = self.token_cache.as_ref().and_then(|c| c.get(token)) {
             return Checked::Done(Ok(claims));
         }
+        let is_jws = looks_like_jws(token);
+        if !is_jws && let Some(index) = self.opaque {
+            return self.introspect(index, token);
+        }
         let index = match self.source_of(token) {
             Ok(index) => index,
             Err(err) => return Checked::Done(Err(err)),
         };
+        if let Some(introspector) = &self.sources[index].introspector
+            && introspector.config.always
+        {
+            return self.introspect(index, token);
+        }
         match self.verify_with_keys(index, token) {
             Err(err) if lacks_key(&err) => {
                 match self.refetch(index) {
-                    Refetch::Wait(ended) => Checked::AwaitKeys(AwaitKeys { index, ended }),
+                    Refetch::Wait(ended) => Checked::Wait(Wait::Keys(AwaitKeys { index, ended })),
                     // The set is the issuer's own, fetched lately: the `kid` is made up or stale.
                     // (A fetch may have ended since the first try: one more look.)
                     Refetch::Fetched => Checked::Done(self.verify_with_keys(index, token)),
@@ -245,9 +302,21 @@ impl Shared {
         }
     }
 
+    /// The verdict once what a token waited for has ended.
+    pub(crate) async fn after_wait<C: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        token: &str,
+        wait: Wait,
+    ) -> Result<Claims<C>, AuthError> {
+        match wait {
+            Wait::Keys(wait) => self.after_fetch(token, wait).await,
+            Wait::Answer(pending) => self.after_answer(pending).await,
+        }
+    }
+
     /// The verdict once the fetch a token waited for has ended (or the wait was too long):
     /// still no key for it is a 401 only if the issuer answered.
-    pub(crate) async fn after_fetch<C: DeserializeOwned + Send + Sync + 'static>(
+    async fn after_fetch<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
         mut wait: AwaitKeys,
@@ -471,6 +540,15 @@ impl Shared {
             cache.forget_all();
         }
     }
+}
+
+/// Whether a token has the shape of a JWS: exactly three base64url segments. Anything else
+/// (an opaque token, a five-segment JWE) is introspected when an issuer does.
+fn looks_like_jws(token: &str) -> bool {
+    token.bytes().filter(|&b| b == b'.').count() == 2
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 /// A refusal for want of the token's key: the issuer's set lacks its `kid`, or there is no
