@@ -61,6 +61,8 @@ mod hot {
         pub(super) accepted: Counter,
         pub(super) cache_hits: Counter,
         pub(super) cache_misses: Counter,
+        pub(super) introspection_hits: Counter,
+        pub(super) introspection_misses: Counter,
     }
 
     thread_local! {
@@ -82,6 +84,8 @@ mod hot {
                     accepted: metrics::counter!("tjs_access_requests_total", "outcome" => "accepted"),
                     cache_hits: metrics::counter!("tjs_token_cache_lookups_total", "result" => "hit"),
                     cache_misses: metrics::counter!("tjs_token_cache_lookups_total", "result" => "miss"),
+                    introspection_hits: metrics::counter!("tjs_introspection_cache_lookups_total", "result" => "hit"),
+                    introspection_misses: metrics::counter!("tjs_introspection_cache_lookups_total", "result" => "miss"),
                 });
             }
             if let Some(hot) = hot.as_ref() {
@@ -237,9 +241,13 @@ pub(crate) fn introspection_call(outcome: &'static str, took: std::time::Duratio
 #[inline]
 pub(crate) fn introspection_cache(hit: bool) {
     #[cfg(feature = "metrics")]
-    metrics::counter!("tjs_introspection_cache_lookups_total",
-        "result" => if hit { "hit" } else { "miss" })
-    .increment(1);
+    hot::with(|hot| {
+        if hit {
+            hot.introspection_hits.increment(1)
+        } else {
+            hot.introspection_misses.increment(1)
+        }
+    });
     #[cfg(not(feature = "metrics"))]
     let _ = hit;
 }

@@ -23,7 +23,7 @@ mod cache;
 mod claims;
 mod jws;
 mod one_pass;
-mod thread_cache;
+pub(crate) mod thread_cache;
 mod wire;
 
 pub(crate) use cache::TokenCache;

@@ -272,11 +272,18 @@ impl Shared {
         self: &Arc<Self>,
         token: &str,
     ) -> Checked<C> {
+        // A token not of three segments is opaque: never in the verified-token cache.
+        if let Some(index) = self.opaque
+            && dots(token) != 2
+        {
+            return self.introspect(index, token);
+        }
         if let Some(claims) = self.token_cache.as_ref().and_then(|c| c.get(token)) {
             return Checked::Done(Ok(claims));
         }
-        let is_jws = looks_like_jws(token);
-        if !is_jws && let Some(index) = self.opaque {
+        if let Some(index) = self.opaque
+            && !looks_like_jws(token)
+        {
             return self.introspect(index, token);
         }
         let index = match self.source_of(token) {
@@ -545,10 +552,16 @@ impl Shared {
 /// Whether a token has the shape of a JWS: exactly three base64url segments. Anything else
 /// (an opaque token, a five-segment JWE) is introspected when an issuer does.
 fn looks_like_jws(token: &str) -> bool {
-    token.bytes().filter(|&b| b == b'.').count() == 2
+    dots(token) == 2
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The number of `.` in a token (a count without early exit, which the compiler vectorizes:
+/// this runs before the cache hit of every JWT when an issuer introspects).
+fn dots(token: &str) -> usize {
+    token.bytes().filter(|&b| b == b'.').count()
 }
 
 /// A refusal for want of the token's key: the issuer's set lacks its `kid`, or there is no

@@ -16,8 +16,7 @@ use moka::sync::Cache;
 
 use crate::error::AuthError;
 
-/// Claims as the verified-token cache keeps them: a `Verified<C>` behind `dyn Any`.
-pub(crate) type Erased = Arc<dyn std::any::Any + Send + Sync>;
+pub(crate) use crate::token::thread_cache::Erased;
 
 /// What the issuer said about a token: active with these claims, or a refusal (inactive,
 /// expired, another audience...).
@@ -47,6 +46,8 @@ impl Hash for Key {
 struct Entry {
     answer: Answer,
     until: Instant,
+    /// `until` in seconds since the Unix epoch, rounded down, for the threads' own caches.
+    until_unix: u64,
     weight: u32,
 }
 
@@ -74,18 +75,29 @@ impl AnswerCache {
     }
 
     /// The answer for `key`, if one is live (checked against the clock here too: moka's
-    /// own may lag).
-    pub(super) fn get(&self, key: &Key) -> Option<Answer> {
+    /// own may lag), and until when, in seconds since the Unix epoch.
+    pub(super) fn get(&self, key: &Key) -> Option<(Answer, u64)> {
         let entry = self.cache.get(key)?;
-        (entry.until > Instant::now()).then_some(entry.answer)
+        (entry.until > Instant::now()).then_some((entry.answer, entry.until_unix))
     }
 
-    /// Keeps `answer` until `until`; `size` is the answer's length in bytes, for the
-    /// budget.
-    pub(super) fn insert(&self, key: Key, answer: Answer, until: Instant, size: usize) {
-        if until <= Instant::now() {
+    /// Keeps `answer` for `lives` from `from`; `size` is the answer's length in bytes, for
+    /// the budget.
+    pub(super) fn insert(
+        &self,
+        key: Key,
+        answer: Answer,
+        from: Instant,
+        lives: Duration,
+        size: usize,
+    ) {
+        let until = from + lives;
+        let now = Instant::now();
+        if until <= now {
             return;
         }
+        let until_unix =
+            crate::clock::unix_now().saturating_add(until.duration_since(now).as_secs());
         // The answer's bytes decoded (about twice their size), the key, moka's bookkeeping.
         let weight = u32::try_from(size.saturating_mul(2).saturating_add(200)).unwrap_or(u32::MAX);
         self.cache.insert(
@@ -93,6 +105,7 @@ impl AnswerCache {
             Entry {
                 answer,
                 until,
+                until_unix,
                 weight,
             },
         );
@@ -117,6 +130,8 @@ impl AnswerCache {
 mod tests {
     use super::*;
 
+    const MINUTE: Duration = Duration::from_secs(60);
+
     fn key(url: &str, byte: u8) -> Key {
         Key {
             issuer: "https://as.example".into(),
@@ -128,11 +143,12 @@ mod tests {
     #[test]
     fn an_answer_serves_only_its_issuer_url_and_digest_until_its_deadline() {
         let cache = AnswerCache::new(1 << 20);
-        let later = Instant::now() + Duration::from_secs(60);
+        let refused = || Answer::Refused(AuthError::MissingCredentials);
         cache.insert(
             key("https://as.example/i", 1),
-            Answer::Refused(AuthError::MissingCredentials),
-            later,
+            refused(),
+            Instant::now(),
+            MINUTE,
             10,
         );
         assert!(cache.get(&key("https://as.example/i", 1)).is_some());
@@ -144,12 +160,8 @@ mod tests {
         cache.evict(&key("https://as.example/i", 1));
         assert!(cache.get(&key("https://as.example/i", 1)).is_none());
         // Past its deadline, never served.
-        cache.insert(
-            key("u", 3),
-            Answer::Refused(AuthError::MissingCredentials),
-            Instant::now() + Duration::from_millis(50),
-            10,
-        );
+        let short = Duration::from_millis(50);
+        cache.insert(key("u", 3), refused(), Instant::now(), short, 10);
         std::thread::sleep(Duration::from_millis(80));
         assert!(cache.get(&key("u", 3)).is_none());
     }
@@ -157,14 +169,9 @@ mod tests {
     #[test]
     fn memory_is_bounded() {
         let cache = AnswerCache::new(10_000);
-        let later = Instant::now() + Duration::from_secs(60);
         for i in 0..=255u8 {
-            cache.insert(
-                key("u", i),
-                Answer::Refused(AuthError::MissingCredentials),
-                later,
-                500,
-            );
+            let refused = Answer::Refused(AuthError::MissingCredentials);
+            cache.insert(key("u", i), refused, Instant::now(), MINUTE, 500);
         }
         assert!(cache.weighted_size() <= 10_000);
     }

@@ -2,7 +2,8 @@
 //! token), and the endpoint found by discovery.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -15,7 +16,7 @@ use super::call::{self, CallError};
 use super::{Introspection, NEGATIVE_TTL};
 use crate::error::AuthError;
 use crate::error::refusals::{INTROSPECTION_UNAVAILABLE, TOKEN_TOO_LONG};
-use crate::token::{Claims, MAX_TOKEN_LEN};
+use crate::token::{Claims, MAX_TOKEN_LEN, Verified, thread_cache};
 use crate::verifier::{Checked, Shared, Wait, lock};
 
 /// What a call ended with, for every request that waited for it.
@@ -35,9 +36,16 @@ pub(crate) struct Introspector {
     flights: Mutex<HashMap<[u8; 32], watch::Receiver<Outcome>>>,
     /// Whether the last call failed: a failure is logged once, until a call succeeds.
     failing: AtomicBool,
+    /// Counts evictions: a call under way while one happens does not cache its answer,
+    /// which may predate the revocation.
+    evictions: AtomicU64,
     /// Whether evictions reach this instance: with an eviction feed, cached answers are
     /// served only while it is up (fail closed).
     pub(crate) feed_up: AtomicBool,
+    /// The id of this issuer's active answers in each thread's own cache, under a keyed
+    /// fingerprint of the token (a new id forgets every thread's copies at once).
+    front: AtomicU64,
+    fingerprint: (RandomState, RandomState),
 }
 
 /// A request waiting for the call that answers for its token.
@@ -63,8 +71,22 @@ impl Introspector {
             cache,
             flights: Mutex::new(HashMap::new()),
             failing: AtomicBool::new(false),
+            evictions: AtomicU64::new(0),
             feed_up: AtomicBool::new(true),
+            front: AtomicU64::new(thread_cache::next_cache_id()),
+            fingerprint: (RandomState::new(), RandomState::new()),
         }
+    }
+
+    /// A 128-bit keyed fingerprint of a token (two SipHash-1-3 under secret random keys):
+    /// names an active answer in a thread's own cache without the token and without its
+    /// SHA-256, which costs more than the rest of a hit. Collisions cannot be aimed at
+    /// without the keys.
+    fn fingerprint(&self, token: &str) -> [u8; 16] {
+        let mut out = [0u8; 16];
+        out[..8].copy_from_slice(&self.fingerprint.0.hash_one(token).to_le_bytes());
+        out[8..].copy_from_slice(&self.fingerprint.1.hash_one(token).to_le_bytes());
+        out
     }
 
     fn key(&self, digest: [u8; 32]) -> Option<Key> {
@@ -80,18 +102,31 @@ impl Introspector {
         })
     }
 
-    fn cached(&self, digest: [u8; 32]) -> Option<Answer> {
-        let cache = self.cache.as_ref()?;
-        if !self.feed_up.load(Ordering::Acquire) {
-            return None;
+    /// Whether cached answers may be served: there is a cache, and evictions reach it.
+    fn serves(&self) -> bool {
+        self.cache.is_some() && self.feed_up.load(Ordering::Acquire)
+    }
+
+    /// The active answer this thread keeps for a token's fingerprint.
+    fn held<C: Send + Sync + 'static>(&self, fingerprint: &[u8; 16]) -> Option<Claims<C>> {
+        let front = self.front.load(Ordering::Acquire);
+        let claims = thread_cache::get(front, fingerprint, crate::clock::unix_now)?;
+        claims.downcast::<Verified<C>>().ok().map(Claims::from_arc)
+    }
+
+    fn cached(&self, digest: [u8; 32], fingerprint: &[u8; 16]) -> Option<Answer> {
+        let (answer, until) = self.cache.as_ref()?.get(&self.key(digest)?)?;
+        if let Answer::Active(claims) = &answer {
+            let front = self.front.load(Ordering::Acquire);
+            thread_cache::put(front, fingerprint, until, Arc::clone(claims));
         }
-        let answer = cache.get(&self.key(digest)?);
-        crate::telemetry::introspection_cache(answer.is_some());
-        answer
+        Some(answer)
     }
 
     /// Forgets the answer for a token digest.
     pub(crate) fn evict(&self, digest: [u8; 32]) {
+        self.forget_fronts();
+        self.evictions.fetch_add(1, Ordering::AcqRel);
         if let (Some(cache), Some(key)) = (&self.cache, self.key(digest)) {
             cache.evict(&key);
         }
@@ -99,9 +134,20 @@ impl Introspector {
 
     /// Forgets every answer (the eviction feed lost entries).
     pub(crate) fn clear(&self) {
+        self.forget_fronts();
+        self.evictions.fetch_add(1, Ordering::AcqRel);
         if let Some(cache) = &self.cache {
             cache.clear();
         }
+    }
+}
+
+impl Introspector {
+    /// Every thread's copies of this issuer's answers are forgotten; they refill from the
+    /// shared cache.
+    fn forget_fronts(&self) {
+        self.front
+            .store(thread_cache::next_cache_id(), Ordering::Release);
     }
 }
 
@@ -124,9 +170,19 @@ impl Shared {
         let Some(introspector) = &self.sources[index].introspector else {
             return Checked::Done(Err(INTROSPECTION_UNAVAILABLE));
         };
+        let serves = introspector.serves();
+        let fingerprint = introspector.fingerprint(token);
+        if serves && let Some(claims) = introspector.held(&fingerprint) {
+            crate::telemetry::introspection_cache(true);
+            return Checked::Done(Ok(claims));
+        }
         let digest = digest(token);
-        if let Some(answer) = introspector.cached(digest) {
-            return Checked::Done(claims_of(answer));
+        if serves {
+            let answer = introspector.cached(digest, &fingerprint);
+            crate::telemetry::introspection_cache(answer.is_some());
+            if let Some(answer) = answer {
+                return Checked::Done(claims_of(answer));
+            }
         }
         let mut flights = lock(&introspector.flights);
         if let Some(answered) = flights.get(&digest) {
@@ -180,6 +236,7 @@ impl Shared {
             return Err(INTROSPECTION_UNAVAILABLE);
         };
         let started = Instant::now();
+        let evictions = introspector.evictions.load(Ordering::Acquire);
         let work = self.ask(introspector, token);
         #[cfg(feature = "tracing")]
         let work = tracing::Instrument::instrument(
@@ -234,8 +291,9 @@ impl Shared {
         if let Some(cache) = &introspector.cache
             && let Some(key) = introspector.key(digest)
             && key.url == url
+            && introspector.evictions.load(Ordering::Acquire) == evictions
         {
-            cache.insert(key, answer.clone(), started + lives, body.len());
+            cache.insert(key, answer.clone(), started, lives, body.len());
         }
         Ok(answer)
     }
@@ -285,7 +343,7 @@ impl Shared {
 fn claims_of<C: Send + Sync + 'static>(answer: Answer) -> Result<Claims<C>, AuthError> {
     match answer {
         Answer::Active(claims) => claims
-            .downcast::<crate::token::Verified<C>>()
+            .downcast::<Verified<C>>()
             .map(Claims::from_arc)
             .map_err(|_| INTROSPECTION_UNAVAILABLE),
         Answer::Refused(refusal) => Err(refusal),
