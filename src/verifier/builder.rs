@@ -235,6 +235,11 @@ impl<C> VerifierBuilder<C> {
                 ended: tokio::sync::watch::Sender::new(0),
             })
             .collect::<Vec<_>>();
+        // Kept by the verifier: backends hold only a weak reference to their sink.
+        let sink = self
+            .eviction_feed
+            .as_ref()
+            .map(|_| Arc::new(EvictionSink::default()));
         let shared = Arc::new(Shared {
             sources,
             client,
@@ -258,9 +263,9 @@ impl<C> VerifierBuilder<C> {
                 .eviction_feed
                 .as_ref()
                 .map(|(announce, _)| Arc::clone(announce)),
+            _eviction_sink: sink.clone(),
         });
-        if let Some((_, watch)) = self.eviction_feed {
-            let sink = Arc::new(EvictionSink::default());
+        if let (Some(sink), Some((_, watch))) = (sink, self.eviction_feed) {
             let _ = sink.shared.set(Arc::downgrade(&shared));
             watch(sink);
         }

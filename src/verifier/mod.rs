@@ -119,6 +119,8 @@ pub(crate) struct Shared {
     opaque: Option<usize>,
     /// The backend whose revocation feed carries evictions to every instance, if any.
     announce: Option<Arc<dyn introspection::Announce>>,
+    /// Where that feed delivers (the backend holds it weakly).
+    _eviction_sink: Option<Arc<introspection::EvictionSink>>,
 }
 
 /// One issuer's keys, fetched and kept fresh.
