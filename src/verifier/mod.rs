@@ -57,9 +57,13 @@
 //! - **A removed key stops at once**: when a fetch drops a key of the set (the issuer's
 //!   answer to a stolen key), every token verified so far is forgotten by the
 //!   verified-token cache, so none signed by that key passes again.
-//! - **Revocation**: tokens are verified locally and live until `exp`, as with any
-//!   JWT-only resource server. For instant revocation, run the full layer on the same shared
-//!   backend instead: its revocation feed reaches every instance.
+//! - **Revocation**: JWTs are verified locally and live until `exp`, as with any JWT-only
+//!   resource server. Introspected tokens ([`Introspection`], RFC 7662) stop within the
+//!   cache's TTL of a revocation at the issuer, and at once on every instance when the app
+//!   evicts them ([`Verifier::evict_everywhere`]). For instant revocation of this crate's
+//!   own tokens, run the full layer on the same shared backend: its revocation feed reaches
+//!   every instance.
+//! - **Opaque tokens** are introspected at one issuer's endpoint: see [`Introspection`].
 //! - The client is reqwest with rustls on aws-lc-rs, already the crypto backend here: no
 //!   OpenSSL, and TLS to the issuer with the platform's roots.
 

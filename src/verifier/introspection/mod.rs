@@ -1,30 +1,7 @@
 //! Opaque access tokens, and any token when asked: the issuer says whether it is active
 //! (RFC 7662 token introspection), and its answer is cached for a bounded time.
 //!
-//! - **Which tokens**: every token of the introspecting issuer that is not a JWS (not
-//!   exactly three base64url segments: a five-segment JWE-shaped token is introspected too),
-//!   or every token of that issuer with [`always`](Introspection::always). Opaque tokens
-//!   carry no `iss`, so at most one issuer of a verifier introspects.
-//! - **The answer** (RFC 7662 §2.2): `active: true` gives the claims (`sub`, `scope`,
-//!   `client_id`, `exp`, `iat`, `nbf`, `aud`, `iss`, `cnf`, `acr`, `auth_time`, and the
-//!   app's own, deserialized into its claim type as from a JWT); anything else is a 401
-//!   `invalid_token`. A present `iss` must be the issuer, a present `aud` must name this
-//!   resource, `exp` and `nbf` are checked with the leeway, and `cnf.jkt` binds the token to
-//!   a DPoP key exactly as a JWT's does.
-//! - **The issuer's faults are never a 401**: the endpoint down, a timeout, an error status
-//!   (a 401 to our client credentials included), an answer that is not a JSON object: 503
-//!   with `Retry-After`, logged once until a call succeeds, never cached. Answers already
-//!   cached are still served until their time is up.
-//! - **The cache** is keyed by (issuer, introspection URL, SHA-256 of the token), never the
-//!   token itself. A positive answer is kept for at most the [`ttl`](Introspection::ttl)
-//!   (default 60 s) and never past the token's `exp`; a negative one for at most 5 s.
-//!   Concurrent first requests with one token make one call. The cache shares the
-//!   verifier's byte budget rule: entries are weighed and bounded.
-//! - **What the TTL costs**: a token revoked at the issuer is still accepted here for up to
-//!   the TTL. A TTL of 0 asks the issuer on every request. An app that learns of a revocation
-//!   itself (its own logout) evicts the answer at once with
-//!   [`Verifier::evict`](super::Verifier::evict), on every instance through a shared
-//!   backend's revocation feed ([`VerifierBuilder::eviction_feed`](super::VerifierBuilder::eviction_feed)).
+//! The rules are the public [`Introspection`]'s docs.
 
 use std::fmt;
 use std::time::Duration;
@@ -45,8 +22,34 @@ pub(crate) const NEGATIVE_TTL: Duration = Duration::from_secs(5);
 
 /// How a [`Verifier`](super::Verifier) introspects an issuer's tokens (RFC 7662): the client
 /// credentials it authenticates with, the endpoint, which tokens, and how long answers are
-/// kept. Given to [`Issuer::introspection`](super::Issuer::introspection); see the
-/// [module docs](self).
+/// kept. Given to [`Issuer::introspection`](super::Issuer::introspection).
+///
+/// - **Which tokens**: every token of the introspecting issuer that is not a JWS (not
+///   exactly three base64url segments: a five-segment JWE-shaped token is introspected too),
+///   or every token of that issuer with [`always`](Introspection::always). Opaque tokens
+///   carry no `iss`, so at most one issuer of a verifier introspects.
+/// - **The answer** (RFC 7662 §2.2): `active: true` gives the claims (`sub`, `scope`,
+///   `client_id`, `exp`, `iat`, `nbf`, `aud`, `iss`, `cnf`, `acr`, `auth_time`, and the
+///   app's own, deserialized into its claim type as from a JWT); anything else is a 401
+///   `invalid_token`. A present `iss` must be the issuer, a present `aud` must name this
+///   resource, `exp` and `nbf` are checked with the leeway, and `cnf.jkt` binds the token to
+///   a DPoP key exactly as a JWT's does.
+/// - **The issuer's faults are never a 401**: the endpoint down, a timeout, an error status
+///   (a 401 to our client credentials included), an answer that is not a JSON object: 503
+///   with `Retry-After`, logged once until a call succeeds, never cached. Answers already
+///   cached are still served until their time is up.
+/// - **The cache** is keyed by (issuer, introspection URL, SHA-256 of the token), never the
+///   token itself. A positive answer is kept for at most the [`ttl`](Introspection::ttl)
+///   (default 60 s) and never past the token's `exp`; a negative one for at most 5 s.
+///   Concurrent first requests with one token make one call. Entries are weighed and
+///   bounded by the verifier's [`token_cache_bytes`](super::VerifierBuilder::token_cache_bytes)
+///   (`None` turns this cache off too).
+/// - **What the TTL costs**: a token revoked at the issuer is still accepted here for up to
+///   the TTL. A TTL of 0 asks the issuer on every request. An app that learns of a revocation
+///   itself (its own logout) evicts the answer at once with
+///   [`Verifier::evict_everywhere`](super::Verifier::evict_everywhere): on every instance
+///   through a shared backend's revocation feed
+///   ([`VerifierBuilder::eviction_feed`](super::VerifierBuilder::eviction_feed)), else here.
 ///
 /// ```
 /// use std::time::Duration;
