@@ -61,7 +61,9 @@ mod hot {
         pub(super) accepted: Counter,
         pub(super) cache_hits: Counter,
         pub(super) cache_misses: Counter,
+        #[cfg(feature = "jwks")]
         pub(super) introspection_hits: Counter,
+        #[cfg(feature = "jwks")]
         pub(super) introspection_misses: Counter,
     }
 
@@ -84,7 +86,9 @@ mod hot {
                     accepted: metrics::counter!("tjs_access_requests_total", "outcome" => "accepted"),
                     cache_hits: metrics::counter!("tjs_token_cache_lookups_total", "result" => "hit"),
                     cache_misses: metrics::counter!("tjs_token_cache_lookups_total", "result" => "miss"),
+                    #[cfg(feature = "jwks")]
                     introspection_hits: metrics::counter!("tjs_introspection_cache_lookups_total", "result" => "hit"),
+                    #[cfg(feature = "jwks")]
                     introspection_misses: metrics::counter!("tjs_introspection_cache_lookups_total", "result" => "miss"),
                 });
             }
@@ -224,6 +228,7 @@ pub(crate) fn feed_up(up: bool) {
     let _ = up;
 }
 
+#[cfg(feature = "jwks")]
 /// One introspection call and how it ended: `active`, `inactive` (a refusal the answer
 /// gave) or `failed` (the endpoint's fault), with its duration.
 #[inline]
@@ -238,6 +243,7 @@ pub(crate) fn introspection_call(outcome: &'static str, took: std::time::Duratio
 }
 
 /// A lookup in the introspection cache.
+#[cfg(feature = "jwks")]
 #[inline]
 pub(crate) fn introspection_cache(hit: bool) {
     #[cfg(feature = "metrics")]
