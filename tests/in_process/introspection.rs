@@ -3,7 +3,8 @@
 //! inactive, expired, revoked at the issuer (within the TTL; at once with TTL 0), another
 //! audience, scopes, the endpoint down and a wrong client secret (503, cached answers still
 //! served), DPoP-bound opaque tokens, single flight, the negative cache, JWTs verified
-//! locally unless `always`, `private_key_jwt`, eviction, and the example's settings. Behind
+//! locally unless `always`, `private_key_jwt`, eviction, the example's settings, and (from a
+//! local endpoint) a timeout, a web page and a JSON array. Behind
 //! the `jwks` feature; needs node and `npm ci` in `tests/issuer`.
 #![cfg(feature = "jwks")]
 
@@ -411,4 +412,57 @@ async fn only_one_issuer_introspects() {
     assert_eq!(err, Some(ConfigError::NoIntrospectionEndpoint));
     // A secret never shows in Debug.
     assert!(!format!("{:?}", basic()).contains("rs-secret"));
+}
+
+/// The endpoint's faults that node-oidc-provider does not make on demand, from a local
+/// endpoint: too slow (past the timeout), a web page with status 200, a JSON array, a
+/// redirect elsewhere. Each is a 503 and is asked again next time.
+#[tokio::test]
+async fn a_slow_endpoint_a_web_page_or_a_json_array_is_503() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use axum::response::IntoResponse;
+
+    let calls = Arc::new(AtomicU64::new(0));
+    let counted = Arc::clone(&calls);
+    let endpoint = axum::Router::new().route(
+        "/introspect",
+        axum::routing::post(move |body: String| {
+            counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let html = [(http::header::CONTENT_TYPE, "text/html")];
+                let json = [(http::header::CONTENT_TYPE, "application/json")];
+                match body.split('&').next().unwrap_or_default() {
+                    "token=slow" => {
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                        (json, r#"{"active":true}"#).into_response()
+                    }
+                    "token=page" => (html, "<html>sign in</html>").into_response(),
+                    "token=array" => (json, r#"[{"active":true}]"#).into_response(),
+                    _ => (json, r#"{"active":true,"scope":"read"}"#).into_response(),
+                }
+            }
+        }),
+    );
+    let base = crate::common::serve(endpoint).await;
+    let verifier = Verifier::<StandardClaims>::builder()
+        .issuer(
+            Issuer::new("https://as.example")
+                .audience(RESOURCE)
+                .introspection(
+                    basic()
+                        .endpoint(format!("{base}/introspect"))
+                        .timeout(Duration::from_millis(300)),
+                ),
+        )
+        .build()
+        .unwrap();
+    let app = serve(&verifier).await;
+    for token in ["slow", "page", "array"] {
+        unavailable(&get(&app, "/me", token).await);
+        unavailable(&get(&app, "/me", token).await);
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 6, "faults are never cached");
+    assert_eq!(get(&app, "/me", "fine").await.status, StatusCode::OK);
 }
