@@ -1,6 +1,7 @@
 //! Opaque tokens by introspection (RFC 7662), each figure beside its floor in the same run:
 //! - a cache hit of an introspected token beside a cache hit of a JWT (RS256, verified
-//!   locally), both through the verifier's layer;
+//!   locally) on a verifier that does not introspect, both through the verifier's layer, and
+//!   the JWT's hit on a verifier that introspects (which looks at the token's shape first);
 //! - a miss (TTL 0: every request asks) beside one round trip to the same local endpoint
 //!   with the same client library (reqwest), the same form and the same answer.
 //!
@@ -65,19 +66,25 @@ fn jwt(key: &EncodingKey) -> String {
     jsonwebtoken::encode(&header, &claims, key).unwrap()
 }
 
-fn verifier(rt: &tokio::runtime::Runtime, base: &str, ttl: Duration) -> Verifier<StandardClaims> {
+/// A verifier of the issuer's JWTs and, with a TTL, of its opaque tokens by introspection.
+fn verifier(
+    rt: &tokio::runtime::Runtime,
+    base: &str,
+    ttl: Option<Duration>,
+) -> Verifier<StandardClaims> {
     let _entered = rt.enter();
+    let mut issuer = Issuer::new(ISSUER)
+        .audience(AUDIENCE)
+        .jwks_url(format!("{base}/jwks"));
+    if let Some(ttl) = ttl {
+        issuer = issuer.introspection(
+            Introspection::client_secret_basic("rs", "rs-secret")
+                .endpoint(format!("{base}/introspect"))
+                .ttl(ttl),
+        );
+    }
     let verifier = Verifier::<StandardClaims>::builder()
-        .issuer(
-            Issuer::new(ISSUER)
-                .audience(AUDIENCE)
-                .jwks_url(format!("{base}/jwks"))
-                .introspection(
-                    Introspection::client_secret_basic("rs", "rs-secret")
-                        .endpoint(format!("{base}/introspect"))
-                        .ttl(ttl),
-                ),
-        )
+        .issuer(issuer)
         .build()
         .unwrap();
     rt.block_on(async {
@@ -100,8 +107,19 @@ fn introspection(c: &mut Criterion) {
     let opaque = HeaderValue::from_str(&format!("Bearer {OPAQUE}")).unwrap();
     let mut group = c.benchmark_group("introspection");
 
-    // Cache hits: the JWT's (verified once, locally) and the opaque token's (asked once).
-    let cached = verifier(&rt, &base, Duration::from_secs(60));
+    // Cache hits: the JWT's (verified once, locally) on a verifier that does not introspect,
+    // the floor; then the same JWT and the opaque token (asked once) on one that does.
+    let plain = verifier(&rt, &base, None);
+    let mut service = plain.layer().layer(Hello);
+    let status = rt
+        .block_on(service.call(authed_request(&jwt)))
+        .unwrap()
+        .status();
+    assert_eq!(status, http::StatusCode::OK);
+    group.bench_function("jwt_cache_hit", |b| {
+        b.iter(|| now(service.call(authed_request(&jwt))).unwrap().status())
+    });
+    let cached = verifier(&rt, &base, Some(Duration::from_secs(60)));
     let mut service = cached.layer().layer(Hello);
     for auth in [&jwt, &opaque] {
         let status = rt
@@ -110,7 +128,7 @@ fn introspection(c: &mut Criterion) {
             .status();
         assert_eq!(status, http::StatusCode::OK);
     }
-    group.bench_function("jwt_cache_hit", |b| {
+    group.bench_function("jwt_cache_hit_beside_introspection", |b| {
         b.iter(|| now(service.call(authed_request(&jwt))).unwrap().status())
     });
     group.bench_function("opaque_cache_hit", |b| {
@@ -138,7 +156,7 @@ fn introspection(c: &mut Criterion) {
     };
     assert!(rt.block_on(round_trip()));
     group.bench_function("round_trip_floor", |b| b.iter(|| rt.block_on(round_trip())));
-    let uncached = verifier(&rt, &base, Duration::ZERO);
+    let uncached = verifier(&rt, &base, Some(Duration::ZERO));
     let mut service = uncached.layer().layer(Hello);
     group.bench_function("opaque_miss", |b| {
         b.iter(|| {

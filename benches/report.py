@@ -47,7 +47,7 @@ for name in sorted(results):
         row(name, ns, "dpop/floor")
     elif name == "issuers/RS256/refused_unknown_issuer":
         row(name, ns, "issuers/RS256/layer")
-    elif name == "introspection/opaque_cache_hit":
+    elif name in ("introspection/opaque_cache_hit", "introspection/jwt_cache_hit_beside_introspection"):
         row(name, ns, "introspection/jwt_cache_hit")
     elif name == "introspection/opaque_miss":
         row(name, ns, "introspection/round_trip_floor")
