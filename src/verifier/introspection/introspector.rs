@@ -115,36 +115,36 @@ impl Introspector {
     }
 
     fn cached(&self, digest: [u8; 32], fingerprint: &[u8; 16]) -> Option<Answer> {
+        // Read before the shared cache: an answer read there before an eviction is kept
+        // under the id the eviction retires, where no thread looks again.
+        let front = self.front.load(Ordering::Acquire);
         let (answer, until) = self.cache.as_ref()?.get(&self.key(digest)?)?;
         if let Answer::Active(claims) = &answer {
-            let front = self.front.load(Ordering::Acquire);
             thread_cache::put(front, fingerprint, until, Arc::clone(claims));
         }
         Some(answer)
     }
 
-    /// Forgets the answer for a token digest.
+    /// Forgets the answer for a token digest, here and in every thread's own cache.
     pub(crate) fn evict(&self, digest: [u8; 32]) {
-        self.forget_fronts();
         self.evictions.fetch_add(1, Ordering::AcqRel);
         if let (Some(cache), Some(key)) = (&self.cache, self.key(digest)) {
             cache.evict(&key);
         }
+        self.forget_fronts();
     }
 
     /// Forgets every answer (the eviction feed lost entries).
     pub(crate) fn clear(&self) {
-        self.forget_fronts();
         self.evictions.fetch_add(1, Ordering::AcqRel);
         if let Some(cache) = &self.cache {
             cache.clear();
         }
+        self.forget_fronts();
     }
-}
 
-impl Introspector {
-    /// Every thread's copies of this issuer's answers are forgotten; they refill from the
-    /// shared cache.
+    /// Every thread's copies of this issuer's answers are forgotten (after the shared
+    /// cache's: see [`cached`](Self::cached)); they refill from the shared cache.
     fn forget_fronts(&self) {
         self.front
             .store(thread_cache::next_cache_id(), Ordering::Release);
@@ -293,7 +293,11 @@ impl Shared {
             && key.url == url
             && introspector.evictions.load(Ordering::Acquire) == evictions
         {
-            cache.insert(key, answer.clone(), started, lives, body.len());
+            cache.insert(key.clone(), answer.clone(), started, lives, body.len());
+            // An eviction between the check and the insert: undone.
+            if introspector.evictions.load(Ordering::Acquire) != evictions {
+                cache.evict(&key);
+            }
         }
         Ok(answer)
     }
