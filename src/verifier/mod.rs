@@ -168,7 +168,8 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     /// is refused here: no proof comes with it.
     ///
     /// An introspected token not in the cache starts the call and is answered 503 too; once
-    /// the call has ended, its cached answer is served.
+    /// the call has ended, its cached answer is served (never, with a TTL of 0: the layer
+    /// waits for the call, this does not).
     pub fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
         let claims: Claims<C> = match self.shared.check(token) {
             Checked::Done(verdict) => verdict?,
