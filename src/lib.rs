@@ -85,12 +85,16 @@ mod http;
 mod keys;
 pub mod limits;
 mod machinable;
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod mcp;
 mod refresh;
 mod routes;
 mod scope;
 mod service;
 mod sessions;
 mod standard_claims;
+pub mod step_up;
 mod store;
 mod telemetry;
 mod timer;

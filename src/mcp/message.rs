@@ -1,0 +1,444 @@
+//! What an MCP request asks for: the JSON-RPC method and name of each call in its body, and
+//! the `Mcp-Method`, `Mcp-Name` and `MCP-Protocol-Version` headers that mirror them
+//! (SEP-2243). Read strictly: a member given twice, a name that is not a string, a header
+//! given twice are refusals, never a guess, so that no reading of the request lets a call
+//! run that another reading would refuse.
+
+use std::fmt;
+
+use base64::Engine;
+use http::HeaderMap;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+
+use super::reply::{self, Reply};
+
+/// The revision that mirrors the method and name in headers (SEP-2243) and requires them.
+pub(crate) const HEADERS_REQUIRED_FROM: &str = "2026-07-28";
+/// The revision that removed JSON-RPC batches (2025-06-18); earlier ones (2025-03-26) allow
+/// them, and a request without `MCP-Protocol-Version` is taken as 2025-03-26 (the transport's
+/// rule).
+const BATCHES_FORBIDDEN_FROM: &str = "2025-06-18";
+
+/// One JSON-RPC message of the body: its method (none for a response), and the name the
+/// method carries (`params.name`, `params.uri` or `params.taskId`, by method).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Call {
+    pub(crate) method: Option<String>,
+    pub(crate) name: Option<String>,
+}
+
+/// The member of `params` that names what a method acts on (rmcp's and SEP-2243's table).
+fn name_member(method: &str) -> Option<&'static str> {
+    match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" | "resources/subscribe" | "resources/unsubscribe" => Some("uri"),
+        "tasks/get" | "tasks/update" | "tasks/cancel" => Some("taskId"),
+        _ => None,
+    }
+}
+
+/// The SEP-2243 headers of a request, each read once.
+#[derive(Debug, Default)]
+pub(crate) struct Mirrored {
+    pub(crate) version: Option<String>,
+    pub(crate) method: Option<String>,
+    pub(crate) name: Option<String>,
+}
+
+impl Mirrored {
+    /// Reads the headers: any of them twice, not visible ASCII, or an `Mcp-Name` whose
+    /// Base64 form does not decode is a 400.
+    pub(crate) fn read(headers: &HeaderMap) -> Result<Mirrored, Reply> {
+        let version = single(headers, "mcp-protocol-version")?;
+        let method = single(headers, "mcp-method")?;
+        let name = match single(headers, "mcp-name")? {
+            Some(raw) => Some(decode_name(&raw).ok_or(reply::HEADER_UNREADABLE)?),
+            None => None,
+        };
+        Ok(Mirrored {
+            version,
+            method,
+            name,
+        })
+    }
+
+    /// Whether the request is of a revision that requires the headers.
+    pub(crate) fn requires_headers(&self) -> bool {
+        self.version
+            .as_deref()
+            .is_some_and(|v| v >= HEADERS_REQUIRED_FROM)
+    }
+
+    /// Whether the request's revision allows a JSON-RPC batch.
+    pub(crate) fn allows_batches(&self) -> bool {
+        self.version
+            .as_deref()
+            .is_none_or(|v| v < BATCHES_FORBIDDEN_FROM)
+    }
+
+    /// The call the headers name, if they name one.
+    pub(crate) fn call(&self) -> Option<Call> {
+        let method = self.method.clone()?;
+        Some(Call {
+            method: Some(method),
+            name: self.name.clone(),
+        })
+    }
+
+    /// Checks the body's calls against the headers: when present, they must say what the
+    /// body says (a batch cannot be mirrored); a revision that requires them must have them.
+    pub(crate) fn check(&self, calls: &[Call]) -> Result<(), Reply> {
+        let single = match calls {
+            [call] => Some(call),
+            _ => None,
+        };
+        let has_method = calls.iter().any(|call| call.method.is_some());
+        if self.method.is_none() && self.name.is_none() {
+            return if self.requires_headers() && has_method {
+                Err(reply::HEADERS_MISSING)
+            } else {
+                Ok(())
+            };
+        }
+        let Some(call) = single else {
+            return Err(reply::HEADER_MISMATCH);
+        };
+        if call.method != self.method || call.name != self.name {
+            return Err(reply::HEADER_MISMATCH);
+        }
+        Ok(())
+    }
+}
+
+/// The one value of header `name`, if any; twice, or not visible ASCII, is a 400.
+fn single(headers: &HeaderMap, name: &str) -> Result<Option<String>, Reply> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(reply::HEADER_TWICE);
+    }
+    let value = value.to_str().map_err(|_| reply::HEADER_UNREADABLE)?;
+    Ok(Some(value.to_owned()))
+}
+
+/// SEP-2243's value encoding: `=?base64?<standard Base64 of UTF-8>?=` (lowercase markers),
+/// else the value as it is.
+fn decode_name(raw: &str) -> Option<String> {
+    match raw
+        .strip_prefix("=?base64?")
+        .and_then(|inner| inner.strip_suffix("?="))
+    {
+        Some(inner) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(inner)
+                .ok()?;
+            String::from_utf8(bytes).ok()
+        }
+        None => Some(raw.to_owned()),
+    }
+}
+
+/// The calls of a body: one message, or a batch (`batch` says whether one is allowed). Not
+/// JSON, not JSON-RPC messages, a member given twice or a name that is not a string is a 400.
+pub(crate) fn calls(body: &[u8], batch_allowed: bool) -> Result<Vec<Call>, Reply> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        if !batch_allowed {
+            return Err(reply::BATCH_FORBIDDEN);
+        }
+        let Batch(messages) = serde_json::from_slice(body).map_err(|_| reply::NOT_JSON_RPC)?;
+        if messages.is_empty() {
+            return Err(reply::NOT_JSON_RPC);
+        }
+        return messages.into_iter().map(Message::into_call).collect();
+    }
+    let message: Message = serde_json::from_slice(body).map_err(|_| reply::NOT_JSON_RPC)?;
+    Ok(vec![message.into_call()?])
+}
+
+struct Batch(Vec<Message>);
+
+impl<'de> de::Deserialize<'de> for Batch {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Messages;
+        impl<'de> Visitor<'de> for Messages {
+            type Value = Batch;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON-RPC batch")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Batch, A::Error> {
+                let mut messages = Vec::new();
+                while let Some(message) = seq.next_element()? {
+                    messages.push(message);
+                }
+                Ok(Batch(messages))
+            }
+        }
+        deserializer.deserialize_seq(Messages)
+    }
+}
+
+/// One message as the wire has it: members that matter read once, the rest skipped.
+#[derive(Default)]
+struct Message {
+    method: Option<String>,
+    params: Option<Params>,
+}
+
+/// `params`' naming members, each kept as a string or marked as not one.
+#[derive(Default)]
+struct Params {
+    name: Option<Result<String, ()>>,
+    uri: Option<Result<String, ()>>,
+    task_id: Option<Result<String, ()>>,
+}
+
+impl Message {
+    fn into_call(self) -> Result<Call, Reply> {
+        let Some(method) = self.method else {
+            return Ok(Call {
+                method: None,
+                name: None,
+            });
+        };
+        let params = self.params.unwrap_or_default();
+        let name = match name_member(&method) {
+            Some("name") => params.name,
+            Some("uri") => params.uri,
+            Some(_) => params.task_id,
+            None => None,
+        };
+        let name = name.transpose().map_err(|()| reply::NOT_JSON_RPC)?;
+        Ok(Call {
+            method: Some(method),
+            name,
+        })
+    }
+}
+
+/// A member met twice: the serde error that refuses the message.
+fn twice<E: de::Error>(member: &'static str) -> E {
+    E::duplicate_field(member)
+}
+
+impl<'de> de::Deserialize<'de> for Message {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = Message;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON-RPC message object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message, A::Error> {
+                let mut message = Message::default();
+                // Keys come unescaped (`"met\u0068od"` is `method`): compared as the server reads them.
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "method" if message.method.is_some() => return Err(twice("method")),
+                        "method" => message.method = Some(map.next_value()?),
+                        "params" if message.params.is_some() => return Err(twice("params")),
+                        "params" => {
+                            let params: Option<Params> = map.next_value()?;
+                            message.params = Some(params.unwrap_or_default());
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(message)
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Params {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members;
+        impl<'de> Visitor<'de> for Members {
+            type Value = Params;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("JSON-RPC params as an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
+                let mut params = Params::default();
+                while let Some(key) = map.next_key::<String>()? {
+                    let (slot, member) = match key.as_str() {
+                        "name" => (&mut params.name, "name"),
+                        "uri" => (&mut params.uri, "uri"),
+                        "taskId" => (&mut params.task_id, "taskId"),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    if slot.is_some() {
+                        return Err(twice(member));
+                    }
+                    let value: serde_json::Value = map.next_value()?;
+                    *slot = Some(match value {
+                        serde_json::Value::String(s) => Ok(s),
+                        _ => Err(()),
+                    });
+                }
+                Ok(params)
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(method: &str, name: Option<&str>) -> Call {
+        Call {
+            method: Some(method.to_owned()),
+            name: name.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn each_method_names_what_it_acts_on() {
+        let one = |body: &str| calls(body.as_bytes(), false).unwrap();
+        assert_eq!(
+            one(
+                r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_note","arguments":{"name":"x"}}}"#
+            ),
+            [call("tools/call", Some("add_note"))]
+        );
+        assert_eq!(
+            one(r#"{"params":{"uri":"file:///a","name":"n"},"method":"resources/read"}"#),
+            [call("resources/read", Some("file:///a"))]
+        );
+        assert_eq!(
+            one(r#"{"method":"tools/list","params":{"name":"ignored"}}"#),
+            [call("tools/list", None)]
+        );
+        assert_eq!(
+            one(r#"{"method":"notifications/initialized"}"#),
+            [call("notifications/initialized", None)]
+        );
+        assert_eq!(
+            one(r#"{"jsonrpc":"2.0","id":1,"result":{}}"#),
+            [Call {
+                method: None,
+                name: None
+            }]
+        );
+        // Escapes are read as the server reads them.
+        assert_eq!(
+            one(r#"{"met\u0068od":"tools/call","params":{"na\u006de":"purge\u005fnotes"}}"#),
+            [call("tools/call", Some("purge_notes"))]
+        );
+    }
+
+    #[test]
+    fn ambiguous_bodies_are_refused() {
+        for body in [
+            r#"{"method":"tools/call","method":"tools/list"}"#,
+            r#"{"method":"tools/call","params":{"name":"whoami","name":"purge_notes"}}"#,
+            r#"{"method":"tools/call","params":{"name":"whoami","na\u006de":"purge_notes"}}"#,
+            r#"{"method":"tools/call","params":{},"params":{"name":"purge_notes"}}"#,
+            r#"{"method":"tools/call","params":{"name":7}}"#,
+            r#"{"method":"tools/call","params":["purge_notes"]}"#,
+            r#"["tools/call",{"name":"purge_notes"}]"#,
+            r#"{"method":7}"#,
+            r#"{"method":"tools/call""#,
+            "",
+            "null",
+            "[]",
+            r#"[["tools/call"]]"#,
+        ] {
+            assert!(calls(body.as_bytes(), true).is_err(), "{body}");
+        }
+    }
+
+    #[test]
+    fn batches_only_where_the_revision_allows_them() {
+        let batch = br#" [{"method":"tools/call","params":{"name":"a"}},{"method":"ping"}]"#;
+        assert_eq!(calls(batch, false), Err(reply::BATCH_FORBIDDEN));
+        assert_eq!(calls(batch, true).unwrap().len(), 2);
+        let headers = |version: Option<&str>| {
+            let mut map = HeaderMap::new();
+            if let Some(v) = version {
+                map.insert("mcp-protocol-version", v.parse().unwrap());
+            }
+            Mirrored::read(&map).unwrap()
+        };
+        assert!(headers(None).allows_batches());
+        assert!(headers(Some("2025-03-26")).allows_batches());
+        assert!(!headers(Some("2025-06-18")).allows_batches());
+        assert!(!headers(Some("2025-11-25")).allows_batches());
+        assert!(!headers(Some("2026-07-28")).allows_batches());
+        assert!(headers(Some("2026-07-28")).requires_headers());
+        assert!(!headers(Some("2025-11-25")).requires_headers());
+    }
+
+    #[test]
+    fn headers_must_say_what_the_body_says() {
+        let mirrored = |pairs: &[(&str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (k, v) in pairs {
+                map.append(*k, v.parse().unwrap());
+            }
+            Mirrored::read(&map)
+        };
+        let body = [call("tools/call", Some("add_note"))];
+        let ok = mirrored(&[("mcp-method", "tools/call"), ("mcp-name", "add_note")]).unwrap();
+        assert_eq!(ok.check(&body), Ok(()));
+        // The Base64 form (SEP-2243) is decoded; the markers are lowercase only.
+        let b64 = mirrored(&[
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?base64?YWRkX25vdGU=?="),
+        ]);
+        assert_eq!(b64.unwrap().check(&body), Ok(()));
+        let upper = mirrored(&[
+            ("mcp-method", "tools/call"),
+            ("mcp-name", "=?BASE64?YWRkX25vdGU=?="),
+        ]);
+        assert_eq!(upper.unwrap().check(&body), Err(reply::HEADER_MISMATCH));
+        assert_eq!(
+            mirrored(&[("mcp-name", "=?base64?!!?=")]).err(),
+            Some(reply::HEADER_UNREADABLE)
+        );
+        for lie in [
+            &[("mcp-method", "tools/call"), ("mcp-name", "whoami")][..],
+            &[("mcp-method", "tools/list"), ("mcp-name", "add_note")],
+            &[("mcp-method", "tools/call")],
+            &[("mcp-name", "add_note")],
+        ] {
+            assert_eq!(
+                mirrored(lie).unwrap().check(&body),
+                Err(reply::HEADER_MISMATCH),
+                "{lie:?}"
+            );
+        }
+        assert_eq!(
+            mirrored(&[("mcp-method", "tools/call"), ("mcp-method", "tools/call")]).err(),
+            Some(reply::HEADER_TWICE)
+        );
+        // Required from 2026-07-28 on, for every message with a method.
+        let modern = mirrored(&[("mcp-protocol-version", "2026-07-28")]).unwrap();
+        assert_eq!(modern.check(&body), Err(reply::HEADERS_MISSING));
+        assert_eq!(
+            modern.check(&[Call {
+                method: None,
+                name: None
+            }]),
+            Ok(())
+        );
+        let legacy = mirrored(&[("mcp-protocol-version", "2025-11-25")]).unwrap();
+        assert_eq!(legacy.check(&body), Ok(()));
+        // A batch cannot be mirrored.
+        let two = [call("ping", None), call("ping", None)];
+        assert_eq!(
+            mirrored(&[("mcp-method", "ping")]).unwrap().check(&two),
+            Err(reply::HEADER_MISMATCH)
+        );
+    }
+}
