@@ -384,7 +384,10 @@ mod tests {
         let mirrored = |pairs: &[(&str, &str)]| {
             let mut map = HeaderMap::new();
             for (k, v) in pairs {
-                map.append(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+                map.append(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    v.parse().unwrap(),
+                );
             }
             Mirrored::read(&map)
         };
