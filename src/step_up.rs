@@ -282,10 +282,11 @@ mod tests {
     use super::*;
 
     fn claims(acr: Option<&str>, auth_time: Option<u64>) -> StandardClaims {
-        let mut claims = StandardClaims::default();
-        claims.acr = acr.map(str::to_owned);
-        claims.auth_time = auth_time;
-        claims
+        StandardClaims {
+            acr: acr.map(str::to_owned),
+            auth_time,
+            ..StandardClaims::default()
+        }
     }
 
     const NOW: u64 = 1_800_000_000;

@@ -18,10 +18,6 @@
 //!
 //! `cargo run --example mcp_server --features jwks,mcp`
 
-#[path = "../common/env.rs"]
-#[allow(dead_code)]
-mod env;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -240,9 +236,9 @@ impl ServerHandler for NotesServer {
 #[tokio::main]
 #[allow(dead_code)] // the tests include this file for `app`
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = env::or_exit(Config::from_env(&|name| std::env::var(name).ok()));
-    let verifier = env::or_exit(verifier(&config));
-    let app = env::or_exit(app(&config, &verifier));
+    let config = Config::from_env(&|name| std::env::var(name).ok())?;
+    let verifier = verifier(&config)?;
+    let app = app(&config, &verifier)?;
     let listener = tokio::net::TcpListener::bind(&config.addr).await?;
     eprintln!(
         "MCP endpoint on http://{}/mcp (audience {})",

@@ -112,27 +112,32 @@ impl<F, S, B, C> ResponseFuture<F, S, B, C> {
 }
 
 /// The decision once the body is in: its calls, checked against the headers, and what they
-/// need (when the headers named the call, that was decided before the read).
-fn decide<S, C>(pending: &Pending<S, C>, body: &[u8]) -> Result<(), Response<Bytes>>
+/// need (when the headers named the call, that was decided before the read). The refusal,
+/// if any.
+fn refusal<S, C>(pending: &Pending<S, C>, body: &[u8]) -> Option<Response<Bytes>>
 where
     C: HasScopes + HasAuthentication + Send + Sync + 'static,
 {
     if pending.parts.method != Method::POST {
-        return Ok(());
+        return None;
     }
     let mirrored = &pending.mirrored;
-    let calls = message::calls(body, mirrored.allows_batches()).map_err(|r| r.response())?;
-    mirrored.check(&calls).map_err(|r| r.response())?;
+    let calls = match message::calls(body, mirrored.allows_batches()) {
+        Ok(calls) => calls,
+        Err(reply) => return Some(reply.response()),
+    };
+    if let Err(reply) = mirrored.check(&calls) {
+        return Some(reply.response());
+    }
     if mirrored.call().is_some() {
-        return Ok(());
+        return None;
     }
     let needs = pending.policy.needs(&calls);
-    needs
+    let err = needs
         .check(&*pending.claims, crate::clock::unix_now())
-        .map_err(|err| {
-            crate::telemetry::access_refused(&err);
-            pending.claims.render(&err)
-        })
+        .err()?;
+    crate::telemetry::access_refused(&err);
+    Some(pending.claims.render(&err))
 }
 
 impl<F, S, B, C, ResBody, E> Future for ResponseFuture<F, S, B, C>
@@ -187,8 +192,8 @@ where
                                 return Poll::Ready(Ok(response.map(ResponseBody::full)));
                             };
                             let body = std::mem::take(read).freeze();
-                            match decide(&pending, &body) {
-                                Ok(()) => {
+                            match refusal(&pending, &body) {
+                                None => {
                                     let Pending {
                                         mut service, parts, ..
                                     } = *pending;
@@ -198,7 +203,7 @@ where
                                     });
                                     continue;
                                 }
-                                Err(response) => response,
+                                Some(response) => response,
                             }
                         }
                     };

@@ -49,6 +49,7 @@
 //!   [`with_scope`](crate::ErrorRenderer::with_scope)), before a byte is read.
 //! - `GET` (a stream) and `DELETE` (the end of a session) need the base scope.
 
+mod builder;
 mod cors;
 mod future;
 mod message;
@@ -56,7 +57,7 @@ mod policy;
 mod reply;
 mod service;
 
+pub use builder::McpLayerBuilder;
 pub use cors::{McpCors, McpCorsLayer};
 pub use future::{McpBody, ResponseFuture};
-pub use policy::McpLayerBuilder;
 pub use service::{McpLayer, McpService};
