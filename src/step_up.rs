@@ -6,7 +6,8 @@
 //! ```
 //! use std::time::Duration;
 //! use tower::ServiceBuilder;
-//! use tower_jwt_sessions::{RequireStepUpLayer, StandardClaims, StepUp};
+//! use tower_jwt_sessions::step_up::{RequireStepUpLayer, StepUp};
+//! use tower_jwt_sessions::StandardClaims;
 //!
 //! let mfa_lately = StepUp::new().acr("urn:example:mfa").max_age(Duration::from_secs(300));
 //! let purge = ServiceBuilder::new()
