@@ -126,9 +126,8 @@ pub fn mcp_layer() -> Result<McpLayer<StandardClaims>, String> {
         .map_err(|err| err.to_string())
 }
 
-/// The whole app: CORS outermost, then the verifier (and the metadata), then the MCP layer
-/// around rmcp's service at `/mcp`.
-pub fn app(config: &Config, verifier: &Verifier<StandardClaims>) -> Result<Router, String> {
+/// rmcp's streamable HTTP service over the notes, alone (the tests compare it with [`app`]).
+pub fn rmcp_service(config: &Config) -> StreamableHttpService<NotesServer, LocalSessionManager> {
     let notes = Notes::default();
     let mut rmcp_config = StreamableHttpServerConfig::default();
     // rmcp checks `Host` against loopback names by default; the audience's host is ours too.
@@ -139,12 +138,19 @@ pub fn app(config: &Config, verifier: &Verifier<StandardClaims>) -> Result<Route
     {
         rmcp_config.allowed_hosts.push(host.to_owned());
     }
-    let service = StreamableHttpService::new(
+    StreamableHttpService::new(
         move || Ok(NotesServer::new(notes.clone())),
         LocalSessionManager::default().into(),
         rmcp_config,
-    );
-    let mcp = ServiceBuilder::new().layer(mcp_layer()?).service(service);
+    )
+}
+
+/// The whole app: CORS outermost, then the verifier (and the metadata), then the MCP layer
+/// around rmcp's service at `/mcp`.
+pub fn app(config: &Config, verifier: &Verifier<StandardClaims>) -> Result<Router, String> {
+    let mcp = ServiceBuilder::new()
+        .layer(mcp_layer()?)
+        .service(rmcp_service(config));
     let cors = McpCorsLayer::new(&config.allowed_origins).map_err(|err| err.to_string())?;
     Ok(Router::new()
         .route_service("/mcp", mcp)

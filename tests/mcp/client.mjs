@@ -7,6 +7,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ClientCredentialsProvider } from '@modelcontextprotocol/sdk/client/auth-extensions.js';
+import http from 'node:http';
 
 const [base, issuer] = process.argv.slice(2);
 const endpoint = new URL(`${base}/mcp`);
@@ -109,13 +110,38 @@ async function post(tokenValue, headers, body) {
   });
   return { status: res.status, challenge: res.headers.get('www-authenticate'), body: await res.text() };
 }
+// An answer that comes before the body is sent (a 413 from the length alone): asked with
+// `Expect: 100-continue`, so that the body goes only if the server reads it, and an early
+// answer is not lost to a reset of the upload.
+function postEarly(tokenValue, headers, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(endpoint, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${tokenValue}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'content-length': Buffer.byteLength(body),
+        expect: '100-continue',
+        ...headers,
+      },
+    }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode, challenge: res.headers['www-authenticate'] ?? null });
+      req.destroy();
+    });
+    req.on('continue', () => req.end(body));
+    req.on('error', (err) => { if (err.code !== 'ECONNRESET') reject(err); });
+    req.flushHeaders();
+  });
+}
 const call = (name, args = {}) => JSON.stringify({
   jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args },
 });
 const modern = (name) => ({ 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': name });
 const reader = await token('mcp notes:read', endpoint.href);
 out.lying_headers = await post(reader, modern('whoami'), call('add_note', { text: 'smuggled' }));
-out.oversized = await post(await token('mcp notes:write', endpoint.href), modern('add_note'), call('add_note', { text: 'x'.repeat(5 * 1024 * 1024) }));
+out.oversized = await postEarly(await token('mcp notes:write', endpoint.href), modern('add_note'), call('add_note', { text: 'x'.repeat(5 * 1024 * 1024) }));
 out.other_audience = await post(await token('mcp', 'http://127.0.0.1:1/mcp'), modern('whoami'), call('whoami'));
 
 console.log(JSON.stringify(out));

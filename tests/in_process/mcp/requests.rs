@@ -1,120 +1,13 @@
-//! The MCP layer through the `mcp_server` example (rmcp's streamable HTTP service behind the
-//! verifier), with RFC 9068 tokens of the jose issuer (`tests/issuer/issuer.mjs`, node):
-//! the discovery challenge, per-tool scopes decided from the headers and from the body,
-//! lying headers, batches, the body bound, step-up, the audience, CORS. Features `jwks` and
-//! `mcp`; needs node and `npm ci` in `tests/issuer`.
-#![cfg(all(feature = "jwks", feature = "mcp"))]
+//! Requests of every shape against the example, with the jose issuer's tokens.
 
 use std::io::{Read, Write};
+
 use std::time::Duration;
 
 use http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::idp::Idp;
-use crate::common::nodes::within;
-use crate::mcp_server::{self, Config};
-
-const MODERN: &str = "2026-07-28";
-
-/// The example on a free port, trusting `idp`, once its keys are in: (base URL, audience).
-async fn serve(idp: &Idp, origins: &[&str]) -> (String, String) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let config = Config::from_env(&|name| match name {
-        "APP_ADDR" => Some(addr.clone()),
-        "ISSUER_URL" => Some(idp.issuer.clone()),
-        "ALLOWED_ORIGINS" => Some(origins.join(",")),
-        _ => None,
-    })
-    .unwrap();
-    let verifier = mcp_server::verifier(&config).unwrap();
-    let app = mcp_server::app(&config, &verifier).unwrap();
-    let base = crate::common::serve_on(listener, app);
-    assert!(
-        within(Duration::from_secs(5), async || verifier.has_keys())
-            .await
-            .is_some(),
-        "the issuer's keys never arrived"
-    );
-    assert_eq!(config.audience, format!("{base}/mcp"));
-    (base, config.audience)
-}
-
-/// A token for `audience` with `scope`, and `claims` besides.
-async fn token(idp: &Idp, audience: &str, scope: &str, claims: Value) -> String {
-    let mut all = json!({"aud": audience, "scope": scope});
-    all.as_object_mut()
-        .unwrap()
-        .extend(claims.as_object().unwrap().clone());
-    idp.mint(json!({ "claims": all })).await
-}
-
-struct Answer {
-    status: StatusCode,
-    challenge: String,
-    body: String,
-}
-
-/// A `2026-07-28` stateless `tools/call` of `tool`, with `headers` (the mirrored ones unless
-/// the test lies).
-fn call_body(tool: &str, arguments: Value) -> Value {
-    json!({
-        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-        "params": {
-            "name": tool, "arguments": arguments,
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": MODERN,
-                "io.modelcontextprotocol/clientCapabilities": {},
-                "io.modelcontextprotocol/clientInfo": {"name": "test", "version": "1"},
-            },
-        },
-    })
-}
-
-async fn post(base: &str, token: Option<&str>, headers: &[(&str, &str)], body: String) -> Answer {
-    let mut req = reqwest::Client::new()
-        .post(format!("{base}/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body);
-    if let Some(token) = token {
-        req = req.bearer_auth(token);
-    }
-    for (name, value) in headers {
-        req = req.header(*name, *value);
-    }
-    let res = req.send().await.unwrap();
-    Answer {
-        status: res.status(),
-        challenge: res
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default(),
-        body: res.text().await.unwrap(),
-    }
-}
-
-/// A mirrored `2026-07-28` call of `tool`.
-async fn call(base: &str, token: &str, tool: &str, arguments: Value) -> Answer {
-    let headers = [
-        ("mcp-protocol-version", MODERN),
-        ("mcp-method", "tools/call"),
-        ("mcp-name", tool),
-    ];
-    post(
-        base,
-        Some(token),
-        &headers,
-        call_body(tool, arguments).to_string(),
-    )
-    .await
-}
-
-fn metadata_url(base: &str) -> String {
-    format!("{base}/.well-known/oauth-protected-resource/mcp")
-}
+use super::*;
 
 #[tokio::test]
 async fn a_client_without_a_token_learns_the_metadata_and_the_base_scope() {
@@ -337,11 +230,18 @@ async fn bodies_over_the_bound_are_413_chunked_or_not() {
 }
 
 /// Sends `head` and, chunked, `body` (or nothing more) over a raw connection; the start of
-/// the answer. Writes may fail once the server has answered.
+/// the answer, read while the body goes (an early answer is not lost to a reset of the
+/// upload), whose writes may fail once the server has answered.
 async fn raw(addr: String, head: String, body: Option<Vec<u8>>) -> String {
     tokio::task::spawn_blocking(move || {
         let mut conn = std::net::TcpStream::connect(addr).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut reader = conn.try_clone().unwrap();
+        let answer = std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            let n = reader.read(&mut buf).unwrap();
+            String::from_utf8_lossy(&buf[..n]).into_owned()
+        });
         conn.write_all(head.as_bytes()).unwrap();
         for chunk in body.iter().flat_map(|b| b.chunks(64 << 10)) {
             let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
@@ -352,9 +252,7 @@ async fn raw(addr: String, head: String, body: Option<Vec<u8>>) -> String {
         if body.is_some() {
             let _ = conn.write_all(b"0\r\n\r\n");
         }
-        let mut buf = [0u8; 512];
-        let n = conn.read(&mut buf).unwrap();
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        answer.join().unwrap()
     })
     .await
     .unwrap()
@@ -489,250 +387,5 @@ async fn browsers_of_allowed_origins_read_the_challenge_and_others_are_403() {
     assert_eq!(
         document.headers()["access-control-allow-origin"],
         "http://localhost:6274"
-    );
-}
-
-/// A node script of `tests/mcp` (its packages installed by `npm ci` there), killed when
-/// dropped.
-struct Node(std::process::Child);
-
-impl Node {
-    /// Starts `script` with `args`; its first line on stdout.
-    fn start(script: &str, args: &[&str]) -> (Node, Value) {
-        use std::io::BufRead;
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp");
-        assert!(
-            std::path::Path::new(dir)
-                .join("node_modules/oidc-provider")
-                .exists(),
-            "tests/mcp needs its packages: run `npm ci` there (.ci/run does)"
-        );
-        let mut child = std::process::Command::new("node")
-            .arg(script)
-            .args(args)
-            .current_dir(dir)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("node runs the MCP test scripts");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let first = serde_json::from_str(&line).unwrap_or_else(|_| panic!("{script}: {line}"));
-        (Node(child), first)
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The official TypeScript SDK (`@modelcontextprotocol/sdk`) with tokens of node-oidc-provider,
-/// both from npm (`tests/mcp/client.mjs`, `tests/mcp/as.mjs`).
-#[tokio::test]
-async fn the_official_typescript_sdk_discovers_upscopes_and_meets_the_step_up() {
-    let (_as, started) = Node::start("as.mjs", &[]);
-    let issuer = started["issuer"].as_str().unwrap().to_owned();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let config = Config::from_env(&|name| match name {
-        "APP_ADDR" => Some(addr.clone()),
-        "ISSUER_URL" => Some(issuer.clone()),
-        _ => None,
-    })
-    .unwrap();
-    let verifier = mcp_server::verifier(&config).unwrap();
-    let base = crate::common::serve_on(listener, mcp_server::app(&config, &verifier).unwrap());
-    assert!(
-        within(Duration::from_secs(10), async || verifier.has_keys())
-            .await
-            .is_some(),
-        "node-oidc-provider's keys never arrived"
-    );
-    let run = {
-        let (base, issuer) = (base.clone(), issuer.clone());
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new("node")
-                .args(["client.mjs", &base, &issuer])
-                .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp"))
-                .output()
-                .unwrap()
-        })
-    };
-    let output = tokio::time::timeout(Duration::from_secs(60), run)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let exchanges = out["exchanges"].as_array().unwrap();
-    let at = |client: &str, status: u16| -> Vec<&Value> {
-        exchanges
-            .iter()
-            .filter(|e| {
-                e["client"] == client && e["status"] == status && e["url"] == format!("{base}/mcp")
-            })
-            .collect()
-    };
-    // The discovery chain: 401 naming the metadata and the base scope, RFC 9728, the issuer's
-    // metadata, a token for the base scope and this resource.
-    let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
-    assert_eq!(
-        exchanges[0]["challenge"],
-        format!("Bearer resource_metadata=\"{metadata}\", scope=\"mcp\"")
-    );
-    assert_eq!(exchanges[1]["url"], metadata);
-    assert!(exchanges[2]["url"].as_str().unwrap().starts_with(&issuer));
-    let tokens: Vec<&Value> = exchanges
-        .iter()
-        .filter(|e| e["url"] == format!("{issuer}/token") && e["client"] == "agent")
-        .collect();
-    assert_eq!(tokens[0]["token_scope"], "mcp");
-    assert_eq!(tokens[0]["token_resource"], format!("{base}/mcp"));
-    // Listed and called; the 403s named every scope of the call, the new tokens asked for them.
-    assert_eq!(
-        out["tools"],
-        json!(["add_note", "list_notes", "purge_notes", "whoami"])
-    );
-    assert_eq!(out["whoami"], json!({"sub": "agent", "scopes": ["mcp"]}));
-    let refusals: Vec<&str> = at("agent", 403)
-        .iter()
-        .map(|e| e["challenge"].as_str().unwrap())
-        .collect();
-    assert!(
-        refusals[0].contains("scope=\"mcp notes:write\""),
-        "{refusals:?}"
-    );
-    assert!(
-        refusals[1].contains("scope=\"mcp notes:read\""),
-        "{refusals:?}"
-    );
-    assert_eq!(tokens[1]["token_scope"], "mcp notes:write");
-    assert_eq!(out["add_note"]["ok"], "{\"added\":true,\"count\":1}");
-    assert_eq!(out["list_notes"]["ok"], "{\"notes\":[\"from the SDK\"]}");
-    // The step-up: refused with its challenge, which kept the scopes; passes with acr and auth_time.
-    let short = at("agent", 401);
-    let step_up = short.last().unwrap()["challenge"].as_str().unwrap();
-    assert!(
-        step_up.starts_with("Bearer error=\"insufficient_user_authentication\"")
-            && step_up.contains(
-                "acr_values=\"urn:example:mfa\", max_age=\"300\", scope=\"mcp notes:write\""
-            )
-            && step_up.contains(&format!("resource_metadata=\"{metadata}\"")),
-        "{step_up}"
-    );
-    assert!(
-        out["purge_short"]["error"]
-            .as_str()
-            .unwrap()
-            .contains("401"),
-        "{}",
-        out["purge_short"]
-    );
-    assert_eq!(out["purge_mfa"]["ok"], "{\"purged\":1}");
-    // By hand, with this issuer's tokens.
-    assert_eq!(out["lying_headers"]["status"], 400);
-    assert_eq!(out["oversized"]["status"], 413);
-    assert_eq!(out["other_audience"]["status"], 401);
-    assert!(
-        out["other_audience"]["challenge"]
-            .as_str()
-            .unwrap()
-            .contains("another audience"),
-        "{}",
-        out["other_audience"]
-    );
-}
-
-/// RFC 9470 on any route: `RequireStepUpLayer` behind a verifier with DPoP allowed.
-#[tokio::test]
-async fn a_step_up_guards_any_route_and_challenges_a_dpop_client_with_dpop() {
-    use tower_jwt_sessions::step_up::{RequireStepUpLayer, StepUp};
-    use tower_jwt_sessions::verifier::{Issuer, ResourceMetadata};
-    use tower_jwt_sessions::{Dpop, StandardClaims, Verifier};
-
-    let idp = Idp::start();
-    let verifier = Verifier::<StandardClaims>::builder()
-        .issuer(Issuer::new(&idp.issuer).audience("http://resource.test"))
-        .resource_metadata(ResourceMetadata::new("http://resource.test"))
-        .dpop(Dpop::allowed())
-        .build()
-        .unwrap();
-    let step_up = StepUp::new()
-        .acr("urn:example:mfa")
-        .max_age(Duration::from_secs(60));
-    let app = axum::Router::new()
-        .route("/wire", axum::routing::get(|| async { "sent" }))
-        .layer(RequireStepUpLayer::<StandardClaims>::new(step_up).unwrap())
-        .layer(verifier.layer());
-    let base = crate::common::serve(app).await;
-    assert!(
-        within(Duration::from_secs(5), async || verifier.has_keys())
-            .await
-            .is_some()
-    );
-    let http = reqwest::Client::new();
-    let now = crate::common::now();
-    let get = async |authorization: String, proof: Option<String>| {
-        let mut req = http
-            .get(format!("{base}/wire"))
-            .header("authorization", authorization);
-        if let Some(proof) = proof {
-            req = req.header("dpop", proof);
-        }
-        let res = req.send().await.unwrap();
-        let challenge = res
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (res.status(), challenge)
-    };
-    let weak = idp
-        .mint(json!({"claims": {"acr": "urn:example:pwd", "auth_time": now}}))
-        .await;
-    let (status, challenge) = get(format!("Bearer {weak}"), None).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(
-        challenge.starts_with(
-            "Bearer error=\"insufficient_user_authentication\", error_description=\"a stronger \
-             or more recent authentication of the user is required\", \
-             acr_values=\"urn:example:mfa\", max_age=\"60\", \
-             resource_metadata=\"http://resource.test/.well-known/oauth-protected-resource\""
-        ),
-        "{challenge}"
-    );
-    let strong = idp
-        .mint(json!({"claims": {"acr": "urn:example:mfa", "auth_time": now}}))
-        .await;
-    assert_eq!(
-        get(format!("Bearer {strong}"), None).await.0,
-        StatusCode::OK
-    );
-
-    // A DPoP-bound token that falls short: the challenge is a DPoP one alone.
-    let jkt = idp.client_jkt("a").await;
-    let bound = idp
-        .mint(json!({"claims": {"cnf": {"jkt": jkt}, "acr": "urn:example:mfa", "auth_time": now - 600}}))
-        .await;
-    let proof = idp
-        .proof(json!({"htm": "GET", "htu": format!("{base}/wire"), "token": bound}))
-        .await;
-    let (status, challenge) = get(format!("DPoP {bound}"), Some(proof)).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(
-        challenge.starts_with("DPoP error=\"insufficient_user_authentication\"")
-            && challenge.contains("max_age=\"60\"")
-            && challenge.contains("algs=\"")
-            && !challenge.contains("Bearer"),
-        "{challenge}"
     );
 }
