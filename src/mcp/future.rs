@@ -100,11 +100,16 @@ impl<F, S, B, C> ResponseFuture<F, S, B, C> {
         }
     }
 
-    pub(super) fn reading(body: B, then: Pending<S, C>) -> Self {
+    pub(super) fn reading(body: B, then: Pending<S, C>) -> Self
+    where
+        B: Body,
+    {
+        // One allocation for a body of known size (within the limit).
+        let hint = body.size_hint().lower().min(then.policy.body_limit as u64);
         ResponseFuture {
             state: State::Reading {
                 body,
-                read: BytesMut::new(),
+                read: BytesMut::with_capacity(usize::try_from(hint).unwrap_or(0)),
                 then: Some(Box::new(then)),
             },
         }
@@ -132,9 +137,12 @@ where
     if mirrored.call().is_some() {
         return None;
     }
-    let needs = pending.policy.needs(&calls);
-    let err = needs
-        .check(&*pending.claims, crate::clock::unix_now())
+    let calls = calls
+        .iter()
+        .filter_map(|call| Some((call.method.as_deref()?, call.name.as_deref())));
+    let err = pending
+        .policy
+        .decide(calls, &*pending.claims, crate::clock::unix_now())
         .err()?;
     crate::telemetry::access_refused(&err);
     Some(pending.claims.render(&err))

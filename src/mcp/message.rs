@@ -4,6 +4,7 @@
 //! given twice are refusals, never a guess, so that no reading of the request lets a call
 //! run that another reading would refuse.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine;
@@ -22,9 +23,9 @@ const BATCHES_FORBIDDEN_FROM: &str = "2025-06-18";
 /// One JSON-RPC message of the body: its method (none for a response), and the name the
 /// method carries (`params.name`, `params.uri` or `params.taskId`, by method).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Call {
-    pub(crate) method: Option<String>,
-    pub(crate) name: Option<String>,
+pub(crate) struct Call<'a> {
+    pub(crate) method: Option<Cow<'a, str>>,
+    pub(crate) name: Option<Cow<'a, str>>,
 }
 
 /// The member of `params` that names what a method acts on (rmcp's and SEP-2243's table).
@@ -76,18 +77,14 @@ impl Mirrored {
             .is_none_or(|v| v < BATCHES_FORBIDDEN_FROM)
     }
 
-    /// The call the headers name, if they name one.
-    pub(crate) fn call(&self) -> Option<Call> {
-        let method = self.method.clone()?;
-        Some(Call {
-            method: Some(method),
-            name: self.name.clone(),
-        })
+    /// The call the headers name, if they name one: (method, name).
+    pub(crate) fn call(&self) -> Option<(&str, Option<&str>)> {
+        Some((self.method.as_deref()?, self.name.as_deref()))
     }
 
     /// Checks the body's calls against the headers: when present, they must say what the
     /// body says (a batch cannot be mirrored); a revision that requires them must have them.
-    pub(crate) fn check(&self, calls: &[Call]) -> Result<(), Reply> {
+    pub(crate) fn check(&self, calls: &[Call<'_>]) -> Result<(), Reply> {
         let single = match calls {
             [call] => Some(call),
             _ => None,
@@ -103,7 +100,9 @@ impl Mirrored {
         let Some(call) = single else {
             return Err(reply::HEADER_MISMATCH);
         };
-        if call.method != self.method || call.name != self.name {
+        if call.method.as_deref() != self.method.as_deref()
+            || call.name.as_deref() != self.name.as_deref()
+        {
             return Err(reply::HEADER_MISMATCH);
         }
         Ok(())
@@ -142,7 +141,7 @@ fn decode_name(raw: &str) -> Option<String> {
 
 /// The calls of a body: one message, or a batch (`batch` says whether one is allowed). Not
 /// JSON, not JSON-RPC messages, a member given twice or a name that is not a string is a 400.
-pub(crate) fn calls(body: &[u8], batch_allowed: bool) -> Result<Vec<Call>, Reply> {
+pub(crate) fn calls(body: &[u8], batch_allowed: bool) -> Result<Vec<Call<'_>>, Reply> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     if first == Some(&b'[') {
         if !batch_allowed {
@@ -158,17 +157,17 @@ pub(crate) fn calls(body: &[u8], batch_allowed: bool) -> Result<Vec<Call>, Reply
     Ok(vec![message.into_call()?])
 }
 
-struct Batch(Vec<Message>);
+struct Batch<'de>(Vec<Message<'de>>);
 
-impl<'de> de::Deserialize<'de> for Batch {
+impl<'de> de::Deserialize<'de> for Batch<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Messages;
         impl<'de> Visitor<'de> for Messages {
-            type Value = Batch;
+            type Value = Batch<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON-RPC batch")
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Batch, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Batch<'de>, A::Error> {
                 let mut messages = Vec::new();
                 while let Some(message) = seq.next_element()? {
                     messages.push(message);
@@ -180,23 +179,24 @@ impl<'de> de::Deserialize<'de> for Batch {
     }
 }
 
-/// One message as the wire has it: members that matter read once, the rest skipped.
+/// One message as the wire has it: members that matter read once (borrowed from the body
+/// unless escaped), the rest skipped.
 #[derive(Default)]
-struct Message {
-    method: Option<String>,
-    params: Option<Params>,
+struct Message<'de> {
+    method: Option<Cow<'de, str>>,
+    params: Option<Params<'de>>,
 }
 
-/// `params`' naming members, each kept as a string or marked as not one.
+/// `params`' naming members, each kept as a string or marked as not one (`None`).
 #[derive(Default)]
-struct Params {
-    name: Option<Result<String, ()>>,
-    uri: Option<Result<String, ()>>,
-    task_id: Option<Result<String, ()>>,
+struct Params<'de> {
+    name: Option<Option<Cow<'de, str>>>,
+    uri: Option<Option<Cow<'de, str>>>,
+    task_id: Option<Option<Cow<'de, str>>>,
 }
 
-impl Message {
-    fn into_call(self) -> Result<Call, Reply> {
+impl<'de> Message<'de> {
+    fn into_call(self) -> Result<Call<'de>, Reply> {
         let Some(method) = self.method else {
             return Ok(Call {
                 method: None,
@@ -210,11 +210,95 @@ impl Message {
             Some(_) => params.task_id,
             None => None,
         };
-        let name = name.transpose().map_err(|()| reply::NOT_JSON_RPC)?;
+        let name = match name {
+            Some(Some(name)) => Some(name),
+            Some(None) => return Err(reply::NOT_JSON_RPC),
+            None => None,
+        };
         Ok(Call {
             method: Some(method),
             name,
         })
+    }
+}
+
+/// A member's name, read without a copy. Names come unescaped (`"met\u0068od"` is
+/// `method`): compared as the server reads them.
+enum Key {
+    Method,
+    Params,
+    Name,
+    Uri,
+    TaskId,
+    Other,
+}
+
+impl<'de> de::Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Name;
+        impl Visitor<'_> for Name {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: de::Error>(self, name: &str) -> Result<Key, E> {
+                Ok(match name {
+                    "method" => Key::Method,
+                    "params" => Key::Params,
+                    "name" => Key::Name,
+                    "uri" => Key::Uri,
+                    "taskId" => Key::TaskId,
+                    _ => Key::Other,
+                })
+            }
+        }
+        deserializer.deserialize_identifier(Name)
+    }
+}
+
+/// A value that is a string (borrowed from the body unless escaped), or `None` for any
+/// other value, which is read and dropped.
+struct Text<'de>(Option<Cow<'de, str>>);
+
+impl<'de> de::Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Value;
+        impl<'de> Visitor<'de> for Value {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Text<'de>, E> {
+                Ok(Text(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Text<'de>, E> {
+                Ok(Text(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Text<'de>, E> {
+                Ok(Text(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Text<'de>, E> {
+                Ok(Text(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Text<'de>, E> {
+                Ok(Text(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Text<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Text<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Text(None))
+            }
+        }
+        deserializer.deserialize_any(Value)
     }
 }
 
@@ -223,24 +307,28 @@ fn twice<E: de::Error>(member: &'static str) -> E {
     E::duplicate_field(member)
 }
 
-impl<'de> de::Deserialize<'de> for Message {
+impl<'de> de::Deserialize<'de> for Message<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Members;
         impl<'de> Visitor<'de> for Members {
-            type Value = Message;
+            type Value = Message<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON-RPC message object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Message<'de>, A::Error> {
                 let mut message = Message::default();
-                // Keys come unescaped (`"met\u0068od"` is `method`): compared as the server reads them.
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.as_str() {
-                        "method" if message.method.is_some() => return Err(twice("method")),
-                        "method" => message.method = Some(map.next_value()?),
-                        "params" if message.params.is_some() => return Err(twice("params")),
-                        "params" => {
-                            let params: Option<Params> = map.next_value()?;
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Method if message.method.is_some() => return Err(twice("method")),
+                        Key::Method => {
+                            let Text(Some(method)) = map.next_value()? else {
+                                return Err(de::Error::custom("the method is not a string"));
+                            };
+                            message.method = Some(method);
+                        }
+                        Key::Params if message.params.is_some() => return Err(twice("params")),
+                        Key::Params => {
+                            let params: Option<Params<'de>> = map.next_value()?;
                             message.params = Some(params.unwrap_or_default());
                         }
                         _ => {
@@ -255,21 +343,21 @@ impl<'de> de::Deserialize<'de> for Message {
     }
 }
 
-impl<'de> de::Deserialize<'de> for Params {
+impl<'de> de::Deserialize<'de> for Params<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Members;
         impl<'de> Visitor<'de> for Members {
-            type Value = Params;
+            type Value = Params<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("JSON-RPC params as an object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Params<'de>, A::Error> {
                 let mut params = Params::default();
-                while let Some(key) = map.next_key::<String>()? {
-                    let (slot, member) = match key.as_str() {
-                        "name" => (&mut params.name, "name"),
-                        "uri" => (&mut params.uri, "uri"),
-                        "taskId" => (&mut params.task_id, "taskId"),
+                while let Some(key) = map.next_key::<Key>()? {
+                    let (slot, member) = match key {
+                        Key::Name => (&mut params.name, "name"),
+                        Key::Uri => (&mut params.uri, "uri"),
+                        Key::TaskId => (&mut params.task_id, "taskId"),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                             continue;
@@ -278,11 +366,8 @@ impl<'de> de::Deserialize<'de> for Params {
                     if slot.is_some() {
                         return Err(twice(member));
                     }
-                    let value: serde_json::Value = map.next_value()?;
-                    *slot = Some(match value {
-                        serde_json::Value::String(s) => Ok(s),
-                        _ => Err(()),
-                    });
+                    let Text(value) = map.next_value()?;
+                    *slot = Some(value);
                 }
                 Ok(params)
             }
@@ -295,16 +380,18 @@ impl<'de> de::Deserialize<'de> for Params {
 mod tests {
     use super::*;
 
-    fn call(method: &str, name: Option<&str>) -> Call {
+    fn call<'a>(method: &'a str, name: Option<&'a str>) -> Call<'a> {
         Call {
-            method: Some(method.to_owned()),
-            name: name.map(str::to_owned),
+            method: Some(method.into()),
+            name: name.map(Into::into),
         }
     }
 
     #[test]
     fn each_method_names_what_it_acts_on() {
-        let one = |body: &str| calls(body.as_bytes(), false).unwrap();
+        fn one(body: &str) -> Vec<Call<'_>> {
+            calls(body.as_bytes(), false).unwrap()
+        }
         assert_eq!(
             one(
                 r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add_note","arguments":{"name":"x"}}}"#

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use super::message::Call;
 use crate::error::AuthError;
 use crate::standard_claims::HasScopes;
 use crate::step_up::{HasAuthentication, StepUp};
@@ -39,26 +38,53 @@ pub(crate) struct Needs<'p> {
 }
 
 impl Policy {
-    /// The needs of the base scope alone (a `GET` or `DELETE` of the endpoint).
-    pub(crate) fn base(&self) -> Needs<'_> {
-        Needs {
-            scopes: vec![&self.base],
-            step_ups: Vec::new(),
+    /// `Ok` when `claims` meet the needs of every call of `calls` (method, name) at `now`,
+    /// else the refusal ([`Needs::check`]). The pass is decided without an allocation; the
+    /// needs are gathered only to name them in a refusal.
+    pub(crate) fn decide<'c, I, C>(&self, calls: I, claims: &C, now: u64) -> Result<(), AuthError>
+    where
+        I: IntoIterator<Item = (&'c str, Option<&'c str>)> + Clone,
+        C: HasScopes + HasAuthentication,
+    {
+        let granted = claims.scopes();
+        let meets = |rule: &Rule| {
+            rule.scopes.iter().all(|scope| granted.contains(scope))
+                && rule
+                    .step_up
+                    .as_ref()
+                    .is_none_or(|step_up| step_up.verify(claims, now).is_ok())
+        };
+        let passes = granted.contains(&self.base)
+            && calls
+                .clone()
+                .into_iter()
+                .all(|(method, name)| self.rules_of(method, name).all(meets));
+        if passes {
+            return Ok(());
         }
+        self.needs_of(calls).check(claims, now)
     }
 
-    /// The union of the needs of `calls` (a batch is decided by all it asks).
-    pub(crate) fn needs<'c>(&self, calls: impl IntoIterator<Item = &'c Call>) -> Needs<'_> {
-        let mut needs = self.base();
-        for call in calls {
-            let Some(method) = call.method.as_deref() else {
-                continue;
-            };
-            let Some(rules) = self.methods.get(method) else {
-                continue;
-            };
-            needs.add(&rules.all);
-            if let Some(rule) = call.name.as_deref().and_then(|n| rules.by_name.get(n)) {
+    /// The rules of a call: its method's, and its name's.
+    fn rules_of<'s>(&'s self, method: &str, name: Option<&str>) -> impl Iterator<Item = &'s Rule> {
+        let rules = self.methods.get(method);
+        let by_name = rules
+            .zip(name)
+            .and_then(|(rules, name)| rules.by_name.get(name));
+        rules.map(|rules| &rules.all).into_iter().chain(by_name)
+    }
+
+    /// The union of the needs of calls given as (method, name).
+    pub(crate) fn needs_of<'c>(
+        &self,
+        calls: impl IntoIterator<Item = (&'c str, Option<&'c str>)>,
+    ) -> Needs<'_> {
+        let mut needs = Needs {
+            scopes: vec![&self.base],
+            step_ups: Vec::new(),
+        };
+        for (method, name) in calls {
+            for rule in self.rules_of(method, name) {
                 needs.add(rule);
             }
         }
@@ -123,11 +149,8 @@ mod tests {
             .policy()
     }
 
-    fn tool(name: &str) -> Call {
-        Call {
-            method: Some("tools/call".into()),
-            name: Some(name.into()),
-        }
+    fn tool(name: &str) -> (&'static str, Option<&str>) {
+        ("tools/call", Some(name))
     }
 
     fn token(scope: &str, acr: Option<&str>, auth_time: Option<u64>) -> StandardClaims {
@@ -143,7 +166,7 @@ mod tests {
     #[test]
     fn a_403_names_every_scope_the_call_needs_and_nothing_else() {
         let policy = policy();
-        let check = |call: Call, scope| policy.needs(&[call]).check(&token(scope, None, None), NOW);
+        let check = |call, scope| policy.decide([call], &token(scope, None, None), NOW);
         assert_eq!(check(tool("whoami"), "mcp"), Ok(()));
         assert_eq!(check(tool("add_note"), "mcp notes:write"), Ok(()));
         assert_eq!(
@@ -171,9 +194,7 @@ mod tests {
             tool("add_note"),
         ];
         assert_eq!(
-            policy
-                .needs(&batch)
-                .check(&token("mcp notes:read", None, None), NOW),
+            policy.decide(batch, &token("mcp notes:read", None, None), NOW),
             Err(AuthError::insufficient_scope("mcp notes:read notes:write"))
         );
     }
@@ -181,11 +202,8 @@ mod tests {
     #[test]
     fn scopes_are_answered_before_the_step_up() {
         let policy = policy();
-        let purge = |scope, acr, at| {
-            policy
-                .needs(&[tool("purge_notes")])
-                .check(&token(scope, acr, at), NOW)
-        };
+        let purge =
+            |scope, acr, at| policy.decide([tool("purge_notes")], &token(scope, acr, at), NOW);
         assert_eq!(
             purge("mcp", None, None),
             Err(AuthError::insufficient_scope("mcp notes:write"))
@@ -204,6 +222,16 @@ mod tests {
         assert_eq!(
             purge("mcp notes:write", Some("urn:example:mfa"), Some(NOW - 10)),
             Ok(())
+        );
+        // An unknown tool needs the base scope alone; every call needs it.
+        let token = token("notes:write", None, None);
+        assert_eq!(
+            policy.decide([tool("unknown")], &token, NOW),
+            Err(AuthError::insufficient_scope("mcp"))
+        );
+        assert_eq!(
+            policy.decide([], &token, NOW),
+            Err(AuthError::insufficient_scope("mcp"))
         );
     }
 }

@@ -109,11 +109,12 @@ where
         };
         // Headers that name the call decide now: a refusal costs no body. They are checked
         // against the body before the call runs.
+        let now = crate::clock::unix_now();
         let early = match mirrored.call() {
-            Some(call) => self.policy.needs(&[call]),
-            None => self.policy.base(),
+            Some(call) => self.policy.decide([call], &*claims, now),
+            None => self.policy.decide([], &*claims, now),
         };
-        if let Err(err) = early.check(&*claims, crate::clock::unix_now()) {
+        if let Err(err) = early {
             crate::telemetry::access_refused(&err);
             return ResponseFuture::answered(claims.render(&err));
         }
