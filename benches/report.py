@@ -47,6 +47,10 @@ for name in sorted(results):
         row(name, ns, "dpop/floor")
     elif name == "issuers/RS256/refused_unknown_issuer":
         row(name, ns, "issuers/RS256/layer")
+    elif name in ("introspection/opaque_cache_hit", "introspection/jwt_cache_hit_beside_introspection"):
+        row(name, ns, "introspection/jwt_cache_hit")
+    elif name == "introspection/opaque_miss":
+        row(name, ns, "introspection/round_trip_floor")
     elif name.startswith("issuers/") and not name.endswith("/floor"):
         row(name, ns, name.rsplit("/", 1)[0] + "/floor")
     elif name.startswith("refresh/") and name != "refresh/floor":

@@ -53,6 +53,15 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// ([`Dpop::proof_lifetime`](crate::Dpop::proof_lifetime)).
 pub const DPOP_PROOF_LIFETIME: Duration = Duration::from_secs(60);
 
+/// Default longest time an active introspection answer is trusted without asking the issuer
+/// again ([`Introspection::ttl`](crate::verifier::Introspection::ttl)): a token revoked at
+/// the issuer is accepted for up to this long.
+pub const INTROSPECTION_TTL: Duration = Duration::from_secs(60);
+
+/// Default longest wait for one introspection call
+/// ([`Introspection::timeout`](crate::verifier::Introspection::timeout)).
+pub const INTROSPECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Default least time between two fetches of the JWKS document made for unknown `kid`s.
 pub const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
 

@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 #[serde(from = "Wire")]
 #[non_exhaustive]
 pub struct StandardClaims {
-    /// The subject: the user, or the client itself for a client-credentials token.
-    pub sub: String,
+    /// The subject: the user, or the client itself for a client-credentials JWT; `None` when
+    /// the token names none (an introspected client-credentials token, RFC 7662 §2.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
     /// The issuer.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
@@ -67,7 +69,7 @@ impl HasScopes for StandardClaims {
 #[derive(Deserialize)]
 struct Wire {
     #[serde(default)]
-    sub: String,
+    sub: Option<String>,
     #[serde(default)]
     iss: Option<String>,
     #[serde(default)]

@@ -61,6 +61,10 @@ mod hot {
         pub(super) accepted: Counter,
         pub(super) cache_hits: Counter,
         pub(super) cache_misses: Counter,
+        #[cfg(feature = "jwks")]
+        pub(super) introspection_hits: Counter,
+        #[cfg(feature = "jwks")]
+        pub(super) introspection_misses: Counter,
     }
 
     thread_local! {
@@ -82,6 +86,10 @@ mod hot {
                     accepted: metrics::counter!("tjs_access_requests_total", "outcome" => "accepted"),
                     cache_hits: metrics::counter!("tjs_token_cache_lookups_total", "result" => "hit"),
                     cache_misses: metrics::counter!("tjs_token_cache_lookups_total", "result" => "miss"),
+                    #[cfg(feature = "jwks")]
+                    introspection_hits: metrics::counter!("tjs_introspection_cache_lookups_total", "result" => "hit"),
+                    #[cfg(feature = "jwks")]
+                    introspection_misses: metrics::counter!("tjs_introspection_cache_lookups_total", "result" => "miss"),
                 });
             }
             if let Some(hot) = hot.as_ref() {
@@ -218,4 +226,34 @@ pub(crate) fn feed_up(up: bool) {
     metrics::gauge!("tjs_revocation_feed_up").set(if up { 1.0 } else { 0.0 });
     #[cfg(not(feature = "metrics"))]
     let _ = up;
+}
+
+#[cfg(feature = "jwks")]
+/// One introspection call and how it ended: `active`, `inactive` (a refusal the answer
+/// gave) or `failed` (the endpoint's fault), with its duration.
+#[inline]
+pub(crate) fn introspection_call(outcome: &'static str, took: std::time::Duration) {
+    #[cfg(feature = "metrics")]
+    {
+        metrics::counter!("tjs_introspection_calls_total", "outcome" => outcome).increment(1);
+        metrics::histogram!("tjs_introspection_call_duration_seconds").record(took.as_secs_f64());
+    }
+    #[cfg(not(feature = "metrics"))]
+    let _ = (outcome, took);
+}
+
+/// A lookup in the introspection cache.
+#[cfg(feature = "jwks")]
+#[inline]
+pub(crate) fn introspection_cache(hit: bool) {
+    #[cfg(feature = "metrics")]
+    hot::with(|hot| {
+        if hit {
+            hot.introspection_hits.increment(1)
+        } else {
+            hot.introspection_misses.increment(1)
+        }
+    });
+    #[cfg(not(feature = "metrics"))]
+    let _ = hit;
 }

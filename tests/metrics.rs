@@ -161,4 +161,86 @@ async fn counters_move_by_exactly_what_happened() {
             "{secret} in a label"
         );
     }
+
+    #[cfg(feature = "jwks")]
+    introspection_is_counted(&scrape().await, scrape).await;
+}
+
+/// Introspection calls by outcome, cache lookups and the call's duration, against a local
+/// endpoint: active for `good`, inactive for anything else, 500 for `broken`.
+#[cfg(feature = "jwks")]
+async fn introspection_is_counted<F: std::future::Future<Output = String>>(
+    before: &str,
+    scrape: impl Fn() -> F,
+) {
+    use tower_jwt_sessions::verifier::{Introspection, Issuer};
+    use tower_jwt_sessions::{StandardClaims, Verifier};
+
+    let endpoint = axum::Router::new().route(
+        "/introspect",
+        axum::routing::post(|body: String| async move {
+            let answer = match body.split('&').next() {
+                Some("token=good") => r#"{"active":true,"scope":"read"}"#,
+                Some("token=broken") => return Err(StatusCode::INTERNAL_SERVER_ERROR),
+                _ => r#"{"active":false}"#,
+            };
+            Ok(([(http::header::CONTENT_TYPE, "application/json")], answer))
+        }),
+    );
+    let base = serve(endpoint).await;
+    let verifier = Verifier::<StandardClaims>::builder()
+        .issuer(
+            Issuer::new("https://as.example")
+                .audience("api")
+                .introspection(
+                    Introspection::client_secret_basic("rs", "s")
+                        .endpoint(format!("{base}/introspect")),
+                ),
+        )
+        .build()
+        .unwrap();
+    let app = verifier
+        .layer()
+        .layer(tower::service_fn(|_: Request<String>| async {
+            Ok::<_, Infallible>(Response::new(String::new()))
+        }));
+    for (token, status) in [
+        ("good", StatusCode::OK),
+        ("good", StatusCode::OK),
+        ("bad", StatusCode::UNAUTHORIZED),
+        ("broken", StatusCode::SERVICE_UNAVAILABLE),
+    ] {
+        let req = Request::get("/me")
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .body(String::new())
+            .unwrap();
+        assert_eq!(app.clone().oneshot(req).await.unwrap().status(), status);
+    }
+    let after = scrape().await;
+    let delta = |name: &str, labels: &[(&str, &str)]| {
+        sample(&after, name, labels) - sample(before, name, labels)
+    };
+    for (outcome, count) in [("active", 1.0), ("inactive", 1.0), ("failed", 1.0)] {
+        assert_eq!(
+            delta("tjs_introspection_calls_total", &[("outcome", outcome)]),
+            count,
+            "{outcome}"
+        );
+    }
+    assert_eq!(
+        delta(
+            "tjs_introspection_cache_lookups_total",
+            &[("result", "hit")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        delta(
+            "tjs_introspection_cache_lookups_total",
+            &[("result", "miss")]
+        ),
+        3.0
+    );
+    assert!(after.contains("tjs_introspection_call_duration_seconds"));
+    assert!(!after.contains("\"good\""), "a token in a label");
 }

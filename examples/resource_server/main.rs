@@ -12,6 +12,12 @@
 //!   document (default `http://127.0.0.1:3000/.well-known/jwks.json`), naming `AUDIENCE`.
 //! - `DPOP`: `off` (the default), `allowed` or `required`, for tokens bound to a key (RFC
 //!   9449); `DPOP_NONCE_SECRET` with it: server nonces (§8), derived from this secret.
+//! - `INTROSPECTION_CLIENT_ID` with `INTROSPECTION_CLIENT_SECRET` (`client_secret_basic`) or
+//!   `INTROSPECTION_KEY_FILE` (`private_key_jwt`, a PEM private key: RS256, ES256 or EdDSA by
+//!   its kind): opaque tokens are introspected (RFC 7662) at the first issuer of
+//!   `ISSUER_URL`, whose metadata names the endpoint. `INTROSPECT=always` introspects its
+//!   JWTs too. `INTROSPECTION_TTL`: seconds an active answer is trusted (default 60; 0 asks
+//!   the issuer every time).
 //! - `APP_ADDR` (default `127.0.0.1:3100`).
 //!
 //! Routes: `GET /health` (no token); `GET /me` (`sub`, `iss`, `client_id`, `scope`, ... of the
@@ -27,8 +33,8 @@ mod env;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tower_jwt_sessions::axum::Require;
-use tower_jwt_sessions::verifier::{Issuer, ResourceMetadata};
-use tower_jwt_sessions::{Claims, ConfigError, StandardClaims, Verifier};
+use tower_jwt_sessions::verifier::{Introspection, Issuer, ResourceMetadata};
+use tower_jwt_sessions::{Algorithm, Claims, ConfigError, Keys, StandardClaims, Verifier};
 
 tower_jwt_sessions::oauth_scope!(
     /// Scope `read`.
@@ -67,27 +73,39 @@ async fn me(claims: Claims<StandardClaims>) -> Json<serde_json::Value> {
     Json(body)
 }
 
-/// The verifier the environment describes: `ISSUER_URL` (comma-separated) and `AUDIENCE`,
-/// else the example server's `JWKS_URL`.
-pub fn verifier(addr: &str) -> Result<Verifier<StandardClaims>, String> {
-    let public_url = env::public_url(&env::var, addr)?;
-    let audience = std::env::var("AUDIENCE").unwrap_or_else(|_| public_url.clone());
+/// The verifier the environment (`var`) describes: `ISSUER_URL` (comma-separated) and
+/// `AUDIENCE`, else the example server's `JWKS_URL`.
+pub fn verifier(
+    var: &impl Fn(&str) -> Option<String>,
+    addr: &str,
+) -> Result<Verifier<StandardClaims>, String> {
+    let public_url = env::public_url(var, addr)?;
+    let audience = var("AUDIENCE").unwrap_or_else(|| public_url.clone());
     let mut builder = Verifier::<StandardClaims>::builder().public_path("/health");
-    if let Some(dpop) = env::dpop(&env::var, &public_url)? {
+    if let Some(dpop) = env::dpop(var, &public_url)? {
         builder = builder.dpop(dpop);
     }
-    match std::env::var("ISSUER_URL") {
-        Ok(issuers) => {
+    let mut introspection = introspection(var)?;
+    match var("ISSUER_URL") {
+        Some(issuers) => {
             for issuer in issuers.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                builder = builder.issuer(Issuer::new(issuer).audience(&audience));
+                let mut issuer = Issuer::new(issuer).audience(&audience);
+                // The first issuer introspects (opaque tokens name none).
+                if let Some(introspection) = introspection.take() {
+                    issuer = issuer.introspection(introspection);
+                }
+                builder = builder.issuer(issuer);
             }
             builder = builder.resource_metadata(
                 ResourceMetadata::new(&audience).scopes_supported(["read", "write"]),
             );
         }
-        Err(_) => {
-            let url = std::env::var("JWKS_URL")
-                .unwrap_or_else(|_| "http://127.0.0.1:3000/.well-known/jwks.json".to_owned());
+        None => {
+            if introspection.is_some() {
+                return Err("INTROSPECTION_CLIENT_ID needs ISSUER_URL".to_owned());
+            }
+            let url = var("JWKS_URL")
+                .unwrap_or_else(|| "http://127.0.0.1:3000/.well-known/jwks.json".to_owned());
             // The example server's tokens name the resource they are for.
             builder = builder.issuer(Issuer::sessions(url).audience(&audience));
         }
@@ -95,11 +113,55 @@ pub fn verifier(addr: &str) -> Result<Verifier<StandardClaims>, String> {
     builder.build().map_err(|err: ConfigError| err.to_string())
 }
 
+/// `INTROSPECTION_CLIENT_ID` with `INTROSPECTION_CLIENT_SECRET` or `INTROSPECTION_KEY_FILE`,
+/// `INTROSPECT` and `INTROSPECTION_TTL`.
+fn introspection(var: &impl Fn(&str) -> Option<String>) -> Result<Option<Introspection>, String> {
+    let Some(client_id) = var("INTROSPECTION_CLIENT_ID").filter(|id| !id.is_empty()) else {
+        return Ok(None);
+    };
+    let introspection = match (
+        var("INTROSPECTION_CLIENT_SECRET"),
+        var("INTROSPECTION_KEY_FILE"),
+    ) {
+        (Some(secret), None) => Introspection::client_secret_basic(client_id, secret),
+        (None, Some(file)) => {
+            let pem =
+                std::fs::read(&file).map_err(|e| format!("INTROSPECTION_KEY_FILE={file}: {e}"))?;
+            let keys = [Algorithm::ES256, Algorithm::RS256, Algorithm::EdDSA]
+                .into_iter()
+                .find_map(|alg| Keys::from_private_pem(alg, &pem).ok())
+                .ok_or_else(|| {
+                    format!("INTROSPECTION_KEY_FILE={file}: not a PEM RSA, EC P-256 or Ed25519 private key")
+                })?;
+            Introspection::private_key_jwt(client_id, keys)
+        }
+        _ => {
+            return Err(
+                "INTROSPECTION_CLIENT_ID needs INTROSPECTION_CLIENT_SECRET or INTROSPECTION_KEY_FILE (one of them)"
+                    .to_owned(),
+            );
+        }
+    };
+    let always = match var("INTROSPECT").as_deref() {
+        None | Some("") | Some("opaque") => false,
+        Some("always") => true,
+        Some(other) => return Err(format!("INTROSPECT={other} is not `always` or `opaque`")),
+    };
+    let ttl = match var("INTROSPECTION_TTL") {
+        None => tower_jwt_sessions::defaults::INTROSPECTION_TTL,
+        Some(secs) => secs
+            .parse()
+            .map(std::time::Duration::from_secs)
+            .map_err(|_| format!("INTROSPECTION_TTL={secs} is not a number of seconds"))?,
+    };
+    Ok(Some(introspection.always(always).ttl(ttl)))
+}
+
 #[tokio::main]
 #[allow(dead_code)] // the tests include this file for `app` and `verifier`
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = env::addr("127.0.0.1:3100");
-    let verifier = env::or_exit(verifier(&addr));
+    let verifier = env::or_exit(verifier(&env::var, &addr));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     eprintln!("listening on http://{}", listener.local_addr()?);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

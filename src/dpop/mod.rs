@@ -25,6 +25,8 @@ mod nonce;
 mod proof;
 mod replay;
 
+#[cfg(feature = "jwks")]
+pub(crate) use hash::sha256;
 pub(crate) use nonce::Nonces;
 pub(crate) use proof::{Proof, check};
 pub(crate) use replay::replay_key;

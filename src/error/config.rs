@@ -86,6 +86,20 @@ pub enum ConfigError {
         /// credentials.
         source: Option<Arc<dyn Error + Send + Sync>>,
     },
+    /// The introspection endpoint is not an `http` or `https` URL.
+    #[non_exhaustive]
+    BadIntrospectionUrl {
+        /// Why the URL did not parse, also given by [`source`](Error::source); `None` when it
+        /// parsed with another scheme. Its text never holds the URL.
+        source: Option<Arc<dyn Error + Send + Sync>>,
+    },
+    /// An issuer without an issuer URL to discover from
+    /// ([`Issuer::sessions`](crate::verifier::Issuer::sessions)) introspects without an
+    /// [`endpoint`](crate::verifier::Introspection::endpoint).
+    NoIntrospectionEndpoint,
+    /// Two issuers of one verifier introspect: opaque tokens carry no `iss`, so only one
+    /// can be asked about them. Names the second.
+    SeveralIntrospectingIssuers(String),
     /// An issuer URL is not an `http` or `https` URL without query or fragment (shown
     /// without any user name or password it held).
     BadIssuerUrl(String),
@@ -193,6 +207,17 @@ impl fmt::Display for ConfigError {
             ConfigError::BadJwksUrl { .. } => {
                 f.write_str("the JWKS URL must be an http or https URL")
             }
+            ConfigError::BadIntrospectionUrl { .. } => {
+                f.write_str("the introspection endpoint must be an http or https URL")
+            }
+            ConfigError::NoIntrospectionEndpoint => f.write_str(
+                "an issuer without an issuer URL introspects only at an endpoint given to it",
+            ),
+            ConfigError::SeveralIntrospectingIssuers(issuer) => write!(
+                f,
+                "the issuer {issuer:?} introspects, and so does another: opaque tokens carry no \
+                 iss, so at most one issuer of a verifier introspects"
+            ),
             ConfigError::BadIssuerUrl(url) => write!(
                 f,
                 "the issuer {url:?} is not an http or https URL without query or fragment"
@@ -267,6 +292,9 @@ impl Error for ConfigError {
             | ConfigError::BadJwksUrl {
                 source: Some(source),
             }
+            | ConfigError::BadIntrospectionUrl {
+                source: Some(source),
+            }
             | ConfigError::HttpClient { source } => Some(&**source),
             _ => None,
         }
@@ -301,7 +329,8 @@ impl PartialEq for ConfigError {
             | (BadResourceUrl(a), BadResourceUrl(b))
             | (IssuerIss(a), IssuerIss(b))
             | (NoAudience(a), NoAudience(b))
-            | (AmbiguousIssuer(a), AmbiguousIssuer(b)) => a == b,
+            | (AmbiguousIssuer(a), AmbiguousIssuer(b))
+            | (SeveralIntrospectingIssuers(a), SeveralIntrospectingIssuers(b)) => a == b,
             // Every variant with fields compared is matched above: the rest are equal when
             // they are the same variant (a new variant with fields needs its arm).
             _ => std::mem::discriminant(self) == std::mem::discriminant(other),

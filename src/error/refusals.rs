@@ -93,6 +93,9 @@ refusals! {
     OTHER_ISSUER = InvalidToken("the token was issued by another issuer"),
     OTHER_AUDIENCE = InvalidToken("the token is meant for another audience"),
     MISSING_CLAIM = InvalidToken("the token lacks a required claim"),
+    // --- an introspected token (RFC 7662) -----------------------------------------------
+    INACTIVE = InvalidToken("the issuer says the token is not active"),
+    INTROSPECTION_UNAVAILABLE = Unavailable("the issuer could not be asked about the token, retry later"),
     // --- the session behind the token ---------------------------------------------------
     SESSION_ENDED = InvalidToken("the session has ended"),
     SESSION_EXPIRED = InvalidToken("the session has expired"),

@@ -140,7 +140,7 @@ impl TokenCache {
 
     pub(crate) fn get<C: Send + Sync + 'static>(&self, token: &str) -> Option<Claims<C>> {
         let generation = self.generation.load(Ordering::Acquire);
-        let claims = match thread_cache::get(generation, token, unix_now) {
+        let claims = match thread_cache::get(generation, token.as_bytes(), unix_now) {
             Some(claims) => claims,
             None => {
                 // A miss (a new or forged token) costs only a lookup: `get` would also record
@@ -157,7 +157,7 @@ impl TokenCache {
                     Some(fork) => fork(&entry.claims),
                     None => entry.claims,
                 };
-                thread_cache::put(generation, token, entry.exp, Arc::clone(&claims));
+                thread_cache::put(generation, token.as_bytes(), entry.exp, Arc::clone(&claims));
                 claims
             }
         };
@@ -196,7 +196,7 @@ impl TokenCache {
             return;
         }
         let erased: Erased = claims.as_arc().clone();
-        thread_cache::put(generation, token, exp, Arc::clone(&erased));
+        thread_cache::put(generation, token.as_bytes(), exp, Arc::clone(&erased));
         self.cache.insert(
             token.into(),
             Entry {

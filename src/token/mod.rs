@@ -23,19 +23,25 @@ mod cache;
 mod claims;
 mod jws;
 mod one_pass;
-mod thread_cache;
+pub(crate) mod thread_cache;
 mod wire;
 
 pub(crate) use cache::TokenCache;
 pub use claims::Claims;
-pub(crate) use wire::{AccessClaims, RefreshClaims, TokenUse};
+#[cfg(feature = "jwks")]
+pub(crate) use claims::Verified;
+#[cfg(feature = "jwks")]
+pub(crate) use jws::is_json_object;
+#[cfg(feature = "jwks")]
+pub(crate) use wire::Confirmation;
+pub(crate) use wire::{AccessClaims, Audience, RefreshClaims, TokenUse};
 
 use jws::KnownHeaders;
 #[cfg(feature = "jwks")]
 use wire::IssuerOnly;
 #[cfg(feature = "jwks")]
 use wire::Profiled;
-use wire::{ACCESS_TYP, AccessOut, Audience, ConfirmationOut, REFRESH_TYP, Registered};
+use wire::{ACCESS_TYP, AccessOut, ConfirmationOut, REFRESH_TYP, Registered};
 
 /// Tokens longer than this are refused before any decoding, whatever carries them. Our own
 /// tokens are well under 2 KiB; the limit keeps a hostile 64 KiB header from costing base64

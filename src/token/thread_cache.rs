@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub(super) type Erased = Arc<dyn Any + Send + Sync>;
+pub(crate) type Erased = Arc<dyn Any + Send + Sync>;
 
 /// Entries per thread.
 pub(super) const SLOTS: usize = 128;
@@ -31,7 +31,7 @@ pub(super) const MAX_LOCAL_TOKEN_LEN: usize = 2048;
 struct Slot {
     cache: u64,
     exp: u64,
-    token: Box<str>,
+    key: Box<[u8]>,
     claims: Erased,
 }
 
@@ -40,7 +40,7 @@ thread_local! {
 }
 
 /// A fresh id for each shared cache, never reused in the process.
-pub(super) fn next_cache_id() -> u64 {
+pub(crate) fn next_cache_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
@@ -55,23 +55,24 @@ fn index(token: &[u8]) -> usize {
     (mixed >> 57) as usize % SLOTS
 }
 
-/// The claims of `token` if this thread holds them for `cache` and they are live at the
-/// time `now` gives (read only on a match: a miss costs no clock read).
-pub(super) fn get(cache: u64, token: &str, now: impl FnOnce() -> u64) -> Option<Erased> {
+/// The claims of `key` (a token, or an introspected token's fingerprint) if this thread
+/// holds them for `cache` and they are live at the time `now` gives (read only on a match: a
+/// miss costs no clock read).
+pub(crate) fn get(cache: u64, key: &[u8], now: impl FnOnce() -> u64) -> Option<Erased> {
     LOCAL
         .try_with(|slots| {
             let slots = slots.try_borrow().ok()?;
-            let slot = slots.get(index(token.as_bytes()))?.as_ref()?;
-            (slot.cache == cache && *slot.token == *token && slot.exp > now())
+            let slot = slots.get(index(key))?.as_ref()?;
+            (slot.cache == cache && *slot.key == *key && slot.exp > now())
                 .then(|| Arc::clone(&slot.claims))
         })
         .ok()
         .flatten()
 }
 
-/// Keeps `claims` for `token` in this thread, replacing whatever had its slot.
-pub(super) fn put(cache: u64, token: &str, exp: u64, claims: Erased) {
-    if token.len() > MAX_LOCAL_TOKEN_LEN {
+/// Keeps `claims` for `key` in this thread until `exp`, replacing whatever had its slot.
+pub(crate) fn put(cache: u64, key: &[u8], exp: u64, claims: Erased) {
+    if key.len() > MAX_LOCAL_TOKEN_LEN {
         return;
     }
     let old = LOCAL
@@ -80,11 +81,11 @@ pub(super) fn put(cache: u64, token: &str, exp: u64, claims: Erased) {
             if slots.is_empty() {
                 slots.resize_with(SLOTS, || None);
             }
-            let slot = slots.get_mut(index(token.as_bytes()))?;
+            let slot = slots.get_mut(index(key))?;
             slot.replace(Slot {
                 cache,
                 exp,
-                token: token.into(),
+                key: key.into(),
                 claims,
             })
         })
@@ -102,31 +103,36 @@ mod tests {
     fn hits_only_the_same_cache_token_and_live_exp() {
         let claims: Erased = Arc::new(7u32);
         let (a, b) = (next_cache_id(), next_cache_id());
-        put(a, "h.p.signature-one", 100, Arc::clone(&claims));
-        assert!(get(a, "h.p.signature-one", || 99).is_some());
-        assert!(get(a, "h.p.signature-one", || 100).is_none());
-        assert!(get(b, "h.p.signature-one", || 99).is_none());
-        assert!(get(a, "x.p.signature-one", || 99).is_none());
-        assert!(get(a, "", || 99).is_none());
+        put(a, b"h.p.signature-one", 100, Arc::clone(&claims));
+        assert!(get(a, b"h.p.signature-one", || 99).is_some());
+        assert!(get(a, b"h.p.signature-one", || 100).is_none());
+        assert!(get(b, b"h.p.signature-one", || 99).is_none());
+        assert!(get(a, b"x.p.signature-one", || 99).is_none());
+        assert!(get(a, b"", || 99).is_none());
         // Another thread has its own slots.
-        std::thread::spawn(move || assert!(get(a, "h.p.signature-one", || 99).is_none()))
+        std::thread::spawn(move || assert!(get(a, b"h.p.signature-one", || 99).is_none()))
             .join()
             .unwrap();
         // Too long for this cache: not kept.
         let long = "t".repeat(MAX_LOCAL_TOKEN_LEN + 1);
-        put(a, &long, 100, claims);
-        assert!(get(a, &long, || 99).is_none());
+        put(a, long.as_bytes(), 100, claims);
+        assert!(get(a, long.as_bytes(), || 99).is_none());
     }
 
     #[test]
     fn slots_are_bounded_and_replaced() {
         let id = next_cache_id();
         for i in 0..10 * SLOTS {
-            put(id, &format!("token-{i:08}"), u64::MAX, Arc::new(i));
+            put(
+                id,
+                format!("token-{i:08}").as_bytes(),
+                u64::MAX,
+                Arc::new(i),
+            );
         }
         let held = LOCAL.with(|slots| slots.borrow().iter().flatten().count());
         assert!(held <= SLOTS);
         let last = format!("token-{:08}", 10 * SLOTS - 1);
-        assert!(get(id, &last, || 0).is_some());
+        assert!(get(id, last.as_bytes(), || 0).is_some());
     }
 }

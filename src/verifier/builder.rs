@@ -4,10 +4,11 @@ use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use super::introspection::{Announce, EvictionSink, Introspector};
 use super::{Fetches, Issuer, ResourceMetadata, Shared, Source, Verifier, fetch};
 use crate::capability::Record;
 use crate::dpop::{Dpop, Replays};
-use crate::error::{ConfigError, ErrorRenderer};
+use crate::error::{ConfigError, ErrorRenderer, without_userinfo};
 use crate::routes::{self, PublicRoute, Routes};
 use crate::token::TokenCache;
 
@@ -25,8 +26,12 @@ pub struct VerifierBuilder<C> {
     metadata: Option<ResourceMetadata>,
     dpop: Option<Dpop>,
     record: Option<Arc<dyn Record>>,
+    eviction_feed: Option<(Arc<dyn Announce>, FeedWatch)>,
     _claims: PhantomData<fn() -> C>,
 }
+
+/// Subscribes a sink to a backend's revocation feed.
+type FeedWatch = Box<dyn FnOnce(Arc<EvictionSink>) + Send>;
 
 impl<C> Verifier<C> {
     /// Starts a configuration; give it one or more [`issuer`](VerifierBuilder::issuer)s.
@@ -43,6 +48,7 @@ impl<C> Verifier<C> {
             metadata: None,
             dpop: None,
             record: None,
+            eviction_feed: None,
             _claims: PhantomData,
         }
     }
@@ -132,6 +138,21 @@ impl<C> VerifierBuilder<C> {
         self
     }
 
+    /// Carries [`Verifier::evict_everywhere`] to every instance through `backend`'s
+    /// revocation feed (Redis, Postgres, ...: the backend every instance shares), so that an
+    /// introspected token the app learns is revoked stops on every instance at once. While
+    /// the feed is down, cached introspection answers are not served (the issuer is asked).
+    /// The backend's feed is subscribed once, here: give each verifier a backend of its own.
+    pub fn eviction_feed<B: tower_jwt_sessions_core::SessionBackend>(mut self, backend: B) -> Self {
+        let backend = Arc::new(backend);
+        let watcher = Arc::clone(&backend);
+        self.eviction_feed = Some((
+            backend,
+            Box::new(move |sink: Arc<EvictionSink>| watcher.watch_revocations(sink)),
+        ));
+        self
+    }
+
     /// Checks the configuration and starts fetching every issuer's keys in the background;
     /// needs a Tokio runtime. An unreachable issuer is not an error here: requests with its
     /// tokens get 503 until its keys arrive.
@@ -150,8 +171,17 @@ impl<C> VerifierBuilder<C> {
         if self.issuers.is_empty() {
             return Err(ConfigError::NoIssuer);
         }
+        let mut opaque = None;
         for (i, issuer) in self.issuers.iter().enumerate() {
             issuer.check()?;
+            if issuer.introspection.is_some() {
+                if opaque.is_some() {
+                    return Err(ConfigError::SeveralIntrospectingIssuers(without_userinfo(
+                        issuer.iss.as_deref().unwrap_or_default(),
+                    )));
+                }
+                opaque = Some(i);
+            }
             // With several, a token's issuer is found by its `iss`: each needs its own.
             if self.issuers.len() > 1 {
                 let iss = issuer.iss.as_deref();
@@ -190,6 +220,14 @@ impl<C> VerifierBuilder<C> {
             .issuers
             .into_iter()
             .map(|issuer| Source {
+                introspector: issuer.introspection.clone().map(|introspection| {
+                    Introspector::new(
+                        introspection,
+                        issuer.iss.as_deref().unwrap_or_default(),
+                        issuer.audience.clone(),
+                        self.token_cache_bytes,
+                    )
+                }),
                 jwks_url: RwLock::new(issuer.given_jwks_url().map(str::to_owned)),
                 issuer,
                 codec: RwLock::new(None),
@@ -197,6 +235,11 @@ impl<C> VerifierBuilder<C> {
                 ended: tokio::sync::watch::Sender::new(0),
             })
             .collect::<Vec<_>>();
+        // Kept by the verifier: backends hold only a weak reference to their sink.
+        let sink = self
+            .eviction_feed
+            .as_ref()
+            .map(|_| Arc::new(EvictionSink::default()));
         let shared = Arc::new(Shared {
             sources,
             client,
@@ -215,7 +258,17 @@ impl<C> VerifierBuilder<C> {
                 .map(|_| Replays::new()),
             record: self.record,
             dpop: self.dpop,
+            opaque,
+            announce: self
+                .eviction_feed
+                .as_ref()
+                .map(|(announce, _)| Arc::clone(announce)),
+            _eviction_sink: sink.clone(),
         });
+        if let (Some(sink), Some((_, watch))) = (sink, self.eviction_feed) {
+            let _ = sink.shared.set(Arc::downgrade(&shared));
+            watch(sink);
+        }
         for index in 0..shared.sources.len() {
             runtime.spawn(fetch::keep_fresh(Arc::downgrade(&shared), index));
         }

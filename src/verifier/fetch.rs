@@ -52,8 +52,8 @@ pub(super) enum FetchError {
     NotMetadata(serde_json::Error),
     /// The metadata names another issuer (RFC 8414 §3.3: the document is not used).
     OtherIssuer,
-    /// The metadata has no usable `jwks_uri`.
-    NoJwksUri,
+    /// The metadata has no usable `jwks_uri` (or `introspection_endpoint`, as named).
+    NoEndpoint(&'static str),
 }
 
 impl fmt::Display for FetchError {
@@ -74,8 +74,9 @@ impl fmt::Display for FetchError {
             FetchError::OtherIssuer => f.write_str(
                 "the issuer's metadata names another issuer, so it is not used (RFC 8414 3.3)",
             ),
-            FetchError::NoJwksUri => f.write_str(
-                "the issuer's metadata has no jwks_uri (an https one for an https issuer)",
+            FetchError::NoEndpoint(name) => write!(
+                f,
+                "the issuer's metadata has no {name} (an https one for an https issuer)"
             ),
         }
     }
@@ -142,6 +143,15 @@ struct Metadata {
     issuer: String,
     #[serde(default)]
     jwks_uri: Option<String>,
+    #[serde(default)]
+    introspection_endpoint: Option<String>,
+}
+
+/// Which endpoint of the metadata a discovery is for.
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Jwks,
+    Introspection,
 }
 
 /// The issuer's JWKS URL, from its RFC 8414 metadata, else its OpenID Connect discovery
@@ -149,25 +159,43 @@ struct Metadata {
 /// from giving a JWKS URL (most issuers publish only one of the two, some answer a web page)
 /// tries the second, and the first failure is the one reported.
 pub(super) async fn discover(client: &reqwest::Client, issuer: &str) -> Result<String, FetchError> {
+    discover_endpoint(client, issuer, Endpoint::Jwks).await
+}
+
+/// The issuer's introspection endpoint (RFC 8414 `introspection_endpoint`), found as its
+/// JWKS URL is.
+pub(super) async fn discover_introspection(
+    client: &reqwest::Client,
+    issuer: &str,
+) -> Result<String, FetchError> {
+    discover_endpoint(client, issuer, Endpoint::Introspection).await
+}
+
+async fn discover_endpoint(
+    client: &reqwest::Client,
+    issuer: &str,
+    endpoint: Endpoint,
+) -> Result<String, FetchError> {
     let mut first = None;
     for url in metadata_urls(issuer) {
-        match jwks_uri_at(client, &url, issuer).await {
+        match endpoint_at(client, &url, issuer, endpoint).await {
             Ok(uri) => return Ok(uri),
             Err(err) => {
                 first.get_or_insert(err);
             }
         }
     }
-    Err(first.unwrap_or(FetchError::NoJwksUri))
+    Err(first.unwrap_or(FetchError::NoEndpoint("jwks_uri")))
 }
 
-/// The JWKS URL the metadata document at `url` gives, if it names `issuer` exactly. An
-/// `https` issuer's keys are fetched over `https` only: its TLS would protect nothing if
-/// the keys came in plain text.
-async fn jwks_uri_at(
+/// The endpoint the metadata document at `url` gives, if it names `issuer` exactly. An
+/// `https` issuer's keys are fetched (and its tokens sent) over `https` only: its TLS would
+/// protect nothing if they went in plain text.
+async fn endpoint_at(
     client: &reqwest::Client,
     url: &str,
     issuer: &str,
+    endpoint: Endpoint,
 ) -> Result<String, FetchError> {
     let (body, _) = document(client, url).await?;
     let metadata: Metadata = serde_json::from_slice(&body).map_err(FetchError::NotMetadata)?;
@@ -175,11 +203,15 @@ async fn jwks_uri_at(
         return Err(FetchError::OtherIssuer);
     }
     let secure = issuer.starts_with("https://");
-    match metadata.jwks_uri {
+    let (uri, name) = match endpoint {
+        Endpoint::Jwks => (metadata.jwks_uri, "jwks_uri"),
+        Endpoint::Introspection => (metadata.introspection_endpoint, "introspection_endpoint"),
+    };
+    match uri {
         Some(uri) if uri.starts_with("https://") || (!secure && uri.starts_with("http://")) => {
             Ok(uri)
         }
-        _ => Err(FetchError::NoJwksUri),
+        _ => Err(FetchError::NoEndpoint(name)),
     }
 }
 

@@ -49,6 +49,7 @@ pub struct Issuer {
     pub(super) audience: Option<String>,
     pub(super) algorithms: Option<Vec<Algorithm>>,
     pub(super) allow_jwt_typ: bool,
+    pub(super) introspection: Option<super::Introspection>,
 }
 
 #[derive(Clone)]
@@ -79,6 +80,7 @@ impl Issuer {
             audience: None,
             algorithms: None,
             allow_jwt_typ: false,
+            introspection: None,
         }
     }
 
@@ -95,6 +97,7 @@ impl Issuer {
             audience: None,
             algorithms: None,
             allow_jwt_typ: false,
+            introspection: None,
         }
     }
 
@@ -142,6 +145,15 @@ impl Issuer {
         self
     }
 
+    /// Introspects this issuer's opaque tokens (and, with
+    /// [`Introspection::always`](super::Introspection::always), its JWTs) at its RFC 7662
+    /// endpoint instead of verifying them with its keys. At most one issuer of a verifier
+    /// introspects. See [`Introspection`](super::Introspection).
+    pub fn introspection(mut self, introspection: super::Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
     /// The algorithms keys are taken for: `None` takes each key's own `alg` (this crate's
     /// documents always carry one).
     pub(super) fn allowed(&self) -> Option<&[Algorithm]> {
@@ -173,6 +185,17 @@ impl Issuer {
             && (algorithms.is_empty() || algorithms.iter().any(|a| !ASYMMETRIC.contains(a)))
         {
             return Err(ConfigError::BadAlgorithms);
+        }
+        if let Some(introspection) = &self.introspection {
+            introspection.check()?;
+            match &introspection.endpoint {
+                Some(url) => {
+                    check_url(url).map_err(|source| ConfigError::BadIntrospectionUrl { source })?;
+                }
+                // Only an issuer URL can be discovered.
+                None if !self.is_rfc9068() => return Err(ConfigError::NoIntrospectionEndpoint),
+                None => {}
+            }
         }
         if let Kind::Rfc9068 { url: issuer, .. } = &self.kind {
             match self.iss.as_deref() {
@@ -210,6 +233,7 @@ impl fmt::Debug for Issuer {
             .field("audience", &self.audience)
             .field("rfc9068", &self.is_rfc9068())
             .field("allow_jwt_typ", &self.allow_jwt_typ)
+            .field("introspection", &self.introspection)
             .finish_non_exhaustive()
     }
 }

@@ -57,33 +57,42 @@
 //! - **A removed key stops at once**: when a fetch drops a key of the set (the issuer's
 //!   answer to a stolen key), every token verified so far is forgotten by the
 //!   verified-token cache, so none signed by that key passes again.
-//! - **Revocation**: tokens are verified locally and live until `exp`, as with any
-//!   JWT-only resource server. For instant revocation, run the full layer on the same shared
-//!   backend instead: its revocation feed reaches every instance.
+//! - **Revocation**: JWTs are verified locally and live until `exp`, as with any JWT-only
+//!   resource server. Introspected tokens ([`Introspection`], RFC 7662) stop within the
+//!   cache's TTL of a revocation at the issuer, and at once on every instance when the app
+//!   evicts them ([`Verifier::evict_everywhere`]). For instant revocation of this crate's
+//!   own tokens, run the full layer on the same shared backend: its revocation feed reaches
+//!   every instance.
+//! - **Opaque tokens** are introspected at one issuer's endpoint: see [`Introspection`].
 //! - The client is reqwest with rustls on aws-lc-rs, already the crypto backend here: no
 //!   OpenSSL, and TLS to the issuer with the platform's roots.
 
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
 use crate::dpop::{Dpop, Replays};
-use crate::error::refusals::{KEYS_UNAVAILABLE, UNKNOWN_ISSUER, UNKNOWN_KEY};
+use crate::error::refusals::{INTROSPECTION_UNAVAILABLE, KEYS_UNAVAILABLE, UNKNOWN_ISSUER};
 use crate::error::{AuthError, ErrorRenderer};
 
 use crate::routes::Routes;
 use crate::token::{Claims, TokenCache, TokenCodec, peek_issuer};
 
+use key_set::{Fetches, Refetch, lacks_key};
+
 mod builder;
 mod fetch;
+mod introspection;
 mod issuer;
+mod key_set;
 mod metadata;
 mod service;
 
 pub use builder::VerifierBuilder;
+pub use introspection::Introspection;
 pub use issuer::Issuer;
 pub use metadata::ResourceMetadata;
 pub use service::{VerifierLayer, VerifierService};
@@ -111,6 +120,12 @@ pub(crate) struct Shared {
     pub(crate) dpop: Option<Dpop>,
     pub(crate) replays: Option<Replays>,
     record: Option<Arc<dyn crate::capability::Record>>,
+    /// The issuer that introspects tokens that are not JWSs, if one does.
+    opaque: Option<usize>,
+    /// The backend whose revocation feed carries evictions to every instance, if any.
+    announce: Option<Arc<dyn introspection::Announce>>,
+    /// Where that feed delivers (the backend holds it weakly).
+    _eviction_sink: Option<Arc<introspection::EvictionSink>>,
 }
 
 /// One issuer's keys, fetched and kept fresh.
@@ -126,25 +141,8 @@ struct Source {
     fetches: Mutex<Fetches>,
     /// Counts the fetches that ended, so that requests can wait for the one under way.
     ended: tokio::sync::watch::Sender<u64>,
-}
-
-/// The fetches of one issuer's keys: at most one at a time, shared by every request that
-/// needs it and by the periodic refresh.
-#[derive(Default)]
-struct Fetches {
-    running: bool,
-    /// When the last fetch ended, and whether it brought keys.
-    last: Option<(Instant, bool)>,
-}
-
-/// What a token whose key the set lacks (or an issuer without keys yet) gets.
-enum Refetch {
-    /// A fetch is under way: wait for it, then verify again.
-    Wait(tokio::sync::watch::Receiver<u64>),
-    /// A fetch succeeded within the cooldown: the set is what the issuer publishes.
-    Fetched,
-    /// The last fetch failed within [`fetch::RETRY_FAILED`]: the issuer cannot be read.
-    Failing,
+    /// Introspection (RFC 7662), if this issuer's tokens are introspected.
+    introspector: Option<introspection::Introspector>,
 }
 
 impl<C> Verifier<C> {
@@ -168,16 +166,48 @@ impl<C: DeserializeOwned + Send + Sync + 'static> Verifier<C> {
     /// token naming a key the set lacks starts the refetch the layer would wait for and is
     /// answered 503 (`Unavailable`, try again) until it ends. A token bound to a key (DPoP)
     /// is refused here: no proof comes with it.
+    ///
+    /// An introspected token not in the cache starts the call and is answered 503 too; once
+    /// the call has ended, its cached answer is served (never, with a TTL of 0: the layer
+    /// waits for the call, this does not).
     pub fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
         let claims: Claims<C> = match self.shared.check(token) {
             Checked::Done(verdict) => verdict?,
             // The fetch that may bring the token's key has begun; this call does not wait.
-            Checked::AwaitKeys(_) => return Err(KEYS_UNAVAILABLE),
+            Checked::Wait(Wait::Keys(_)) => return Err(KEYS_UNAVAILABLE),
+            Checked::Wait(Wait::Answer(_)) => return Err(INTROSPECTION_UNAVAILABLE),
         };
         if claims.dpop_jkt().is_some() {
             return Err(crate::error::refusals::BOUND_AS_BEARER);
         }
         Ok(claims)
+    }
+}
+
+impl<C> Verifier<C> {
+    /// Forgets this instance's cached introspection answer for `token` (for example after
+    /// the app revoked it at the issuer on logout): its next request asks the issuer.
+    pub fn evict(&self, token: &str) {
+        let digest = introspection::digest(token);
+        for source in &self.shared.sources {
+            if let Some(introspector) = &source.introspector {
+                introspector.evict(digest);
+            }
+        }
+    }
+
+    /// [`evict`](Self::evict)s `token` here, then on every instance through the
+    /// [`eviction_feed`](VerifierBuilder::eviction_feed)'s backend, if there is one. An error
+    /// of that backend is returned; this instance has forgotten the answer anyway.
+    pub async fn evict_everywhere(
+        &self,
+        token: &str,
+    ) -> Result<(), tower_jwt_sessions_core::BackendError> {
+        self.evict(token);
+        match &self.shared.announce {
+            Some(backend) => backend.announce(&introspection::digest(token)).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -204,11 +234,18 @@ fn read<T: Clone>(lock: &RwLock<Option<T>>) -> Option<T> {
     lock.read().unwrap_or_else(|e| e.into_inner()).clone()
 }
 
-/// A token checked without waiting: its verdict, or the fetch of its issuer's keys to wait
-/// for first (a `kid` the set lacks, or no set yet).
+/// A token checked without waiting: its verdict, or what to wait for first.
 pub(crate) enum Checked<C> {
     Done(Result<Claims<C>, AuthError>),
-    AwaitKeys(AwaitKeys),
+    Wait(Wait),
+}
+
+/// What a token waits for before its verdict.
+pub(crate) enum Wait {
+    /// The fetch of its issuer's keys (a `kid` the set lacks, or no set yet).
+    Keys(AwaitKeys),
+    /// The introspection call that answers for it.
+    Answer(introspection::Pending),
 }
 
 /// A fetch of issuer `index`'s keys that a token waits for.
@@ -224,17 +261,33 @@ impl Shared {
         self: &Arc<Self>,
         token: &str,
     ) -> Checked<C> {
+        // A token not of three segments is opaque: never in the verified-token cache.
+        if let Some(index) = self.opaque
+            && dots(token) != 2
+        {
+            return self.introspect(index, token);
+        }
         if let Some(claims) = self.token_cache.as_ref().and_then(|c| c.get(token)) {
             return Checked::Done(Ok(claims));
+        }
+        if let Some(index) = self.opaque
+            && !looks_like_jws(token)
+        {
+            return self.introspect(index, token);
         }
         let index = match self.source_of(token) {
             Ok(index) => index,
             Err(err) => return Checked::Done(Err(err)),
         };
+        if let Some(introspector) = &self.sources[index].introspector
+            && introspector.config.always
+        {
+            return self.introspect(index, token);
+        }
         match self.verify_with_keys(index, token) {
             Err(err) if lacks_key(&err) => {
                 match self.refetch(index) {
-                    Refetch::Wait(ended) => Checked::AwaitKeys(AwaitKeys { index, ended }),
+                    Refetch::Wait(ended) => Checked::Wait(Wait::Keys(AwaitKeys { index, ended })),
                     // The set is the issuer's own, fetched lately: the `kid` is made up or stale.
                     // (A fetch may have ended since the first try: one more look.)
                     Refetch::Fetched => Checked::Done(self.verify_with_keys(index, token)),
@@ -245,21 +298,15 @@ impl Shared {
         }
     }
 
-    /// The verdict once the fetch a token waited for has ended (or the wait was too long):
-    /// still no key for it is a 401 only if the issuer answered.
-    pub(crate) async fn after_fetch<C: DeserializeOwned + Send + Sync + 'static>(
+    /// The verdict once what a token waited for has ended.
+    pub(crate) async fn after_wait<C: DeserializeOwned + Send + Sync + 'static>(
         &self,
         token: &str,
-        mut wait: AwaitKeys,
+        wait: Wait,
     ) -> Result<Claims<C>, AuthError> {
-        let waited = crate::timer::timeout(fetch::KEYS_WAIT, wait.ended.changed()).await;
-        let fetched = waited.is_ok_and(|changed| changed.is_ok())
-            && lock(&self.sources[wait.index].fetches)
-                .last
-                .is_some_and(|(_, fetched)| fetched);
-        match self.verify_with_keys(wait.index, token) {
-            Err(err) if lacks_key(&err) && !fetched => Err(KEYS_UNAVAILABLE),
-            verdict => verdict,
+        match wait {
+            Wait::Keys(wait) => self.after_fetch(token, wait).await,
+            Wait::Answer(pending) => self.after_answer(pending).await,
         }
     }
 
@@ -344,139 +391,21 @@ impl Shared {
             .position(|source| source.issuer.iss.as_deref() == Some(iss.as_str()))
             .ok_or(UNKNOWN_ISSUER)
     }
-
-    /// Joins the fetch of issuer `index`'s keys under way, or starts one, unless one
-    /// succeeded within the cooldown (a flood of made-up `kid`s costs the issuer one request
-    /// per cooldown) or failed within [`fetch::RETRY_FAILED`] (a failed fetch is tried again
-    /// soon, not after the cooldown).
-    fn refetch(self: &Arc<Self>, index: usize) -> Refetch {
-        let source = &self.sources[index];
-        let mut fetches = lock(&source.fetches);
-        // Subscribed under the lock, before this fetch can end: its end is not missed.
-        let ended = source.ended.subscribe();
-        if fetches.running {
-            return Refetch::Wait(ended);
-        }
-        match fetches.last {
-            Some((at, true)) if at.elapsed() < self.cooldown => return Refetch::Fetched,
-            Some((at, false)) if at.elapsed() < fetch::RETRY_FAILED => return Refetch::Failing,
-            _ => {}
-        }
-        fetches.running = true;
-        drop(fetches);
-        let shared = Arc::clone(self);
-        self.runtime.spawn(async move { shared.fetch(index).await });
-        Refetch::Wait(ended)
-    }
-
-    /// The periodic fetch: joins the one under way, or runs one. `Ok` with the document's
-    /// `max-age` (none when it said none, or when the fetch was another's) if keys arrived.
-    async fn fetch_now(self: &Arc<Self>, index: usize) -> Result<Option<Duration>, ()> {
-        let source = &self.sources[index];
-        let joined = {
-            let mut fetches = lock(&source.fetches);
-            let joined = fetches.running.then(|| source.ended.subscribe());
-            fetches.running = true;
-            joined
-        };
-        let Some(mut ended) = joined else {
-            return self.fetch(index).await;
-        };
-        let _ = ended.changed().await;
-        let fetched = lock(&source.fetches).last.is_some_and(|(_, ok)| ok);
-        if fetched { Ok(None) } else { Err(()) }
-    }
-
-    /// One fetch of issuer `index`'s keys (after discovering where they are, if need be),
-    /// begun by whoever set `running`; the new set replaces the old only if it parses. Then
-    /// wakes whoever waits for it. A fetch that fails is logged once, until one succeeds.
-    async fn fetch(&self, index: usize) -> Result<Option<Duration>, ()> {
-        let source = &self.sources[index];
-        let outcome = match self.fetch_keys(source).await {
-            Ok((keys, max_age)) => {
-                self.install(source, keys);
-                Ok(max_age)
-            }
-            Err(err) => {
-                let was_failing = lock(&source.fetches).last.is_some_and(|(_, ok)| !ok);
-                if !was_failing {
-                    crate::telemetry::warn_event!(
-                        "fetching an issuer's keys failed, keeping the last good key set: {}",
-                        crate::error::Chain(&err)
-                    );
-                }
-                Err(())
-            }
-        };
-        {
-            let mut fetches = lock(&source.fetches);
-            fetches.running = false;
-            fetches.last = Some((Instant::now(), outcome.is_ok()));
-        }
-        source.ended.send_modify(|ended| *ended += 1);
-        outcome
-    }
-
-    /// The keys of issuer `source`'s document, and its `max-age`.
-    async fn fetch_keys(
-        &self,
-        source: &Source,
-    ) -> Result<(crate::keys::Keys, Option<Duration>), fetch::FetchError> {
-        let url = match read(&source.jwks_url) {
-            Some(url) => url,
-            None => {
-                let issuer = source.issuer.iss.as_deref().unwrap_or_default();
-                let url = fetch::discover(&self.client, issuer).await?;
-                *source.jwks_url.write().unwrap_or_else(|e| e.into_inner()) = Some(url.clone());
-                url
-            }
-        };
-        let fetched = fetch::jwks(&self.client, &url, source.issuer.allowed()).await;
-        if fetched.is_err() && source.issuer.given_jwks_url().is_none() {
-            // Perhaps the issuer moved its keys: discover again next time.
-            *source.jwks_url.write().unwrap_or_else(|e| e.into_inner()) = None;
-        }
-        fetched
-    }
-
-    /// Puts a fetched key set in place of the last one.
-    fn install(&self, source: &Source, keys: crate::keys::Keys) {
-        let issuer = &source.issuer;
-        let codec = Arc::new(if issuer.is_rfc9068() {
-            TokenCodec::rfc9068(
-                keys,
-                self.leeway,
-                issuer.iss.clone().unwrap_or_default(),
-                issuer.audience.clone().unwrap_or_default(),
-                issuer.allow_jwt_typ,
-            )
-        } else {
-            TokenCodec::new(
-                keys,
-                self.leeway,
-                issuer.iss.clone(),
-                issuer.audience.clone(),
-            )
-        });
-        let old = source
-            .codec
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(Arc::clone(&codec));
-        // A key left the set (the issuer's answer to a stolen key): whatever it verified
-        // must not pass again from the cache. Keys only added keep the cache.
-        if let (Some(old), Some(cache)) = (old, &self.token_cache)
-            && !codec.keys().keeps_every_key_of(old.keys())
-        {
-            cache.forget_all();
-        }
-    }
 }
 
-/// A refusal for want of the token's key: the issuer's set lacks its `kid`, or there is no
-/// set yet. A fetch may bring it.
-fn lacks_key(err: &AuthError) -> bool {
-    *err == UNKNOWN_KEY || *err == KEYS_UNAVAILABLE
+/// Whether a token has the shape of a JWS: exactly three base64url segments. Anything else
+/// (an opaque token, a five-segment JWE) is introspected when an issuer does.
+fn looks_like_jws(token: &str) -> bool {
+    dots(token) == 2
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The number of `.` in a token (a count without early exit, which the compiler vectorizes:
+/// this runs before the cache hit of every JWT when an issuer introspects).
+fn dots(token: &str) -> usize {
+    token.bytes().filter(|&b| b == b'.').count()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::{AwaitKeys, Checked, Shared};
+use super::{Checked, Shared, Wait};
 use crate::error::AuthError;
 use crate::http::{CheckFuture, LayerMark, ResponseBody, ResponseFuture, credentials, grpc};
 use crate::routes::Route;
@@ -100,8 +100,8 @@ where
                             deferred = shared.bind(scheme, token, &claims, &req)?;
                             Ok(Some(claims))
                         }),
-                        Checked::AwaitKeys(wait) => {
-                            let check = after_keys::<C, _>(shared, scheme, token, wait, &req);
+                        Checked::Wait(wait) => {
+                            let check = after_wait::<C, _>(shared, scheme, token, wait, &req);
                             let clone = self.inner.clone();
                             let inner = std::mem::replace(&mut self.inner, clone);
                             return ResponseFuture::checking(check, inner, req);
@@ -158,14 +158,14 @@ where
     }
 }
 
-/// The rest of the request's checks once its issuer's keys are fetched (rare: a `kid` the
-/// issuer has just published, or no keys yet): verify, bind, record, and hand the claims
-/// back for the request's extensions.
-fn after_keys<C: DeserializeOwned + Send + Sync + 'static, B>(
+/// The rest of the request's checks once what its token waits for has ended (rare: a `kid`
+/// the issuer has just published, no keys yet, or an introspection answer not cached):
+/// verify, bind, record, and hand the claims back for the request's extensions.
+fn after_wait<C: DeserializeOwned + Send + Sync + 'static, B>(
     shared: &Arc<Shared>,
     scheme: crate::dpop::TokenType,
     token: &str,
-    wait: AwaitKeys,
+    wait: Wait,
     req: &Request<B>,
 ) -> CheckFuture {
     // What the DPoP checks read of the request, which goes on to the inner service.
@@ -177,7 +177,7 @@ fn after_keys<C: DeserializeOwned + Send + Sync + 'static, B>(
     let (shared, token) = (Arc::clone(shared), token.to_owned());
     Box::pin(async move {
         let verdict = async {
-            let claims = shared.after_fetch::<C>(&token, wait).await?;
+            let claims = shared.after_wait::<C>(&token, wait).await?;
             if let Some(proof) = shared.bind(scheme, &token, &claims, &head)? {
                 shared.record(&proof).await?;
             }

@@ -312,3 +312,70 @@ async fn a_dpop_proof_is_accepted_once_across_instances_and_a_dead_backend_is_50
         StatusCode::SERVICE_UNAVAILABLE
     );
 }
+
+/// An introspected token the app learns is revoked (its own logout) is evicted on every
+/// instance through the Redis revocation feed: node-oidc-provider answers, two verifiers
+/// each keep its answer for 60 s, one of them evicts.
+#[cfg(feature = "jwks")]
+#[tokio::test]
+async fn an_eviction_of_an_introspected_token_reaches_every_instance() {
+    use tower_jwt_sessions::verifier::{Introspection, Issuer};
+    use tower_jwt_sessions::{Claims, StandardClaims, Verifier};
+
+    use crate::common::provider::{Provider, RESOURCE};
+
+    let (url, prefix) = (url(), prefix());
+    let provider = Provider::start();
+    let mut verifiers = Vec::new();
+    let mut bases = Vec::new();
+    for _ in 0..2 {
+        let verifier = Verifier::<StandardClaims>::builder()
+            .issuer(
+                Issuer::new(&provider.issuer)
+                    .audience(RESOURCE)
+                    .introspection(Introspection::client_secret_basic("rs", "rs-secret")),
+            )
+            .eviction_feed(backend_at(&url, &prefix).await)
+            .build()
+            .unwrap();
+        let app = axum::Router::new()
+            .route(
+                "/me",
+                axum::routing::get(|_: Claims<StandardClaims>| async { "ok" }),
+            )
+            .layer(verifier.layer());
+        bases.push(serve(app).await);
+        verifiers.push(verifier);
+    }
+    let status = async |base: &str, token: &str| {
+        reqwest::Client::new()
+            .get(format!("{base}/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    let token = provider.opaque("read").await;
+    // Cached answers are served once each instance's feed is up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for base in &bases {
+        assert_eq!(status(base, &token).await, StatusCode::OK);
+        assert_eq!(status(base, &token).await, StatusCode::OK);
+    }
+    assert_eq!(provider.introspections().await, 2);
+
+    provider.revoke(&token).await;
+    // Still cached on both, until the app evicts.
+    assert_eq!(status(&bases[1], &token).await, StatusCode::OK);
+    verifiers[0].evict_everywhere(&token).await.unwrap();
+    assert_eq!(status(&bases[0], &token).await, StatusCode::UNAUTHORIZED);
+    let reached = within(Duration::from_secs(2), async || {
+        status(&bases[1], &token).await == StatusCode::UNAUTHORIZED
+    })
+    .await;
+    assert!(
+        reached.is_some(),
+        "the other instance evicted through the feed"
+    );
+}

@@ -7,6 +7,7 @@ mod counting;
 pub mod idp;
 pub mod nodes;
 pub mod pg;
+pub mod provider;
 pub mod redis_keys;
 
 use base64::Engine;

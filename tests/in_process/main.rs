@@ -40,6 +40,7 @@ mod grpc;
 mod hardening;
 mod hyper;
 mod instances;
+mod introspection;
 mod issuers;
 mod keys;
 mod layer;
