@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine;
-use http::HeaderMap;
+use http::{HeaderMap, HeaderValue};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::reply::{self, Reply};
@@ -38,12 +38,25 @@ fn name_member(method: &str) -> Option<&'static str> {
     }
 }
 
-/// The SEP-2243 headers of a request, each read once.
+/// The SEP-2243 headers of a request, each read once (kept as the request has them: a
+/// clone of a header value copies no bytes).
 #[derive(Debug, Default)]
 pub(crate) struct Mirrored {
-    pub(crate) version: Option<String>,
-    pub(crate) method: Option<String>,
-    pub(crate) name: Option<String>,
+    version: Option<HeaderValue>,
+    method: Option<HeaderValue>,
+    name: Option<Name>,
+}
+
+/// `Mcp-Name` as sent, or decoded from its Base64 form.
+#[derive(Debug)]
+enum Name {
+    Sent(HeaderValue),
+    Decoded(String),
+}
+
+/// A header value checked visible ASCII by [`single`].
+fn text(value: &HeaderValue) -> &str {
+    value.to_str().unwrap_or_default()
 }
 
 impl Mirrored {
@@ -53,7 +66,11 @@ impl Mirrored {
         let version = single(headers, "mcp-protocol-version")?;
         let method = single(headers, "mcp-method")?;
         let name = match single(headers, "mcp-name")? {
-            Some(raw) => Some(decode_name(&raw).ok_or(reply::HEADER_UNREADABLE)?),
+            Some(raw) => match decode_name(text(&raw)) {
+                Decoded::Plain => Some(Name::Sent(raw)),
+                Decoded::Base64(Some(name)) => Some(Name::Decoded(name)),
+                Decoded::Base64(None) => return Err(reply::HEADER_UNREADABLE),
+            },
             None => None,
         };
         Ok(Mirrored {
@@ -66,20 +83,27 @@ impl Mirrored {
     /// Whether the request is of a revision that requires the headers.
     pub(crate) fn requires_headers(&self) -> bool {
         self.version
-            .as_deref()
-            .is_some_and(|v| v >= HEADERS_REQUIRED_FROM)
+            .as_ref()
+            .is_some_and(|v| text(v) >= HEADERS_REQUIRED_FROM)
     }
 
     /// Whether the request's revision allows a JSON-RPC batch.
     pub(crate) fn allows_batches(&self) -> bool {
         self.version
-            .as_deref()
-            .is_none_or(|v| v < BATCHES_FORBIDDEN_FROM)
+            .as_ref()
+            .is_none_or(|v| text(v) < BATCHES_FORBIDDEN_FROM)
     }
 
     /// The call the headers name, if they name one: (method, name).
     pub(crate) fn call(&self) -> Option<(&str, Option<&str>)> {
-        Some((self.method.as_deref()?, self.name.as_deref()))
+        Some((text(self.method.as_ref()?), self.name()))
+    }
+
+    fn name(&self) -> Option<&str> {
+        match self.name.as_ref()? {
+            Name::Sent(value) => Some(text(value)),
+            Name::Decoded(name) => Some(name),
+        }
     }
 
     /// Checks the body's calls against the headers: when present, they must say what the
@@ -100,8 +124,8 @@ impl Mirrored {
         let Some(call) = single else {
             return Err(reply::HEADER_MISMATCH);
         };
-        if call.method.as_deref() != self.method.as_deref()
-            || call.name.as_deref() != self.name.as_deref()
+        if call.method.as_deref() != self.method.as_ref().map(text)
+            || call.name.as_deref() != self.name()
         {
             return Err(reply::HEADER_MISMATCH);
         }
@@ -110,7 +134,7 @@ impl Mirrored {
 }
 
 /// The one value of header `name`, if any; twice, or not visible ASCII, is a 400.
-fn single(headers: &HeaderMap, name: &str) -> Result<Option<String>, Reply> {
+fn single(headers: &HeaderMap, name: &str) -> Result<Option<HeaderValue>, Reply> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else {
         return Ok(None);
@@ -118,24 +142,32 @@ fn single(headers: &HeaderMap, name: &str) -> Result<Option<String>, Reply> {
     if values.next().is_some() {
         return Err(reply::HEADER_TWICE);
     }
-    let value = value.to_str().map_err(|_| reply::HEADER_UNREADABLE)?;
-    Ok(Some(value.to_owned()))
+    value.to_str().map_err(|_| reply::HEADER_UNREADABLE)?;
+    Ok(Some(value.clone()))
+}
+
+/// What [`decode_name`] made of a value.
+enum Decoded {
+    /// Not in the Base64 form: the value as it is.
+    Plain,
+    /// In the Base64 form: the name, or `None` when it does not decode to UTF-8.
+    Base64(Option<String>),
 }
 
 /// SEP-2243's value encoding: `=?base64?<standard Base64 of UTF-8>?=` (lowercase markers),
 /// else the value as it is.
-fn decode_name(raw: &str) -> Option<String> {
+fn decode_name(raw: &str) -> Decoded {
     match raw
         .strip_prefix("=?base64?")
         .and_then(|inner| inner.strip_suffix("?="))
     {
-        Some(inner) => {
-            let bytes = base64::engine::general_purpose::STANDARD
+        Some(inner) => Decoded::Base64(
+            base64::engine::general_purpose::STANDARD
                 .decode(inner)
-                .ok()?;
-            String::from_utf8(bytes).ok()
-        }
-        None => Some(raw.to_owned()),
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok()),
+        ),
+        None => Decoded::Plain,
     }
 }
 
