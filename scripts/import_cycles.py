@@ -43,8 +43,11 @@ LAYERS = [
     ["dpop", "cookie"],
     # the wire, shared by the three layers: credentials, refusals, body, future
     ["http"],
-    # what each layer checks: sessions (access), scopes, other issuers' tokens (verifier)
-    ["access", "scope", "verifier"],
+    # what each layer checks: sessions (access), scopes, other issuers' tokens (verifier),
+    # the user's authentication (step_up)
+    ["access", "scope", "verifier", "step_up"],
+    # an MCP server's calls: scopes and step-ups by method and name
+    ["mcp"],
     # the refresh route
     ["refresh"],
     # the session middleware
@@ -59,7 +62,9 @@ LAYERS = [
 EXCEPTIONS = {}
 
 # The resource server's modules, and the session side they never import.
-RESOURCE_SERVER = ["verifier", "scope", "standard_claims", "well_known", "dpop", "http"]
+RESOURCE_SERVER = [
+    "verifier", "scope", "step_up", "mcp", "standard_claims", "well_known", "dpop", "http",
+]
 SESSION_SIDE = ["access", "cookie", "refresh", "service", "sessions", "store", "user_cache"]
 IDENT = r"[A-Za-z_][A-Za-z0-9_]*"
 

@@ -72,3 +72,8 @@ pub const REFRESH_COOKIE: &str = "refresh_token";
 /// prefix makes browsers refuse it unless it is `Secure`, has `Path=/` and no `Domain`, so a
 /// sibling subdomain cannot plant one.
 pub const SITE_WIDE_REFRESH_COOKIE: &str = "__Host-refresh_token";
+
+/// Default bound of an MCP request body read by
+/// [`McpLayer`](crate::mcp::McpLayer) (4 MiB, as rmcp's streamable HTTP server has it).
+#[cfg(feature = "mcp")]
+pub const MCP_BODY_LIMIT: usize = 4 * 1024 * 1024;

@@ -3,7 +3,12 @@
 // Links to items behind a feature resolve only with that feature; `cargo doc
 // --all-features` (CI, docs.rs) checks every one of them.
 #![cfg_attr(
-    not(all(feature = "jwks", feature = "redis", feature = "postgres")),
+    not(all(
+        feature = "jwks",
+        feature = "redis",
+        feature = "postgres",
+        feature = "mcp"
+    )),
     allow(rustdoc::broken_intra_doc_links)
 )]
 
@@ -12,6 +17,9 @@ pub mod sessions {}
 
 #[doc = include_str!("../docs/resource-server.md")]
 pub mod resource_server {}
+
+#[doc = include_str!("../docs/mcp.md")]
+pub mod mcp {}
 
 #[doc = include_str!("../docs/dpop.md")]
 pub mod dpop {}

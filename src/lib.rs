@@ -53,6 +53,8 @@
 //!   revocation, rotation, keys that change, configuration.
 //! - [A resource server for any issuer](guide::resource_server): `Verifier`, scopes, this
 //!   crate's layer as an RFC 9068 issuer.
+//! - [Protecting an MCP server](guide::mcp): per-tool scopes, step-up (RFC 9470), the MCP
+//!   authorization profile.
 //! - [DPoP](guide::dpop): tokens bound to a client's key, on both sides.
 //! - [Browser apps](guide::browser): the refresh token in a cookie, and CORS.
 //! - [Backends and scale](guide::backends): Redis, Redis Cluster, Postgres, writing your own.
@@ -85,12 +87,16 @@ mod http;
 mod keys;
 pub mod limits;
 mod machinable;
+#[cfg(feature = "mcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mcp")))]
+pub mod mcp;
 mod refresh;
 mod routes;
 mod scope;
 mod service;
 mod sessions;
 mod standard_claims;
+pub mod step_up;
 mod store;
 mod telemetry;
 mod timer;

@@ -10,6 +10,9 @@ use serde::Serialize;
 pub(crate) struct WellKnown {
     /// The path it is served at.
     pub(crate) path: String,
+    /// Served at `/.well-known/<name>` too, for clients that look there first.
+    #[cfg(feature = "jwks")]
+    pub(crate) also_at_root: Option<String>,
     body: Bytes,
 }
 
@@ -22,8 +25,16 @@ impl WellKnown {
         let path = format!("/.well-known/{name}{path}");
         Some(WellKnown {
             path,
+            #[cfg(feature = "jwks")]
+            also_at_root: None,
             body: Bytes::from(serde_json::to_vec(body).ok()?),
         })
+    }
+
+    /// Whether a request for `path` is one for this document.
+    #[cfg(feature = "jwks")]
+    pub(crate) fn serves(&self, path: &str) -> bool {
+        path == self.path || self.also_at_root.as_deref() == Some(path)
     }
 
     /// 200 with the document to `GET` and `HEAD`, 405 otherwise.

@@ -139,6 +139,10 @@ pub enum ConfigError {
     /// The CSRF header is one a browser sends by itself (`content-type`, `cookie`, `sec-*`,
     /// ...), which proves nothing: name a custom one such as `x-requested-with`.
     BadCsrfHeader(String),
+    /// An MCP layer's base scope is empty or holds a space: it must be one scope.
+    BadScope(String),
+    /// An MCP layer's body limit of zero bytes: no request could be read.
+    ZeroBodyLimit,
 }
 
 impl fmt::Display for ConfigError {
@@ -256,6 +260,10 @@ impl fmt::Display for ConfigError {
                 f,
                 "the allowed origin {origin:?} is not of the form http(s)://host[:port]"
             ),
+            ConfigError::BadScope(scope) => {
+                write!(f, "the scope {scope:?} must be one scope: not empty, no space")
+            }
+            ConfigError::ZeroBodyLimit => f.write_str("the body limit must allow at least one byte"),
         }
     }
 }
@@ -313,6 +321,7 @@ impl PartialEq for ConfigError {
             (FractionalSeconds { setting }, FractionalSeconds { setting: s }) => setting == s,
             (DuplicateKid(a), DuplicateKid(b))
             | (BadOrigin(a), BadOrigin(b))
+            | (BadScope(a), BadScope(b))
             | (BadPath(a), BadPath(b))
             | (BadCookieName(a), BadCookieName(b))
             | (BadCsrfHeader(a), BadCsrfHeader(b))

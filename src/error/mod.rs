@@ -55,6 +55,18 @@ pub enum AuthError {
     /// The refresh route's standard form (RFC 6749 §6) named another grant than
     /// `refresh_token`: 400 `unsupported_grant_type` (RFC 6749 §5.2), without a challenge.
     UnsupportedGrantType(&'static str),
+    /// The token is valid, but the user's authentication is too weak or too old for this
+    /// request (RFC 9470 §3): 401 `insufficient_user_authentication`, with the `acr_values`
+    /// and the `max_age` (seconds) a new authorization must meet, and the `scope` to ask for
+    /// again, when given, so that the client does not lose what the request needs.
+    InsufficientUserAuthentication {
+        /// The acceptable authentication context classes, space-separated.
+        acr_values: Option<Cow<'static, str>>,
+        /// The greatest age of the user's authentication, in seconds.
+        max_age: Option<u64>,
+        /// The scopes the request needs, space-separated.
+        scope: Option<Cow<'static, str>>,
+    },
 }
 
 impl AuthError {
@@ -76,7 +88,8 @@ impl AuthError {
             | AuthError::InvalidToken(_)
             | AuthError::InvalidDpopProof(_)
             | AuthError::UseDpopNonce(_)
-            | AuthError::InvalidDpopToken(_) => StatusCode::UNAUTHORIZED,
+            | AuthError::InvalidDpopToken(_)
+            | AuthError::InsufficientUserAuthentication { .. } => StatusCode::UNAUTHORIZED,
             AuthError::InvalidRequest(_) | AuthError::UnsupportedGrantType(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -101,6 +114,9 @@ impl AuthError {
             AuthError::MethodNotAllowed => Some("method_not_allowed"),
             AuthError::CrossSiteRequest(_) => Some("cross_site_request"),
             AuthError::UnsupportedGrantType(_) => Some("unsupported_grant_type"),
+            AuthError::InsufficientUserAuthentication { .. } => {
+                Some("insufficient_user_authentication")
+            }
         }
     }
 
@@ -118,6 +134,9 @@ impl AuthError {
             AuthError::InsufficientScope(_) => "the token lacks the permission this request needs",
             AuthError::Unavailable(d) => d,
             AuthError::MethodNotAllowed => "this route only accepts POST",
+            AuthError::InsufficientUserAuthentication { .. } => {
+                "a stronger or more recent authentication of the user is required"
+            }
         }
     }
 
@@ -171,7 +190,8 @@ impl AuthError {
             | AuthError::InsufficientScope(_)
             | AuthError::MissingCredentials
             | AuthError::InvalidDpopProof(_)
-            | AuthError::InvalidDpopToken(_) => {
+            | AuthError::InvalidDpopToken(_)
+            | AuthError::InsufficientUserAuthentication { .. } => {
                 if let Some(challenge) = self.challenge(realm) {
                     headers.insert(WWW_AUTHENTICATE, challenge);
                 }
@@ -216,8 +236,24 @@ impl AuthError {
             param("error", code);
             param("error_description", self.description());
         }
-        if let AuthError::InsufficientScope(scope) = self {
-            param("scope", scope);
+        match self {
+            AuthError::InsufficientScope(scope) => param("scope", scope),
+            AuthError::InsufficientUserAuthentication {
+                acr_values,
+                max_age,
+                scope,
+            } => {
+                if let Some(acr_values) = acr_values {
+                    param("acr_values", acr_values);
+                }
+                if let Some(max_age) = max_age {
+                    param("max_age", &max_age.to_string());
+                }
+                if let Some(scope) = scope {
+                    param("scope", scope);
+                }
+            }
+            _ => {}
         }
         HeaderValue::from_str(&value).ok()
     }

@@ -51,6 +51,8 @@ struct Inner {
 #[derive(Clone, Default)]
 struct Challenges {
     resource_metadata: Option<String>,
+    /// `scope="..."`: what a token needs here, for a client that has none yet.
+    scope: Option<String>,
     dpop: Option<DpopChallenge>,
 }
 
@@ -99,6 +101,23 @@ impl ErrorRenderer {
         self.rebuilt(self.inner.realm.clone(), challenges)
     }
 
+    /// Names `scope` (space-separated) in every 401 challenge that names no scope of its own
+    /// (RFC 6750 §3): the scope a client should ask for before its first request. An MCP
+    /// server names its base scope here (MCP authorization, "Scope Selection Strategy"):
+    /// without it a client asks for every scope of the metadata, or for none.
+    ///
+    /// ```
+    /// use tower_jwt_sessions::{AuthError, ErrorRenderer};
+    /// let renderer = ErrorRenderer::default().with_scope("mcp");
+    /// let res = renderer.render(&AuthError::MissingCredentials);
+    /// assert_eq!(res.headers()["www-authenticate"], "Bearer scope=\"mcp\"");
+    /// ```
+    pub fn with_scope(self, scope: impl Into<String>) -> Self {
+        let mut challenges = self.inner.challenges.clone();
+        challenges.scope = Some(scope.into());
+        self.rebuilt(self.inner.realm.clone(), challenges)
+    }
+
     /// Offers DPoP in every 401 challenge (RFC 9449 §7.1): beside Bearer, or instead of it
     /// when `required`, with the proof algorithms accepted.
     pub(crate) fn with_dpop(self, required: bool, algs: String) -> Self {
@@ -129,7 +148,27 @@ impl ErrorRenderer {
     /// Renders a refusal of a request that came with the DPoP scheme: a 403 is challenged
     /// with `DPoP` too (RFC 9449 §7.1).
     pub(crate) fn render_dpop(&self, err: &AuthError) -> Response<Bytes> {
-        self.inner.challenges.as_dpop(self.render(err))
+        let challenges = &self.inner.challenges;
+        // A 401 after the token passed (a step-up, RFC 9470): the DPoP challenge alone, as
+        // if DPoP were required, since this client holds a bound token.
+        if err.status() == http::StatusCode::UNAUTHORIZED
+            && !err.is_dpop()
+            && let Some(dpop) = challenges.dpop.as_ref().filter(|dpop| !dpop.required)
+        {
+            let dpop_only = Challenges {
+                dpop: Some(DpopChallenge {
+                    required: true,
+                    algs: dpop.algs.clone(),
+                }),
+                ..challenges.clone()
+            };
+            let response = match &self.inner.render {
+                Render::Default(_) => err.to_response(self.realm()),
+                Render::Custom(render) => render(err, self.realm()),
+            };
+            return dpop_only.add_to(response);
+        }
+        challenges.as_dpop(self.render(err))
     }
 
     /// Renders one error.
@@ -196,10 +235,15 @@ pub(crate) fn token_endpoint(err: &AuthError) -> Response<Bytes> {
 }
 
 impl Challenges {
-    /// A 401's challenge with the layer's additions.
+    /// A 401's challenge with the layer's additions; a 403 `insufficient_scope` gets the
+    /// metadata URL alone (RFC 9728 §5.1 allows it in any challenge; MCP clients read it
+    /// there to ask for more scopes).
     fn add_to(&self, mut response: Response<Bytes>) -> Response<Bytes> {
+        if response.status() == http::StatusCode::FORBIDDEN {
+            return self.add_metadata_to_403(response);
+        }
         if response.status() != http::StatusCode::UNAUTHORIZED
-            || (self.resource_metadata.is_none() && self.dpop.is_none())
+            || (self.resource_metadata.is_none() && self.scope.is_none() && self.dpop.is_none())
         {
             return response;
         }
@@ -214,6 +258,11 @@ impl Challenges {
         let param = push_param;
         if let Some(url) = &self.resource_metadata {
             param(&mut challenge, "resource_metadata", url);
+        }
+        if let Some(scope) = &self.scope
+            && !challenge.contains(" scope=\"")
+        {
+            param(&mut challenge, "scope", scope);
         }
         if let Some(dpop) = &self.dpop {
             if challenge.starts_with("DPoP") {
@@ -232,6 +281,26 @@ impl Challenges {
                 challenge.push_str(&offer);
             }
         }
+        if let Ok(value) = http::HeaderValue::from_str(&challenge) {
+            headers.insert(http::header::WWW_AUTHENTICATE, value);
+        }
+        response
+    }
+
+    fn add_metadata_to_403(&self, mut response: Response<Bytes>) -> Response<Bytes> {
+        let Some(url) = &self.resource_metadata else {
+            return response;
+        };
+        let headers = response.headers_mut();
+        let Some(mut challenge) = headers
+            .get(http::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.contains("error=\"insufficient_scope\""))
+            .map(str::to_owned)
+        else {
+            return response;
+        };
+        push_param(&mut challenge, "resource_metadata", url);
         if let Ok(value) = http::HeaderValue::from_str(&challenge) {
             headers.insert(http::header::WWW_AUTHENTICATE, value);
         }

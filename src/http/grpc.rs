@@ -32,7 +32,8 @@ pub(crate) fn status_code(err: &AuthError) -> &'static str {
         | AuthError::UnsupportedGrantType(_)
         | AuthError::InvalidDpopProof(_)
         | AuthError::UseDpopNonce(_)
-        | AuthError::InvalidDpopToken(_) => UNAUTHENTICATED,
+        | AuthError::InvalidDpopToken(_)
+        | AuthError::InsufficientUserAuthentication { .. } => UNAUTHENTICATED,
         AuthError::InsufficientScope(_) | AuthError::CrossSiteRequest(_) => PERMISSION_DENIED,
         AuthError::Unavailable(_) => UNAVAILABLE,
         AuthError::MethodNotAllowed => UNIMPLEMENTED,

@@ -25,6 +25,7 @@ use crate::well_known::WellKnown;
 pub struct ResourceMetadata {
     resource: String,
     scopes: Vec<String>,
+    at_root: bool,
 }
 
 impl ResourceMetadata {
@@ -34,12 +35,22 @@ impl ResourceMetadata {
         ResourceMetadata {
             resource: resource.into(),
             scopes: Vec::new(),
+            at_root: false,
         }
     }
 
     /// The scopes clients may ask for this resource.
     pub fn scopes_supported(mut self, scopes: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Serves the same document (the same `resource`) at the root location
+    /// `/.well-known/oauth-protected-resource` as well as after the resource's path, for
+    /// clients that look there (MCP clients of the 2025-06-18 revision do); challenges keep
+    /// naming the path-inserted URL.
+    pub fn also_at_root(mut self) -> Self {
+        self.at_root = true;
         self
     }
 
@@ -65,8 +76,11 @@ impl ResourceMetadata {
             dpop_bound_access_tokens_required: dpop.is_some_and(|dpop| dpop.required),
         };
         let bad = || ConfigError::BadResourceUrl(without_userinfo(&self.resource));
-        let served = WellKnown::new(&self.resource, "oauth-protected-resource", &document)
+        let mut served = WellKnown::new(&self.resource, "oauth-protected-resource", &document)
             .ok_or_else(bad)?;
+        if self.at_root {
+            served.also_at_root = Some("/.well-known/oauth-protected-resource".to_owned());
+        }
         let (origin, _) = crate::well_known::split_identifier(&self.resource).ok_or_else(bad)?;
         let url = format!("{origin}{}", served.path);
         Ok((served, url))

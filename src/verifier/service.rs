@@ -87,7 +87,7 @@ where
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let shared = &self.shared;
         if let Some(metadata) = &shared.metadata
-            && req.uri().path() == metadata.path
+            && metadata.serves(req.uri().path())
         {
             return ResponseFuture::answered(metadata.respond(req.method()));
         }

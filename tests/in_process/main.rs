@@ -24,6 +24,12 @@ mod env;
 #[allow(dead_code)]
 mod resource_server;
 
+// The MCP server example (rmcp behind the verifier and the MCP layer).
+#[cfg(all(feature = "jwks", feature = "mcp"))]
+#[path = "../../examples/mcp_server/main.rs"]
+#[allow(dead_code)]
+mod mcp_server;
+
 mod attacks;
 mod axum;
 mod cookie;
@@ -38,6 +44,7 @@ mod introspection;
 mod issuers;
 mod keys;
 mod layer;
+mod mcp;
 mod properties;
 mod rotation;
 mod server;
