@@ -16,7 +16,7 @@
 //! `urn:example:mfa` with `auth_time` within 300 s). Every call needs `mcp`. Metadata at
 //! `/.well-known/oauth-protected-resource/mcp` and at the root.
 //!
-//! `cargo run --example mcp_server --features jwks,mcp`
+//! `cargo run --example mcp_server --features mcp`
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
