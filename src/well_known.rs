@@ -114,6 +114,33 @@ pub(crate) fn authorization_server(
     WellKnown::new(issuer, "oauth-authorization-server", &document)
 }
 
+/// `scheme://host[:port]` of an `http(s)` URL, lowercase, without a default port or
+/// user info; `None` for anything else, and for a path unless `path_allowed`.
+pub(crate) fn origin_of(url: &str, path_allowed: bool) -> Option<String> {
+    let uri: http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let default_port = match scheme.as_str() {
+        "https" => 443,
+        "http" => 80,
+        _ => return None,
+    };
+    let authority = uri.authority()?;
+    if authority.as_str().contains('@') && !path_allowed {
+        return None;
+    }
+    if !path_allowed && uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
+        return None;
+    }
+    let host = authority.host().to_ascii_lowercase();
+    if host.is_empty() {
+        return None;
+    }
+    Some(match authority.port_u16() {
+        Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
+        _ => format!("{scheme}://{host}"),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,10 +2,11 @@
 //! request to the site, so the request must also show it comes from one of our pages.
 
 use http::header::{ORIGIN, REFERER};
-use http::{HeaderMap, HeaderName, Uri};
+use http::{HeaderMap, HeaderName};
 
 use crate::error::refusals::{FOREIGN_ORIGIN, NO_ORIGIN};
 use crate::error::{AuthError, ConfigError};
+use crate::well_known::origin_of;
 
 #[derive(Debug)]
 pub(super) struct Csrf {
@@ -109,33 +110,6 @@ fn browsers_send(name: &str) -> bool {
     ];
     // `HeaderName`s are lowercase.
     SENT.contains(&name) || name.starts_with("sec-") || name.starts_with("proxy-")
-}
-
-/// `scheme://host[:port]` of an `http(s)` URL, lowercase, without a default port or
-/// user info; `None` for anything else, and for a path unless `path_allowed`.
-fn origin_of(url: &str, path_allowed: bool) -> Option<String> {
-    let uri: Uri = url.parse().ok()?;
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => 443,
-        "http" => 80,
-        _ => return None,
-    };
-    let authority = uri.authority()?;
-    if authority.as_str().contains('@') && !path_allowed {
-        return None;
-    }
-    if !path_allowed && uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
-        return None;
-    }
-    let host = authority.host().to_ascii_lowercase();
-    if host.is_empty() {
-        return None;
-    }
-    Some(match authority.port_u16() {
-        Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
-        _ => format!("{scheme}://{host}"),
-    })
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use tower_service::Service;
 use super::reply;
 use crate::error::ConfigError;
 use crate::http::{ResponseBody, ResponseFuture};
+use crate::well_known::origin_of;
 
 /// The request headers an MCP client sends (MCP transport, SEP-2243, RFC 9449).
 const ALLOWED: [&str; 8] = [
@@ -66,7 +67,7 @@ impl McpCorsLayer {
         let mut values = Vec::new();
         for origin in origins {
             let origin: String = origin.into();
-            let Some(clean) = origin_of(&origin) else {
+            let Some(clean) = origin_of(&origin, false) else {
                 return Err(ConfigError::BadOrigin(origin));
             };
             let value =
@@ -149,7 +150,7 @@ where
             origin
                 .to_str()
                 .ok()
-                .and_then(origin_of)
+                .and_then(|origin| origin_of(origin, false))
                 .is_none_or(|origin| !self.origins.contains(&origin))
         });
         if foreign {
@@ -157,30 +158,6 @@ where
         }
         ResponseFuture::inner(self.inner.call(req))
     }
-}
-
-/// `scheme://host[:port]` of an `http(s)` origin, lowercase, without a default port; `None`
-/// for anything else (a path, user info, another scheme, `null`).
-fn origin_of(origin: &str) -> Option<String> {
-    let uri: http::Uri = origin.parse().ok()?;
-    let scheme = uri.scheme_str()?.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => 443,
-        "http" => 80,
-        _ => return None,
-    };
-    let authority = uri.authority()?;
-    if authority.as_str().contains('@') || uri.path_and_query().is_some_and(|p| p.as_str() != "/") {
-        return None;
-    }
-    let host = authority.host().to_ascii_lowercase();
-    if host.is_empty() {
-        return None;
-    }
-    Some(match authority.port_u16() {
-        Some(port) if port != default_port => format!("{scheme}://{host}:{port}"),
-        _ => format!("{scheme}://{host}"),
-    })
 }
 
 #[cfg(test)]

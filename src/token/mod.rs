@@ -362,28 +362,9 @@ impl TokenCodec {
         Ok(claims)
     }
 
-    /// `exp`, `iat` and `nbf` against the clock, with the leeway; no date past year 9999.
+    /// `exp`, `iat` and `nbf` against the clock, with the leeway; see [`check_dates`].
     fn check_dates(&self, exp: u64, iat: u64, nbf: Option<u64>) -> Result<(), AuthError> {
-        let dates = [Some(exp), Some(iat), nbf];
-        if dates
-            .into_iter()
-            .flatten()
-            .any(|date| date > MAX_NUMERIC_DATE)
-        {
-            return Err(DATE_OUT_OF_RANGE);
-        }
-        let now = unix_now();
-        if exp.saturating_add(self.leeway) < now {
-            return Err(EXPIRED);
-        }
-        // RFC 8725 §3.10 in spirit: a token from the future was not minted by a sane issuer.
-        if iat > now.saturating_add(self.leeway) {
-            return Err(ISSUED_IN_FUTURE);
-        }
-        if nbf.is_some_and(|nbf| nbf > now.saturating_add(self.leeway)) {
-            return Err(NOT_YET_VALID);
-        }
-        Ok(())
+        check_dates(Some(exp), Some(iat), nbf, self.leeway, unix_now())
     }
 
     /// `iss` exactly the configured issuer, and `aud` naming the configured audience.
@@ -403,6 +384,36 @@ impl TokenCodec {
             _ => Ok(()),
         }
     }
+}
+
+/// The dates of a token (or of an introspection answer, where each is optional) against
+/// `now`, with the leeway: no date past year 9999, not expired, not issued in the future (RFC
+/// 8725 §3.10 in spirit: a token from the future was not minted by a sane issuer), not before
+/// its `nbf`.
+pub(crate) fn check_dates(
+    exp: Option<u64>,
+    iat: Option<u64>,
+    nbf: Option<u64>,
+    leeway: u64,
+    now: u64,
+) -> Result<(), AuthError> {
+    if [exp, iat, nbf]
+        .into_iter()
+        .flatten()
+        .any(|date| date > MAX_NUMERIC_DATE)
+    {
+        return Err(DATE_OUT_OF_RANGE);
+    }
+    if exp.is_some_and(|exp| exp.saturating_add(leeway) < now) {
+        return Err(EXPIRED);
+    }
+    if iat.is_some_and(|iat| iat > now.saturating_add(leeway)) {
+        return Err(ISSUED_IN_FUTURE);
+    }
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(leeway)) {
+        return Err(NOT_YET_VALID);
+    }
+    Ok(())
 }
 
 /// 128 random bits, base64url: a `jti` no other token shares.

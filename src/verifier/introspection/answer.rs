@@ -5,11 +5,8 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::AuthError;
-use crate::error::refusals::{
-    CLAIMS_MALFORMED, DATE_OUT_OF_RANGE, EXPIRED, INACTIVE, NOT_YET_VALID, OTHER_AUDIENCE,
-    OTHER_ISSUER,
-};
-use crate::token::{AccessClaims, Audience, Confirmation, MAX_NUMERIC_DATE};
+use crate::error::refusals::{CLAIMS_MALFORMED, INACTIVE, OTHER_AUDIENCE, OTHER_ISSUER};
+use crate::token::{AccessClaims, Audience, Confirmation, check_dates};
 
 /// What the claims are checked against.
 pub(super) struct Rules<'a> {
@@ -21,16 +18,12 @@ pub(super) struct Rules<'a> {
     pub(super) now: u64,
 }
 
-/// Only `active: true` is active: `false`, a missing member or any other value is not.
-#[derive(Deserialize)]
-struct Active {
-    #[serde(default)]
-    active: Option<serde_json::Value>,
-}
-
-/// The registered claims an answer may carry (RFC 7662 §2.2), each optional.
+/// The registered claims an answer may carry (RFC 7662 §2.2), each optional. Only
+/// `active: true` is active: `false`, a missing member or any other value is not.
 #[derive(Deserialize)]
 struct Registered {
+    #[serde(default)]
+    active: Option<serde_json::Value>,
     #[serde(default)]
     sub: Option<String>,
     #[serde(default)]
@@ -49,6 +42,17 @@ struct Registered {
     cnf: Option<Confirmation>,
 }
 
+/// `active` alone, to tell an inactive answer from an active one with malformed claims.
+#[derive(Deserialize)]
+struct Active {
+    #[serde(default)]
+    active: Option<serde_json::Value>,
+}
+
+fn is_active(active: &Option<serde_json::Value>) -> bool {
+    *active == Some(serde_json::Value::Bool(true))
+}
+
 /// The claims of an active token, and its `exp` if the answer gives one; a refusal (401)
 /// for an inactive token or one whose claims fail a check. `answer` is a JSON object (the
 /// call checked); `until` stands in for a missing `exp` (when the answer stops being trusted).
@@ -58,31 +62,20 @@ pub(super) fn claims<C: DeserializeOwned>(
     until: u64,
 ) -> Result<(AccessClaims<C>, Option<u64>), AuthError> {
     // Fixed texts: serde's errors quote claim values.
-    let active: Active = serde_json::from_slice(answer).map_err(|_| INACTIVE)?;
-    if active.active != Some(serde_json::Value::Bool(true)) {
+    let claims: Registered = match serde_json::from_slice(answer) {
+        Ok(claims) => claims,
+        Err(_) => {
+            let active: Option<Active> = serde_json::from_slice(answer).ok();
+            return Err(match active {
+                Some(active) if is_active(&active.active) => CLAIMS_MALFORMED,
+                _ => INACTIVE,
+            });
+        }
+    };
+    if !is_active(&claims.active) {
         return Err(INACTIVE);
     }
-    let claims: Registered = serde_json::from_slice(answer).map_err(|_| CLAIMS_MALFORMED)?;
-    let dates = [claims.exp, claims.iat, claims.nbf];
-    if dates
-        .into_iter()
-        .flatten()
-        .any(|date| date > MAX_NUMERIC_DATE)
-    {
-        return Err(DATE_OUT_OF_RANGE);
-    }
-    if claims
-        .exp
-        .is_some_and(|exp| exp.saturating_add(rules.leeway) < rules.now)
-    {
-        return Err(EXPIRED);
-    }
-    if claims
-        .nbf
-        .is_some_and(|nbf| nbf > rules.now.saturating_add(rules.leeway))
-    {
-        return Err(NOT_YET_VALID);
-    }
+    check_dates(claims.exp, claims.iat, claims.nbf, rules.leeway, rules.now)?;
     if let (Some(iss), Some(expected)) = (&claims.iss, rules.issuer)
         && iss != expected
     {
@@ -116,6 +109,7 @@ pub(super) fn claims<C: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::refusals::{DATE_OUT_OF_RANGE, EXPIRED, ISSUED_IN_FUTURE, NOT_YET_VALID};
 
     const RULES: Rules<'static> = Rules {
         issuer: Some("https://as.example"),
@@ -138,6 +132,8 @@ mod tests {
             serde_json::json!({"active": "true"}),
             serde_json::json!({"active": 1}),
             serde_json::json!({"active": null}),
+            // Claims that would not parse do not make an inactive answer anything else.
+            serde_json::json!({"active": false, "exp": "soon"}),
         ] {
             assert_eq!(check(answer).err(), Some(INACTIVE));
         }
@@ -165,6 +161,10 @@ mod tests {
             Some(NOT_YET_VALID)
         );
         assert_eq!(active(serde_json::json!({"nbf": 1_000_005})), None);
+        assert_eq!(
+            active(serde_json::json!({"iat": 1_000_006})),
+            Some(ISSUED_IN_FUTURE)
+        );
         assert_eq!(
             active(serde_json::json!({"iss": "https://other.example"})),
             Some(OTHER_ISSUER)

@@ -26,7 +26,7 @@ pub(crate) trait Announce: Send + Sync {
 impl<B: SessionBackend> Announce for B {
     fn announce<'a>(&'a self, digest: &'a [u8; 32]) -> BackendFuture<'a, ()> {
         Box::pin(async move {
-            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            let hex = hex(digest);
             let id = match self.session_id_prefix(ANNOUNCER) {
                 Some(prefix) => format!("{prefix}.{hex}"),
                 None => hex,
@@ -67,6 +67,16 @@ impl EvictionSink {
             }
         }
     }
+}
+
+/// A digest as 64 lowercase hex digits.
+fn hex(digest: &[u8; 32]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 /// The digest an announced id names; `None` for any other id (a session's).
@@ -112,7 +122,7 @@ mod tests {
     #[test]
     fn only_announced_ids_name_a_digest() {
         let digest = [0xab; 32];
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let hex = hex(&digest);
         assert_eq!(digest_of(&hex), Some(digest));
         assert_eq!(digest_of(&format!("shard-1.{hex}")), Some(digest));
         assert_eq!(digest_of("0123456789abcdef0123456789abcdef"), None);
