@@ -63,7 +63,8 @@ impl<C> Claims<C> {
         &self.inner
     }
 
-    /// The user id (`sub`).
+    /// The user id (`sub`); empty for an introspected token whose answer names none (a
+    /// client-credentials token).
     pub fn subject(&self) -> &str {
         &self.inner.sub
     }
@@ -74,12 +75,14 @@ impl<C> Claims<C> {
         self.inner.sid.as_deref()
     }
 
-    /// When the token was issued, in seconds since the Unix epoch (`iat`).
+    /// When the token was issued, in seconds since the Unix epoch (`iat`); 0 for an
+    /// introspected token whose answer says nothing of it.
     pub fn issued_at(&self) -> u64 {
         self.inner.iat
     }
 
-    /// When the token expires, in seconds since the Unix epoch (`exp`).
+    /// When the token expires, in seconds since the Unix epoch (`exp`); for an introspected
+    /// token whose answer has none, when that answer stops being trusted (its TTL).
     pub fn expires_at(&self) -> u64 {
         self.inner.exp
     }

@@ -8,13 +8,16 @@
 //! time with it (`thread_cache` in `benches/README.md`).
 //!
 //! It holds only tokens that passed full verification (or that the shared cache holds,
-//! which only has those), each tagged with its cache's id, so that two layers with different
-//! keys in one process never see each other's tokens; a hit compares the whole token and
-//! checks `exp`. Revocation is checked after every hit, as with the shared cache.
+//! which only has those), and the active introspection answers of a verifier under a keyed
+//! 128-bit fingerprint of their token (never the token), each tagged with its cache's id, so
+//! that two layers with different keys in one process never see each other's entries; a
+//! hit compares the whole key and checks `exp`. Revocation is checked after every hit, as
+//! with the shared cache.
 //!
-//! Bounded: [`SLOTS`] entries per thread, direct-mapped by a hash of the token's last
-//! bytes (its signature, unpredictable without the key), and only tokens up to
-//! [`MAX_LOCAL_TOKEN_LEN`] bytes: at most about 128 x (2 KiB + the claims) per thread.
+//! Bounded: [`SLOTS`] entries per thread (tokens and fingerprints share them),
+//! direct-mapped by a hash of the key's last bytes (a signature or a keyed fingerprint,
+//! unpredictable either way), and only keys up to [`MAX_LOCAL_TOKEN_LEN`] bytes: at most
+//! about 128 x (2 KiB + the claims) per thread.
 
 use std::any::Any;
 use std::cell::RefCell;
