@@ -150,6 +150,16 @@ fn access(c: &mut Criterion) {
     let issued = rt
         .block_on(sessions.create("u1", &user(), SessionMeta::default()))
         .unwrap();
+    // The bare service given the very request the layer gets, `Authorization` header
+    // included: what the layer adds is read against this one.
+    let auth = HeaderValue::from_str(&format!("Bearer {}", issued.access_token)).unwrap();
+    group.bench_function("bare_with_token", |b| {
+        b.iter(|| {
+            now(inner.call(request(Some(black_box(&auth)))))
+                .unwrap()
+                .status()
+        })
+    });
     // Same token, last signature character changed: a bad signature.
     let mut forged = issued.access_token.clone();
     let last = forged.pop().unwrap();

@@ -8,12 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/devices}
 rm -rf "$out"
-filter='^access/(HS256/(floor|layer|layer_cached)|base/(layer|floor)_rejected_bad_signature)$'
+filter='^access/(HS256/(floor|layer|layer_cached|hmac_alone)|base/(bare_with_token|(layer|floor)_rejected_bad_signature))$'
 run() { CRITERION_HOME="$out/$1" cargo bench --bench access -- "$filter"; }
 
 git diff --quiet -- src || { echo "src/ has uncommitted changes" >&2; exit 1; }
 run with
-CRITERION_HOME="$out/with" cargo bench --bench scaling -- '^router/router_(identity|layer|axum_layer)$'
+CRITERION_HOME="$out/with" cargo bench --bench scaling -- '^router/router_(bare|identity|layer|axum_layer)$'
 for patch in benches/without/*.patch; do
   name=$(basename "$patch" .patch)
   git apply "$patch"

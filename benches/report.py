@@ -59,3 +59,39 @@ for name in sorted(results):
         row(name, ns, hs_floor)
     else:
         row(name, ns, None)
+
+
+def goal(what, value, target, unit=""):
+    print(f"| {what} | {value}{unit} | {target} |")
+
+
+def have(*names):
+    return all(n in results for n in names)
+
+
+# Issue 30's goals, each from figures of this run only.
+print()
+print("| toward the physical limit | this run | goal |")
+print("|---|---|---|")
+bare = "access/base/bare_with_token"
+if have("access/HS256/layer", hs_floor):
+    goal("new HS256 token / jsonwebtoken floor", f"{results['access/HS256/layer'] / results[hs_floor]:.2f}", "<= 0.40")
+if have("access/HS256/layer", bare, "access/HS256/hmac_alone"):
+    added = results["access/HS256/layer"] - results[bare]
+    goal("new HS256 token: added over bare / HMAC alone",
+         f"{added / results['access/HS256/hmac_alone']:.2f} ({fmt(added)} / {fmt(results['access/HS256/hmac_alone'])})", "<= 3")
+if have("access/base/layer_rejected_bad_signature", "access/base/floor_rejected_bad_signature"):
+    goal("forged HS256 token / the floor refusing it",
+         f"{results['access/base/layer_rejected_bad_signature'] / results['access/base/floor_rejected_bad_signature']:.2f}", "<= 0.40")
+if have("access/base/floor_rejected_bad_signature", bare, "access/HS256/hmac_alone"):
+    physics = results[bare] + results["access/HS256/hmac_alone"]
+    goal("(bare + HMAC alone) / the floor refusing it: the physics",
+         f"{physics / results['access/base/floor_rejected_bad_signature']:.2f}", "")
+if have("access/HS256/layer_cached", bare):
+    goal("cache hit: added over bare", fmt(results["access/HS256/layer_cached"] - results[bare]), "<= 150 ns")
+if have("router/router_layer", "router/router_bare"):
+    goal("cache hit in an axum Router: added over the bare Router",
+         fmt(results["router/router_layer"] - results["router/router_bare"]), "<= 300 ns")
+for alg in ("RS256", "ES256", "EdDSA"):
+    if have(f"access/{alg}/layer", f"access/{alg}/floor"):
+        goal(f"new {alg} token / floor", f"{results[f'access/{alg}/layer'] / results[f'access/{alg}/floor']:.2f}", "<= 1.0")

@@ -8,6 +8,7 @@ use tower_jwt_sessions_core::{SessionBackend, Users};
 use crate::cookie::CookieTransport;
 use crate::error::refusals::{MISSING_CLAIM, SESSION_ENDED};
 use crate::error::{AuthError, ErrorRenderer};
+use crate::http::RawToken;
 use crate::keys::Jwks;
 use crate::routes::Routes;
 use crate::store::{LoadError, Store, Verdict};
@@ -61,31 +62,46 @@ impl<S, U: Users> Shared<S, U> {
     /// The access-token check of every protected request: the token cache first, then the
     /// full verification, whose success (only) is cached; either way, a session this process
     /// revoked stops its access tokens at once.
-    pub(crate) fn verify_access(&self, token: &str) -> Result<Access<U::Claims>, AuthError> {
-        let claims: Claims<U::Claims> = match &self.token_cache {
-            Some(cache) => match cache.get(token) {
-                Some(claims) => {
-                    crate::telemetry::token_cache(true);
-                    claims
-                }
-                None => {
-                    crate::telemetry::token_cache(false);
-                    let claims = Claims::new(self.codec.verify_access(token)?, &self.renderer);
-                    cache.insert(token, &claims);
-                    claims
-                }
-            },
-            None => Claims::new(self.codec.verify_access(token)?, &self.renderer),
+    pub(crate) fn verify_access(
+        &self,
+        token: RawToken<'_>,
+    ) -> Result<Access<U::Claims>, AuthError> {
+        let cache = self.token_cache.as_ref();
+        let claims = match cache.and_then(|cache| cache.get_local(token.bytes())) {
+            Some(claims) => {
+                crate::telemetry::token_cache(true);
+                claims
+            }
+            None => self.verify_text(token.as_str()?)?,
         };
         // Always there: this layer's codec accepts only its own tokens, which carry one.
-        let Some(sid) = claims.session_id() else {
+        let Some((sid, hash)) = claims.session() else {
             return Err(MISSING_CLAIM);
         };
-        match self.store.check_revoked(sid) {
+        match self.store.check_revoked(sid, hash) {
             Verdict::Live => Ok(Access::Granted(claims)),
             Verdict::Revoked => Err(SESSION_ENDED),
             Verdict::Unknown => Ok(Access::CheckSession(claims)),
         }
+    }
+
+    /// A token this thread's cache does not hold: the shared cache, else the full
+    /// verification, whose success (only) is cached.
+    fn verify_text(&self, token: &str) -> Result<Claims<U::Claims>, AuthError> {
+        let Some(cache) = &self.token_cache else {
+            return Ok(Claims::new(
+                self.codec.verify_access(token)?,
+                &self.renderer,
+            ));
+        };
+        if let Some(claims) = cache.get_shared(token) {
+            crate::telemetry::token_cache(true);
+            return Ok(claims);
+        }
+        crate::telemetry::token_cache(false);
+        let claims = Claims::new(self.codec.verify_access(token)?, &self.renderer);
+        cache.insert(token, &claims);
+        Ok(claims)
     }
 
     /// The user's current claims (as of the user-claims window), through the same guard as
@@ -141,7 +157,7 @@ impl<S: SessionBackend, U: Users> Shared<S, U> {
         &self,
         token: &str,
     ) -> Result<Claims<U::Claims>, AuthError> {
-        match self.verify_access(token)? {
+        match self.verify_access(RawToken::from(token))? {
             Access::Granted(claims) => Ok(claims),
             Access::CheckSession(claims) => {
                 self.check_session(&claims).await?;

@@ -241,7 +241,7 @@ impl std::fmt::Debug for Dpop {
 pub(crate) fn bind(
     dpop: Option<&Dpop>,
     scheme: TokenType,
-    token: &str,
+    token: &[u8],
     bound: Option<&str>,
     request: &http::Request<impl Sized>,
 ) -> Result<Option<Proof>, crate::error::AuthError> {

@@ -63,7 +63,7 @@ pub(crate) fn check(
     headers: &HeaderMap,
     method: &Method,
     uri: &Uri,
-    access_token: Option<&str>,
+    access_token: Option<&[u8]>,
     now: u64,
 ) -> Result<Proof, AuthError> {
     let checked = check_all(dpop, headers, method, uri, access_token, now);
@@ -78,7 +78,7 @@ fn check_all(
     headers: &HeaderMap,
     method: &Method,
     uri: &Uri,
-    access_token: Option<&str>,
+    access_token: Option<&[u8]>,
     now: u64,
 ) -> Result<Proof, AuthError> {
     let mut values = headers.get_all("dpop").iter();
@@ -154,7 +154,7 @@ fn check_all(
         return Err(AuthError::UseDpopNonce(nonces.current(now)));
     }
     if let Some(token) = access_token {
-        let expected = URL_SAFE_NO_PAD.encode(sha256(&[token.as_bytes()]));
+        let expected = URL_SAFE_NO_PAD.encode(sha256(&[token]));
         if claims.ath.as_deref() != Some(expected.as_str()) {
             return Err(PROOF_ATH);
         }

@@ -18,7 +18,32 @@ pub(crate) fn bearer_token<'a>(
     headers: &'a HeaderMap,
     uri: &Uri,
 ) -> Result<Option<&'a str>, AuthError> {
-    Ok(credentials(headers, uri, false)?.map(|(_, token)| token))
+    credentials(headers, uri, false)?
+        .map(|(_, token)| token.as_str())
+        .transpose()
+}
+
+/// A token as the request carried it: its bytes, read as text only where it is needed. A
+/// token served from the thread's own cache never is: its bytes matched, one for one, those
+/// of a token that passed every check (`token_bytes` in `benches/README.md`).
+#[derive(Clone, Copy)]
+pub(crate) struct RawToken<'a>(&'a [u8]);
+
+impl<'a> From<&'a str> for RawToken<'a> {
+    fn from(token: &'a str) -> Self {
+        RawToken(token.as_bytes())
+    }
+}
+
+impl<'a> RawToken<'a> {
+    pub(crate) fn bytes(self) -> &'a [u8] {
+        self.0
+    }
+
+    /// The token as text. Not UTF-8 is the client's fault: a fixed refusal, never the bytes.
+    pub(crate) fn as_str(self) -> Result<&'a str, AuthError> {
+        std::str::from_utf8(self.0).map_err(|_| MALFORMED)
+    }
 }
 
 /// [`bearer_token`], and also `Authorization: DPoP <token>` when `dpop` is on; otherwise a
@@ -27,7 +52,7 @@ pub(crate) fn credentials<'a>(
     headers: &'a HeaderMap,
     uri: &Uri,
     dpop: bool,
-) -> Result<Option<(TokenType, &'a str)>, AuthError> {
+) -> Result<Option<(TokenType, RawToken<'a>)>, AuthError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let first = values.next();
     if values.next().is_some() {
@@ -58,7 +83,7 @@ fn query_has_access_token(query: &str) -> bool {
 
 /// Parses one `Authorization` value of `scheme` (lower case). The scheme is
 /// case-insensitive; one or more spaces separate it from a token68.
-fn parse_scheme<'a>(value: &'a [u8], scheme: &[u8]) -> Result<Option<&'a str>, AuthError> {
+fn parse_scheme<'a>(value: &'a [u8], scheme: &[u8]) -> Result<Option<RawToken<'a>>, AuthError> {
     let trimmed = value.trim_ascii();
     if trimmed.len() < scheme.len() || !trimmed[..scheme.len()].eq_ignore_ascii_case(scheme) {
         return Ok(None);
@@ -80,9 +105,8 @@ fn parse_scheme<'a>(value: &'a [u8], scheme: &[u8]) -> Result<Option<&'a str>, A
     }
     // The character set is checked where the token is parsed as a JWS (base64url segments
     // only, stricter than token68), and only when the verified-token cache misses: a token
-    // that hits is byte-identical to one that passed every check. The client's fault: a
-    // fixed refusal.
-    std::str::from_utf8(token).map(Some).map_err(|_| MALFORMED)
+    // that hits is byte-identical to one that passed every check.
+    Ok(Some(RawToken(token)))
 }
 
 #[cfg(test)]
@@ -91,7 +115,9 @@ mod tests {
     use http::HeaderValue;
 
     fn parse(v: &str) -> Result<Option<&str>, AuthError> {
-        parse_scheme(v.as_bytes(), b"bearer")
+        parse_scheme(v.as_bytes(), b"bearer")?
+            .map(RawToken::as_str)
+            .transpose()
     }
 
     #[test]
@@ -120,10 +146,11 @@ mod tests {
 
     #[test]
     fn malformed_tokens_are_invalid_token() {
-        assert!(matches!(
-            parse_scheme(b"Bearer \xff\xfe", b"bearer"),
-            Err(AuthError::InvalidToken(_))
-        ));
+        let raw = parse_scheme(b"Bearer \xff\xfe", b"bearer")
+            .unwrap()
+            .unwrap();
+        assert_eq!(raw.bytes(), b"\xff\xfe");
+        assert!(matches!(raw.as_str(), Err(AuthError::InvalidToken(_))));
         let long = format!("Bearer {}", "a".repeat(MAX_TOKEN_LEN + 1));
         assert!(matches!(parse(&long), Err(AuthError::InvalidToken(_))));
     }

@@ -14,7 +14,7 @@ mod future;
 pub(crate) mod grpc;
 
 pub use body::ResponseBody;
-pub(crate) use credentials::{bearer_token, credentials};
+pub(crate) use credentials::{RawToken, bearer_token, credentials};
 pub use future::ResponseFuture;
 pub(crate) use future::{CheckFuture, RefreshFuture};
 

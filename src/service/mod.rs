@@ -71,7 +71,7 @@ where
             Some((scheme, token)) => {
                 let access = self.shared.verify_access(token)?;
                 let (Access::Granted(claims) | Access::CheckSession(claims)) = &access;
-                let proof = crate::dpop::bind(dpop, scheme, token, claims.dpop_jkt(), req)?;
+                let proof = crate::dpop::bind(dpop, scheme, token.bytes(), claims.dpop_jkt(), req)?;
                 Ok(Some((access, proof)))
             }
             None if self.shared.policy.optional => Ok(None),

@@ -16,6 +16,7 @@ use tower_jwt_sessions_core::RevocationSink;
 
 use super::revoked::{RevokedSet, Verdict};
 use crate::clock::unix_now;
+use crate::token::SessionHash;
 
 /// `trusted_from` while the feed is down.
 const DOWN: u64 = u64::MAX;
@@ -57,8 +58,8 @@ impl Revocations {
 
     /// What is known of one session. While the feed cannot be trusted, only "revoked" is
     /// certain.
-    pub(crate) fn check(&self, id: &str) -> Verdict {
-        match self.set.check(id) {
+    pub(crate) fn check(&self, id: &str, hash: SessionHash) -> Verdict {
+        match self.set.check(id, hash) {
             Verdict::Live if !self.trusted() => Verdict::Unknown,
             verdict => verdict,
         }
@@ -161,14 +162,14 @@ mod tests {
     #[test]
     fn a_backend_that_never_reports_a_loss_is_trusted_once_up() {
         let r = revocations();
-        assert_eq!(r.check("s1"), Verdict::Live);
+        assert_eq!(r.check("s1", SessionHash::of("s1")), Verdict::Live);
         r.feed_up(false);
-        assert_eq!(r.check("s1"), Verdict::Unknown);
+        assert_eq!(r.check("s1", SessionHash::of("s1")), Verdict::Unknown);
         r.feed_up(true);
-        assert_eq!(r.check("s1"), Verdict::Live);
+        assert_eq!(r.check("s1", SessionHash::of("s1")), Verdict::Live);
         // The age trim: entries older than every access token.
         r.log_complete_since(unix_now() - 3600);
-        assert_eq!(r.check("s1"), Verdict::Live);
+        assert_eq!(r.check("s1", SessionHash::of("s1")), Verdict::Live);
     }
 
     #[test]
@@ -179,21 +180,21 @@ mod tests {
         // truncation may still have live access tokens.
         r.log_complete_since(unix_now() - 60);
         r.feed_up(true);
-        assert_eq!(r.check("s1"), Verdict::Unknown);
+        assert_eq!(r.check("s1", SessionHash::of("s1")), Verdict::Unknown);
         r.revoked("s2");
-        assert_eq!(r.check("s2"), Verdict::Revoked);
+        assert_eq!(r.check("s2", SessionHash::of("s2")), Verdict::Revoked);
         // The time only moves forward: an older report (a restored meta row) changes nothing.
         r.log_complete_since(0);
-        assert_eq!(r.check("s1"), Verdict::Unknown);
+        assert_eq!(r.check("s1", SessionHash::of("s1")), Verdict::Unknown);
     }
 
     #[test]
     fn trust_returns_once_the_window_has_passed() {
         let r = Revocations::new(Duration::from_secs(1), 100);
         r.log_complete_since(unix_now());
-        assert_eq!(r.check("s1"), Verdict::Unknown);
+        assert_eq!(r.check("s1", SessionHash::of("s1")), Verdict::Unknown);
         std::thread::sleep(Duration::from_millis(2100));
-        assert_eq!(r.check("s1"), Verdict::Live);
+        assert_eq!(r.check("s1", SessionHash::of("s1")), Verdict::Live);
         assert_eq!(
             r.trusted_from.load(Ordering::Acquire),
             0,

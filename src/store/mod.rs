@@ -19,6 +19,7 @@ pub(crate) use revoked::Verdict;
 pub(crate) use session_cache::{CachedSession, LoadError};
 
 use crate::capability::{Record, Rotate};
+use crate::token::SessionHash;
 use feed::Revocations;
 use session_cache::SessionCache;
 
@@ -73,8 +74,8 @@ impl<S> Store<S> {
 
     /// Whether this process revoked the session lately: its access tokens are refused at
     /// once. `Unknown` when the revoked set ran out of room lately: ask [`Store::load`].
-    pub(crate) fn check_revoked(&self, id: &str) -> Verdict {
-        self.revocations.check(id)
+    pub(crate) fn check_revoked(&self, id: &str, hash: SessionHash) -> Verdict {
+        self.revocations.check(id, hash)
     }
 
     /// Whether the backend's revocation feed is up (always, for a backend without one).
@@ -130,7 +131,7 @@ impl<S: SessionBackend> Store<S> {
                 .await?;
             // After the lookup, not before: this also catches an entry that a load begun
             // before the revocation inserted after it.
-            match self.revocations.check(id) {
+            match self.revocations.check(id, SessionHash::of(id)) {
                 Verdict::Live => return Ok(entry),
                 Verdict::Revoked => {
                     self.cache.invalidate(id).await;
@@ -152,7 +153,7 @@ impl<S: SessionBackend> Store<S> {
     /// The session as the backend has it now, past the cache; the cache is left as it is.
     pub(crate) async fn read(&self, id: &str) -> Result<Option<Session>, BackendError> {
         let session = self.guard.call("load", || self.rows.load(id)).await?;
-        Ok(session.filter(|_| self.revocations.check(id) != Verdict::Revoked))
+        Ok(session.filter(|_| self.revocations.check(id, SessionHash::of(id)) != Verdict::Revoked))
     }
 
     /// Reads the backend past the cache and drops the cached copy, which proved out of date.

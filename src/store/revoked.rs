@@ -15,10 +15,11 @@
 //! against the session itself (through the session cache and the backend). Fail closed.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
+
+use crate::token::SessionHash;
 
 /// What the set knows of one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +42,11 @@ pub(crate) struct RevokedSet {
     budget: usize,
 }
 
-/// A counting Bloom filter: two counters per id, found by a keyed hash.
+/// A counting Bloom filter: two counters per id, found by its [`SessionHash`] (keyed, and
+/// computed once per verified token, not per request).
 struct Filter {
     counters: Box<[AtomicU8]>,
     mask: u64,
-    hasher: RandomState,
 }
 
 impl Filter {
@@ -59,12 +60,10 @@ impl Filter {
         Filter {
             counters: (0..len).map(|_| AtomicU8::new(0)).collect(),
             mask: len as u64 - 1,
-            hasher: RandomState::new(),
         }
     }
 
-    fn positions(&self, id: &str) -> [usize; 2] {
-        let hash = self.hasher.hash_one(id);
+    fn positions(&self, SessionHash(hash): SessionHash) -> [usize; 2] {
         // `mask` < 2^22: both positions fit in `usize`.
         [
             (hash & self.mask) as usize,
@@ -72,8 +71,8 @@ impl Filter {
         ]
     }
 
-    fn may_contain(&self, id: &str) -> bool {
-        self.positions(id).iter().all(|&i| {
+    fn may_contain(&self, hash: SessionHash) -> bool {
+        self.positions(hash).iter().all(|&i| {
             self.counters
                 .get(i)
                 .is_some_and(|c| c.load(Ordering::Acquire) > 0)
@@ -83,7 +82,7 @@ impl Filter {
     /// Under the write lock. A counter that reached 255 stays there: a permanent "maybe",
     /// never a missed revocation.
     fn add(&self, id: &str) {
-        for i in self.positions(id) {
+        for i in self.positions(SessionHash::of(id)) {
             if let Some(counter) = self.counters.get(i) {
                 let v = counter.load(Ordering::Relaxed);
                 if v < u8::MAX {
@@ -95,7 +94,7 @@ impl Filter {
 
     /// Under the write lock.
     fn remove(&self, id: &str) {
-        for i in self.positions(id) {
+        for i in self.positions(SessionHash::of(id)) {
             if let Some(counter) = self.counters.get(i) {
                 let v = counter.load(Ordering::Relaxed);
                 if v > 0 && v < u8::MAX {
@@ -130,9 +129,10 @@ impl RevokedSet {
         }
     }
 
-    pub(crate) fn check(&self, id: &str) -> Verdict {
+    /// What the set knows of session `id`, whose hash is `hash`.
+    pub(crate) fn check(&self, id: &str, hash: SessionHash) -> Verdict {
         // The common case, lock-free: surely not revoked here, and the set is complete.
-        if !self.incomplete.load(Ordering::Acquire) && !self.filter.may_contain(id) {
+        if !self.incomplete.load(Ordering::Acquire) && !self.filter.may_contain(hash) {
             return Verdict::Live;
         }
         let state = self.read();
@@ -210,12 +210,12 @@ mod tests {
     #[test]
     fn remembers_for_a_while() {
         let set = RevokedSet::new(Duration::from_millis(50), 10);
-        assert_eq!(set.check("a"), Verdict::Live);
+        assert_eq!(set.check("a", SessionHash::of("a")), Verdict::Live);
         assert!(set.insert("a"));
-        assert_eq!(set.check("a"), Verdict::Revoked);
-        assert_eq!(set.check("b"), Verdict::Live);
+        assert_eq!(set.check("a", SessionHash::of("a")), Verdict::Revoked);
+        assert_eq!(set.check("b", SessionHash::of("b")), Verdict::Live);
         std::thread::sleep(Duration::from_millis(80));
-        assert_eq!(set.check("a"), Verdict::Live);
+        assert_eq!(set.check("a", SessionHash::of("a")), Verdict::Live);
         // The next insert pops what expired.
         assert!(set.insert("b"));
         assert_eq!(set.read().until.len(), 1);
@@ -230,13 +230,16 @@ mod tests {
         assert!(!set.insert("c"));
         // Recorded ones stay revoked; the one without room, and every other id, must be
         // checked against the session itself until the refused one would have expired.
-        assert_eq!(set.check("a"), Verdict::Revoked);
-        assert_eq!(set.check("b"), Verdict::Revoked);
-        assert_eq!(set.check("c"), Verdict::Unknown);
-        assert_eq!(set.check("never-revoked"), Verdict::Unknown);
+        assert_eq!(set.check("a", SessionHash::of("a")), Verdict::Revoked);
+        assert_eq!(set.check("b", SessionHash::of("b")), Verdict::Revoked);
+        assert_eq!(set.check("c", SessionHash::of("c")), Verdict::Unknown);
+        assert_eq!(
+            set.check("never-revoked", SessionHash::of("never-revoked")),
+            Verdict::Unknown
+        );
         assert_eq!(set.read().until.len(), 2);
         std::thread::sleep(Duration::from_millis(250));
-        assert_eq!(set.check("c"), Verdict::Live);
+        assert_eq!(set.check("c", SessionHash::of("c")), Verdict::Live);
         assert!(set.insert("d"));
         assert!(set.read().incomplete_until.is_none());
     }
@@ -248,7 +251,10 @@ mod tests {
         for id in &ids {
             assert!(set.insert(id));
         }
-        assert!(ids.iter().all(|id| set.check(id) == Verdict::Revoked));
+        assert!(
+            ids.iter()
+                .all(|id| set.check(id, SessionHash::of(id)) == Verdict::Revoked)
+        );
         std::thread::sleep(Duration::from_millis(80));
         assert!(set.insert("last"));
         // Every counter but those of "last" is back to zero.
@@ -259,9 +265,12 @@ mod tests {
             .filter(|c| c.load(Ordering::Relaxed) > 0)
             .count();
         assert!(set_counters <= 2, "{set_counters}");
-        assert!(ids.iter().all(|id| set.check(id) == Verdict::Live));
-        assert!(!set.filter.may_contain("session-1"));
-        assert_eq!(set.check("last"), Verdict::Revoked);
+        assert!(
+            ids.iter()
+                .all(|id| set.check(id, SessionHash::of(id)) == Verdict::Live)
+        );
+        assert!(!set.filter.may_contain(SessionHash::of("session-1")));
+        assert_eq!(set.check("last", SessionHash::of("last")), Verdict::Revoked);
     }
 
     #[test]
@@ -273,6 +282,6 @@ mod tests {
         std::thread::sleep(Duration::from_millis(60));
         // The first entry expired and was popped; the second still holds.
         assert!(set.insert("z"));
-        assert_eq!(set.check("a"), Verdict::Revoked);
+        assert_eq!(set.check("a", SessionHash::of("a")), Verdict::Revoked);
     }
 }

@@ -138,29 +138,39 @@ impl TokenCache {
         self.cache.invalidate_all();
     }
 
+    /// The claims of `token` if it was verified before: [`get_local`](Self::get_local), then
+    /// [`get_shared`](Self::get_shared).
+    #[cfg(feature = "jwks")]
     pub(crate) fn get<C: Send + Sync + 'static>(&self, token: &str) -> Option<Claims<C>> {
+        self.get_local(token.as_bytes())
+            .or_else(|| self.get_shared(token))
+    }
+
+    /// From this thread's own cache, by the token's bytes: no lock, no shared write.
+    pub(crate) fn get_local<C: Send + Sync + 'static>(&self, token: &[u8]) -> Option<Claims<C>> {
         let generation = self.generation.load(Ordering::Acquire);
-        let claims = match thread_cache::get(generation, token.as_bytes(), unix_now) {
-            Some(claims) => claims,
-            None => {
-                // A miss (a new or forged token) costs only a lookup: `get` would also record
-                // the read and read the clock.
-                if !self.cache.contains_key(token) {
-                    return None;
-                }
-                let entry = self.cache.get(token)?;
-                // moka's clock may lag a little; the token's own `exp` is the law.
-                if entry.exp <= unix_now() || entry.generation != generation {
-                    return None;
-                }
-                let claims = match entry.fork {
-                    Some(fork) => fork(&entry.claims),
-                    None => entry.claims,
-                };
-                thread_cache::put(generation, token.as_bytes(), entry.exp, Arc::clone(&claims));
-                claims
-            }
+        let claims = thread_cache::get(generation, token, unix_now)?;
+        claims.downcast::<Verified<C>>().ok().map(Claims::from_arc)
+    }
+
+    /// From the cache all threads share, which then keeps the claims in this thread's own.
+    pub(crate) fn get_shared<C: Send + Sync + 'static>(&self, token: &str) -> Option<Claims<C>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        // A miss (a new or forged token) costs only a lookup: `get` would also record the
+        // read and read the clock.
+        if !self.cache.contains_key(token) {
+            return None;
+        }
+        let entry = self.cache.get(token)?;
+        // moka's clock may lag a little; the token's own `exp` is the law.
+        if entry.exp <= unix_now() || entry.generation != generation {
+            return None;
+        }
+        let claims = match entry.fork {
+            Some(fork) => fork(&entry.claims),
+            None => entry.claims,
         };
+        thread_cache::put(generation, token.as_bytes(), entry.exp, Arc::clone(&claims));
         claims.downcast::<Verified<C>>().ok().map(Claims::from_arc)
     }
 

@@ -1,8 +1,9 @@
 //! The verified claims of an access token, as handlers read them.
 
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
 use std::ops::Deref;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
@@ -34,11 +35,28 @@ pub(crate) struct Verified<C> {
     /// How refusals made from these claims (a missing scope) are rendered: the layer's own
     /// renderer, carried along so that extractors answer exactly as the layer does.
     renderer: ErrorRenderer,
+    /// The session id's hash, computed once with the claims: every request served from the
+    /// token cache asks the revoked set about it, which then hashes nothing.
+    session_hash: Option<SessionHash>,
+}
+
+/// A keyed hash of a session id, under one random key for the whole process, so that it can
+/// be computed once per verified token and kept with its claims. The revoked set's filter
+/// reads its counters from it (`session_hash` in `benches/README.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SessionHash(pub(crate) u64);
+
+impl SessionHash {
+    pub(crate) fn of(id: &str) -> Self {
+        static KEY: OnceLock<RandomState> = OnceLock::new();
+        SessionHash(KEY.get_or_init(RandomState::new).hash_one(id))
+    }
 }
 
 impl<C> Claims<C> {
     pub(crate) fn new(claims: AccessClaims<C>, renderer: &ErrorRenderer) -> Self {
         Claims::from_arc(Arc::new(Verified {
+            session_hash: claims.sid.as_deref().map(SessionHash::of),
             claims,
             renderer: renderer.clone(),
         }))
@@ -57,6 +75,11 @@ impl<C> Claims<C> {
         } else {
             self.inner.renderer.render(err)
         }
+    }
+
+    /// The session id with its hash, for the revoked set.
+    pub(crate) fn session(&self) -> Option<(&str, SessionHash)> {
+        Some((self.inner.sid.as_deref()?, self.inner.session_hash?))
     }
 
     pub(crate) fn as_arc(&self) -> &Arc<Verified<C>> {

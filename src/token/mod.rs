@@ -28,6 +28,7 @@ mod wire;
 
 pub(crate) use cache::TokenCache;
 pub use claims::Claims;
+pub(crate) use claims::SessionHash;
 #[cfg(feature = "jwks")]
 pub(crate) use claims::Verified;
 #[cfg(feature = "jwks")]

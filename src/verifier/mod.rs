@@ -339,7 +339,7 @@ impl Shared {
         let proof = crate::dpop::bind(
             self.dpop.as_ref(),
             scheme,
-            token,
+            token.as_bytes(),
             claims.dpop_jkt(),
             request,
         )?;

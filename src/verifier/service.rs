@@ -94,7 +94,13 @@ where
         let mut deferred = None;
         let verdict = match shared.routes.classify_request(&req) {
             Route::Protected => {
-                match credentials(req.headers(), req.uri(), shared.dpop.is_some()) {
+                let found = credentials(req.headers(), req.uri(), shared.dpop.is_some());
+                let found = found.and_then(|found| {
+                    found
+                        .map(|(scheme, raw)| Ok((scheme, raw.as_str()?)))
+                        .transpose()
+                });
+                match found {
                     Ok(Some((scheme, token))) => match shared.check::<C>(token) {
                         Checked::Done(verdict) => verdict.and_then(|claims| {
                             deferred = shared.bind(scheme, token, &claims, &req)?;
