@@ -1,8 +1,8 @@
 //! The fixture server of `benches/whole_stack.sh` (built as the example `bench_server`): an
 //! axum hello-world, `MODE=plain` (no auth), `MODE=layer`
 //! (the session layer, verified-token cache on) or `MODE=layer-nocache` (every request pays
-//! a full signature check, as a never-seen token would). With a layer, an access token is
-//! written to `TOKEN_FILE`.
+//! a full signature check, as a never-seen token would). `TOKENS=n` mints `n` access tokens
+//! (of `n` sessions) instead of one; they are written to `TOKEN_FILE`, one per line.
 
 use axum::Router;
 use axum::routing::get;
@@ -33,12 +33,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             kind: "project".into(),
         },
     );
-    let issued = sessions
-        .create("u1", &claims, SessionMeta::default())
-        .await?;
+    let count: usize = match std::env::var("TOKENS") {
+        Ok(n) => n.parse()?,
+        Err(_) => 1,
+    };
+    let mut tokens = String::new();
+    for _ in 0..count {
+        let issued = sessions
+            .create("u1", &claims, SessionMeta::default())
+            .await?;
+        tokens.push_str(&issued.access_token);
+        tokens.push('\n');
+    }
     // Written in every mode, so that the runs without the layer send the same header bytes.
     if let Ok(path) = std::env::var("TOKEN_FILE") {
-        std::fs::write(path, &issued.access_token)?;
+        std::fs::write(path, tokens)?;
     }
     if mode == "plain" {
         axum::serve(listener, router).await?;
