@@ -140,7 +140,7 @@ impl TokenCache {
 
     /// The claims of `token` if it was verified before: [`get_local`](Self::get_local), then
     /// [`get_shared`](Self::get_shared).
-    #[cfg(feature = "jwks")]
+    #[cfg(any(test, feature = "jwks"))]
     pub(crate) fn get<C: Send + Sync + 'static>(&self, token: &str) -> Option<Claims<C>> {
         self.get_local(token.as_bytes())
             .or_else(|| self.get_shared(token))
