@@ -28,8 +28,8 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::{AuthError, ConfigError, ErrorRenderer};
-use crate::http::{LayerMark, ResponseBody, ResponseFuture, grpc};
+use crate::error::{AuthError, ConfigError};
+use crate::http::{ResponseBody, ResponseFuture};
 use crate::standard_claims::StandardClaims;
 use crate::token::Claims;
 
@@ -212,17 +212,6 @@ impl<T, C> RequireStepUp<T, C> {
     crate::http::inner_service_accessors!();
 }
 
-/// The refusal of a request without claims behind a layer: that layer's own 401.
-pub(crate) fn no_claims<B>(req: &Request<B>, grpc: bool) -> (AuthError, Response<Bytes>) {
-    let err = AuthError::MissingCredentials;
-    let renderer = req.extensions().get::<LayerMark>().map(|mark| &mark.0);
-    let response = crate::http::refusal(&err, grpc, |err| match renderer {
-        Some(renderer) => renderer.render(err),
-        None => ErrorRenderer::default().render(err),
-    });
-    (err, response)
-}
-
 impl<T, C, ReqBody, ResBody> Service<Request<ReqBody>> for RequireStepUp<T, C>
 where
     T: Service<Request<ReqBody>, Response = Response<ResBody>>,
@@ -238,23 +227,11 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let grpc = grpc::is_grpc(req.headers());
-        let refusal = match req.extensions().get::<Claims<C>>() {
-            Some(claims) => {
-                let verdict = self.step_up.verify(&**claims, crate::clock::unix_now());
-                verdict.err().map(|err| {
-                    let response = crate::http::refusal(&err, grpc, |err| claims.render(err));
-                    (err, response)
-                })
-            }
-            None => Some(no_claims(&req, grpc)),
-        };
-        match refusal {
+        let step_up = &self.step_up;
+        let rule = |claims: &Claims<C>| step_up.verify(&**claims, crate::clock::unix_now());
+        match crate::http::check_claims(&req, rule) {
             None => ResponseFuture::inner(self.inner.call(req)),
-            Some((err, response)) => {
-                crate::telemetry::access_refused(&err);
-                ResponseFuture::answered(response)
-            }
+            Some(response) => ResponseFuture::answered(response),
         }
     }
 }
@@ -281,6 +258,8 @@ impl<T: fmt::Debug, C> fmt::Debug for RequireStepUp<T, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorRenderer;
+    use crate::http::grpc;
 
     fn claims(acr: Option<&str>, auth_time: Option<u64>) -> StandardClaims {
         StandardClaims {

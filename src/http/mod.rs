@@ -4,9 +4,10 @@
 //! issuers.
 
 use bytes::Bytes;
-use http::Response;
+use http::{Request, Response};
 
 use crate::error::{AuthError, ErrorRenderer};
+use crate::token::Claims;
 
 mod body;
 pub(crate) mod credentials;
@@ -37,6 +38,38 @@ pub(crate) fn refusal(
     } else {
         render(err)
     }
+}
+
+/// The refusal of a request without claims behind a layer (a public route, an anonymous
+/// request in optional mode): that layer's own 401, or the crate's when no layer marked it.
+pub(crate) fn no_claims<B>(req: &Request<B>, grpc: bool) -> (AuthError, Response<Bytes>) {
+    let err = AuthError::MissingCredentials;
+    let renderer = req.extensions().get::<LayerMark>().map(|mark| &mark.0);
+    let response = refusal(&err, grpc, |err| match renderer {
+        Some(renderer) => renderer.render(err),
+        None => ErrorRenderer::default().render(err),
+    });
+    (err, response)
+}
+
+/// What a rule about the request's claims (a scope, a step-up) answers: `None` lets the
+/// request through; a refusal is rendered as the layer that verified the claims renders, and
+/// counted.
+pub(crate) fn check_claims<C: Send + Sync + 'static, B>(
+    req: &Request<B>,
+    rule: impl FnOnce(&Claims<C>) -> Result<(), AuthError>,
+) -> Option<Response<Bytes>> {
+    let grpc = grpc::is_grpc(req.headers());
+    let (err, response) = match req.extensions().get::<Claims<C>>() {
+        Some(claims) => {
+            let err = rule(claims).err()?;
+            let response = refusal(&err, grpc, |err| claims.render(err));
+            (err, response)
+        }
+        None => no_claims(req, grpc),
+    };
+    crate::telemetry::access_refused(&err);
+    Some(response)
 }
 
 /// `get_ref`, `get_mut` and `into_inner` for a service whose inner service is `inner` (as

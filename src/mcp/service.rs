@@ -99,7 +99,7 @@ where
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         // The token first, before a byte of the body is read.
         let Some(claims) = req.extensions().get::<Claims<C>>().cloned() else {
-            let (err, response) = crate::step_up::no_claims(&req, false);
+            let (err, response) = crate::http::no_claims(&req, false);
             crate::telemetry::access_refused(&err);
             return ResponseFuture::answered(response);
         };

@@ -10,12 +10,10 @@ use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::{AuthError, ErrorRenderer};
-use crate::http::{LayerMark, ResponseBody, ResponseFuture, grpc};
+use crate::http::{ResponseBody, ResponseFuture};
 use crate::standard_claims::HasScopes;
-use crate::token::Claims;
 
-/// Lets through only requests whose verified [`Claims<C>`](Claims) grant `scope`; put it
+/// Lets through only requests whose verified [`Claims<C>`](crate::Claims) grant `scope`; put it
 /// inside the session or verifier layer, around the routes that need the scope. A missing
 /// scope is 403 `insufficient_scope` with `scope="..."` (RFC 6750 §3.1), gRPC
 /// `PERMISSION_DENIED`; a request without claims (a public route, optional mode) is the
@@ -95,29 +93,10 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let grpc = grpc::is_grpc(req.headers());
-        let refusal = match req.extensions().get::<Claims<C>>() {
-            Some(claims) => claims.require_scope(&self.scope).err().map(|err| {
-                let response = crate::http::refusal(&err, grpc, |err| claims.render(err));
-                (err, response)
-            }),
-            None => {
-                // No claims: a public route or optional mode; the layer's own 401.
-                let err = AuthError::MissingCredentials;
-                let renderer = req.extensions().get::<LayerMark>().map(|mark| &mark.0);
-                let response = crate::http::refusal(&err, grpc, |err| match renderer {
-                    Some(renderer) => renderer.render(err),
-                    None => ErrorRenderer::default().render(err),
-                });
-                Some((err, response))
-            }
-        };
-        match refusal {
+        let scope = &self.scope;
+        match crate::http::check_claims::<C, _>(&req, |claims| claims.require_scope(scope)) {
             None => ResponseFuture::inner(self.inner.call(req)),
-            Some((err, response)) => {
-                crate::telemetry::access_refused(&err);
-                ResponseFuture::answered(response)
-            }
+            Some(response) => ResponseFuture::answered(response),
         }
     }
 }
