@@ -29,6 +29,7 @@ def medians(run):
 PATHS = {
     "HS256, cache off": ("access/HS256/layer", "hmac"),
     "cache hit": ("access/HS256/layer_cached", "ns"),
+    "tokens used once, cache on": ("access/HS256/layer_cached_single_use", "hmac"),
     "bad signature": ("access/base/layer_rejected_bad_signature", "hmac"),
 }
 DEVICES = {
@@ -42,6 +43,7 @@ DEVICES = {
     "session_hash": ["cache hit"],
     "token_bytes": ["cache hit"],
     "prepared_refusals": ["bad signature"],
+    "admission": ["tokens used once, cache on"],
 }
 
 with_ = medians("with")

@@ -399,8 +399,10 @@ impl<S, U> SessionsBuilder<S, U> {
     /// Memory budget, in bytes, of the verified-token cache; `None` turns it off. Default
     /// 32 MiB (about 25 000 tokens of 420 bytes, measured at about 1.3 KiB each all-in).
     ///
-    /// A token seen before is then accepted without a second signature check, until its own
-    /// `exp` and never longer. Keyed by the whole token: no other token can hit its entry.
+    /// A token verified twice is then accepted without another signature check, until its
+    /// own `exp` and never longer (one verified once is only remembered: most tokens are
+    /// used many times, and caching one used once costs more than verifying it). Keyed by
+    /// the whole token: no other token can hit its entry.
     pub fn token_cache_bytes(mut self, bytes: Option<u64>) -> Self {
         self.settings.token_cache_bytes = bytes;
         self

@@ -19,6 +19,7 @@ use crate::error::refusals::{
 };
 use crate::keys::Keys;
 
+mod admission;
 mod cache;
 mod claims;
 mod jws;

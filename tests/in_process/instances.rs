@@ -84,9 +84,10 @@ async fn a_revocation_on_one_instance_stops_both_tokens_on_the_other_at_once() {
     let (_, nodes) = cluster(2);
     let (a, b) = (&nodes[0], &nodes[1]);
     let tokens = login(a).await;
-    // Both instances have the session and the access token cached.
+    // Both instances have the session and the access token (verified twice) cached.
     for node in [a, b] {
         assert_eq!(refresh(node, &tokens).await, StatusCode::OK);
+        assert_eq!(access(node, &tokens).await, StatusCode::OK);
         assert_eq!(access(node, &tokens).await, StatusCode::OK);
     }
     assert!(b.revoke(&tokens.session_id).await.unwrap());

@@ -862,8 +862,10 @@ async fn revoking_a_session_stops_its_access_tokens_at_once() {
     let issued = h.login("u1").await;
     let other = h.login("u1").await;
     let auth = bearer(&issued.access_token);
-    // Verified once, so it sits in the verified-token cache too.
-    assert_eq!(h.get("/me", Some(&auth)).await.status, StatusCode::OK);
+    // Verified twice, so it sits in the verified-token cache too.
+    for _ in 0..2 {
+        assert_eq!(h.get("/me", Some(&auth)).await.status, StatusCode::OK);
+    }
     assert!(h.sessions.revoke(&issued.session_id).await.unwrap());
     let reply = h.get("/me", Some(&auth)).await;
     reply.assert_invalid_token();
