@@ -42,6 +42,7 @@ DEVICES = {
     "revoked_filter": ["cache hit"],
     "session_hash": ["cache hit"],
     "token_bytes": ["cache hit"],
+    "coarse_clock": ["cache hit"],
     "prepared_refusals": ["bad signature"],
     "admission": ["tokens used once, cache on"],
 }

@@ -5,7 +5,7 @@
 # every request with the same token (the layer then serves it from its cache), and every
 # request with a token of its own (NEW_TOKENS of them, sent in turn by a wrk script: the
 # layer verifies each, with its cache on; the run without the layer sends the same bytes).
-#   DURATION=10s CONNECTIONS=32 NEW_TOKENS=200000 bash benches/whole_stack.sh
+#   DURATION=10s CONNECTIONS=32 NEW_TOKENS=200000 ROUNDS=3 bash benches/whole_stack.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-3999}
 NEW_TOKENS=${NEW_TOKENS:-200000}
+ROUNDS=${ROUNDS:-3}
 ADDR=127.0.0.1:$PORT
 
 if ! command -v wrk >/dev/null; then
@@ -65,13 +66,33 @@ run() {
     'BEGIN { printf "%.3f", t * 1e6 / hz / n }')"
 }
 
-read -r plain plain_cpu < <(run plain)
-read -r identity identity_cpu < <(run identity)
-read -r cached cached_cpu < <(run layer)
-read -r nocache nocache_cpu < <(run layer-nocache)
-read -r plain_new plain_new_cpu < <(run plain "$NEW_TOKENS")
-read -r new new_cpu < <(run layer "$NEW_TOKENS")
-echo "wrk -t1 -c$CONNECTIONS -d$DURATION, server pinned to core 0, wrk to core 1"
+# Each case ROUNDS times, the cases interleaved, so that a disturbance of the shared VM
+# lands on one round of every case rather than on every round of one; the median round of
+# each case (by requests/s) is reported.
+declare -A RPS
+CASES="plain identity layer layer-nocache plain-new layer-new"
+for _ in $(seq "$ROUNDS"); do
+  for c in $CASES; do
+    case $c in
+      *-new) read -r rps cpu < <(run "${c%-new}" "$NEW_TOKENS") ;;
+      *) read -r rps cpu < <(run "$c") ;;
+    esac
+    RPS[$c]+="$rps,$cpu "
+  done
+done
+# median CASE: "requests/s cpu" of the case's median round.
+median() {
+  tr ' ' '\n' <<<"${RPS[$1]}" | grep . | sort -t, -k1 -g | awk -F, '{ r[NR] = $1; c[NR] = $2 }
+    END { m = int((NR + 1) / 2); print r[m], c[m] }'
+}
+read -r plain plain_cpu < <(median plain)
+read -r identity identity_cpu < <(median identity)
+read -r cached cached_cpu < <(median layer)
+read -r nocache nocache_cpu < <(median layer-nocache)
+read -r plain_new plain_new_cpu < <(median plain-new)
+read -r new new_cpu < <(median layer-new)
+echo "wrk -t1 -c$CONNECTIONS -d$DURATION, server pinned to core 0, wrk to core 1, median of $ROUNDS interleaved rounds"
+for c in $CASES; do echo "  rounds of $c (requests/s,CPU us): ${RPS[$c]}"; done
 printf "%-44s %12s %7s %14s %12s\n" "server" "requests/s" "ratio" "CPU us/request" "added us"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", a - b }'; }

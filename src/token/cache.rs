@@ -154,7 +154,7 @@ impl TokenCache {
     /// From this thread's own cache, by the token's bytes: no lock, no shared write.
     pub(crate) fn get_local<C: Send + Sync + 'static>(&self, token: &[u8]) -> Option<Claims<C>> {
         let generation = self.generation.load(Ordering::Acquire);
-        let claims = thread_cache::get(generation, token, unix_now)?;
+        let claims = thread_cache::get(generation, token, crate::clock::unix_now_or_later)?;
         claims.downcast::<Verified<C>>().ok().map(Claims::from_arc)
     }
 
