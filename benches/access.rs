@@ -180,10 +180,13 @@ fn access(c: &mut Criterion) {
                 .status()
         })
     });
-    // Same token, last signature character changed: a bad signature.
-    let mut forged = issued.access_token.clone();
-    let last = forged.pop().unwrap();
-    forged.push(if last == 'A' { 'B' } else { 'A' });
+    // Same token, the first signature character changed: a bad signature, always well
+    // encoded. (The last character carries padding bits: changing it could give a signature
+    // that is not canonical base64url, refused before any HMAC.)
+    let mut forged = issued.access_token.clone().into_bytes();
+    let at = forged.iter().rposition(|&b| b == b'.').unwrap() + 1;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).unwrap();
     let forged = HeaderValue::from_str(&format!("Bearer {forged}")).unwrap();
     let mut svc = sessions.layer().layer(Hello);
     group.bench_function("layer_rejected_bad_signature", |b| {
