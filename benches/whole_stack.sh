@@ -5,7 +5,7 @@
 # every request with the same token (the layer then serves it from its cache), and every
 # request with a token of its own (NEW_TOKENS of them, sent in turn by a wrk script: the
 # layer verifies each, with its cache on; the run without the layer sends the same bytes).
-#   DURATION=10s CONNECTIONS=32 NEW_TOKENS=200000 ROUNDS=3 bash benches/whole_stack.sh
+#   DURATION=10s CONNECTIONS=32 NEW_TOKENS=200000 ROUNDS=5 bash benches/whole_stack.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,7 +13,7 @@ DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-32}
 PORT=${PORT:-3999}
 NEW_TOKENS=${NEW_TOKENS:-200000}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 ADDR=127.0.0.1:$PORT
 
 if ! command -v wrk >/dev/null; then
@@ -67,8 +67,10 @@ run() {
 }
 
 # Each case ROUNDS times, the cases interleaved, so that a disturbance of the shared VM
-# lands on one round of every case rather than on every round of one; the median round of
-# each case (by requests/s) is reported.
+# lands on one round of every case rather than on every round of one. Each round's figure is
+# read against its own no-auth run of the same round, a few seconds apart; the table gives
+# the median over the rounds of each: requests/s, their ratio, CPU per request, and the CPU
+# added per request.
 declare -A RPS
 CASES="plain identity layer layer-nocache plain-new layer-new"
 for _ in $(seq "$ROUNDS"); do
@@ -80,30 +82,35 @@ for _ in $(seq "$ROUNDS"); do
     RPS[$c]+="$rps,$cpu "
   done
 done
-# median CASE: "requests/s cpu" of the case's median round.
-median() {
-  tr ' ' '\n' <<<"${RPS[$1]}" | grep . | sort -t, -k1 -g | awk -F, '{ r[NR] = $1; c[NR] = $2 }
-    END { m = int((NR + 1) / 2); print r[m], c[m] }'
+# paired CASE BASE: the medians over the rounds of CASE's requests/s, of its ratio to BASE in
+# the same round, of its CPU per request and of its CPU over BASE's in the same round.
+paired() {
+  awk -v a="${RPS[$1]}" -v b="${RPS[$2]}" '
+    function median(v, n,   i, j, t) {
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+      return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+    }
+    BEGIN {
+      n = split(a, x, " "); split(b, y, " ")
+      for (i = 1; i <= n; i++) {
+        split(x[i], p, ","); split(y[i], q, ",")
+        rps[i] = p[1]; cpu[i] = p[2]; ratio[i] = p[1] / q[1]; added[i] = p[2] - q[2]
+      }
+      printf "%.0f %.2f %.3f %+.3f\n", median(rps, n), median(ratio, n), median(cpu, n), median(added, n)
+    }'
 }
-read -r plain plain_cpu < <(median plain)
-read -r identity identity_cpu < <(median identity)
-read -r cached cached_cpu < <(median layer)
-read -r nocache nocache_cpu < <(median layer-nocache)
-read -r plain_new plain_new_cpu < <(median plain-new)
-read -r new new_cpu < <(median layer-new)
-echo "wrk -t1 -c$CONNECTIONS -d$DURATION, server pinned to core 0, wrk to core 1, median of $ROUNDS interleaved rounds"
+echo "wrk -t1 -c$CONNECTIONS -d$DURATION, server pinned to core 0, wrk to core 1, medians of $ROUNDS interleaved rounds"
 for c in $CASES; do echo "  rounds of $c (requests/s,CPU us): ${RPS[$c]}"; done
+row() {
+  read -r rps ratio cpu added < <(paired "$2" "$3")
+  if [ "$2" = "$3" ]; then added="-"; fi
+  printf "%-44s %12s %7s %14s %12s\n" "$1" "$rps" "$ratio" "$cpu" "$added"
+}
 printf "%-44s %12s %7s %14s %12s\n" "server" "requests/s" "ratio" "CPU us/request" "added us"
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-added() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%+.3f", a - b }'; }
-printf "%-44s %12s %7s %14s %12s\n" "axum hello-world, no auth" "$plain" "1.00" "$plain_cpu" "-"
-printf "%-44s %12s %7s %14s %12s\n" "with a layer that does nothing (Identity)" "$identity" \
-  "$(ratio "$identity" "$plain")" "$identity_cpu" "$(added "$identity_cpu" "$plain_cpu")"
-printf "%-44s %12s %7s %14s %12s\n" "with layer, reused token (cache hit)" "$cached" \
-  "$(ratio "$cached" "$plain")" "$cached_cpu" "$(added "$cached_cpu" "$plain_cpu")"
-printf "%-44s %12s %7s %14s %12s\n" "with layer, full verification every request" "$nocache" \
-  "$(ratio "$nocache" "$plain")" "$nocache_cpu" "$(added "$nocache_cpu" "$plain_cpu")"
+row "axum hello-world, no auth" plain plain
+row "with a layer that does nothing (Identity)" identity plain
+row "with layer, reused token (cache hit)" layer plain
+row "with layer, full verification every request" layer-nocache plain
 echo "a token of its own for every request ($NEW_TOKENS in turn, by a wrk script):"
-printf "%-44s %12s %7s %14s %12s\n" "axum hello-world, no auth" "$plain_new" "1.00" "$plain_new_cpu" "-"
-printf "%-44s %12s %7s %14s %12s\n" "with layer (cache on), a new token each" "$new" \
-  "$(ratio "$new" "$plain_new")" "$new_cpu" "$(added "$new_cpu" "$plain_new_cpu")"
+row "axum hello-world, no auth" plain-new plain-new
+row "with layer (cache on), a new token each" layer-new plain-new
