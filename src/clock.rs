@@ -9,11 +9,11 @@ pub(crate) fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// A second at or after the current one, read at a fifth of [`unix_now`]'s cost (6 against
-/// 30 ns): what a hit in a thread's own cache checks `exp` against (`coarse_clock` in
-/// `benches/README.md`). Linux's coarse clock lags the true time by up to one tick (1 to
-/// 10 ms), so a second is added: no cache serves a token past its `exp`, and in its last
-/// second a token is looked up in the shared cache instead.
+/// A second at or after the current one, read more cheaply than [`unix_now`]: what a hit in
+/// a thread's own cache checks `exp` against (`coarse_clock` in `benches/README.md`).
+/// Linux's coarse clock lags the true time by up to one tick (1 to 10 ms), so a second is
+/// added: no cache serves a token past its `exp`, and in its last second a token is looked
+/// up in the shared cache instead.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)] // One call into the C library; std has no safe way to read this clock.
 pub(crate) fn unix_now_or_later() -> u64 {
