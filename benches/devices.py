@@ -45,6 +45,7 @@ DEVICES = {
     "coarse_clock": ["cache hit"],
     "prepared_refusals": ["bad signature"],
     "admission": ["tokens used once, cache on"],
+    "simd_payload": ["HS256, cache off"],
 }
 
 with_ = medians("with")

@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
+use super::payload::PayloadBuf;
 use super::wire::TokenUse;
 use crate::error::AuthError;
 use crate::error::refusals::{
@@ -201,8 +202,12 @@ pub(crate) fn parse<'t, 'k>(
 
 impl Jws<'_> {
     /// Checks the signature with the key [`parse`] picked (whose algorithm the header had to
-    /// name) and returns the decoded payload bytes.
-    pub(crate) fn verify(&self, key: &Key) -> Result<Vec<u8>, AuthError> {
+    /// name) and returns the decoded payload bytes, in `buf`.
+    pub(crate) fn verify<'b>(
+        &self,
+        key: &Key,
+        buf: &'b mut PayloadBuf,
+    ) -> Result<&'b [u8], AuthError> {
         let valid = match &key.hmac {
             Some(hmac) => hmac.verify(self.message.as_bytes(), self.signature),
             None => jsonwebtoken::crypto::verify(
@@ -217,7 +222,7 @@ impl Jws<'_> {
             return Err(BAD_SIGNATURE);
         }
         // Fixed text: the decoder's error could echo the client's bytes.
-        URL_SAFE_NO_PAD.decode(self.payload).map_err(|_| MALFORMED)
+        buf.decode(self.payload).ok_or(MALFORMED)
     }
 }
 

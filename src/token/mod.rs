@@ -24,6 +24,7 @@ mod cache;
 mod claims;
 mod jws;
 mod one_pass;
+mod payload;
 pub(crate) mod thread_cache;
 mod wire;
 
@@ -39,6 +40,7 @@ pub(crate) use wire::Confirmation;
 pub(crate) use wire::{AccessClaims, Audience, RefreshClaims, TokenUse};
 
 use jws::KnownHeaders;
+use payload::PayloadBuf;
 #[cfg(feature = "jwks")]
 use wire::IssuerOnly;
 #[cfg(feature = "jwks")]
@@ -239,17 +241,18 @@ impl TokenCodec {
         if let Profile::Rfc9068 { allow_jwt_typ } = self.profile {
             return self.verify_profiled(token, allow_jwt_typ);
         }
-        let payload = self.verified_payload(token, TokenUse::Access)?;
-        if !jws::is_json_object(&payload) {
+        let mut buf = PayloadBuf::new();
+        let payload = self.verified_payload(token, TokenUse::Access, &mut buf)?;
+        if !jws::is_json_object(payload) {
             return Err(CLAIMS_MALFORMED);
         }
-        let (registered, custom) = match one_pass::parse::<C>(&payload) {
+        let (registered, custom) = match one_pass::parse::<C>(payload) {
             Some((registered, custom)) => (self.check(registered, TokenUse::Access)?, custom),
             // Parsed twice, the registered claims first, for the precise refusal.
             None => {
-                let registered = self.registered(&payload, TokenUse::Access)?;
+                let registered = self.registered(payload, TokenUse::Access)?;
                 // Fixed text: serde's error quotes claim values.
-                let custom = serde_json::from_slice(&payload).map_err(|_| CLAIMS_MALFORMED)?;
+                let custom = serde_json::from_slice(payload).map_err(|_| CLAIMS_MALFORMED)?;
                 (registered, custom)
             }
         };
@@ -284,12 +287,13 @@ impl TokenCodec {
             None if allow_jwt_typ && jws.plain => {}
             None => return Err(NO_ACCEPTED_TYP),
         }
-        let payload = jws.verify(key)?;
-        if !jws::is_json_object(&payload) {
+        let mut buf = PayloadBuf::new();
+        let payload = jws.verify(key, &mut buf)?;
+        if !jws::is_json_object(payload) {
             return Err(CLAIMS_MALFORMED);
         }
         // Fixed text: serde's error quotes claim values.
-        let claims: Profiled = serde_json::from_slice(&payload).map_err(|_| CLAIMS_MALFORMED)?;
+        let claims: Profiled = serde_json::from_slice(payload).map_err(|_| CLAIMS_MALFORMED)?;
         let (Some(sub), Some(exp), Some(iat)) = (claims.sub, claims.exp, claims.iat) else {
             return Err(MISSING_CLAIM);
         };
@@ -299,7 +303,7 @@ impl TokenCodec {
         }
         self.check_dates(exp, iat, claims.nbf)?;
         self.check_audience(claims.iss.as_deref(), claims.aud.as_ref())?;
-        let custom = serde_json::from_slice(&payload).map_err(|_| CLAIMS_MALFORMED)?;
+        let custom = serde_json::from_slice(payload).map_err(|_| CLAIMS_MALFORMED)?;
         Ok(AccessClaims {
             sub,
             sid: claims.sid,
@@ -315,8 +319,9 @@ impl TokenCodec {
     }
 
     pub(crate) fn verify_refresh(&self, token: &str) -> Result<RefreshClaims, AuthError> {
-        let payload = self.verified_payload(token, TokenUse::Refresh)?;
-        let registered = self.registered(&payload, TokenUse::Refresh)?;
+        let mut buf = PayloadBuf::new();
+        let payload = self.verified_payload(token, TokenUse::Refresh, &mut buf)?;
+        let registered = self.registered(payload, TokenUse::Refresh)?;
         Ok(RefreshClaims {
             sub: registered.sub,
             sid: registered.sid,
@@ -330,7 +335,12 @@ impl TokenCodec {
     }
 
     /// Header checks, then the signature; returns the payload bytes.
-    fn verified_payload(&self, token: &str, expected: TokenUse) -> Result<Vec<u8>, AuthError> {
+    fn verified_payload<'b>(
+        &self,
+        token: &str,
+        expected: TokenUse,
+        buf: &'b mut PayloadBuf,
+    ) -> Result<&'b [u8], AuthError> {
         let (jws, key) = jws::parse(token, &self.keys, &self.known)?;
         match jws.kind {
             Some(kind) if kind == expected => {}
@@ -338,7 +348,7 @@ impl TokenCodec {
             Some(TokenUse::Access) => return Err(ACCESS_AS_REFRESH),
             None => return Err(NO_ACCEPTED_TYP),
         }
-        jws.verify(key)
+        jws.verify(key, buf)
     }
 
     /// Parses the registered claims and [`check`s](Self::check) them.
