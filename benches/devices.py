@@ -31,6 +31,8 @@ PATHS = {
     "cache hit": ("access/HS256/layer_cached", "ns"),
     "tokens used once, cache on": ("access/HS256/layer_cached_single_use", "hmac"),
     "bad signature": ("access/base/layer_rejected_bad_signature", "hmac"),
+    # Against the bare service given the same request: one without credentials.
+    "no token": ("access/base/layer_no_token", "ns"),
 }
 DEVICES = {
     "prepared_hmac": ["HS256, cache off", "bad signature"],
@@ -43,7 +45,8 @@ DEVICES = {
     "session_hash": ["cache hit"],
     "token_bytes": ["cache hit"],
     "coarse_clock": ["cache hit"],
-    "prepared_refusals": ["bad signature"],
+    "prepared_refusals": ["bad signature", "no token"],
+    "refusal_key": ["bad signature", "no token"],
     "admission": ["tokens used once, cache on"],
     "simd_payload": ["HS256, cache off"],
 }
@@ -53,7 +56,8 @@ with_ = medians("with")
 
 def figure(run, path):
     layer, unit = PATHS[path]
-    added = run[layer] - run["access/base/bare_with_token"]
+    base = "access/base/bare" if path == "no token" else "access/base/bare_with_token"
+    added = run[layer] - run[base]
     if unit == "ns":
         return added, f"+{added:.0f} ns"
     hmac = run["access/HS256/hmac_alone"]

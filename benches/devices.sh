@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/devices}
 rm -rf "$out"
-filter='^access/(HS256/(floor|layer|layer_cached|layer_cached_single_use|hmac_alone)|base/(bare_with_token|(layer|floor)_rejected_bad_signature))$'
+filter='^access/(HS256/(floor|layer|layer_cached|layer_cached_single_use|hmac_alone)|base/(bare|bare_with_token|layer_no_token|(layer|floor)_rejected_bad_signature))$'
 run() { CRITERION_HOME="$out/$1" cargo bench --bench access -- "$filter"; }
 
 git diff --quiet -- src || { echo "src/ has uncommitted changes" >&2; exit 1; }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -351,7 +352,49 @@ fn push_param(challenge: &mut String, name: &str, value: &str) {
 /// table lookup and a copy of a small header map, not JSON and header formatting (1.11 x on
 /// a bad signature: `prepared_refusals` in `benches/README.md`).
 struct Prepared {
-    responses: HashMap<(u8, &'static str), (HeaderMap, Bytes)>,
+    responses: HashMap<Key, (HeaderMap, Bytes), BuildHasherDefault<KeyHasher>>,
+}
+
+/// A refusal's variant and text, as the prepared table's key. The crate's texts are nearly
+/// always told apart by variant and length alone, and a text is usually the very constant
+/// the table was prepared from: a lookup hashes one integer and compares addresses, and
+/// reads the text only when they differ (`refusal_key` in `benches/README.md`: SipHash and
+/// a `memcmp` of the whole text had cost a refusal about 100 ns).
+#[derive(Clone, Copy, Eq)]
+struct Key(u8, &'static str);
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.0 == other.0
+            && self.1.len() == other.1.len()
+            && (std::ptr::eq(self.1.as_ptr(), other.1.as_ptr()) || self.1 == other.1)
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(u64::from(self.0) << 32 | self.1.len() as u64);
+    }
+}
+
+/// One multiply over [`Key`]'s one integer.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(u64::from(byte));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 impl Prepared {
@@ -369,13 +412,13 @@ impl Prepared {
     }
 
     /// Only refusals whose text is fixed by the crate have a key: the variant and the text.
-    fn key(err: &AuthError) -> Option<(u8, &'static str)> {
+    fn key(err: &AuthError) -> Option<Key> {
         match err {
-            AuthError::InvalidRequest(d) => Some((0, d)),
-            AuthError::InvalidToken(d) => Some((1, d)),
-            AuthError::MissingCredentials => Some((2, "")),
-            AuthError::Unavailable(d) => Some((3, d)),
-            AuthError::MethodNotAllowed => Some((4, "")),
+            AuthError::InvalidRequest(d) => Some(Key(0, d)),
+            AuthError::InvalidToken(d) => Some(Key(1, d)),
+            AuthError::MissingCredentials => Some(Key(2, "")),
+            AuthError::Unavailable(d) => Some(Key(3, d)),
+            AuthError::MethodNotAllowed => Some(Key(4, "")),
             _ => None,
         }
     }

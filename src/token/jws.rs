@@ -51,23 +51,38 @@ const HEADER_B64_MAX: usize = 336;
 /// Room for base64's decoding estimate of [`HEADER_B64_MAX`] characters.
 const HEADER_BUF_LEN: usize = 256;
 
-/// Whether every byte is of the base64url alphabet, 32 bytes at a time with no branch inside
-/// a block, so that the compiler vectorises it even for baseline x86-64 (SSE2): a 450-byte
-/// token is checked in a few dozen instructions (`vector_base64` in `benches/README.md`).
-/// An early exit inside a block, which LLVM derives from a plain `all` or from a `fold` over
-/// `bool`s, keeps it scalar: one byte and four branches per step.
-fn is_base64url(part: &[u8]) -> bool {
-    let mut blocks = part.chunks_exact(32);
+/// The bytes [`is_compact`] checks at a time.
+const BLOCK: usize = 32;
+
+/// Whether `token` is made of base64url bytes and exactly two dots: the shape of a compact
+/// JWS. One pass over the whole token, 32 bytes at a time with no branch inside a block, so
+/// that the compiler vectorises it even for baseline x86-64 (SSE2); the shorter last block
+/// is padded with `A` and checked the same way, rather than byte by byte (`vector_base64` in
+/// `benches/README.md`). An early exit inside a block, which LLVM derives from a plain `all`
+/// or from a `fold` over `bool`s, keeps it scalar: one byte and four branches per step.
+fn is_compact(token: &[u8]) -> bool {
+    let mut blocks = token.chunks_exact(BLOCK);
+    let mut dots = 0usize;
     for block in &mut blocks {
-        if block.iter().fold(0u8, |bad, &b| bad | not_base64url(b)) != 0 {
+        let (bad, in_block) = scan(block);
+        if bad != 0 {
             return false;
         }
+        dots += usize::from(in_block);
     }
-    blocks
-        .remainder()
-        .iter()
-        .fold(0u8, |bad, &b| bad | not_base64url(b))
-        == 0
+    let mut last = [b'A'; BLOCK];
+    last[..blocks.remainder().len()].copy_from_slice(blocks.remainder());
+    let (bad, in_block) = scan(&last);
+    bad == 0 && dots + usize::from(in_block) == 2
+}
+
+/// Over one block: nonzero if a byte is neither base64url nor a dot, and the dots counted.
+#[inline(always)]
+fn scan(block: &[u8]) -> (u8, u8) {
+    block.iter().fold((0u8, 0u8), |(bad, dots), &b| {
+        let dot = u8::from(b == b'.');
+        (bad | (not_base64url(b) ^ dot), dots + dot)
+    })
 }
 
 /// 1 if `b` is outside the base64url alphabet, else 0: comparisons only, no branch.
@@ -138,12 +153,12 @@ pub(crate) fn parse<'t, 'k>(
     keys: &'k Keys,
     known: &KnownHeaders,
 ) -> Result<(Jws<'t>, &'k Key), AuthError> {
+    if !is_compact(token.as_bytes()) {
+        return Err(NOT_JWS);
+    }
     let (message, signature) = token.rsplit_once('.').ok_or(NOT_JWS)?;
     let (header, payload) = message.split_once('.').ok_or(NOT_JWS)?;
-    if [header, payload, signature]
-        .iter()
-        .any(|part| part.is_empty() || !is_base64url(part.as_bytes()))
-    {
+    if header.is_empty() || payload.is_empty() || signature.is_empty() {
         return Err(NOT_JWS);
     }
     if let Some(kind) = known.kind_of(header)
@@ -243,18 +258,29 @@ mod tests {
     }
 
     #[test]
-    fn base64url_alphabet() {
-        let all: Vec<u8> = (0..=255u8).collect();
-        for b in all {
+    fn compact_shape() {
+        for b in 0..=255u8 {
             let expected = b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
-            assert_eq!(is_base64url(&[b'a', b, b'z']), expected, "{b}");
-            // In the first block, a middle one, the last one, and the remainder.
+            assert_eq!(is_compact(&[b'a', b'.', b, b'.', b'z']), expected, "{b}");
+            // In the first block, a middle one, the last whole one, and the padded remainder.
             for at in [0, 31, 150, 191, 195] {
                 let mut long = vec![b'A'; 200];
+                long[40] = b'.';
+                long[120] = b'.';
                 long[at] = b;
-                assert_eq!(is_base64url(&long), expected, "{b} at {at}");
+                assert_eq!(is_compact(&long), expected, "{b} at {at}");
             }
         }
+        // Exactly two dots, wherever they are.
+        for dots in [&[][..], &[7], &[7, 90], &[7, 90, 196], &[0, 199], &[31, 32]] {
+            let mut long = vec![b'A'; 200];
+            for &at in dots {
+                long[at] = b'.';
+            }
+            assert_eq!(is_compact(&long), dots.len() == 2, "{dots:?}");
+        }
+        assert!(!is_compact(b""));
+        assert!(is_compact(b".."));
     }
 
     #[test]
