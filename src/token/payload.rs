@@ -15,6 +15,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// Payloads up to this many bytes are decoded on the stack: an access token from an issuer
 /// with many claims is rarely longer.
+#[cfg(feature = "simd")]
 const STACK_LEN: usize = 1024;
 
 /// Room for one decoded payload; lives on the stack of the call that verifies a token.
