@@ -92,6 +92,12 @@ if have("access/HS256/layer_cached", bare):
 if have("router/router_layer", "router/router_bare"):
     goal("cache hit in an axum Router: added over the bare Router",
          fmt(results["router/router_layer"] - results["router/router_bare"]), "<= 300 ns")
+if have("router/router_around", "router/router_bare"):
+    goal("the same, the layer around the Router in an outer Router's fallback (the README's form)",
+         fmt(results["router/router_around"] - results["router/router_bare"]), "")
+if have("router/router_wrapped", "router/router_bare"):
+    goal("the same, the layer around the Router, served as it is",
+         fmt(results["router/router_wrapped"] - results["router/router_bare"]), "")
 for alg in ("RS256", "ES256", "EdDSA"):
     if have(f"access/{alg}/layer", f"access/{alg}/floor"):
         goal(f"new {alg} token / floor", f"{results[f'access/{alg}/layer'] / results[f'access/{alg}/floor']:.2f}", "<= 1.0")

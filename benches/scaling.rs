@@ -8,7 +8,9 @@
 //! - `router/*`: the layer inside an axum `Router` (`route_layer`) against the same Router
 //!   without it and with a `route_layer` that does nothing (`router_identity`), beside the
 //!   tower-level pair (`tower_bare`, `tower_layer`), so that the cost the layer adds in a
-//!   Router compares with what it adds alone (goal: within 1.2x).
+//!   Router compares with what it adds alone (goal: within 1.2x); and the layer around the
+//!   whole Router, in an outer Router's fallback as the README writes it (`router_around`)
+//!   or served as it is (`router_wrapped`).
 
 mod common;
 
@@ -133,6 +135,32 @@ fn scaling(c: &mut Criterion) {
     group.bench_function("router_axum_layer", |b| {
         b.iter(|| {
             now(native.call(black_box(router_request())))
+                .unwrap()
+                .status()
+        })
+    });
+    // The layer around the whole Router, as the README and the examples write it (inside an
+    // outer Router's fallback, so that the app is still a `Router`): it runs before axum's
+    // routing, and its responses are axum's own.
+    let mut around: Router = Router::new().fallback_service(
+        sessions
+            .axum_layer()
+            .layer(Router::new().route("/me", get(|| async { "" }))),
+    );
+    group.bench_function("router_around", |b| {
+        b.iter(|| {
+            now(around.call(black_box(router_request())))
+                .unwrap()
+                .status()
+        })
+    });
+    // The same layer around the same Router, served as it is: no outer Router.
+    let mut wrapped = sessions
+        .axum_layer()
+        .layer(Router::new().route("/me", get(|| async { "" })));
+    group.bench_function("router_wrapped", |b| {
+        b.iter(|| {
+            now(wrapped.call(black_box(router_request())))
                 .unwrap()
                 .status()
         })

@@ -1,11 +1,16 @@
 //! The fixture server of `benches/whole_stack.sh` (built as the example `bench_server`): an
-//! axum hello-world, `MODE=plain` (no auth), `MODE=layer`
-//! (the session layer, verified-token cache on) or `MODE=layer-nocache` (every request pays
-//! a full signature check, as a never-seen token would). `TOKENS=n` mints `n` access tokens
+//! axum hello-world, `MODE=plain` (no auth), `MODE=identity` (a layer that does nothing),
+//! `MODE=layer` (the session layer on the Router's routes, `Router::layer`, verified-token
+//! cache on), `MODE=layer-around` (the layer around the whole Router, as the README writes it:
+//! inside an outer Router's `fallback_service`), `MODE=layer-wrapped` (the layer around the
+//! Router, served as it is) or `MODE=layer-nocache` (every request pays a full signature
+//! check, as a never-seen token would). `TOKENS=n` mints `n` access tokens
 //! (of `n` sessions) instead of one; they are written to `TOKEN_FILE`, one per line.
 
-use axum::Router;
+use axum::extract::Request;
 use axum::routing::get;
+use axum::{Router, ServiceExt};
+use tower::Layer;
 use tower_jwt_sessions::{
     Keys, MachinableClaims, MachinableUser, MemoryBackend, SessionMeta, Sessions,
 };
@@ -56,6 +61,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     if mode == "identity" {
         // A layer that does nothing: what axum's layering costs any middleware.
         axum::serve(listener, router.layer(tower::layer::util::Identity::new())).await?;
+        return Ok(());
+    }
+    if mode == "layer-wrapped" {
+        let app = sessions.axum_layer().layer(router);
+        axum::serve(listener, ServiceExt::<Request>::into_make_service(app)).await?;
+        return Ok(());
+    }
+    if mode == "layer-around" {
+        let app = Router::new().fallback_service(sessions.axum_layer().layer(router));
+        axum::serve(listener, app).await?;
         return Ok(());
     }
     axum::serve(listener, router.layer(sessions.axum_layer())).await?;

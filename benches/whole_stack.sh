@@ -72,7 +72,7 @@ run() {
 # the median over the rounds of each: requests/s, their ratio, CPU per request, and the CPU
 # added per request.
 declare -A RPS
-CASES="plain identity layer layer-nocache plain-new layer-new"
+CASES="plain identity layer layer-around layer-wrapped layer-nocache plain-new layer-new"
 for _ in $(seq "$ROUNDS"); do
   for c in $CASES; do
     case $c in
@@ -110,6 +110,8 @@ printf "%-44s %12s %7s %14s %12s\n" "server" "requests/s" "ratio" "CPU us/reques
 row "axum hello-world, no auth" plain plain
 row "with a layer that does nothing (Identity)" identity plain
 row "with layer, reused token (cache hit)" layer plain
+row "the same, around the Router (README's form)" layer-around plain
+row "the same, around the Router, served as it is" layer-wrapped plain
 row "with layer, full verification every request" layer-nocache plain
 echo "a token of its own for every request ($NEW_TOKENS in turn, by a wrk script):"
 row "axum hello-world, no auth" plain-new plain-new
