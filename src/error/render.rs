@@ -356,11 +356,12 @@ struct Prepared {
     responses: HashMap<Key, (HeaderMap, Bytes), BuildHasherDefault<KeyHasher>>,
 }
 
-/// A refusal's variant and text, as the prepared table's key. The crate's texts are nearly
-/// always told apart by variant and length alone, and a text is usually the very constant
-/// the table was prepared from: a lookup hashes one integer and compares addresses, and
-/// reads the text only when they differ (`refusal_key` in `benches/README.md`: SipHash and
-/// a comparison of the whole text had cost a refusal without credentials about 100 ns).
+/// A refusal's variant and text, as the prepared table's key. The crate's texts are told
+/// apart by variant, length and their last eight bytes (texts of one length tend to share
+/// their start, "the token ..."), and a text is usually the very constant the table was
+/// prepared from: a lookup hashes one integer and compares addresses, and reads the whole
+/// text only when they differ (`refusal_key` in `benches/README.md`: SipHash and a
+/// comparison of the whole text had cost a refusal without credentials about 100 ns).
 #[derive(Clone, Copy, Eq)]
 struct Key(u8, &'static str);
 
@@ -374,11 +375,14 @@ impl PartialEq for Key {
 
 impl std::hash::Hash for Key {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(u64::from(self.0) << 32 | self.1.len() as u64);
+        let tail = (self.1.as_bytes().iter().rev().take(8))
+            .fold(0u64, |tail, &byte| tail << 8 | u64::from(byte));
+        state.write_u64(tail ^ (self.1.len() as u64) << 40 ^ u64::from(self.0) << 56);
     }
 }
 
-/// One multiply over [`Key`]'s one integer.
+/// One multiply over [`Key`]'s one integer, its high half folded into the low bits that
+/// pick the bucket.
 #[derive(Default)]
 struct KeyHasher(u64);
 
@@ -394,7 +398,7 @@ impl std::hash::Hasher for KeyHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        self.0 ^ self.0 >> 32
     }
 }
 
@@ -458,6 +462,17 @@ impl fmt::Debug for ErrorRenderer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_crates_refusals_hash_apart() {
+        use std::hash::BuildHasher;
+        let keys: Vec<Key> = refusals::ALL.iter().filter_map(Prepared::key).collect();
+        let hasher = BuildHasherDefault::<KeyHasher>::default();
+        let hashes: std::collections::HashSet<u64> =
+            keys.iter().map(|key| hasher.hash_one(key)).collect();
+        assert_eq!(hashes.len(), keys.len());
+        assert!(keys.len() > 30, "{}", keys.len());
+    }
 
     #[test]
     fn prepared_refusals_equal_rendered_ones() {
