@@ -105,6 +105,18 @@ fn bench_alg(c: &mut Criterion, alg: Algorithm, rt: &tokio::runtime::Runtime) {
                     .unwrap()
             })
         });
+        // And serde_json alone reading the decoded claims into plain types (the floor's own
+        // `PlainClaims`: the registered claims and the app's, no flatten), allocations and
+        // frees included: what any reader of these claims pays.
+        let json = {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap()
+        };
+        group.bench_function("json_alone", |b| {
+            b.iter(|| serde_json::from_slice::<PlainClaims>(black_box(&json)).unwrap())
+        });
         // Tokens used once each, with the cache on: 100 000 of them in turn, four times what
         // the cache holds, so that none is still there when it comes round again.
         let (single_use, _) = mk(true);

@@ -49,6 +49,7 @@ DEVICES = {
     "refusal_key": ["bad signature", "no token"],
     "admission": ["tokens used once, cache on"],
     "simd_payload": ["HS256, cache off"],
+    "simd_check": ["HS256, cache off", "bad signature"],
 }
 
 with_ = medians("with")

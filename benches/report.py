@@ -80,6 +80,13 @@ if have("access/HS256/layer", bare, "access/HS256/hmac_alone"):
     added = results["access/HS256/layer"] - results[bare]
     goal("new HS256 token: added over bare / HMAC alone",
          f"{added / results['access/HS256/hmac_alone']:.2f} ({fmt(added)} / {fmt(results['access/HS256/hmac_alone'])})", "<= 3")
+physics_new = ("access/HS256/hmac_alone", "access/HS256/base64_alone", "access/HS256/json_alone")
+if have("access/HS256/layer", hs_floor, bare, *physics_new):
+    physics = results[bare] + sum(results[name] for name in physics_new)
+    goal("(bare + HMAC + base64 + JSON alone) / jsonwebtoken floor: the physics of a new token",
+         f"{physics / results[hs_floor]:.2f}", "")
+    goal("new HS256 token: added over that physics",
+         fmt(results["access/HS256/layer"] - physics), "")
 if have("access/base/layer_rejected_bad_signature", "access/base/floor_rejected_bad_signature"):
     goal("forged HS256 token / the floor refusing it",
          f"{results['access/base/layer_rejected_bad_signature'] / results['access/base/floor_rejected_bad_signature']:.2f}", "<= 0.40")
