@@ -349,8 +349,8 @@ fn push_param(challenge: &mut String, name: &str, value: &str) {
 }
 
 /// Every fixed refusal rendered once (body and headers), so that refusing garbage costs a
-/// table lookup and a copy of a small header map, not JSON and header formatting (1.18 x on
-/// a bad signature, 1.44 x on a request without a token: `prepared_refusals` in
+/// table lookup and a copy of a small header map, not JSON and header formatting (1.17 x on
+/// a bad signature, 1.41 x on a request without a token: `prepared_refusals` in
 /// `benches/README.md`).
 struct Prepared {
     responses: HashMap<Key, (HeaderMap, Bytes), BuildHasherDefault<KeyHasher>>,

@@ -4,7 +4,7 @@
 //! filter over the revoked ids answers "surely not revoked" from two counters it only reads;
 //! the map behind its read lock is asked only on a "maybe" (an id it holds, or a collision:
 //! about 3 % of ids with the set at its budget, none while it is empty). Threads on many
-//! cores then share only cache lines nobody writes (1.33 x on one thread's cache hit:
+//! cores then share only cache lines nobody writes (1.25 x on one thread's cache hit:
 //! `revoked_filter` in `benches/README.md`). A revocation is remembered for a fixed
 //! time (past every access token minted before it), so entries expire in the order they
 //! came: a queue pops them, each once, and nothing ever scans the set.
