@@ -50,7 +50,6 @@ DEVICES = {
     "admission": ["tokens used once, cache on"],
     "simd_payload": ["HS256, cache off"],
     "simd_check": ["HS256, cache off", "bad signature"],
-    "doorkeeper_gate": ["bad signature", "tokens used once, cache on"],
 }
 
 with_ = medians("with")

@@ -6,21 +6,20 @@
 //! on than off (`benches/README.md`, "Behind axum"). So a first verification only marks the
 //! token here, and a second one, finding the mark, admits it: TinyLFU's doorkeeper.
 //!
-//! A mark is the token's last eight bytes, which lie inside its signature, mixed with a
-//! random key: only the signing key's holder chooses them, and only verified tokens are
-//! marked. A table collision costs one more verification, never a wrong answer: an
-//! overwritten mark is set again, and a false match caches a token that did verify.
-//!
-//! The table also spares the shared cache a lookup: a token without a mark was never cached
-//! (a new or a forged one), so it is not looked for there (`doorkeeper_gate` in
-//! `benches/README.md`). A cached token whose mark was overwritten is verified once more.
+//! A mark is a keyed hash of the token's last bytes, which lie inside its signature: only
+//! the key's holder chooses them, and only verified tokens are marked. A table collision
+//! costs one more verification, never a wrong answer: an overwritten mark is set again, and
+//! a false match caches a token that did verify.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The bytes a mark is computed from: the end of the signature.
+const TAIL: usize = 32;
+
 pub(super) struct Doorkeeper {
     marks: Box<[AtomicU64]>,
-    key: u64,
+    hasher: RandomState,
 }
 
 impl Doorkeeper {
@@ -29,32 +28,18 @@ impl Doorkeeper {
         let slots = slots.max(1).next_power_of_two();
         Doorkeeper {
             marks: (0..slots).map(|_| AtomicU64::new(0)).collect(),
-            key: RandomState::new().hash_one(slots),
+            hasher: RandomState::new(),
         }
     }
 
     /// Whether `token` was marked before; marks it either way.
     pub(super) fn admit(&self, token: &[u8]) -> bool {
-        let (slot, mark) = self.mark(token);
-        slot.swap(mark, Ordering::Relaxed) == mark
-    }
-
-    /// Whether `token` is marked, without marking it.
-    pub(super) fn marked(&self, token: &[u8]) -> bool {
-        let (slot, mark) = self.mark(token);
-        slot.load(Ordering::Relaxed) == mark
-    }
-
-    /// The slot of `token` and its mark: its last eight bytes, keyed, times an odd constant
-    /// (one-to-one but for the lowest bit, so that distinct tails keep distinct marks).
-    fn mark(&self, token: &[u8]) -> (&AtomicU64, u64) {
-        let mut tail = [0u8; 8];
-        let start = token.len().saturating_sub(8);
-        tail[..token.len() - start].copy_from_slice(&token[start..]);
-        let mixed = (u64::from_le_bytes(tail) ^ self.key).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        // The high bits, the best mixed, pick the slot; the mark is never 0, an empty slot.
-        let slot = &self.marks[(mixed >> 32) as usize & (self.marks.len() - 1)];
-        (slot, mixed | 1)
+        let tail = &token[token.len().saturating_sub(TAIL)..];
+        // Never 0, the empty slot's value.
+        let mark = self.hasher.hash_one(tail) | 1;
+        // The high bits pick the slot, so that the mark's own bits still tell tokens apart.
+        let index = (mark >> 32) as usize & (self.marks.len() - 1);
+        self.marks[index].swap(mark, Ordering::Relaxed) == mark
     }
 }
 
@@ -72,18 +57,6 @@ mod tests {
         assert!(doorkeeper.admit(b"h.p.signature-two"));
         assert!(!doorkeeper.admit(b""));
         assert!(doorkeeper.admit(b""));
-    }
-
-    #[test]
-    fn looking_does_not_mark() {
-        let doorkeeper = Doorkeeper::new(1024);
-        assert!(!doorkeeper.marked(b"h.p.signature-one"));
-        assert!(!doorkeeper.marked(b"h.p.signature-one"));
-        assert!(!doorkeeper.admit(b"h.p.signature-one"));
-        assert!(doorkeeper.marked(b"h.p.signature-one"));
-        assert!(!doorkeeper.marked(b"h.p.signature-two"));
-        // Tokens that differ only before their last eight bytes share a mark.
-        assert!(doorkeeper.marked(b"x.p.signature-one"));
     }
 
     #[test]
