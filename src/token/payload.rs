@@ -1,10 +1,10 @@
 //! Where a token's payload is decoded from base64url: a buffer on the verifying call's stack.
 //!
-//! With the `simd` feature (on by default), base64-simd decodes it (AVX2 or SSSE3, NEON on aarch64, chosen at
-//! run time) straight into that buffer: no allocation for a payload up to 1 KiB (1.10 x on
-//! a new HS256 token: `simd_payload` in `benches/README.md`). Both decoders refuse the same
-//! inputs, padding and stray low bits included (a unit test compares them). Without the
-//! feature, or for a longer payload, the base64 crate decodes into the heap.
+//! With the `simd` feature (on by default), base64-simd decodes it (AVX2 or SSSE3, NEON on
+//! aarch64, chosen at run time) straight into that buffer: no allocation for a payload up to
+//! 1 KiB (1.10 x on a new HS256 token: `simd_payload` in `benches/README.md`). Both decoders
+//! refuse the same inputs, padding and stray low bits included (a unit test compares them).
+//! Without the feature, or for a longer payload, the base64 crate decodes into the heap.
 
 #[cfg(feature = "simd")]
 use std::mem::MaybeUninit;
